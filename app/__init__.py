@@ -1,0 +1,1 @@
+"""courier-hub: multi-tenant courier-integration backend."""

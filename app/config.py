@@ -1,0 +1,69 @@
+"""Settings: the one place every environment variable is read (pydantic-settings).
+
+Every field here is listed in `.env.example`. Values come from the process
+environment, then from a `.env` file in the working directory.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All runtime settings of the API, the worker and the CLI."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+
+    # HTTP server
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = Field(default=1_048_576, description="Request body cap in bytes (413 above it).")
+
+    # Database. DATABASE_URL is the *owner* connection (runs migrations). The
+    # API and the worker drop to APP_DB_USER, which owns nothing and cannot
+    # bypass row-level security. Unset DATABASE_URL => embedded PostgreSQL.
+    database_url: str | None = None
+    app_db_user: str = "courier_hub_app"
+    app_db_password: SecretStr | None = None
+    embedded_pg_dir: Path = Path(".data/postgres")
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+
+    # Idempotency
+    idempotency_key_ttl_seconds: int = Field(default=24 * 3600, description="How long an Idempotency-Key is kept.")
+    idempotency_lock_timeout_seconds: int = Field(
+        default=60, description="After this, an in-flight key whose request died can be claimed again."
+    )
+    idempotency_retry_after_seconds: int = 1
+
+    # Courier API base URLs: each overrides both sandbox and production.
+    dhl_base_url: str | None = None
+    fedex_base_url: str | None = None
+    ups_base_url: str | None = None
+    postnord_base_url: str | None = None
+    bring_base_url: str | None = None
+    carrier_connect_timeout_seconds: float = 5.0
+    carrier_read_timeout_seconds: float = 20.0
+    carrier_max_retries: int = 3
+    carrier_retry_max_wait_seconds: float = 30.0
+
+    # Secrets at rest: comma-separated Fernet keys, newest first (MultiFernet).
+    credentials_encryption_keys: SecretStr | None = None
+
+    def carrier_base_url_override(self, carrier: str) -> str | None:
+        """The `<CARRIER>_BASE_URL` override for `carrier` (e.g. "dhl"), or None."""
+        return getattr(self, f"{carrier}_base_url", None)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests clear the cache to override)."""
+    return Settings()

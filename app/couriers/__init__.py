@@ -1,0 +1,1 @@
+"""Courier adapter layer: one protocol, a registry, one module per carrier."""

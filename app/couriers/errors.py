@@ -1,0 +1,62 @@
+"""Typed carrier errors; the API maps each onto a problem+json response."""
+
+from __future__ import annotations
+
+
+class CarrierError(Exception):
+    """Base of every error raised by an adapter. `carrier` is the carrier code."""
+
+    http_status: int = 502
+    problem_type: str = "carrier-error"
+
+    def __init__(self, carrier: str, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(f"{carrier}: {message}")
+        self.carrier = carrier
+        self.message = message
+        self.status_code = status_code
+
+
+class CapabilityNotSupported(CarrierError):
+    """The carrier (or our adapter for it) does not offer this operation."""
+
+    http_status = 501
+    problem_type = "capability-not-supported"
+
+
+class CarrierAuthError(CarrierError):
+    """The carrier rejected the integration's credentials (401/403, bad token)."""
+
+    http_status = 502
+    problem_type = "carrier-auth-failed"
+
+
+class CarrierNotFound(CarrierError):
+    """The carrier does not know the tracking number / resource."""
+
+    http_status = 404
+    problem_type = "carrier-not-found"
+
+
+class CarrierRateLimited(CarrierError):
+    """The carrier answered 429 after our retries; `retry_after` in seconds if given."""
+
+    http_status = 503
+    problem_type = "carrier-rate-limited"
+
+    def __init__(self, carrier: str, message: str, *, retry_after: float | None = None, status_code: int | None = 429) -> None:
+        super().__init__(carrier, message, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class CarrierUnavailable(CarrierError):
+    """Connect errors, timeouts or 5xx that outlasted our retries."""
+
+    http_status = 503
+    problem_type = "carrier-unavailable"
+
+
+class CarrierBadResponse(CarrierError):
+    """The carrier answered something we cannot parse, or an unexpected 4xx."""
+
+    http_status = 502
+    problem_type = "carrier-bad-response"

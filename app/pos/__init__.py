@@ -1,0 +1,1 @@
+"""Idempotent POS / shop order ingestion."""

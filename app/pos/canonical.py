@@ -1,0 +1,130 @@
+"""The canonical order every POS source is mapped onto, and money helpers.
+
+Money is always integer minor units of an ISO 4217 currency (e.g. 1999 with
+"EUR" is 19.99 EUR); never floats. External ids are strings (Shopify's ids
+exceed 2**53).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import get_currency_precision
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class PayloadError(ValueError):
+    """The payload cannot be mapped to a canonical order; the message says why (-> 422)."""
+
+
+def _upper_currency(value: str) -> str:
+    value = value.strip().upper()
+    if len(value) != 3 or not value.isalpha():
+        raise ValueError("currency must be a 3-letter ISO 4217 code")
+    return value
+
+
+class Address(BaseModel):
+    """A postal address (shipping destination)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=300)
+    company: str | None = Field(default=None, max_length=300)
+    line1: str | None = Field(default=None, max_length=300)
+    line2: str | None = Field(default=None, max_length=300)
+    city: str | None = Field(default=None, max_length=200)
+    region: str | None = Field(default=None, max_length=200, description="State/province/county.")
+    postal_code: str | None = Field(default=None, max_length=40)
+    country: str | None = Field(default=None, min_length=2, max_length=2, description="ISO 3166-1 alpha-2.")
+    phone: str | None = Field(default=None, max_length=60)
+    email: str | None = Field(default=None, max_length=320)
+
+    @field_validator("country")
+    @classmethod
+    def _country_upper(cls, value: str | None) -> str | None:
+        return value.upper() if value else value
+
+
+class Customer(BaseModel):
+    """Who placed the order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=300)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=60)
+
+
+class LineItem(BaseModel):
+    """One order line: `unit_price` and `total` in minor units of the order currency."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: str | None = Field(default=None, max_length=200)
+    sku: str | None = Field(default=None, max_length=200)
+    name: str = Field(max_length=500)
+    quantity: int = Field(ge=0, le=1_000_000)
+    unit_price: int = Field(ge=-(10**15), le=10**15, description="Minor units.")
+    total: int = Field(ge=-(10**15), le=10**15, description="Minor units, after line discounts.")
+
+
+class CanonicalOrder(BaseModel):
+    """A POS/shop order in our canonical shape (the `generic` source's body).
+
+    All money fields are integer minor units of `currency`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: str = Field(min_length=1, max_length=200, description="The order id in the source system.")
+    order_number: str | None = Field(default=None, max_length=100, description="Human-facing number, e.g. '#1001'.")
+    placed_at: datetime | None = None
+    currency: str = Field(description="ISO 4217 code, e.g. 'SEK'.")
+    customer: Customer | None = None
+    shipping_address: Address | None = None
+    line_items: list[LineItem] = Field(default_factory=list, max_length=1000)
+    subtotal: int | None = Field(default=None, description="Minor units.")
+    shipping_total: int | None = Field(default=None, description="Minor units.")
+    tax_total: int | None = Field(default=None, description="Minor units.")
+    discount_total: int | None = Field(default=None, description="Minor units.")
+    total: int = Field(ge=-(10**15), le=10**15, description="Minor units.")
+    financial_status: str | None = Field(default=None, max_length=50)
+    test: bool = False
+
+    @field_validator("external_id", mode="before")
+    @classmethod
+    def _external_id_str(cls, value: object) -> object:
+        # Shopify ids exceed 2**53; accept ints from JSON but always store strings.
+        if isinstance(value, bool):
+            raise ValueError("external_id must be a string")
+        return str(value) if isinstance(value, int) else value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        return _upper_currency(value)
+
+
+def to_minor_units(amount: str | int | Decimal, currency: str) -> int:
+    """Convert a decimal amount ("19.99", Decimal, or int major units) to integer minor units.
+
+    Uses the ISO 4217 exponent of `currency` (JPY 0, SEK 2, KWD 3). Floats are
+    refused. Raises PayloadError for non-numeric input or more decimals than the
+    currency has.
+    """
+    if isinstance(amount, float) or isinstance(amount, bool):
+        raise PayloadError(f"amount {amount!r} must be a decimal string, not a float")
+    try:
+        value = Decimal(str(amount).strip())
+    except InvalidOperation as exc:
+        raise PayloadError(f"amount {amount!r} is not a number") from exc
+    if not value.is_finite():
+        raise PayloadError(f"amount {amount!r} is not a finite number")
+    exponent = get_currency_precision(_upper_currency(currency))
+    scaled = value.scaleb(exponent)
+    if scaled != scaled.to_integral_value():
+        raise PayloadError(f"amount {amount!r} has more decimals than {currency} allows")
+    return int(scaled)
