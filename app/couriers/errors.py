@@ -60,3 +60,15 @@ class CarrierBadResponse(CarrierError):
 
     http_status = 502
     problem_type = "carrier-bad-response"
+
+
+class UnknownCarrier(CarrierError, LookupError):
+    """No adapter is registered under this carrier code; `known` lists the registered codes."""
+
+    http_status = 404
+    problem_type = "unknown-carrier"
+
+    def __init__(self, code: str, known: list[str] | tuple[str, ...] = ()) -> None:
+        super().__init__(code, f"unknown carrier code {code!r}; known: {', '.join(known) or 'none'}")
+        self.code = code
+        self.known = list(known)

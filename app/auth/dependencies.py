@@ -1,0 +1,80 @@
+"""FastAPI dependencies: the caller's Principal, role checks and the tenant session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal, Role, resolve_api_key
+from app.db.session import Database
+from app.problems import ProblemError
+
+_UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="courier-hub"'}
+
+
+def get_db(request: Request) -> Database:
+    """The process's Database (set up in the app lifespan)."""
+    return request.app.state.db
+
+
+async def get_principal(request: Request, db: Annotated[Database, Depends(get_db)]) -> Principal:
+    """Authenticate `Authorization: Bearer <key>`; 401 problem+json when missing, unknown, revoked or expired."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ProblemError(401, "unauthorized", "Send an API key as `Authorization: Bearer <key>`.", headers=_UNAUTHORIZED_HEADERS)
+    if len(token) > 200:
+        principal = None
+    else:
+        principal = await resolve_api_key(db, token)
+    if principal is None:
+        raise ProblemError(401, "unauthorized", "The API key is invalid, revoked or expired.", headers=_UNAUTHORIZED_HEADERS)
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: Role):  # noqa: ANN201 - FastAPI dependency factory
+    """Dependency: the principal, if its role is one of `roles`; 403 otherwise."""
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            raise ProblemError(
+                403, "forbidden", f"This operation needs one of the roles: {', '.join(roles)}.", role=principal.role
+            )
+        return principal
+
+    return dependency
+
+
+PlatformAdmin = Annotated[Principal, Depends(require_roles("platform_admin"))]
+TenantMember = Annotated[Principal, Depends(require_roles("tenant_admin", "merchant", "courier"))]
+MerchantOrAdmin = Annotated[Principal, Depends(require_roles("tenant_admin", "merchant"))]
+
+
+async def tenant_session(principal: TenantMember, db: Annotated[Database, Depends(get_db)]) -> AsyncIterator[AsyncSession]:
+    """One transaction scoped to the caller's tenant; committed before the response is sent."""
+    async with db.transaction(principal.tenant_id) as session:
+        yield session
+
+
+TenantSession = Annotated[AsyncSession, Depends(tenant_session, scope="function")]
+
+
+def scoped_tenant_id(principal: Principal, tenant_id: uuid.UUID) -> uuid.UUID:
+    """The tenant a principal may act on: any for platform admins, its own for tenant admins (404 otherwise).
+
+    404 rather than 403 so a key cannot probe which tenant ids exist.
+    """
+    if principal.is_platform_admin or (principal.role == "tenant_admin" and principal.tenant_id == tenant_id):
+        return tenant_id
+    if principal.role == "tenant_admin":
+        raise ProblemError(404, "not-found", "No such tenant.")
+    raise ProblemError(403, "forbidden", "Only platform admins and the tenant's admins manage API keys.", role=principal.role)

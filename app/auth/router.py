@@ -1,0 +1,78 @@
+"""/v1/tenants/{tenant_id}/api-keys and /v1/me."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import service
+from app.auth.dependencies import CurrentPrincipal, get_db, require_roles, scoped_tenant_id
+from app.auth.principal import Principal
+from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, MeOut
+from app.db.session import Database
+from app.pagination import Page, PageParams, make_page, page_params
+from app.problems import ProblemError
+from app.tenants import service as tenants
+
+router = APIRouter(tags=["api keys"])
+
+KeyManager = Annotated[Principal, Depends(require_roles("platform_admin", "tenant_admin"))]
+
+
+async def managed_tenant_session(
+    tenant_id: uuid.UUID, principal: KeyManager, db: Annotated[Database, Depends(get_db)]
+) -> AsyncIterator[AsyncSession]:
+    """A transaction scoped to `tenant_id`, if the caller may manage its keys (404 if no such tenant)."""
+    tenant_id = scoped_tenant_id(principal, tenant_id)
+    async with db.transaction(tenant_id) as session:
+        if await tenants.get(session=session, tenant_id=tenant_id) is None:
+            raise ProblemError(404, "not-found", "No such tenant.")
+        yield session
+
+
+ManagedSession = Annotated[AsyncSession, Depends(managed_tenant_session, scope="function")]
+
+
+@router.post("/v1/tenants/{tenant_id}/api-keys", status_code=201, response_model=ApiKeyCreated, summary="Issue an API key")
+async def create_api_key(tenant_id: uuid.UUID, body: ApiKeyCreate, session: ManagedSession) -> ApiKeyCreated:
+    """Issue a key `{name, role, expires_at?}` for the tenant; the response's `key` is shown only now.
+
+    Platform admins, or the tenant's own tenant admins. 404 for an unknown tenant.
+    """
+    row, secret = await service.issue(
+        session=session, tenant_id=tenant_id, name=body.name, role=body.role, expires_at=body.expires_at
+    )
+    return ApiKeyCreated.model_validate({**ApiKeyOut.model_validate(row).model_dump(), "key": secret})
+
+
+@router.get("/v1/tenants/{tenant_id}/api-keys", response_model=Page[ApiKeyOut], summary="List API keys")
+async def list_api_keys(
+    tenant_id: uuid.UUID, session: ManagedSession, params: Annotated[PageParams, Depends(page_params)]
+) -> dict:
+    """The tenant's keys (prefix, name, role, created, last used, expiry, revocation; never the secret)."""
+    rows = await service.list_page(session=session, params=params)
+    return make_page(rows, params, convert=ApiKeyOut.model_validate)
+
+
+@router.delete("/v1/tenants/{tenant_id}/api-keys/{key_id}", status_code=204, summary="Revoke an API key")
+async def revoke_api_key(tenant_id: uuid.UUID, key_id: uuid.UUID, session: ManagedSession) -> Response:
+    """Revoke a key: it gets 401 from the next request on. 404 if the tenant has no such key."""
+    if await service.revoke(session=session, key_id=key_id) is None:
+        raise ProblemError(404, "not-found", "No such API key.")
+    return Response(status_code=204)
+
+
+@router.get("/v1/me", response_model=MeOut, summary="Who am I")
+async def me(principal: CurrentPrincipal, db: Annotated[Database, Depends(get_db)]) -> MeOut:
+    """The calling key: its id, name, role and tenant."""
+    out = MeOut(key_id=principal.key_id, key_name=principal.key_name, role=principal.role, tenant_id=principal.tenant_id)
+    if principal.tenant_id is not None:
+        async with db.transaction(principal.tenant_id) as session:
+            tenant = await tenants.get(session=session, tenant_id=principal.tenant_id)
+        if tenant is not None:
+            out.tenant_name, out.tenant_slug = tenant.name, tenant.slug
+    return out

@@ -1,0 +1,59 @@
+"""Request/response models for API keys and /v1/me."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+
+class ApiKeyCreate(BaseModel):
+    """`POST /v1/tenants/{id}/api-keys` body; `expires_at` (optional) must be a future, timezone-aware time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Literal["tenant_admin", "merchant", "courier"]
+    expires_at: AwareDatetime | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= datetime.now(timezone.utc):
+            raise ValueError("expires_at must be in the future")
+        return value
+
+
+class ApiKeyOut(BaseModel):
+    """An API key as listed: never the secret, only its readable prefix."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    """The creation response: carries the secret `key` this one time."""
+
+    key: str = Field(description="The full API key. Shown once; store it now.")
+
+
+class MeOut(BaseModel):
+    """Who the calling key belongs to."""
+
+    key_id: uuid.UUID
+    key_name: str
+    role: str
+    tenant_id: uuid.UUID | None
+    tenant_name: str | None = None
+    tenant_slug: str | None = None

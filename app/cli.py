@@ -1,0 +1,134 @@
+"""The `courier-hub` command line (typer): serve, migrate, create-admin-key, doctor, purge-idempotency-keys.
+
+Every command uses DATABASE_URL, or starts the embedded PostgreSQL (data in
+EMBEDDED_PG_DIR, default `.data/postgres`) when it is unset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from app.config import Settings, get_settings
+
+app = typer.Typer(help="courier-hub: multi-tenant courier integration backend.", no_args_is_help=True)
+
+
+def _settings() -> Settings:
+    """Settings with DATABASE_URL resolved (embedded server started if unset)."""
+    settings = get_settings()
+    if not settings.database_url:
+        from app.db.embedded import start_embedded
+
+        url = start_embedded(settings.embedded_pg_dir)
+        os.environ["DATABASE_URL"] = url
+        get_settings.cache_clear()
+        settings = get_settings()
+    return settings
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default PORT or 8000).")] = None,
+    migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Apply migrations first.")] = False,
+) -> None:
+    """Serve the API with uvicorn (Ctrl-C stops it, and the embedded database with it)."""
+    import uvicorn
+
+    settings = _settings()
+    if migrate:
+        from app.db import migrate as migrations
+        from app.db.urls import owner_url
+
+        migrations.upgrade(owner_url(settings))
+    uvicorn.run(
+        "app.main:app_factory",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+class Direction(str, Enum):
+    upgrade = "upgrade"
+    downgrade = "downgrade"
+
+
+@app.command()
+def migrate(
+    direction: Annotated[Direction, typer.Argument(help="upgrade or downgrade.")] = Direction.upgrade,
+    revision: Annotated[str | None, typer.Argument(help="Target revision (default: head for upgrade, base for downgrade).")] = None,
+) -> None:
+    """Apply (or roll back) database migrations as the owner."""
+    from app.db import migrate as migrations
+    from app.db.urls import owner_url
+
+    url = owner_url(_settings())
+    if direction is Direction.upgrade:
+        migrations.upgrade(url, revision or "head")
+    else:
+        migrations.downgrade(url, revision or "base")
+    typer.echo(f"{direction.value} to {revision or ('head' if direction is Direction.upgrade else 'base')}: done")
+
+
+@app.command("create-admin-key")
+def create_admin_key(name: Annotated[str, typer.Option("--name", help="What the key is for, e.g. 'ops laptop'.")]) -> None:
+    """Create a platform-admin API key and print it once (it is stored only as a hash)."""
+    from app.auth.service import issue_platform_admin_key
+    from app.db.session import Database
+    from app.db.urls import owner_url
+
+    async def run() -> str:
+        db = Database(owner_url(_settings()), pool_size=1, max_overflow=0)
+        try:
+            async with db.transaction() as session:
+                row, key = await issue_platform_admin_key(session=session, name=name)
+            return key
+        finally:
+            await db.dispose()
+
+    key = asyncio.run(run())
+    typer.echo(key)
+    typer.echo("Store this key now: it cannot be shown again.", err=True)
+
+
+@app.command()
+def doctor() -> None:
+    """Check database, migrations, RLS on every tenant table and the app role; non-zero exit on any failure."""
+    from app.db.doctor import run_checks
+    from app.db.urls import app_url, owner_url
+
+    settings = _settings()
+    checks = asyncio.run(run_checks(owner_url(settings), app_url(settings)))
+    for check in checks:
+        typer.echo(f"[{'PASS' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+    failed = [c for c in checks if not c.ok]
+    typer.echo("doctor: all checks passed" if not failed else f"doctor: {len(failed)} check(s) failed")
+    raise typer.Exit(code=1 if failed else 0)
+
+
+@app.command("purge-idempotency-keys")
+def purge_idempotency_keys() -> None:
+    """Delete expired Idempotency-Keys of every tenant (run from cron; the API also purges as it goes)."""
+    from app.db.session import Database
+    from app.idempotency.service import purge_all_expired
+
+    async def run() -> int:
+        db = Database.from_settings(_settings())
+        try:
+            return await purge_all_expired(db=db)
+        finally:
+            await db.dispose()
+
+    typer.echo(f"purged {asyncio.run(run())} expired idempotency keys")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Database: engines, tenant-scoped sessions, the embedded server, migrations."""

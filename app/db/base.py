@@ -1,0 +1,47 @@
+"""Declarative base, naming convention and column helpers shared by all models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import uuid6
+from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_id() -> uuid.UUID:
+    """A time-ordered UUIDv7 (RFC 9562): sorts by creation time, used as keyset cursor."""
+    return uuid.UUID(int=uuid6.uuid7().int)
+
+
+def utcnow() -> datetime:
+    """Timezone-aware current UTC time."""
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Base of every table. Tenant-owned tables use `TenantMixin`."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TenantMixin:
+    """Columns of a tenant-owned table: composite primary key (tenant_id, id).
+
+    Every tenant-owned table gets RLS in its migration through
+    `migrations.rls.enable_tenant_rls` and is checked by `courier-hub doctor`.
+    """
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)

@@ -1,0 +1,1 @@
+"""Integration events: each tenant's append-only event log (the webhook outbox)."""

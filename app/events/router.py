@@ -1,0 +1,31 @@
+"""/v1/events: the tenant's integration event log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime
+
+from app.auth.dependencies import TenantMember, TenantSession
+from app.events import service
+from app.events.schemas import EventOut
+from app.pagination import Page, PageParams, make_page, page_params
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+
+@router.get("", response_model=Page[EventOut], summary="List integration events")
+async def list_events(
+    _: TenantMember,
+    session: TenantSession,
+    params: Annotated[PageParams, Depends(page_params)],
+    type: Annotated[list[str] | None, Query(description="Only these event types (repeatable).")] = None,
+    occurred_after: Annotated[AwareDatetime | None, Query(description="Inclusive lower bound (ISO 8601 with offset).")] = None,
+    occurred_before: Annotated[AwareDatetime | None, Query(description="Exclusive upper bound (ISO 8601 with offset).")] = None,
+) -> dict:
+    """The caller's tenant's events, newest first, cursor-paginated; filter by type and time range."""
+    rows = await service.list_page(
+        session=session, params=params, types=type, occurred_after=occurred_after, occurred_before=occurred_before
+    )
+    return make_page(rows, params, convert=EventOut.model_validate)

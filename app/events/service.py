@@ -1,0 +1,53 @@
+"""Writing and reading the tenant's integration event log.
+
+`record` is called by every service that changes state a merchant may care
+about, in the same transaction as the change: the event exists if and only
+if the change committed (transactional outbox for webhooks).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.events.models import IntegrationEvent
+from app.pagination import PageParams, paginate_query
+
+
+async def record(
+    *,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    type: str,
+    subject_type: str,
+    subject_id: uuid.UUID,
+    data: dict[str, Any],
+) -> IntegrationEvent:
+    """Append one event (JSON-serializable `data`) in the caller's transaction."""
+    event = IntegrationEvent(tenant_id=tenant_id, type=type, subject_type=subject_type, subject_id=subject_id, data=data)
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def list_page(
+    *,
+    session: AsyncSession,
+    params: PageParams,
+    types: list[str] | None = None,
+    occurred_after: datetime | None = None,
+    occurred_before: datetime | None = None,
+) -> list[IntegrationEvent]:
+    """The tenant's events, newest first, optionally filtered by type(s) and [after, before) time range."""
+    stmt = select(IntegrationEvent)
+    if types:
+        stmt = stmt.where(IntegrationEvent.type.in_(types))
+    if occurred_after is not None:
+        stmt = stmt.where(IntegrationEvent.occurred_at >= occurred_after)
+    if occurred_before is not None:
+        stmt = stmt.where(IntegrationEvent.occurred_at < occurred_before)
+    return list((await session.execute(paginate_query(stmt, IntegrationEvent.id, params))).scalars())

@@ -1,0 +1,1 @@
+"""Idempotency-Key storage and replay for POSTs that create things."""

@@ -1,0 +1,52 @@
+"""The FastAPI application: `create_app()` wires settings, middleware, routers and the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.auth.router import router as auth_router
+from app.config import Settings, get_settings
+from app.db.session import Database
+from app.events.router import router as events_router
+from app.health import router as health_router
+from app.middleware import RequestContextMiddleware
+from app.pos.router import router as pos_router
+from app.problems import install_problem_handlers
+from app.requestid import configure_logging
+from app.tenants.router import router as tenants_router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API. `settings` defaults to the process settings (DATABASE_URL must be set)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.db = Database.from_settings(settings)
+        try:
+            yield
+        finally:
+            await app.state.db.dispose()
+
+    app = FastAPI(
+        title="courier-hub",
+        version="0.1.0",
+        description="Multi-tenant courier integration: POS order ingestion, carriers, tracking, webhooks.",
+        lifespan=lifespan,
+    )
+    app.dependency_overrides[get_settings] = lambda: settings
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    install_problem_handlers(app)
+    for router in (health_router, tenants_router, auth_router, pos_router, events_router):
+        app.include_router(router)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Uvicorn factory (`uvicorn --factory app.main:app_factory`): logging plus `create_app()`."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,86 @@
+"""Pure-ASGI middleware: request id, body-size cap, security headers.
+
+Pure ASGI (not BaseHTTPMiddleware) so streaming bodies are counted as they
+arrive and nothing is buffered twice.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.problems import problem_response
+from app.requestid import bind_request_id, reset_request_id
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+class _BodyTooLarge(HTTPException):
+    """Raised while reading a body past the cap; an HTTPException so FastAPI's body parsing re-raises it."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body exceeds {limit} bytes.")
+
+
+class RequestContextMiddleware:
+    """Binds the request id, caps the body at `max_body_bytes` (413), adds security headers."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        request_id, token = bind_request_id(headers.get("x-request-id"))
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                out = MutableHeaders(scope=message)
+                out["x-request-id"] = request_id
+                for name, value in SECURITY_HEADERS.items():
+                    out.setdefault(name, value)
+            await send(message)
+
+        try:
+            declared = headers.get("content-length")
+            if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+                await self._too_large(scope, receive, send_with_headers)
+                return
+
+            received = 0
+
+            async def counting_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_body_bytes:
+                        raise _BodyTooLarge(self.max_body_bytes)
+                return message
+
+            try:
+                await self.app(scope, counting_receive, send_with_headers)
+            except _BodyTooLarge:
+                if response_started:
+                    raise
+                await self._too_large(scope, receive, send_with_headers)
+        finally:
+            reset_request_id(token)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            413, "body-too-large", f"The request body exceeds {self.max_body_bytes} bytes."
+        )
+        await response(scope, receive, send)

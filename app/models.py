@@ -1,0 +1,10 @@
+"""Imports every model so `Base.metadata` is complete (Alembic, doctor, tests)."""
+
+from app.auth.models import ApiKey, PlatformApiKey
+from app.db.base import Base
+from app.events.models import IntegrationEvent
+from app.idempotency.models import IdempotencyKey
+from app.pos.models import PosOrder
+from app.tenants.models import Tenant
+
+__all__ = ["ApiKey", "Base", "IdempotencyKey", "IntegrationEvent", "PlatformApiKey", "PosOrder", "Tenant"]

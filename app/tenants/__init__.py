@@ -1,0 +1,1 @@
+"""Tenants: the merchants (or merchant groups) whose rows the database isolates."""

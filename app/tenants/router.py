@@ -1,0 +1,50 @@
+"""/v1/tenants: platform admins create and list tenants."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.dependencies import PlatformAdmin, get_db
+from app.db.session import Database
+from app.pagination import Page, PageParams, make_page, page_params
+from app.problems import ProblemError
+from app.tenants import service
+from app.tenants.schemas import TenantCreate, TenantOut
+
+router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
+
+
+async def admin_session(_: PlatformAdmin, db: Annotated[Database, Depends(get_db)]):  # noqa: ANN201
+    """A platform-admin transaction (sees every tenant row; no tenant-owned rows)."""
+    async with db.transaction(platform_admin=True) as session:
+        yield session
+
+
+AdminSession = Annotated[AsyncSession, Depends(admin_session, scope="function")]
+
+
+@router.post("", status_code=201, response_model=TenantOut, summary="Create a tenant")
+async def create_tenant(body: TenantCreate, session: AdminSession) -> TenantOut:
+    """Create a tenant `{name, slug}` (platform admin). 409 if the slug exists."""
+    tenant = await service.create(session=session, name=body.name, slug=body.slug)
+    return TenantOut.model_validate(tenant)
+
+
+@router.get("", response_model=Page[TenantOut], summary="List tenants")
+async def list_tenants(session: AdminSession, params: Annotated[PageParams, Depends(page_params)]) -> dict:
+    """Every tenant, newest first, cursor-paginated (platform admin)."""
+    rows = await service.list_page(session=session, params=params)
+    return make_page(rows, params, convert=TenantOut.model_validate)
+
+
+@router.get("/{tenant_id}", response_model=TenantOut, summary="Get a tenant")
+async def get_tenant(tenant_id: uuid.UUID, session: AdminSession) -> TenantOut:
+    """One tenant by id (platform admin); 404 if none."""
+    tenant = await service.get(session=session, tenant_id=tenant_id)
+    if tenant is None:
+        raise ProblemError(404, "not-found", "No such tenant.")
+    return TenantOut.model_validate(tenant)
