@@ -253,7 +253,7 @@ def parse_track_response(payload: dict[str, Any], requested: list[str]) -> list[
     belongs to it. Consignment errors with code 400/404 ("Invalid query",
     "No shipments found") give found=False with Bring's message.
 
-    Raises (for a consignment error that is not about the query):
+    Raises (when no consignment came back, for an error not about the query):
         CarrierUnavailable: code >= 500 (Bring's "too busy" 503 and
             "Error getting track & trace information" 500).
         CarrierAuthError: code 401/403. CarrierRateLimited: code 429.
@@ -262,9 +262,11 @@ def parse_track_response(payload: dict[str, Any], requested: list[str]) -> list[
     """
     consignments = _consignments(payload)
     errors = [c["error"] for c in consignments if isinstance(c.get("error"), dict)]
-    for error in errors:
-        _raise_for_consignment_error(error)
     found = [c for c in consignments if "error" not in c]
+    if not found:
+        # Only a reply with nothing usable fails the whole call.
+        for error in errors:
+            _raise_for_consignment_error(error)
     error_text = "; ".join(str(e.get("message") or f"code {e.get('code')}") for e in errors) or "No shipments found"
 
     results: list[TrackingResult] = []
@@ -354,7 +356,9 @@ class BringAdapter(CourierAdapter):
             )
             payload = decode_json(CARRIER, response)
             if not isinstance(payload, dict):
-                raise CarrierBadResponse(CARRIER, "tracking response is not a JSON object", status_code=response.status_code)
+                raise CarrierBadResponse(
+                    CARRIER, "tracking response is not a JSON object", status_code=response.status_code
+                )
             results.extend(parse_track_response(payload, [number]))
         return results
 

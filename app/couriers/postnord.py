@@ -204,7 +204,10 @@ def _normalize_id(value: Any) -> str:
     return "".join(str(value or "").split()).upper()
 
 
-def _select(shipments: list[dict[str, Any]], number: str, *, only: bool) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+Selection = tuple[dict[str, Any], list[dict[str, Any]]]
+
+
+def _select(shipments: list[dict[str, Any]], number: str, *, only: bool) -> Selection | None:
     """The shipment and items `number` names: a shipment id (all its items) or an item id (that item)."""
     wanted = _normalize_id(number)
     for shipment in shipments:

@@ -77,7 +77,9 @@ COUNTRY_ALPHA3_TO_ALPHA2: dict[str, str] = {
 }
 
 
-def normalize_status(value: str | None, previous: TrackingStatus | None, *, what: str = "event status") -> TrackingStatus:
+def normalize_status(
+    value: str | None, previous: TrackingStatus | None, *, what: str = "event status"
+) -> TrackingStatus:
     """The normalized status of one PostNord status value.
 
     Informational values (OTHER, SPLIT) keep `previous`, or give UNKNOWN

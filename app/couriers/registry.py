@@ -204,8 +204,10 @@ def create_adapter(
     else the adapter's sandbox or production default for `environment`.
     `http` defaults to the process-wide `CarrierHttp`.
 
-    Raises UnknownCarrier, pydantic.ValidationError.
+    Raises UnknownCarrier, pydantic.ValidationError, ValueError (bad environment).
     """
+    if environment not in ("sandbox", "production"):
+        raise ValueError(f"environment must be 'sandbox' or 'production', not {environment!r}")
     cls = get_adapter_class(code)
     validated = cls.credentials_model.model_validate(credentials)
     settings = settings or get_settings()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -92,20 +92,25 @@ def zone_for(country: str | None, locality: str | None = None) -> ZoneInfo | Non
     return _zone(name) if name else None
 
 
-def parse_carrier_datetime(value: str, *, zone: ZoneInfo | None = None) -> datetime:
+def parse_iso(value: str) -> datetime:
+    """An ISO 8601 date-time or date as a datetime, naive if the text has no offset; ValueError otherwise."""
+    text = value.strip()
+    if not text:
+        raise ValueError("empty timestamp")
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return datetime.combine(date.fromisoformat(text), time())
+
+
+def parse_carrier_datetime(value: str, *, zone: tzinfo | None = None) -> datetime:
     """An ISO 8601 carrier timestamp as an aware UTC datetime.
 
     Accepts "2018-03-02T07:53:47Z", "...+01:00", fractional seconds, a naive
     "2023-05-08T10:37:00" (read in `zone`, else UTC) and a bare date
     "2018-08-03" (midnight in `zone`, else UTC). Raises ValueError otherwise.
     """
-    text = value.strip()
-    if not text:
-        raise ValueError("empty timestamp")
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        parsed = datetime.combine(date.fromisoformat(text), time())
+    parsed = parse_iso(value)
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         if zone is None:
             logger.debug("timestamp %r has no offset and no known zone; assuming UTC", value)

@@ -125,6 +125,8 @@ def upgrade() -> None:
         enable_tenant_rls(table)
     _tenants_rls()
     _api_key_resolver()
+    # /readyz compares the schema revision with the code's head as the app role.
+    op.execute(f"GRANT SELECT ON alembic_version TO {APP_ROLE}")
 
 
 def downgrade() -> None:

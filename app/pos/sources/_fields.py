@@ -56,13 +56,22 @@ def optional_dict(value: Any, field: str) -> dict[str, Any] | None:
 
 
 def as_list(value: Any, field: str) -> list[Any]:
-    """A JSON array as a list; None -> []; a lone object -> [object] (Lightspeed's one-line SaleLine)."""
+    """A JSON array as a list; None -> []; anything else raises PayloadError."""
     if value is None:
         return []
-    if isinstance(value, dict):
-        return [value]
     if not isinstance(value, list):
         raise PayloadError(f"{field} must be a list, got {type(value).__name__}")
+    return value
+
+
+def one_or_many(value: Any, field: str) -> list[Any]:
+    """Like `as_list`, but a lone object is a one-entry list (Lightspeed's one-line SaleLine)."""
+    if isinstance(value, dict):
+        return [value]
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise PayloadError(f"{field} must be a list or an object, got {type(value).__name__}")
     return value
 
 

@@ -22,13 +22,13 @@ from typing import Any
 
 from app.pos.canonical import CanonicalOrder, PayloadError
 from app.pos.sources._fields import (
-    as_list,
     build_order,
     country_code,
     currency_code,
     header,
     join_text,
     money,
+    one_or_many,
     optional_dict,
     quantity,
     require_dict,
@@ -46,7 +46,7 @@ def _unwrap(payload: Any) -> dict[str, Any]:
     body = require_dict(payload, "lightspeed: body")
     if "Sale" not in body:
         return body  # a bare Sale object
-    sales = as_list(body["Sale"], "lightspeed: Sale")
+    sales = one_or_many(body["Sale"], "lightspeed: Sale")
     if len(sales) != 1:
         raise PayloadError(f"lightspeed: expected one Sale per request, got {len(sales)}")
     return require_dict(sales[0], "lightspeed: Sale")
@@ -58,17 +58,22 @@ def _related_id(value: Any, field: str) -> str | None:
     return None if found in (None, "0") else found
 
 
+def _relation(value: Any, field: str) -> dict[str, Any]:
+    # R-Series renders an empty relation as "" rather than null.
+    return optional_dict(None if value == "" else value, field) or {}
+
+
 def _first(container: Any, key: str, field: str) -> dict[str, Any]:
     # Contact.Addresses.ContactAddress etc.: object for one entry, list for several.
-    holder = optional_dict(container, field) or {}
-    entries = as_list(holder.get(key), f"{field}.{key}")
+    holder = _relation(container, field)
+    entries = one_or_many(holder.get(key), f"{field}.{key}")
     return require_dict(entries[0], f"{field}.{key}[0]") if entries else {}
 
 
 def _line_item(raw: Any, index: int, currency: str) -> dict[str, Any]:
     field = f"lightspeed: SaleLines.SaleLine[{index}]"
     line = require_dict(raw, field)
-    item = optional_dict(line.get("Item"), f"{field}.Item") or {}
+    item = _relation(line.get("Item"), f"{field}.Item")
     item_id = _related_id(line.get("itemID"), f"{field}.itemID")
     name = text(item.get("description"), f"{field}.Item.description")
     return {
@@ -84,11 +89,11 @@ def _line_item(raw: Any, index: int, currency: str) -> dict[str, Any]:
 
 
 def _ship_to(sale: dict[str, Any]) -> dict[str, Any] | None:
-    ship_to = optional_dict(sale.get("ShipTo"), "lightspeed: ShipTo")
+    ship_to = _relation(sale.get("ShipTo"), "lightspeed: ShipTo")
     if not ship_to:
         return None
     field = "lightspeed: ShipTo"
-    contact = optional_dict(ship_to.get("Contact"), f"{field}.Contact") or {}
+    contact = _relation(ship_to.get("Contact"), f"{field}.Contact")
     address = _first(contact.get("Addresses"), "ContactAddress", f"{field}.Contact.Addresses")
     phone = _first(contact.get("Phones"), "ContactPhone", f"{field}.Contact.Phones")
     email = _first(contact.get("Emails"), "ContactEmail", f"{field}.Contact.Emails")
@@ -110,8 +115,8 @@ def _ship_to(sale: dict[str, Any]) -> dict[str, Any] | None:
 
 def _customer(sale: dict[str, Any]) -> dict[str, Any] | None:
     customer_id = _related_id(sale.get("customerID"), "lightspeed: customerID")
-    data = optional_dict(sale.get("Customer"), "lightspeed: Customer") or {}
-    contact = optional_dict(data.get("Contact"), "lightspeed: Customer.Contact") or {}
+    data = _relation(sale.get("Customer"), "lightspeed: Customer")
+    contact = _relation(data.get("Contact"), "lightspeed: Customer.Contact")
     email = _first(contact.get("Emails"), "ContactEmail", "lightspeed: Customer.Contact.Emails")
     customer = {
         "external_id": customer_id,
@@ -150,8 +155,8 @@ def map_order(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
         placed_at = timestamp(sale.get(key), f"lightspeed: {key}")
         if placed_at is not None:
             break
-    lines_holder = optional_dict(sale.get("SaleLines"), "lightspeed: SaleLines") or {}
-    lines = as_list(lines_holder.get("SaleLine"), "lightspeed: SaleLines.SaleLine")
+    lines_holder = _relation(sale.get("SaleLines"), "lightspeed: SaleLines")
+    lines = one_or_many(lines_holder.get("SaleLine"), "lightspeed: SaleLines.SaleLine")
 
     def optional_calc(key: str) -> int | None:
         return None if sale.get(key) is None else rounded_money(sale[key], currency, f"lightspeed: {key}")

@@ -66,7 +66,9 @@ class _Money:
         self.currency = currency
 
     def __call__(self, value: Any, field: str, *, required: bool = False) -> int | None:
-        if value is None and not required:
+        if value is None:
+            if required:
+                raise PayloadError(f"{field} is missing")
             return None
         data = require_dict(value, field)
         found = currency_code(data.get("currency"), f"{field}.currency")
@@ -142,9 +144,9 @@ def map_order(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
     """
     order = _unwrap(payload)
     external_id = require_id(order.get("id"), "square: id")
-    total_money = require_dict(order.get("total_money"), "square: total_money") if "total_money" in order else None
-    if total_money is None:
+    if order.get("total_money") is None:
         raise PayloadError("square: total_money is missing (is this an Order object?)")
+    total_money = require_dict(order["total_money"], "square: total_money")
     read_money = _Money(currency_code(total_money.get("currency"), "square: total_money.currency"))
     customer_id = text(order.get("customer_id"), "square: customer_id")
     return build_order(

@@ -1,0 +1,201 @@
+"""Test fixtures: a real PostgreSQL (embedded by default, TEST_DATABASE_URL otherwise).
+
+A fresh database `courier_hub_test_<random>` is created on that server and
+migrated to head once per session; every test starts from empty tables. The
+app runs in-process through httpx's ASGITransport with its real lifespan, and
+connects as the unprivileged application role, exactly as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from app.config import Settings, get_settings
+from app.db import migrate
+from app.db.session import Database
+from app.db.urls import normalize_async_url
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared"
+
+
+def _server_url() -> URL:
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        return normalize_async_url(configured)
+    from app.db.embedded import start_embedded
+
+    return normalize_async_url(start_embedded(REPO_ROOT / ".data" / "test-postgres"))
+
+
+async def _admin_execute(server: URL, *statements: str) -> None:
+    engine = create_async_engine(server, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def server_url() -> URL:
+    """Owner URL of the test server's maintenance database."""
+    return _server_url()
+
+
+@pytest.fixture(scope="session")
+async def create_database(server_url: URL) -> AsyncIterator[Callable[[], Awaitable[URL]]]:
+    """Factory: a new empty database on the test server (dropped at session end)."""
+    created: list[str] = []
+
+    async def factory() -> URL:
+        name = f"courier_hub_test_{uuid.uuid4().hex[:10]}"
+        await _admin_execute(server_url, f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return server_url.set(database=name)
+
+    yield factory
+    for name in created:
+        await _admin_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+async def owner_url(create_database: Callable[[], Awaitable[URL]]) -> URL:
+    """The session's migrated test database, as the owner."""
+    url = await create_database()
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def settings(owner_url: URL) -> Settings:
+    """Settings pointing at the test database (also exported as DATABASE_URL for code that reads the env)."""
+    rendered = owner_url.render_as_string(hide_password=False)
+    os.environ["DATABASE_URL"] = rendered
+    get_settings.cache_clear()
+    return Settings(database_url=rendered, environment="test", max_body_bytes=256 * 1024)
+
+
+@pytest.fixture(scope="session")
+async def _owner_db_session(owner_url: URL) -> AsyncIterator[Database]:
+    db = Database(owner_url, pool_size=2, max_overflow=2)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def owner_db(_owner_db_session: Database) -> AsyncIterator[Database]:
+    """The owner's connection, for arranging and inspecting rows behind the API's back.
+
+    Every table is emptied after the test.
+    """
+    yield _owner_db_session
+    async with _owner_db_session.transaction() as session:
+        tables = (
+            await session.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+            )
+        ).scalars()
+        names = ", ".join(f'"{t}"' for t in tables)
+        if names:
+            await session.execute(text(f"TRUNCATE {names} CASCADE"))
+
+
+@pytest.fixture(scope="session")
+async def app_db(settings: Settings) -> AsyncIterator[Database]:
+    """The application role's connection (RLS applies)."""
+    db = Database.from_settings(settings)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    """The FastAPI app with its lifespan running."""
+    from app.main import create_app
+
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any, owner_db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+        yield c
+
+
+@dataclass
+class TenantKeys:
+    """A tenant created through the API with one key per role."""
+
+    id: uuid.UUID
+    slug: str
+    admin: str
+    merchant: str
+    courier: str
+
+    def headers(self, role: str = "merchant", **extra: str) -> dict[str, str]:
+        """Authorization header for this tenant's `role` key, plus `extra` headers."""
+        return {"Authorization": f"Bearer {getattr(self, role)}", **extra}
+
+
+@pytest.fixture
+async def admin_key(owner_db: Database) -> str:
+    """A platform-admin key (as the CLI would create it)."""
+    from app.auth.service import issue_platform_admin_key
+
+    async with owner_db.transaction() as session:
+        _, key = await issue_platform_admin_key(session=session, name="tests")
+    return key
+
+
+@pytest.fixture
+def admin_headers(admin_key: str) -> dict[str, str]:
+    """Authorization header of the platform admin."""
+    return {"Authorization": f"Bearer {admin_key}"}
+
+
+@pytest.fixture
+def make_tenant(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Callable[[str], Awaitable[TenantKeys]]:
+    """Factory: create a tenant through the API and issue a tenant_admin, merchant and courier key."""
+
+    async def factory(slug: str) -> TenantKeys:
+        response = await client.post("/v1/tenants", json={"name": slug.title(), "slug": slug}, headers=admin_headers)
+        assert response.status_code == 201, response.text
+        tenant_id = response.json()["id"]
+        keys = {}
+        for role in ("tenant_admin", "merchant", "courier"):
+            r = await client.post(
+                f"/v1/tenants/{tenant_id}/api-keys", json={"name": f"{role} key", "role": role}, headers=admin_headers
+            )
+            assert r.status_code == 201, r.text
+            keys[role] = r.json()["key"]
+        return TenantKeys(
+            id=uuid.UUID(tenant_id), slug=slug, admin=keys["tenant_admin"], merchant=keys["merchant"], courier=keys["courier"]
+        )
+
+    return factory
+
+
+def shared_sample(*parts: str) -> Path:
+    """Path of a file in ../shared (skips the test when the folder is not there)."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared sample {path} is not available")
+    return path
