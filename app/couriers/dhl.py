@@ -15,8 +15,9 @@ api-reference/shipment-tracking):
 * `statusCode` is only `pre-transit | transit | delivered | failure | unknown`;
   the finer meaning (out for delivery, pickup, failed attempt, return) is in
   the free text `status`/`description`, refined by `_TEXT_RULES` below;
-* `timestamp` comes with an offset ("…Z") or without one, as local time at
-  the event place (eCommerce, Express, Parcel DE): see app/couriers/timezones.py.
+* `timestamp` comes with an offset ("…Z") or without one. Naive times are
+  local at the event place (the eCommerce sample: out for delivery 06:10 in
+  Henderson, NV), unless the reply shows otherwise (`_calibrated_offset`).
 
 Push ("Shipment Tracking – Unified – Push" 1.2.5) is not implemented: no
 verbatim notification body is available to test a parser against.
@@ -58,6 +59,11 @@ STATUS_CODES: dict[str, TrackingStatus] = {
 
 _ALL = frozenset(STATUS_CODES)
 _NOT_DELIVERED = _ALL - {"delivered"}
+
+
+def _str(value: Any) -> str | None:
+    """`value` stripped if it is a non-empty string, else None (the spec's types are not always kept)."""
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def _rx(*alternatives: str) -> re.Pattern[str]:
@@ -150,8 +156,8 @@ def normalize_status(status_code: str | None, *texts: str | None, return_flag: b
     UNKNOWN and a logged warning. `return_flag` (newer API versions) turns a
     `delivered` event into RETURNED.
     """
-    code = (status_code or "").strip().lower()
-    text = " ".join(t for t in texts if t)
+    code = (_str(status_code) or "").lower()
+    text = " ".join(t for t in map(_str, texts) if t)
     for pattern, status, codes in _TEXT_RULES:
         if code in codes and pattern.search(text):
             return status
@@ -180,16 +186,16 @@ def _address(place: Any) -> dict[str, Any]:
 
 def _location(place: Any) -> Location:
     address = _address(place)
-    country = address.get("countryCode")
+    country = _str(address.get("countryCode"))
     return Location(
-        city=address.get("addressLocality") or None,
-        postal_code=address.get("postalCode") or None,
-        country=country.upper() if isinstance(country, str) and country else None,
+        city=_str(address.get("addressLocality")),
+        postal_code=_str(address.get("postalCode")),
+        country=country.upper() if country else None,
     )
 
 
 def _description(event: dict[str, Any]) -> str | None:
-    status, detail = (event.get("status") or "").strip(), (event.get("description") or "").strip()
+    status, detail = _str(event.get("status")) or "", _str(event.get("description")) or ""
     if not status or not detail:
         return status or detail or None
     if status.lower() in detail.lower():
@@ -284,7 +290,7 @@ def parse_shipment(tracking_number: str, shipment: dict[str, Any]) -> TrackingRe
                     raw.get("description"),
                     return_flag=shipment_return or _is_return(raw),
                 ),
-                carrier_code=raw.get("statusCode"),
+                carrier_code=_str(raw.get("statusCode")),
                 description=_description(raw),
                 location=location,
                 raw=raw,

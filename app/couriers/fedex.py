@@ -147,7 +147,8 @@ def _service_point(hold: Any) -> ServicePoint | None:
     contact_address = hold.get("locationContactAndAddress") or {}
     address = contact_address.get("address") or {}
     contact = contact_address.get("contact") or {}
-    street = " ".join(line.strip() for line in address.get("streetLines") or [] if isinstance(line, str) and line.strip())
+    lines = [line.strip() for line in address.get("streetLines") or [] if isinstance(line, str)]
+    street = " ".join(line for line in lines if line)
     point = ServicePoint(
         id=_text(hold.get("locationId")),
         name=_text(contact.get("companyName")),
@@ -195,7 +196,10 @@ def _events(scans: list[Any]) -> list[TrackingEvent]:
 
 
 def _estimated_delivery(track: Mapping[str, Any], events: list[TrackingEvent]) -> datetime | None:
-    """FedEx's delivery estimate in UTC: the estimated window, else ESTIMATED_DELIVERY, else the standard transit window.
+    """FedEx's delivery estimate in UTC.
+
+    Taken from the estimated delivery window, else the ESTIMATED_DELIVERY
+    date, else the standard transit window.
 
     Of a window the end is used (the latest promised time), else its begin. A
     naive value is read in the offset of the newest scan that has one
@@ -283,7 +287,8 @@ def parse_track_response(payload: Mapping[str, Any]) -> list[TrackingResult]:
     output = payload.get("output") if isinstance(payload, Mapping) else None
     completes = output.get("completeTrackResults") if isinstance(output, Mapping) else None
     if not isinstance(completes, list):
-        raise CarrierBadResponse(CARRIER, "track reply has no output.completeTrackResults")
+        errors = "; ".join(f"{code}: {message}" for code, message in parse_errors(payload))
+        raise CarrierBadResponse(CARRIER, f"track reply has no output.completeTrackResults {errors}".strip())
     return [_parse_complete_result(c) for c in completes if isinstance(c, Mapping)]
 
 

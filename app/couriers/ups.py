@@ -69,7 +69,9 @@ class UpsCredentials(BaseModel):
 
     client_id: str = Field(min_length=1, description="UPS app Client ID.")
     client_secret: SecretStr = Field(description="UPS app Client Secret.")
-    account_number: str | None = Field(default=None, description="UPS shipper account number (6 characters); not needed to track.")
+    account_number: str | None = Field(
+        default=None, description="UPS shipper account number (6 characters); not needed to track."
+    )
 
 
 # --------------------------------------------------------------------------- request / errors
@@ -240,8 +242,14 @@ def _pick_package(shipment: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def _parse_shipment(shipment: Mapping[str, Any], inquiry_number: str | None) -> TrackingResult:
     package = _pick_package(shipment)
-    number = _text(shipment.get("inquiryNumber")) or inquiry_number or _text((package or {}).get("trackingNumber")) or ""
-    warnings = [(str(w.get("code") or ""), str(w.get("message") or "")) for w in shipment.get("warnings") or [] if isinstance(w, Mapping)]
+    number = (
+        _text(shipment.get("inquiryNumber")) or inquiry_number or _text((package or {}).get("trackingNumber")) or ""
+    )
+    warnings = [
+        (str(w.get("code") or ""), str(w.get("message") or ""))
+        for w in shipment.get("warnings") or []
+        if isinstance(w, Mapping)
+    ]
     current = package.get("currentStatus") if package and isinstance(package.get("currentStatus"), Mapping) else None
     activities = list(package.get("activity") or []) if package else []
     if any(code in NOT_FOUND_CODES for code, _ in warnings) or (not activities and current is None):
@@ -251,7 +259,9 @@ def _parse_shipment(shipment: Mapping[str, Any], inquiry_number: str | None) -> 
         logger.info("ups: %s answered with warnings: %s", number, _errors_text(warnings))
 
     events = _events(activities)
-    shipment_status = ups_status(_text(current.get("type")), current.get("statusCode"))[0] if current else TrackingStatus.UNKNOWN
+    shipment_status = (
+        ups_status(_text(current.get("type")), current.get("statusCode"))[0] if current else TrackingStatus.UNKNOWN
+    )
     status = events[-1].status if events and events[-1].status != TrackingStatus.UNKNOWN else shipment_status
     return TrackingResult(
         tracking_number=number,
@@ -375,7 +385,11 @@ class UpsAdapter(CourierAdapter):
                 CARRIER,
                 "GET",
                 f"{self.base_url}{path}",
-                headers={"Authorization": f"Bearer {token}", "transId": uuid.uuid4().hex, "transactionSrc": TRANSACTION_SRC},
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "transId": uuid.uuid4().hex,  # UPS: unique per request, at most 32 characters
+                    "transactionSrc": TRANSACTION_SRC,
+                },
                 params=params,
                 ok_statuses=(200, 400, 401, 404),
             )
@@ -394,15 +408,19 @@ class UpsAdapter(CourierAdapter):
         if not number:
             return TrackingResult(tracking_number=number, found=False, error="empty tracking number")
         response = await self._get_track(number)
+        if response.status_code == 404 and not response.content.strip():
+            return TrackingResult(tracking_number=number, found=False, error="UPS: HTTP 404 (no body)")
         payload = decode_json(CARRIER, response)
         errors = parse_errors(payload)
         if any(code.startswith(AUTH_ERROR_PREFIX) for code, _ in errors):
             raise CarrierAuthError(CARRIER, _errors_text(errors), status_code=response.status_code)
         if response.status_code == 404 or (errors and all(code in NOT_FOUND_CODES for code, _ in errors)):
             error = _errors_text(errors) or "UPS: tracking information not found"
-            return TrackingResult(tracking_number=number, found=False, error=error, raw=dict(payload) if isinstance(payload, Mapping) else {})
+            raw = dict(payload) if isinstance(payload, Mapping) else {}
+            return TrackingResult(tracking_number=number, found=False, error=error, raw=raw)
         if response.status_code != 200 or errors:
-            raise CarrierBadResponse(CARRIER, f"track request rejected: {_errors_text(errors) or response.status_code}", status_code=response.status_code)
+            detail = _errors_text(errors) or f"HTTP {response.status_code}"
+            raise CarrierBadResponse(CARRIER, f"track request rejected: {detail}", status_code=response.status_code)
         results = parse_track_response(payload, inquiry_number=number)
         if not results:
             return TrackingResult(tracking_number=number, found=False, error="UPS returned no shipment")

@@ -213,3 +213,56 @@ def test_to_minor_units_round_trips_decimal_text(minor: int, currency: str) -> N
 def test_to_minor_units_refuses_one_digit_too_many(minor: int, extra: int) -> None:
     with pytest.raises(PayloadError):
         to_minor_units(f"{Decimal(minor).scaleb(-2):f}{extra}", "EUR")
+
+
+# --- robustness: only PayloadError ever escapes a mapper ----------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += _paths(child, (*prefix, index))
+    return found
+
+
+def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    result = json.loads(json.dumps(value))
+    holder = result
+    for key in path[:-1]:
+        holder = holder[key]
+    holder[path[-1]] = new
+    return result
+
+
+@pytest.mark.parametrize("source", sorted(MAPPERS))
+@given(payload=JSON_VALUES)
+def test_arbitrary_json_only_raises_payload_error(source: str, payload: Any) -> None:
+    try:
+        get_mapper(source)(payload, {"x-pos-currency": "USD"})
+    except PayloadError:
+        pass
+
+
+@pytest.mark.parametrize(("name", "source"), sorted(ORDER_SAMPLES.items()))
+@given(data=st.data())
+def test_mutated_samples_only_raise_payload_error(name: str, source: str, data: st.DataObject) -> None:
+    sample = load(name)
+    if source == "zettle" and isinstance(sample.get("payload"), str):
+        sample = json.loads(sample["payload"])  # mutate the purchase inside the envelope string
+    path = data.draw(st.sampled_from(_paths(sample)), label="path")
+    mutated = _replace(sample, path, data.draw(JSON_VALUES, label="value"))
+    try:
+        get_mapper(source)(mutated, HEADERS.get(source, {}))
+    except PayloadError:
+        pass

@@ -21,10 +21,10 @@ _LINE_INTEGERS = ("quantity", "unit_price", "total")
 
 
 def _refuse_non_integers(payload: dict[str, Any]) -> None:
-    # Pydantic's lax mode would turn 19.0 into 19 minor units (0.19!) and True into 1;
-    # a float here almost always means major units were sent, so say so instead.
+    # Pydantic's lax mode would turn 19.0 or "19.00" into 19 minor units (0.19!) and
+    # True into 1; a float or decimal string almost always means major units were sent.
     def check(value: Any, field: str) -> None:
-        if isinstance(value, (float, bool)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise PayloadError(
                 f"generic: {field} must be an integer in minor units (e.g. 1999 for 19.99), got {value!r}"
             )
