@@ -70,9 +70,12 @@ def migrate(
     from app.db import migrate as migrations
     from app.db.urls import owner_url
 
-    url = owner_url(_settings())
+    settings = _settings()
+    url = owner_url(settings)
     if direction is Direction.upgrade:
         migrations.upgrade(url, revision or "head")
+        if settings.app_db_password is not None:
+            asyncio.run(migrations.set_app_role_password(url, settings.app_db_user, settings.app_db_password.get_secret_value()))
     else:
         migrations.downgrade(url, revision or "base")
     typer.echo(f"{direction.value} to {revision or ('head' if direction is Direction.upgrade else 'base')}: done")

@@ -57,3 +57,19 @@ def downgrade(owner_url: URL | str, revision: str = "base") -> None:
 def head_revision() -> str | None:
     """The head revision id of the migration scripts."""
     return ScriptDirectory.from_config(alembic_config("postgresql+asyncpg://unused/unused")).get_current_head()
+
+
+async def set_app_role_password(owner_url: URL | str, role: str, password: str) -> None:
+    """Set the application role's login password (for servers that authenticate TCP logins)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_async_engine(owner_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            quoted_role = (await conn.execute(text("SELECT quote_ident(:r)"), {"r": role})).scalar_one()
+            quoted_password = (await conn.execute(text("SELECT quote_literal(:p)"), {"p": password})).scalar_one()
+            await conn.execute(text(f"ALTER ROLE {quoted_role} WITH LOGIN PASSWORD {quoted_password}"))
+    finally:
+        await engine.dispose()

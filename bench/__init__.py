@@ -1,0 +1,1 @@
+"""Benchmarks and load-test clients (run against a live server)."""
