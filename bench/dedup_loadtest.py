@@ -83,7 +83,7 @@ async def run(args: argparse.Namespace) -> dict[str, int]:
                 request_headers = {"Idempotency-Key": keys[index], "Content-Type": "application/json"}
                 retrying = AsyncRetrying(
                     retry=retry_if_result(lambda r: r.status_code == 409),
-                    wait=wait_exponential_jitter(initial=0.05, max=2.0),
+                    wait=wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.1),
                     stop=stop_after_attempt(20),
                     before_sleep=lambda _: counts.__setitem__("conflicts_retried", counts["conflicts_retried"] + 1),
                     retry_error_callback=lambda state: state.outcome.result(),
