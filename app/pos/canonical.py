@@ -14,6 +14,10 @@ from babel.numbers import get_currency_precision
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
+MAX_MINOR_UNITS = 10**15
+"""Largest absolute amount accepted, in minor units (fits BIGINT with room to add)."""
+
+
 class PayloadError(ValueError):
     """The payload cannot be mapped to a canonical order; the message says why (-> 422)."""
 
@@ -118,13 +122,20 @@ def to_minor_units(amount: str | int | Decimal, currency: str) -> int:
     if isinstance(amount, float) or isinstance(amount, bool):
         raise PayloadError(f"amount {amount!r} must be a decimal string, not a float")
     try:
+        code = _upper_currency(currency)
+    except ValueError as exc:
+        raise PayloadError(f"currency {currency!r} is not an ISO 4217 code") from exc
+    try:
         value = Decimal(str(amount).strip())
+        if not value.is_finite():
+            raise PayloadError(f"amount {amount!r} is not a finite number")
+        scaled = value.scaleb(get_currency_precision(code))
+        if scaled != scaled.to_integral_value():
+            raise PayloadError(f"amount {amount!r} has more decimals than {code} allows")
+        if abs(scaled) > MAX_MINOR_UNITS:
+            raise PayloadError(f"amount {amount!r} is out of range")
+        return int(scaled)
     except InvalidOperation as exc:
         raise PayloadError(f"amount {amount!r} is not a number") from exc
-    if not value.is_finite():
-        raise PayloadError(f"amount {amount!r} is not a finite number")
-    exponent = get_currency_precision(_upper_currency(currency))
-    scaled = value.scaleb(exponent)
-    if scaled != scaled.to_integral_value():
-        raise PayloadError(f"amount {amount!r} has more decimals than {currency} allows")
-    return int(scaled)
+    except ArithmeticError as exc:  # decimal Overflow, e.g. "1E+999999"
+        raise PayloadError(f"amount {amount!r} is out of range") from exc

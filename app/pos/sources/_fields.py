@@ -8,7 +8,6 @@ ever escapes a mapper.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -21,8 +20,16 @@ from pydantic import ValidationError
 
 from app.pos.canonical import CanonicalOrder, PayloadError, to_minor_units
 
-_INTEGRAL = re.compile(r"^[+-]?\d+(\.0*)?$")
+# Far beyond any real order, small enough that Decimal arithmetic cannot overflow.
+_MAX_AMOUNT = Decimal(10) ** 30
+_MAX_QUANTITY = Decimal(10) ** 12
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def shown(value: Any) -> str:
+    """`repr(value)` cut to 60 characters: error messages go back to the caller (422 detail)."""
+    rendered = repr(value)
+    return rendered if len(rendered) <= 60 else rendered[:57] + "..."
 
 
 @cache
@@ -104,7 +111,7 @@ def currency_code(value: Any, field: str) -> str:
         raise PayloadError(f"{field} (ISO 4217 currency code) is missing")
     code = raw.upper()
     if code not in _iso_currencies():
-        raise PayloadError(f"{field} {raw!r} is not an ISO 4217 currency code")
+        raise PayloadError(f"{field} {shown(raw)} is not an ISO 4217 currency code")
     return code
 
 
@@ -115,7 +122,7 @@ def country_code(value: Any, field: str) -> str | None:
         return None
     code = raw.upper()
     if code not in _iso_countries():
-        raise PayloadError(f"{field} {raw!r} is not an ISO 3166-1 alpha-2 country code")
+        raise PayloadError(f"{field} {shown(raw)} is not an ISO 3166-1 alpha-2 country code")
     return code
 
 
@@ -126,10 +133,14 @@ def money(value: Any, currency: str, field: str) -> int:
     """
     if value is None:
         raise PayloadError(f"{field} is missing")
+    if isinstance(value, str) and len(value) > 64:
+        raise PayloadError(f"{field}: {shown(value)} is not an amount")
     try:
         return to_minor_units(value, currency)
     except PayloadError as exc:
         raise PayloadError(f"{field}: {exc}") from None
+    except ArithmeticError:  # decimal.Overflow for absurd exponents such as "1E+999999"
+        raise PayloadError(f"{field}: {shown(value)} is out of range") from None
 
 
 def optional_money(value: Any, currency: str, field: str) -> int | None:
@@ -151,9 +162,9 @@ def rounded_money(value: Any, currency: str, field: str) -> int:
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
-        raise PayloadError(f"{field}: {value!r} is not a number") from None
-    if not amount.is_finite():
-        raise PayloadError(f"{field}: {value!r} is not a finite number")
+        raise PayloadError(f"{field}: {shown(value)} is not a number") from None
+    if not amount.is_finite() or abs(amount) > _MAX_AMOUNT:
+        raise PayloadError(f"{field}: {shown(value)} is not a finite number in range")
     return int(amount.scaleb(get_currency_precision(currency)).to_integral_value(rounding=ROUND_HALF_UP))
 
 
@@ -162,7 +173,7 @@ def minor_units(value: Any, field: str) -> int:
     if value is None:
         raise PayloadError(f"{field} is missing")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise PayloadError(f"{field} must be an integer amount in minor units, got {value!r}")
+        raise PayloadError(f"{field} must be an integer amount in minor units, got {shown(value)}")
     return value
 
 
@@ -171,17 +182,20 @@ def quantity(value: Any, field: str) -> int:
     if value is None:
         raise PayloadError(f"{field} is missing")
     if isinstance(value, bool):
-        raise PayloadError(f"{field} must be a whole number, got {value!r}")
+        raise PayloadError(f"{field} must be a whole number, got {shown(value)}")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and _INTEGRAL.match(value.strip()):
-        return int(Decimal(value.strip()))
-    if isinstance(value, str):
-        try:
-            Decimal(value.strip())
-        except InvalidOperation:
-            raise PayloadError(f"{field} {value!r} is not a number") from None
-    raise PayloadError(f"{field} {value!r} is not a whole number (fractional quantities are not supported)")
+    if not isinstance(value, str):
+        raise PayloadError(f"{field} must be a whole number, got {type(value).__name__} {shown(value)}")
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        raise PayloadError(f"{field} {shown(value)} is not a number") from None
+    if not number.is_finite() or abs(number) > _MAX_QUANTITY:
+        raise PayloadError(f"{field} {shown(value)} is out of range")
+    if number != number.to_integral_value():
+        raise PayloadError(f"{field} {shown(value)} is not a whole number (fractional quantities are not supported)")
+    return int(number)
 
 
 def timestamp(value: Any, field: str, *, naive_is_utc: bool = False) -> datetime | None:
@@ -195,17 +209,17 @@ def timestamp(value: Any, field: str, *, naive_is_utc: bool = False) -> datetime
         try:
             return _EPOCH + timedelta(milliseconds=value)
         except OverflowError:
-            raise PayloadError(f"{field} {value!r} is out of range") from None
+            raise PayloadError(f"{field} {shown(value)} is out of range") from None
     raw = text(value, field)
     if raw is None:
         return None
     try:
         parsed = datetime.fromisoformat(raw)
     except ValueError:
-        raise PayloadError(f"{field} {raw!r} is not an ISO 8601 timestamp") from None
+        raise PayloadError(f"{field} {shown(raw)} is not an ISO 8601 timestamp") from None
     if parsed.tzinfo is None:
         if not naive_is_utc:
-            raise PayloadError(f"{field} {raw!r} has no UTC offset")
+            raise PayloadError(f"{field} {shown(raw)} has no UTC offset")
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed
 

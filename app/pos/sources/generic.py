@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.pos.canonical import CanonicalOrder, PayloadError
-from app.pos.sources._fields import country_code, currency_code, describe_validation_error, require_dict
+from app.pos.sources._fields import country_code, currency_code, describe_validation_error, require_dict, shown
 
 _ORDER_MONEY = ("subtotal", "shipping_total", "tax_total", "discount_total", "total")
 _LINE_INTEGERS = ("quantity", "unit_price", "total")
@@ -26,7 +26,7 @@ def _refuse_non_integers(payload: dict[str, Any]) -> None:
     def check(value: Any, field: str) -> None:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise PayloadError(
-                f"generic: {field} must be an integer in minor units (e.g. 1999 for 19.99), got {value!r}"
+                f"generic: {field} must be an integer in minor units (e.g. 1999 for 19.99), got {shown(value)}"
             )
 
     for name in _ORDER_MONEY:

@@ -28,6 +28,7 @@ from app.pos.sources._fields import (
     quantity,
     require_dict,
     require_id,
+    shown,
     text,
     timestamp,
 )
@@ -141,7 +142,7 @@ def map_order(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
         email = text(order["customer"].get("email"), "shopify: customer.email")
     test = order.get("test", False)
     if not isinstance(test, bool):
-        raise PayloadError(f"shopify: test must be true or false, got {test!r}")
+        raise PayloadError(f"shopify: test must be true or false, got {shown(test)}")
     return build_order(
         SOURCE,
         external_id=external_id,

@@ -28,6 +28,7 @@ from app.pos.sources._fields import (
     quantity,
     require_dict,
     require_id,
+    shown,
     text,
     timestamp,
 )
@@ -53,7 +54,7 @@ def _unwrap(payload: Any) -> dict[str, Any]:
         order_id = _event_order_id(body)
         target = f" (GET /v2/orders/{order_id})" if order_id else ""
         raise PayloadError(
-            f"square: the {body.get('type', 'webhook')!r} event carries no line items or address; "
+            f"square: the {shown(body.get('type', 'webhook'))} event carries no line items or address; "
             f"send the order object from RetrieveOrder{target} instead"
         )
     return body

@@ -30,6 +30,7 @@ from app.pos.sources._fields import (
     quantity,
     require_dict,
     require_id,
+    shown,
     text,
     timestamp,
 )
@@ -42,7 +43,7 @@ def _check_shape(payload: Any) -> dict[str, Any]:
     if set(body) == {"webhook_id"}:
         raise PayloadError(
             "woocommerce: this is the webhook ping WooCommerce sends when a webhook is saved "
-            f"(webhook_id={body['webhook_id']!r}), not an order; acknowledge it and ignore it"
+            f"(webhook_id={shown(body['webhook_id'])}), not an order; acknowledge it and ignore it"
         )
     if "id" not in body and isinstance(body.get("order"), dict):
         raise PayloadError(

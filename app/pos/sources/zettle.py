@@ -31,6 +31,7 @@ from app.pos.sources._fields import (
     quantity,
     require_dict,
     require_id,
+    shown,
     text,
     timestamp,
 )
@@ -46,7 +47,7 @@ def _open_envelope(body: dict[str, Any]) -> dict[str, Any]:
             "not a purchase; acknowledge it and ignore it"
         )
     if event != "PurchaseCreated":
-        raise PayloadError(f"zettle: event {event!r} is not a purchase; only PurchaseCreated can be mapped")
+        raise PayloadError(f"zettle: event {shown(event)} is not a purchase; only PurchaseCreated can be mapped")
     inner = body.get("payload")
     if isinstance(inner, str):
         try:
@@ -67,7 +68,7 @@ def _purchase_id(purchase: dict[str, Any]) -> str:
     try:
         return str(uuid.UUID(bytes=base64.urlsafe_b64decode(compact + "=" * (-len(compact) % 4))))
     except (binascii.Error, ValueError):
-        raise PayloadError(f"zettle: purchaseUUID {compact!r} is not a base64url UUID") from None
+        raise PayloadError(f"zettle: purchaseUUID {shown(compact)} is not a base64url UUID") from None
 
 
 def _line_item(raw: Any, index: int) -> dict[str, Any]:
