@@ -40,7 +40,10 @@ def serve(
     """Serve the API with uvicorn (Ctrl-C stops it, and the embedded database with it)."""
     import uvicorn
 
+    from app.requestid import configure_logging
+
     settings = _settings()
+    configure_logging(settings.log_level)
     if migrate:
         from app.db import migrate as migrations
         from app.db.urls import owner_url
@@ -52,6 +55,8 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # keep our handler: request id on every line
+        access_log=False,  # our middleware logs each request with its id
         proxy_headers=True,
     )
 

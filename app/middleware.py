@@ -6,12 +6,17 @@ arrive and nothing is buffered twice.
 
 from __future__ import annotations
 
+import logging
+import time
+
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.problems import problem_response
 from app.requestid import bind_request_id, reset_request_id
+
+access_log = logging.getLogger("courier_hub.access")
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -42,11 +47,14 @@ class RequestContextMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         request_id, token = bind_request_id(headers.get("x-request-id"))
         response_started = False
+        status_code = 500
+        started = time.perf_counter()
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal response_started
+            nonlocal response_started, status_code
             if message["type"] == "http.response.start":
                 response_started = True
+                status_code = message["status"]
                 out = MutableHeaders(scope=message)
                 out["x-request-id"] = request_id
                 for name, value in SECURITY_HEADERS.items():
@@ -77,6 +85,15 @@ class RequestContextMiddleware:
                     raise
                 await self._too_large(scope, receive, send_with_headers)
         finally:
+            # One access line per request, inside the request-id context (uvicorn's own
+            # access log runs outside it and is switched off by `courier-hub serve`).
+            access_log.info(
+                "%s %s %s %.1fms",
+                scope.get("method"),
+                scope.get("path"),
+                status_code,
+                (time.perf_counter() - started) * 1000,
+            )
             reset_request_id(token)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:

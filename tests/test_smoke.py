@@ -25,3 +25,16 @@ async def test_generated_request_id_and_security_headers(client):
     response = await client.get("/healthz")
     assert len(response.headers["x-request-id"]) == 32
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_every_request_is_logged_with_its_request_id(client, caplog):
+    import logging
+
+    from app.requestid import RequestIdLogFilter
+
+    caplog.set_level(logging.INFO, logger="courier_hub.access")
+    caplog.handler.addFilter(RequestIdLogFilter())
+    await client.get("/healthz", headers={"X-Request-ID": "log-me-1"})
+    records = [r for r in caplog.records if r.name == "courier_hub.access"]
+    assert records and records[-1].request_id == "log-me-1"
+    assert "GET /healthz 200" in records[-1].getMessage()
