@@ -1,4 +1,5 @@
-"""The `courier-hub` command line (typer): serve, migrate, create-admin-key, doctor, purge-idempotency-keys.
+"""The `courier-hub` command line (typer): serve, migrate, create-admin-key, doctor, purge-idempotency-keys,
+rotate-credentials.
 
 Every command uses DATABASE_URL, or starts the embedded PostgreSQL (data in
 EMBEDDED_PG_DIR, default `.data/postgres`) when it is unset.
@@ -136,6 +137,33 @@ def purge_idempotency_keys() -> None:
             await db.dispose()
 
     typer.echo(f"purged {asyncio.run(run())} expired idempotency keys")
+
+
+@app.command("rotate-credentials")
+def rotate_credentials() -> None:
+    """Re-encrypt every integration's credentials under the first CREDENTIALS_ENCRYPTION_KEYS key.
+
+    Rotation: put the new key first (`<new>,<old>`), deploy, run this, then drop the old key.
+    """
+    from app.db.session import Database
+    from app.integrations.crypto import CredentialsKeyError, cipher_from_settings
+    from app.integrations.service import rotate_all
+
+    settings = _settings()
+    try:
+        cipher = cipher_from_settings(settings)
+    except CredentialsKeyError as exc:
+        typer.echo(f"rotate-credentials: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+
+    async def run() -> int:
+        db = Database.from_settings(settings)
+        try:
+            return await rotate_all(db=db, cipher=cipher)
+        finally:
+            await db.dispose()
+
+    typer.echo(f"re-encrypted the credentials of {asyncio.run(run())} integrations under the newest key")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,37 @@ class Settings(BaseSettings):
     # Secrets at rest: comma-separated Fernet keys, newest first (MultiFernet).
     credentials_encryption_keys: SecretStr | None = None
 
+    # Billing (Stripe). Unset STRIPE_API_KEY => checkout/portal answer 503;
+    # unset STRIPE_WEBHOOK_SECRET => the Stripe webhook answers 503.
+    stripe_api_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_webhook_tolerance_seconds: int = Field(
+        default=300, description="Maximum age of a Stripe-Signature timestamp (replay window)."
+    )
+    stripe_api_base_url: str | None = Field(default=None, description="Override Stripe's API base (e.g. stripe-mock).")
+    stripe_timeout_seconds: float = 10.0
+    stripe_max_network_retries: int = 2
+    billing_past_due_grace_seconds: int = Field(
+        default=7 * 24 * 3600, description="How long a past_due subscription keeps its plan before falling back to free."
+    )
+    billing_checkout_success_url: str | None = None
+    billing_checkout_cancel_url: str | None = None
+    billing_portal_return_url: str | None = None
+
+    # Rate limits (slowapi on `limits`). Counts live in memory unless REDIS_URL
+    # is set; then every API process shares them.
+    redis_url: str | None = None
+    rate_limit_enabled: bool = True
+    rate_limit_strategy: Literal["moving-window", "sliding-window-counter"] = "moving-window"
+    rate_limit_key_prefix: str = "courier-hub"
+    auth_failure_rate_limit: str = Field(
+        default="10/minute", description="Failed authentications allowed per client address (limits notation)."
+    )
+    platform_admin_rate_limit: str = Field(default="600/minute", description="Requests per platform-admin key.")
+    plan_cache_ttl_seconds: float = Field(
+        default=10.0, description="How long a process caches a tenant's plan for rate limiting."
+    )
+
     def carrier_base_url_override(self, carrier: str) -> str | None:
         """The `<CARRIER>_BASE_URL` override for `carrier` (e.g. "dhl"), or None."""
         return getattr(self, f"{carrier}_base_url", None)

@@ -9,13 +9,17 @@ from fastapi import FastAPI
 
 from app.auth.router import router as auth_router
 from app.config import Settings, get_settings
+from app.couriers.http import aclose_carrier_http
 from app.db.session import Database
 from app.events.router import router as events_router
 from app.health import router as health_router
+from app.integrations.carriers_router import router as carriers_router
+from app.integrations.router import router as integrations_router
 from app.middleware import RequestContextMiddleware
 from app.pos.router import router as pos_router
 from app.problems import install_problem_handlers
 from app.requestid import configure_logging
+from app.shipments.router import router as shipments_router
 from app.tenants.router import router as tenants_router
 
 
@@ -30,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.db.dispose()
+            await aclose_carrier_http()
 
     app = FastAPI(
         title="courier-hub",
@@ -40,7 +45,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.dependency_overrides[get_settings] = lambda: settings
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
-    for router in (health_router, tenants_router, auth_router, pos_router, events_router):
+    for router in (
+        health_router,
+        tenants_router,
+        auth_router,
+        pos_router,
+        events_router,
+        carriers_router,
+        integrations_router,
+        shipments_router,
+    ):
         app.include_router(router)
     return app
 

@@ -4,7 +4,20 @@ from app.auth.models import ApiKey, PlatformApiKey
 from app.db.base import Base
 from app.events.models import IntegrationEvent
 from app.idempotency.models import IdempotencyKey
+from app.integrations.models import Integration
 from app.pos.models import PosOrder
+from app.shipments.models import Shipment, TrackingEvent
 from app.tenants.models import Tenant
 
-__all__ = ["ApiKey", "Base", "IdempotencyKey", "IntegrationEvent", "PlatformApiKey", "PosOrder", "Tenant"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "IdempotencyKey",
+    "Integration",
+    "IntegrationEvent",
+    "PlatformApiKey",
+    "PosOrder",
+    "Shipment",
+    "Tenant",
+    "TrackingEvent",
+]

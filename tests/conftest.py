@@ -87,7 +87,14 @@ async def settings(owner_url: URL) -> Settings:
     rendered = owner_url.render_as_string(hide_password=False)
     os.environ["DATABASE_URL"] = rendered
     get_settings.cache_clear()
-    return Settings(database_url=rendered, environment="test", max_body_bytes=256 * 1024)
+    from cryptography.fernet import Fernet
+
+    return Settings(
+        database_url=rendered,
+        environment="test",
+        max_body_bytes=256 * 1024,
+        credentials_encryption_keys=Fernet.generate_key().decode(),  # a fresh key per test session
+    )
 
 
 @pytest.fixture(scope="session")

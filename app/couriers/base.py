@@ -4,11 +4,16 @@ An adapter instance is bound to one integration (a tenant's account with a
 carrier): its validated credentials, its environment and its base URL.
 Operations a carrier does not offer raise `CapabilityNotSupported`; the
 registry reports which operations each adapter overrides.
+
+Helpers for writing `track` live here too: `blank_number_result` (a blank
+number is answered without a carrier call) and `track_concurrently` (for
+carriers that take one number per request).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel
@@ -85,3 +90,36 @@ class CourierAdapter:
     async def validate_address(self, address: Mapping[str, Any]) -> Mapping[str, Any]:
         """Validate/normalize an address with the carrier."""
         raise CapabilityNotSupported(self.code, "address validation is not supported")
+
+
+def blank_number_result(number: str) -> TrackingResult:
+    """The found=False result for a blank tracking number, given without asking the carrier."""
+    return TrackingResult(tracking_number=number, found=False, error="empty tracking number")
+
+
+async def track_concurrently(
+    tracking_numbers: Sequence[str],
+    track_one: Callable[[str], Awaitable[TrackingResult]],
+    *,
+    limit: int,
+) -> list[TrackingResult]:
+    """`track_one` for every number, at most `limit` running at once; one result per number, in input order.
+
+    For carriers that take one number per request. The first call to fail
+    cancels the calls still running and its exception is raised alone
+    (callers expect one `CarrierError`, not an exception group).
+    """
+    if len(tracking_numbers) == 1:
+        return [await track_one(tracking_numbers[0])]
+    semaphore = asyncio.Semaphore(limit)
+
+    async def limited(number: str) -> TrackingResult:
+        async with semaphore:
+            return await track_one(number)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(limited(number)) for number in tracking_numbers]
+    except BaseExceptionGroup as group_error:
+        raise group_error.exceptions[0] from None
+    return [task.result() for task in tasks]

@@ -38,7 +38,9 @@ from pydantic import BaseModel, Field, SecretStr
 from app.couriers.base import CourierAdapter
 from app.couriers.bring_codes import normalize_event_status
 from app.couriers.errors import CarrierAuthError, CarrierBadResponse, CarrierRateLimited, CarrierUnavailable
+from app.couriers.fields import compact_id, text_of
 from app.couriers.http import decode_json
+from app.couriers.timezones import parse_optional_datetime
 from app.couriers.types import Location, ServicePoint, TrackingEvent, TrackingResult, TrackingStatus
 
 logger = logging.getLogger(__name__)
@@ -62,46 +64,29 @@ class BringCredentials(BaseModel):
     )
 
 
-def _text(value: Any) -> str | None:
-    """A stripped non-empty string, else None (Bring pads absent values with "" or null)."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def _parse_instant(value: Any) -> datetime | None:
     """An ISO-8601 timestamp as aware UTC; no offset means Europe/Oslo. None if unparsable."""
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=BRING_LOCAL_ZONE)
-    return parsed.astimezone(timezone.utc)
+    return parse_optional_datetime(value, zone=BRING_LOCAL_ZONE)
 
 
 def _parse_display(date_text: Any, time_text: Any = None) -> datetime | None:
     """Bring's `dd.mm.yyyy` (+ optional `HH:MM`) in Europe/Oslo, as aware UTC."""
-    date_value = _text(date_text)
+    date_value = text_of(date_text)
     if date_value is None:
         return None
     try:
         day = datetime.strptime(date_value, "%d.%m.%Y").date()
-        clock = datetime.strptime(_text(time_text), "%H:%M").time() if _text(time_text) else time(0, 0)
+        clock = datetime.strptime(text_of(time_text), "%H:%M").time() if text_of(time_text) else time(0, 0)
     except ValueError:
         return None
     return datetime.combine(day, clock, tzinfo=BRING_LOCAL_ZONE).astimezone(timezone.utc)
 
 
 def _location(event: dict[str, Any]) -> Location:
-    country = _text(event.get("countryCode"))
+    country = text_of(event.get("countryCode"))
     return Location(
-        city=_text(event.get("city")),
-        postal_code=_text(event.get("postalCode")),
+        city=text_of(event.get("city")),
+        postal_code=text_of(event.get("postalCode")),
         country=country.upper() if country and len(country) == 2 else None,
     )
 
@@ -113,10 +98,10 @@ def _pickup_point(event: dict[str, Any], package: dict[str, Any]) -> ServicePoin
     its name or street; the name is taken from `expectedPickupUnitName`
     only when `expectedPickupUnitId` is the same unit.
     """
-    unit_id = _text(event.get("unitId"))
+    unit_id = text_of(event.get("unitId"))
     name = None
-    if unit_id and unit_id == _text(package.get("expectedPickupUnitId")):
-        name = _text(package.get("expectedPickupUnitName"))
+    if unit_id and unit_id == text_of(package.get("expectedPickupUnitId")):
+        name = text_of(package.get("expectedPickupUnitName"))
     location = _location(event)
     return ServicePoint(
         id=unit_id, name=name, city=location.city, postal_code=location.postal_code, country=location.country
@@ -124,8 +109,8 @@ def _pickup_point(event: dict[str, Any], package: dict[str, Any]) -> ServicePoin
 
 
 def _expected_pickup_point(package: dict[str, Any]) -> ServicePoint | None:
-    unit_id = _text(package.get("expectedPickupUnitId"))
-    name = _text(package.get("expectedPickupUnitName"))
+    unit_id = text_of(package.get("expectedPickupUnitId"))
+    name = text_of(package.get("expectedPickupUnitName"))
     if unit_id is None and name is None:
         return None
     return ServicePoint(id=unit_id, name=name)
@@ -140,7 +125,7 @@ def _estimated_delivery(package: dict[str, Any]) -> datetime | None:
     """
     date_text = package.get("dateOfEstimatedDelivery")
     span = package.get("estimatedTimeSpanOfDelivery") or {}
-    end = _text(span.get("endTime")) if isinstance(span, dict) else None
+    end = text_of(span.get("endTime")) if isinstance(span, dict) else None
     if end:
         return _parse_display(date_text, end)
     start_of_day = _parse_display(date_text)
@@ -177,10 +162,10 @@ def _build_events(packages: list[dict[str, Any]]) -> list[TrackingEvent]:
             TrackingEvent(
                 occurred_at=occurred_at,
                 status=status,
-                carrier_code=_text(raw.get("status")),
-                description=_text(raw.get("description")),
+                carrier_code=text_of(raw.get("status")),
+                description=text_of(raw.get("description")),
                 location=_location(raw),
-                service_point=_pickup_point(raw, package) if _text(raw.get("status")) == "READY_FOR_PICKUP" else None,
+                service_point=_pickup_point(raw, package) if text_of(raw.get("status")) == "READY_FOR_PICKUP" else None,
                 raw=raw,
             )
         )
@@ -219,10 +204,6 @@ def _raise_for_consignment_error(error: dict[str, Any]) -> None:
     if code == 429:
         raise CarrierRateLimited(CARRIER, message)
     raise CarrierBadResponse(CARRIER, message, status_code=code)
-
-
-def _normalize_number(value: Any) -> str:
-    return "".join(str(value or "").split()).upper()
 
 
 def _result(number: str, consignments: list[dict[str, Any]], packages: list[dict[str, Any]]) -> TrackingResult:
@@ -271,15 +252,15 @@ def parse_track_response(payload: dict[str, Any], requested: list[str]) -> list[
 
     results: list[TrackingResult] = []
     for number in requested:
-        wanted = _normalize_number(number)
+        wanted = compact_id(number)
         matched_consignments: list[dict[str, Any]] = []
         packages: list[dict[str, Any]] = []
         for consignment in found:
             package_set = [p for p in consignment.get("packageSet") or [] if isinstance(p, dict)]
-            if _normalize_number(consignment.get("consignmentId")) == wanted:
+            if compact_id(consignment.get("consignmentId")) == wanted:
                 hits = package_set
             else:
-                hits = [p for p in package_set if _normalize_number(p.get("packageNumber")) == wanted]
+                hits = [p for p in package_set if compact_id(p.get("packageNumber")) == wanted]
             if hits:
                 matched_consignments.append(consignment)
                 packages.extend(hits)
@@ -304,8 +285,8 @@ def parse_event_cast(payload: dict[str, Any]) -> list[TrackingResult]:
 
     Raises CarrierBadResponse if the body has no number, status or readable `created` time.
     """
-    number = _text(payload.get("package")) or _text(payload.get("shipment"))
-    code = _text(payload.get("status"))
+    number = text_of(payload.get("package")) or text_of(payload.get("shipment"))
+    code = text_of(payload.get("status"))
     occurred_at = _parse_instant(payload.get("created"))
     if number is None or code is None or occurred_at is None:
         raise CarrierBadResponse(CARRIER, "Event Cast body lacks package/shipment, status or created")

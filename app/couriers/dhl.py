@@ -25,7 +25,6 @@ verbatim notification body is available to test a parser against.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Sequence
@@ -34,7 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from app.couriers.base import CourierAdapter
+from app.couriers.base import CourierAdapter, track_concurrently
 from app.couriers.errors import CarrierBadResponse
 from app.couriers.http import decode_json
 from app.couriers.timezones import parse_carrier_datetime, parse_iso, zone_for
@@ -384,23 +383,10 @@ class DhlAdapter(CourierAdapter):
 
         Unknown numbers (HTTP 404 or no shipments) give found=False. Raises
         CarrierAuthError (401/403), CarrierRateLimited, CarrierUnavailable,
-        CarrierBadResponse for failures of any request.
+        CarrierBadResponse for failures of any request (the first to fail; the
+        requests still running are cancelled).
         """
-        if len(tracking_numbers) == 1:
-            return [await self._track_one(tracking_numbers[0])]
-        semaphore = asyncio.Semaphore(CONCURRENT_REQUESTS)
-
-        async def limited(number: str) -> TrackingResult:
-            async with semaphore:
-                return await self._track_one(number)
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(limited(number)) for number in tracking_numbers]
-        except BaseExceptionGroup as group_error:
-            # callers expect one CarrierError, not a group; the others were cancelled
-            raise group_error.exceptions[0] from None
-        return [task.result() for task in tasks]
+        return await track_concurrently(tracking_numbers, self._track_one, limit=CONCURRENT_REQUESTS)
 
     async def test_credentials(self) -> None:
         """Look up DHL's default test number; 401/403 raise CarrierAuthError, 200 or 404 mean the key works."""

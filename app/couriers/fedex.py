@@ -32,11 +32,12 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from app.couriers.base import CourierAdapter, Environment
-from app.couriers.errors import CarrierAuthError, CarrierBadResponse
+from app.couriers.base import blank_number_result
+from app.couriers.errors import CarrierBadResponse
 from app.couriers.fedex_codes import fedex_status, is_informational
-from app.couriers.http import CarrierHttp, decode_json
-from app.couriers.oauth import OAuthTokenCache, get_token_cache
+from app.couriers.fields import code_message_pairs, text_of
+from app.couriers.http import decode_json
+from app.couriers.oauth_adapter import OAuthClientCredentialsAdapter
 from app.couriers.types import Location, ServicePoint, TrackingEvent, TrackingResult, TrackingStatus
 
 logger = logging.getLogger(__name__)
@@ -78,26 +79,15 @@ def parse_errors(payload: Any) -> list[tuple[str, str]]:
     """The `(code, message)` pairs of a FedEx request-level error body `{errors: [{code, message}]}`."""
     if not isinstance(payload, Mapping):
         return []
-    errors = payload.get("errors")
-    if not isinstance(errors, list):
-        return []
-    return [(str(e.get("code") or ""), str(e.get("message") or "")) for e in errors if isinstance(e, Mapping)]
+    return code_message_pairs(payload.get("errors"))
 
 
 # --------------------------------------------------------------------------- response
 
 
-def _text(value: Any) -> str | None:
-    """A stripped non-empty string, else None (FedEx sends "" for absent fields)."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def _parse_time(value: Any) -> datetime | None:
     """An ISO 8601 date/date-time as sent by FedEx, possibly naive; None if absent or unparseable."""
-    text = _text(value)
+    text = text_of(value)
     if text is None:
         return None
     try:
@@ -134,9 +124,9 @@ def _location(address: Any) -> Location:
     if not isinstance(address, Mapping):
         return Location()
     return Location(
-        city=_text(address.get("city")),
-        postal_code=_text(address.get("postalCode")),
-        country=_text(address.get("countryCode")),
+        city=text_of(address.get("city")),
+        postal_code=text_of(address.get("postalCode")),
+        country=text_of(address.get("countryCode")),
     )
 
 
@@ -150,19 +140,19 @@ def _service_point(hold: Any) -> ServicePoint | None:
     lines = [line.strip() for line in address.get("streetLines") or [] if isinstance(line, str)]
     street = " ".join(line for line in lines if line)
     point = ServicePoint(
-        id=_text(hold.get("locationId")),
-        name=_text(contact.get("companyName")),
+        id=text_of(hold.get("locationId")),
+        name=text_of(contact.get("companyName")),
         address=street or None,
-        city=_text(address.get("city")),
-        postal_code=_text(address.get("postalCode")),
-        country=_text(address.get("countryCode")),
+        city=text_of(address.get("city")),
+        postal_code=text_of(address.get("postalCode")),
+        country=text_of(address.get("countryCode")),
     )
     return point if point != ServicePoint() else None
 
 
 def _description(scan: Mapping[str, Any]) -> str | None:
-    description = _text(scan.get("eventDescription")) or _text(scan.get("derivedStatus"))
-    exception = _text(scan.get("exceptionDescription"))
+    description = text_of(scan.get("eventDescription")) or text_of(scan.get("derivedStatus"))
+    exception = text_of(scan.get("exceptionDescription"))
     if exception and exception != description:
         return f"{description}: {exception}" if description else exception
     return description
@@ -178,15 +168,15 @@ def _events(scans: list[Any]) -> list[TrackingEvent]:
     dated.sort(key=lambda pair: pair[0])  # stable: same-second scans keep FedEx's order
     events: list[TrackingEvent] = []
     for when, scan in dated:
-        event_type = _text(scan.get("eventType"))
-        status, _ = fedex_status(event_type, _text(scan.get("derivedStatusCode")), _text(scan.get("exceptionCode")))
+        event_type = text_of(scan.get("eventType"))
+        status, _ = fedex_status(event_type, text_of(scan.get("derivedStatusCode")), text_of(scan.get("exceptionCode")))
         if events and is_informational(event_type):
             status = events[-1].status
         events.append(
             TrackingEvent(
                 occurred_at=when,
                 status=status,
-                carrier_code=event_type or _text(scan.get("derivedStatusCode")),
+                carrier_code=event_type or text_of(scan.get("derivedStatusCode")),
                 description=_description(scan),
                 location=_location(scan.get("scanLocation")),
                 raw=dict(scan),
@@ -233,19 +223,19 @@ def _has_data(track: Mapping[str, Any]) -> bool:
 def _error_text(error: Any) -> str:
     if not isinstance(error, Mapping):
         return "tracking number not found"
-    code, message = _text(error.get("code")), _text(error.get("message"))
+    code, message = text_of(error.get("code")), text_of(error.get("message"))
     return ": ".join(part for part in (code, message) if part) or "tracking number not found"
 
 
 def _parse_complete_result(complete: Mapping[str, Any]) -> TrackingResult:
-    number = _text(complete.get("trackingNumber")) or ""
+    number = text_of(complete.get("trackingNumber")) or ""
     tracks = [t for t in complete.get("trackResults") or [] if isinstance(t, Mapping)]
     usable = [t for t in tracks if _has_data(t)]
     if not usable:
         error = next((t.get("error") for t in tracks if t.get("error")), None)
         raw = dict(tracks[0]) if tracks else dict(complete)
         if not number and tracks:
-            number = _text((tracks[0].get("trackingNumberInfo") or {}).get("trackingNumber")) or ""
+            number = text_of((tracks[0].get("trackingNumberInfo") or {}).get("trackingNumber")) or ""
         return TrackingResult(tracking_number=number, found=False, error=_error_text(error), raw=raw)
 
     # Duplicate tracking numbers give several trackResults: keep the one with the newest scan.
@@ -253,11 +243,11 @@ def _parse_complete_result(complete: Mapping[str, Any]) -> TrackingResult:
     epoch = datetime.min.replace(tzinfo=timezone.utc)
     track, events = max(parsed, key=lambda pair: pair[1][-1].occurred_at if pair[1] else epoch)
     if not number:
-        number = _text((track.get("trackingNumberInfo") or {}).get("trackingNumber")) or ""
+        number = text_of((track.get("trackingNumberInfo") or {}).get("trackingNumber")) or ""
 
     latest = track.get("latestStatusDetail") or {}
     shipment_status, _ = (
-        fedex_status(_text(latest.get("code")), _text(latest.get("derivedCode")))
+        fedex_status(text_of(latest.get("code")), text_of(latest.get("derivedCode")))
         if latest
         else (TrackingStatus.UNKNOWN, False)
     )
@@ -295,7 +285,7 @@ def parse_track_response(payload: Mapping[str, Any]) -> list[TrackingResult]:
 # --------------------------------------------------------------------------- adapter
 
 
-class FedexAdapter(CourierAdapter):
+class FedexAdapter(OAuthClientCredentialsAdapter):
     """FedEx through the Track API v1 with OAuth2 client credentials (token cached per credentials)."""
 
     code = "fedex"
@@ -304,70 +294,16 @@ class FedexAdapter(CourierAdapter):
     sandbox_base_url = "https://apis-sandbox.fedex.com"
     production_base_url = "https://apis.fedex.com"
     max_batch_size = MAX_TRACKING_NUMBERS
+    token_path = TOKEN_PATH
+    token_basic_auth = False  # FedEx API Authorization: client_id/client_secret in the form body
 
-    def __init__(
-        self,
-        *,
-        credentials: BaseModel,
-        http: CarrierHttp,
-        environment: Environment = "production",
-        base_url: str | None = None,
-        token_cache: OAuthTokenCache | None = None,
-        locale: str = "en_US",
-    ) -> None:
-        super().__init__(credentials=credentials, http=http, environment=environment, base_url=base_url)
-        self.token_cache = token_cache or get_token_cache()
-        self.locale = locale
+    def request_headers(self) -> dict[str, str]:
+        """FedEx's `X-locale` and a new `x-customer-transaction-id` for each request."""
+        return {"X-locale": self.locale, "x-customer-transaction-id": str(uuid.uuid4())}
 
-    @property
-    def _creds(self) -> FedexCredentials:
-        return self.credentials  # type: ignore[return-value]
-
-    @property
-    def token_url(self) -> str:
-        """Absolute URL of the FedEx OAuth token endpoint for this environment."""
-        return f"{self.base_url}{TOKEN_PATH}"
-
-    async def _token(self) -> str:
-        return await self.token_cache.get_token(
-            self.http,
-            carrier=CARRIER,
-            token_url=self.token_url,
-            client_id=self._creds.client_id,
-            client_secret=self._creds.client_secret.get_secret_value(),
-            use_basic_auth=False,
-        )
-
-    async def test_credentials(self) -> None:
-        """Fetch (or reuse) an OAuth token: the cheapest FedEx call. Raises CarrierAuthError if rejected."""
-        await self._token()
-
-    async def _post_track(self, body: dict[str, Any]) -> httpx.Response:
-        """POST the track body; on 401 drop the token and retry once with a fresh one."""
-        for attempt in (1, 2):
-            token = await self._token()
-            response = await self.http.request(
-                CARRIER,
-                "POST",
-                f"{self.base_url}{TRACK_PATH}",
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "X-locale": self.locale,
-                    "x-customer-transaction-id": str(uuid.uuid4()),
-                },
-                json=body,
-                ok_statuses=(200, 400, 401),
-            )
-            if response.status_code != 401:
-                return response
-            self.token_cache.invalidate(
-                token_url=self.token_url,
-                client_id=self._creds.client_id,
-                client_secret=self._creds.client_secret.get_secret_value(),
-                token=token,
-            )
-            logger.info("fedex: track answered 401 (attempt %d); token invalidated", attempt)
-        raise CarrierAuthError(CARRIER, f"track rejected the token: {_errors_text(response)}", status_code=401)
+    def error_detail(self, response: httpx.Response) -> str:
+        """The `code: message` pairs of a FedEx error body, else the HTTP status."""
+        return _errors_text(response)
 
     async def track(self, tracking_numbers: Sequence[str]) -> list[TrackingResult]:
         """Track FedEx numbers (any count; sent in requests of at most 30); one result per input, in input order.
@@ -382,7 +318,13 @@ class FedexAdapter(CourierAdapter):
         found: dict[str, TrackingResult] = {}
         for start in range(0, len(unique), MAX_TRACKING_NUMBERS):
             chunk = unique[start : start + MAX_TRACKING_NUMBERS]
-            response = await self._post_track(build_track_request(chunk))
+            response = await self.authorized_request(
+                "POST",
+                f"{self.base_url}{TRACK_PATH}",
+                operation="track",
+                json=build_track_request(chunk),
+                ok_statuses=(200, 400),
+            )
             if response.status_code == 400:
                 raise CarrierBadResponse(CARRIER, f"track request rejected: {_errors_text(response)}", status_code=400)
             for result in parse_track_response(decode_json(CARRIER, response)):
@@ -400,7 +342,7 @@ def _errors_text(response: httpx.Response) -> str:
 
 def _result_for(number: str, found: Mapping[str, TrackingResult]) -> TrackingResult:
     if not number:
-        return TrackingResult(tracking_number=number, found=False, error="empty tracking number")
+        return blank_number_result(number)
     result = found.get(number) or next((r for n, r in found.items() if n.upper() == number.upper()), None)
     if result is None:
         return TrackingResult(tracking_number=number, found=False, error="FedEx returned no result for this number")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -34,8 +34,10 @@ from pydantic import BaseModel, Field, SecretStr
 
 from app.couriers.base import CourierAdapter
 from app.couriers.errors import CarrierBadResponse
+from app.couriers.fields import compact_id, text_of
 from app.couriers.http import decode_json
 from app.couriers.postnord_codes import PICKUP_STATUSES, country_alpha2, normalize_status
+from app.couriers.timezones import parse_optional_datetime
 from app.couriers.types import Location, ServicePoint, TrackingEvent, TrackingResult, TrackingStatus
 
 logger = logging.getLogger(__name__)
@@ -56,41 +58,25 @@ class PostNordCredentials(BaseModel):
     api_key: SecretStr = Field(description="PostNord API key, authorised for Track & Trace.")
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def _parse_instant(value: Any) -> datetime | None:
     """An ISO-8601 date-time as aware UTC; without an offset it is Europe/Stockholm time. None if unreadable."""
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=POSTNORD_LOCAL_ZONE)
-    return parsed.astimezone(timezone.utc)
+    return parse_optional_datetime(value, zone=POSTNORD_LOCAL_ZONE)
 
 
 def _status_value(value: Any) -> str | None:
     """A status enum value; tolerates the `{code, header, ...}` object some PostNord views send."""
     if isinstance(value, dict):
         value = value.get("code")
-    return _text(value)
+    return text_of(value)
 
 
 def _location(raw: Any) -> Location:
     if not isinstance(raw, dict):
         return Location()
     return Location(
-        city=_text(raw.get("city")),
-        postal_code=_text(raw.get("postcode")),
-        country=country_alpha2(_text(raw.get("countryCode"))),
+        city=text_of(raw.get("city")),
+        postal_code=text_of(raw.get("postcode")),
+        country=country_alpha2(text_of(raw.get("countryCode"))),
     )
 
 
@@ -102,14 +88,14 @@ def _delivery_point(shipment: dict[str, Any]) -> ServicePoint | None:
         if not isinstance(point, dict) or not point:
             continue
         address = point.get("address") if isinstance(point.get("address"), dict) else {}
-        street = ", ".join(s for s in (_text(address.get("street1")), _text(address.get("street2"))) if s)
+        street = ", ".join(s for s in (text_of(address.get("street1")), text_of(address.get("street2"))) if s)
         return ServicePoint(
-            id=_text(point.get("locationId")),
-            name=_text(point.get("displayName")) or _text(point.get("name")),
+            id=text_of(point.get("locationId")),
+            name=text_of(point.get("displayName")) or text_of(point.get("name")),
             address=street or None,
-            city=_text(address.get("city")) or _text(point.get("city")),
-            postal_code=_text(address.get("postCode")) or _text(point.get("postcode")),
-            country=country_alpha2(_text(address.get("countryCode")) or _text(point.get("countryCode"))),
+            city=text_of(address.get("city")) or text_of(point.get("city")),
+            postal_code=text_of(address.get("postCode")) or text_of(point.get("postcode")),
+            country=country_alpha2(text_of(address.get("countryCode")) or text_of(point.get("countryCode"))),
         )
     return None
 
@@ -123,8 +109,8 @@ def _event_service_point(raw_location: Any, shipment: dict[str, Any]) -> Service
         return None
     location = _location(raw_location)
     return ServicePoint(
-        id=_text(raw_location.get("locationId")),
-        name=_text(raw_location.get("displayName")) or _text(raw_location.get("name")),
+        id=text_of(raw_location.get("locationId")),
+        name=text_of(raw_location.get("displayName")) or text_of(raw_location.get("name")),
         city=location.city,
         postal_code=location.postal_code,
         country=location.country,
@@ -161,8 +147,8 @@ def _build_events(shipment: dict[str, Any], items: list[dict[str, Any]]) -> list
             TrackingEvent(
                 occurred_at=occurred_at,
                 status=status,
-                carrier_code=_text(raw.get("eventCode")) or value,
-                description=_text(raw.get("eventDescription")),
+                carrier_code=text_of(raw.get("eventCode")) or value,
+                description=text_of(raw.get("eventDescription")),
                 location=_location(raw.get("location")),
                 service_point=_event_service_point(raw.get("location"), shipment) if is_pickup else None,
                 raw=raw,
@@ -196,12 +182,10 @@ def _estimated_delivery(shipment: dict[str, Any], items: list[dict[str, Any]]) -
 
 def _fault_text(fault: Any) -> str | None:
     faults = fault.get("faults") if isinstance(fault, dict) else None
-    texts = [_text(f.get("explanationText")) or _text(f.get("faultCode")) for f in faults or [] if isinstance(f, dict)]
+    texts = [
+        text_of(f.get("explanationText")) or text_of(f.get("faultCode")) for f in faults or [] if isinstance(f, dict)
+    ]
     return "; ".join(t for t in texts if t) or None
-
-
-def _normalize_id(value: Any) -> str:
-    return "".join(str(value or "").split()).upper()
 
 
 Selection = tuple[dict[str, Any], list[dict[str, Any]]]
@@ -209,12 +193,12 @@ Selection = tuple[dict[str, Any], list[dict[str, Any]]]
 
 def _select(shipments: list[dict[str, Any]], number: str, *, only: bool) -> Selection | None:
     """The shipment and items `number` names: a shipment id (all its items) or an item id (that item)."""
-    wanted = _normalize_id(number)
+    wanted = compact_id(number)
     for shipment in shipments:
         items = [i for i in shipment.get("items") or [] if isinstance(i, dict)]
-        if _normalize_id(shipment.get("shipmentId")) == wanted:
+        if compact_id(shipment.get("shipmentId")) == wanted:
             return shipment, items
-        hits = [i for i in items if _normalize_id(i.get("itemId")) == wanted]
+        hits = [i for i in items if compact_id(i.get("itemId")) == wanted]
         if hits:
             return shipment, hits
     if only and len(shipments) == 1:
@@ -271,7 +255,7 @@ def _parse_not_found_reply(payload: Any, number: str) -> TrackingResult:
     if isinstance(payload, dict) and isinstance(payload.get("TrackingInformationResponse"), dict):
         return parse_track_response(payload, [number])[0]
     if isinstance(payload, dict) and ("message" in payload or "compositeFault" in payload):
-        text = _fault_text(payload.get("compositeFault")) or _text(payload.get("message")) or "No shipment found"
+        text = _fault_text(payload.get("compositeFault")) or text_of(payload.get("message")) or "No shipment found"
         return TrackingResult(tracking_number=number, found=False, error=text, raw=payload)
     raise CarrierBadResponse(CARRIER, "HTTP 404 without a PostNord error body", status_code=404)
 

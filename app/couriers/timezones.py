@@ -18,7 +18,10 @@ import logging
 import re
 from datetime import date, datetime, time, timezone, tzinfo
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from app.couriers.fields import text_of
 
 logger = logging.getLogger(__name__)
 
@@ -117,3 +120,14 @@ def parse_carrier_datetime(value: str, *, zone: tzinfo | None = None) -> datetim
         # zoneinfo resolves DST gaps/folds with fold=0 (the earlier offset)
         parsed = parsed.replace(tzinfo=zone or timezone.utc)
     return parsed.astimezone(timezone.utc)
+
+
+def parse_optional_datetime(value: Any, *, zone: tzinfo | None = None) -> datetime | None:
+    """`parse_carrier_datetime` for a field that may be absent: None when `value` is None, blank or unreadable."""
+    text = text_of(value)
+    if text is None:
+        return None
+    try:
+        return parse_carrier_datetime(text, zone=zone)
+    except ValueError:
+        return None

@@ -28,7 +28,6 @@ CIE sample — as if it were UTC (then off by the local offset).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import uuid
@@ -40,10 +39,11 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from app.couriers.base import CourierAdapter, Environment
+from app.couriers.base import blank_number_result, track_concurrently
 from app.couriers.errors import CarrierAuthError, CarrierBadResponse
-from app.couriers.http import CarrierHttp, decode_json
-from app.couriers.oauth import OAuthTokenCache, get_token_cache
+from app.couriers.fields import code_message_pairs, text_of
+from app.couriers.http import decode_json
+from app.couriers.oauth_adapter import OAuthClientCredentialsAdapter
 from app.couriers.types import Location, TrackingEvent, TrackingResult, TrackingStatus
 from app.couriers.ups_codes import is_informational, ups_status
 
@@ -90,10 +90,7 @@ def build_track_request(inquiry_number: str, *, locale: str = "en_US") -> tuple[
 def parse_errors(payload: Any) -> list[tuple[str, str]]:
     """The `(code, message)` pairs of a UPS error body `{response: {errors: [{code, message}]}}`."""
     response = payload.get("response") if isinstance(payload, Mapping) else None
-    errors = response.get("errors") if isinstance(response, Mapping) else None
-    if not isinstance(errors, list):
-        return []
-    return [(str(e.get("code") or ""), str(e.get("message") or "")) for e in errors if isinstance(e, Mapping)]
+    return code_message_pairs(response.get("errors") if isinstance(response, Mapping) else None)
 
 
 def _errors_text(errors: list[tuple[str, str]]) -> str:
@@ -103,19 +100,12 @@ def _errors_text(errors: list[tuple[str, str]]) -> str:
 # --------------------------------------------------------------------------- times
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def _naive(date: Any, time: Any) -> datetime | None:
     """`YYYYMMDD` + `HHMMSS` (leading zeros optional; time may be absent) as a naive datetime."""
-    day = _text(date)
+    day = text_of(date)
     if day is None or not re.fullmatch(r"\d{8}", day):
         return None
-    clock = _text(time) or "000000"
+    clock = text_of(time) or "000000"
     if not clock.isdigit() or len(clock) > 6:
         return None
     try:
@@ -126,7 +116,7 @@ def _naive(date: Any, time: Any) -> datetime | None:
 
 def _offset(value: Any) -> timedelta | None:
     """A UPS `gmtOffset` ("-05:00", "-04.00", "+0100") as a timedelta."""
-    match = re.fullmatch(r"([+-])(\d{1,2})[:.]?(\d{2})", _text(value) or "")
+    match = re.fullmatch(r"([+-])(\d{1,2})[:.]?(\d{2})", text_of(value) or "")
     if match is None:
         return None
     sign = -1 if match.group(1) == "-" else 1
@@ -172,15 +162,15 @@ def _location(address: Any) -> Location:
     if not isinstance(address, Mapping):
         return Location()
     return Location(
-        city=_text(address.get("city")),
-        postal_code=_text(address.get("postalCode")),
-        country=_text(address.get("countryCode")) or _text(address.get("country")),
+        city=text_of(address.get("city")),
+        postal_code=text_of(address.get("postalCode")),
+        country=text_of(address.get("countryCode")) or text_of(address.get("country")),
     )
 
 
 def _carrier_code(status: Mapping[str, Any]) -> str | None:
     """The code the status is mapped from: the description code, else the 2-letter code, else the type."""
-    return _text(status.get("statusCode")) or _text(status.get("code")) or _text(status.get("type"))
+    return text_of(status.get("statusCode")) or text_of(status.get("code")) or text_of(status.get("type"))
 
 
 def _events(activities: list[Any]) -> list[TrackingEvent]:
@@ -193,7 +183,7 @@ def _events(activities: list[Any]) -> list[TrackingEvent]:
     events: list[TrackingEvent] = []
     for when, activity in dated:
         status = activity.get("status") if isinstance(activity.get("status"), Mapping) else {}
-        kind, code = _text(status.get("type")), status.get("statusCode")
+        kind, code = text_of(status.get("type")), status.get("statusCode")
         normalized, _ = ups_status(kind, code)
         if events and is_informational(kind, code):
             normalized = events[-1].status
@@ -203,7 +193,7 @@ def _events(activities: list[Any]) -> list[TrackingEvent]:
                 occurred_at=when,
                 status=normalized,
                 carrier_code=_carrier_code(status),
-                description=_text(status.get("description")),
+                description=text_of(status.get("description")),
                 location=_location(location.get("address")),
                 raw=dict(activity),
             )
@@ -218,13 +208,13 @@ def _estimated_delivery(package: Mapping[str, Any], events: list[TrackingEvent])
     offset when known (see `_activity_times`), else as UTC.
     """
     dates = {
-        _text(d.get("type")): d.get("date") for d in package.get("deliveryDate") or [] if isinstance(d, Mapping)
+        text_of(d.get("type")): d.get("date") for d in package.get("deliveryDate") or [] if isinstance(d, Mapping)
     }
     day = dates.get("RDD") or dates.get("SDD")
     if day is None:
         return None
     window = package.get("deliveryTime") if isinstance(package.get("deliveryTime"), Mapping) else {}
-    end = window.get("endTime") if _text(window.get("type")) in {"EDW", "CDW", "IDW", "CMT"} else None
+    end = window.get("endTime") if text_of(window.get("type")) in {"EDW", "CDW", "IDW", "CMT"} else None
     local = _naive(day, end)
     if local is None:
         return None
@@ -234,8 +224,8 @@ def _estimated_delivery(package: Mapping[str, Any], events: list[TrackingEvent])
 
 def _pick_package(shipment: Mapping[str, Any]) -> Mapping[str, Any] | None:
     packages = [p for p in shipment.get("package") or [] if isinstance(p, Mapping)]
-    number = _text(shipment.get("inquiryNumber"))
-    return next((p for p in packages if number and _text(p.get("trackingNumber")) == number), None) or (
+    number = text_of(shipment.get("inquiryNumber"))
+    return next((p for p in packages if number and text_of(p.get("trackingNumber")) == number), None) or (
         packages[0] if packages else None
     )
 
@@ -243,13 +233,9 @@ def _pick_package(shipment: Mapping[str, Any]) -> Mapping[str, Any] | None:
 def _parse_shipment(shipment: Mapping[str, Any], inquiry_number: str | None) -> TrackingResult:
     package = _pick_package(shipment)
     number = (
-        _text(shipment.get("inquiryNumber")) or inquiry_number or _text((package or {}).get("trackingNumber")) or ""
+        text_of(shipment.get("inquiryNumber")) or inquiry_number or text_of((package or {}).get("trackingNumber")) or ""
     )
-    warnings = [
-        (str(w.get("code") or ""), str(w.get("message") or ""))
-        for w in shipment.get("warnings") or []
-        if isinstance(w, Mapping)
-    ]
+    warnings = code_message_pairs(shipment.get("warnings"))
     current = package.get("currentStatus") if package and isinstance(package.get("currentStatus"), Mapping) else None
     activities = list(package.get("activity") or []) if package else []
     if any(code in NOT_FOUND_CODES for code, _ in warnings) or (not activities and current is None):
@@ -260,7 +246,7 @@ def _parse_shipment(shipment: Mapping[str, Any], inquiry_number: str | None) -> 
 
     events = _events(activities)
     shipment_status = (
-        ups_status(_text(current.get("type")), current.get("statusCode"))[0] if current else TrackingStatus.UNKNOWN
+        ups_status(text_of(current.get("type")), current.get("statusCode"))[0] if current else TrackingStatus.UNKNOWN
     )
     status = events[-1].status if events and events[-1].status != TrackingStatus.UNKNOWN else shipment_status
     return TrackingResult(
@@ -299,7 +285,7 @@ def parse_track_alert_event(payload: Mapping[str, Any]) -> TrackingResult:
     `descriptionCode` may be a string ("021") or, from YAML examples, an int.
     Raises CarrierBadResponse without `trackingNumber`, `activityStatus` or a usable date.
     """
-    number = _text(payload.get("trackingNumber")) if isinstance(payload, Mapping) else None
+    number = text_of(payload.get("trackingNumber")) if isinstance(payload, Mapping) else None
     status = payload.get("activityStatus") if number else None
     if not number or not isinstance(status, Mapping):
         raise CarrierBadResponse(CARRIER, "Track Alert event without trackingNumber/activityStatus")
@@ -313,13 +299,13 @@ def parse_track_alert_event(payload: Mapping[str, Any]) -> TrackingResult:
     when = _activity_times([activity])[0]
     if when is None:
         raise CarrierBadResponse(CARRIER, f"Track Alert event for {number} has no usable date")
-    kind, code = _text(status.get("type")), status.get("descriptionCode")
+    kind, code = text_of(status.get("type")), status.get("descriptionCode")
     normalized, _ = ups_status(kind, code)
     event = TrackingEvent(
         occurred_at=when,
         status=normalized,
-        carrier_code=_text(code) or _text(status.get("code")) or kind,
-        description=_text(status.get("description")),
+        carrier_code=text_of(code) or text_of(status.get("code")) or kind,
+        description=text_of(status.get("description")),
         location=_location(payload.get("activityLocation")),
         raw=dict(payload),
     )
@@ -329,7 +315,7 @@ def parse_track_alert_event(payload: Mapping[str, Any]) -> TrackingResult:
 # --------------------------------------------------------------------------- adapter
 
 
-class UpsAdapter(CourierAdapter):
+class UpsAdapter(OAuthClientCredentialsAdapter):
     """UPS through the Track API v1 (one number per request) with OAuth2 client credentials."""
 
     code = "ups"
@@ -338,76 +324,24 @@ class UpsAdapter(CourierAdapter):
     sandbox_base_url = "https://wwwcie.ups.com"
     production_base_url = "https://onlinetools.ups.com"
     max_batch_size = 1
+    token_path = TOKEN_PATH
+    token_basic_auth = True  # UPS OAuth Client Credentials: HTTP Basic client_id:client_secret
 
-    def __init__(
-        self,
-        *,
-        credentials: BaseModel,
-        http: CarrierHttp,
-        environment: Environment = "production",
-        base_url: str | None = None,
-        token_cache: OAuthTokenCache | None = None,
-        locale: str = "en_US",
-    ) -> None:
-        super().__init__(credentials=credentials, http=http, environment=environment, base_url=base_url)
-        self.token_cache = token_cache or get_token_cache()
-        self.locale = locale
+    def request_headers(self) -> dict[str, str]:
+        """UPS's `transId` (new for each request, at most 32 characters) and `transactionSrc`."""
+        return {"transId": uuid.uuid4().hex, "transactionSrc": TRANSACTION_SRC}
 
-    @property
-    def _creds(self) -> UpsCredentials:
-        return self.credentials  # type: ignore[return-value]
-
-    @property
-    def token_url(self) -> str:
-        """Absolute URL of the UPS OAuth token endpoint for this environment."""
-        return f"{self.base_url}{TOKEN_PATH}"
-
-    async def _token(self) -> str:
-        return await self.token_cache.get_token(
-            self.http,
-            carrier=CARRIER,
-            token_url=self.token_url,
-            client_id=self._creds.client_id,
-            client_secret=self._creds.client_secret.get_secret_value(),
-            use_basic_auth=True,
-        )
-
-    async def test_credentials(self) -> None:
-        """Fetch (or reuse) an OAuth token: the cheapest UPS call. Raises CarrierAuthError if rejected."""
-        await self._token()
-
-    async def _get_track(self, number: str) -> httpx.Response:
-        """GET one number; on 401 drop the token and retry once with a fresh one."""
-        path, params = build_track_request(number, locale=self.locale)
-        for attempt in (1, 2):
-            token = await self._token()
-            response = await self.http.request(
-                CARRIER,
-                "GET",
-                f"{self.base_url}{path}",
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "transId": uuid.uuid4().hex,  # UPS: unique per request, at most 32 characters
-                    "transactionSrc": TRANSACTION_SRC,
-                },
-                params=params,
-                ok_statuses=(200, 400, 401, 404),
-            )
-            if response.status_code != 401:
-                return response
-            self.token_cache.invalidate(
-                token_url=self.token_url,
-                client_id=self._creds.client_id,
-                client_secret=self._creds.client_secret.get_secret_value(),
-                token=token,
-            )
-            logger.info("ups: track answered 401 (attempt %d); token invalidated", attempt)
-        raise CarrierAuthError(CARRIER, f"track rejected the token: {_response_errors(response)}", status_code=401)
+    def error_detail(self, response: httpx.Response) -> str:
+        """The `code: message` pairs of a UPS error body, else the HTTP status."""
+        return _response_errors(response)
 
     async def _track_one(self, number: str) -> TrackingResult:
         if not number:
-            return TrackingResult(tracking_number=number, found=False, error="empty tracking number")
-        response = await self._get_track(number)
+            return blank_number_result(number)
+        path, params = build_track_request(number, locale=self.locale)
+        response = await self.authorized_request(
+            "GET", f"{self.base_url}{path}", operation="track", params=params, ok_statuses=(200, 400, 404)
+        )
         if response.status_code == 404 and not response.content.strip():
             return TrackingResult(tracking_number=number, found=False, error="UPS: HTTP 404 (no body)")
         payload = decode_json(CARRIER, response)
@@ -432,22 +366,14 @@ class UpsAdapter(CourierAdapter):
         Not found (404, TW0001 warning, TV1002) gives `found=False`. Raises
         CarrierAuthError (401 after one token refresh, 403, 2500xx codes),
         CarrierBadResponse (other 400s, unparseable replies), CarrierRateLimited,
-        CarrierUnavailable; with several numbers the first such error is raised.
+        CarrierUnavailable; with several numbers the first error to occur is raised
+        and the requests still running are cancelled (`track_concurrently`).
         """
         wanted = [number.strip() for number in tracking_numbers]
         unique = list(dict.fromkeys(wanted))
-        gate = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
-
-        async def one(number: str) -> TrackingResult:
-            async with gate:
-                return await self._track_one(number)
-
-        outcomes = await asyncio.gather(*(one(number) for number in unique), return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        by_number = dict(zip(unique, outcomes, strict=True))
-        return [by_number[number] for number in wanted]  # type: ignore[misc]
+        results = await track_concurrently(unique, self._track_one, limit=MAX_CONCURRENT_REQUESTS)
+        by_number = dict(zip(unique, results, strict=True))
+        return [by_number[number] for number in wanted]
 
 
 def _response_errors(response: httpx.Response) -> str:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import delete, select, text
@@ -112,6 +113,32 @@ async def execute(
     if random.random() < _PURGE_PROBABILITY:
         await purge_expired(db=db, tenant_id=tenant_id)
     return response
+
+
+async def execute_request(
+    *,
+    request: Request,
+    db: Database,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    key: str | None,
+    handler: Handler,
+    required: bool,
+) -> Response:
+    """The one entry point for routers: run `handler(session) -> (status, payload)` for this request.
+
+    With a key: validated (400 if malformed) and run through `execute` (stored
+    response, replay, 409/422 on misuse). Without one: 400 if `required`, else
+    the handler runs once in a tenant transaction (Stripe's model for optional
+    keys: the endpoint's own natural key must then prevent duplicates).
+    """
+    if key is None and not required:
+        async with db.transaction(tenant_id) as session:
+            status, payload = await handler(session)
+        return JSONResponse(jsonable_encoder(payload), status_code=status)
+    key = validate_key(key)
+    fingerprint = RequestFingerprint.of(request.method, request.url.path, await request.body())
+    return await execute(db=db, settings=settings, tenant_id=tenant_id, key=key, fingerprint=fingerprint, handler=handler)
 
 
 async def _claim(

@@ -83,9 +83,8 @@ async def ingest_order(
         result = IngestResult(result="created" if created else "existing", order=OrderOut.model_validate(row))
         return (201 if created else 200), result
 
-    fingerprint = idempotency.RequestFingerprint.of(request.method, request.url.path, raw)
-    return await idempotency.execute(
-        db=db, settings=settings, tenant_id=tenant_id, key=key, fingerprint=fingerprint, handler=handler
+    return await idempotency.execute_request(
+        request=request, db=db, settings=settings, tenant_id=tenant_id, key=key, handler=handler, required=True
     )
 
 

@@ -11,8 +11,8 @@ import copy
 import json
 import logging
 import re
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import timezone
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,41 +20,20 @@ import httpx
 import pytest
 import respx
 
-from app.config import Settings
 from app.couriers.errors import CarrierAuthError, CarrierBadResponse
 from app.couriers.fedex import FedexAdapter, FedexCredentials, build_track_request, parse_track_response
 from app.couriers.fedex_codes import EVENT_TYPE_STATUS, fedex_status
 from app.couriers.http import CarrierHttp
 from app.couriers.oauth import OAuthTokenCache
 from app.couriers.types import TrackingStatus as S
+from tests.couriers.helpers import event_rows, load_json_sample, numbered_tokens, sample_path, utc
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "carrier-samples" / "fedex"
 BASE = "https://apis-sandbox.fedex.com"
 TOKEN_URL = f"{BASE}/oauth/token"
 TRACK_URL = f"{BASE}/track/v1/trackingnumbers"
 
-
-def sample(name: str) -> Any:
-    """A FedEx sample parsed as JSON; skips the test when the shared samples are not checked out."""
-    path = SAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"carrier sample missing: {path} (expected ../shared/carrier-samples next to the repo)")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
-
-
-async def _no_sleep(_: float) -> None:
-    return None
-
-
-@pytest.fixture
-async def http():
-    client = CarrierHttp(settings=Settings(), sleep=_no_sleep)
-    yield client
-    await client.aclose()
+sample = partial(load_json_sample, "fedex")
+"""A FedEx sample parsed as JSON; skips the test when the shared samples are not checked out."""
 
 
 @pytest.fixture
@@ -65,16 +44,9 @@ def adapter(http: CarrierHttp) -> FedexAdapter:
 
 def token_route(router: respx.MockRouter) -> respx.Route:
     """The FedEx token endpoint answering tok-1, tok-2, ... (reply shape from karrio's FedEx fixture)."""
-    issued = 0
-
-    def respond(request: httpx.Request) -> httpx.Response:
-        nonlocal issued
-        issued += 1
-        return httpx.Response(
-            200, json={"access_token": f"tok-{issued}", "token_type": "bearer", "expires_in": 3599, "scope": "CXS-TP"}
-        )
-
-    return router.post(TOKEN_URL).mock(side_effect=respond)
+    return router.post(TOKEN_URL).mock(
+        side_effect=numbered_tokens(token_type="bearer", expires_in=3599, scope="CXS-TP")
+    )
 
 
 # ---------------------------------------------------------------- delivered Ground sample
@@ -128,19 +100,7 @@ async def test_delivered_ground_sample_through_token_and_track(adapter: FedexAda
     assert result.found is True and result.error is None
     assert result.status == S.DELIVERED
     assert len(result.events) == 17
-    got = [
-        (
-            e.occurred_at,
-            e.status,
-            e.carrier_code,
-            e.description,
-            e.location.city,
-            e.location.postal_code,
-            e.location.country,
-        )
-        for e in result.events
-    ]
-    assert got == [(utc(t), *rest) for t, *rest in DELIVERED_EVENTS]
+    assert event_rows(result) == [(utc(t), *rest) for t, *rest in DELIVERED_EVENTS]
     assert all(e.occurred_at.tzinfo == timezone.utc for e in result.events)
     scans = payload["output"]["completeTrackResults"][0]["trackResults"][0]["scanEvents"]
     assert [e.raw for e in result.events] == list(reversed(scans))  # raw kept verbatim, oldest first
@@ -340,9 +300,7 @@ def test_informational_event_keeps_previous_status() -> None:
 
 
 def test_every_code_of_fedex_table_is_mapped() -> None:
-    path = SAMPLES / "reference-fedex-tracking-status-codes.html"
-    if not path.is_file():
-        pytest.skip(f"carrier sample missing: {path}")
+    path = sample_path("fedex", "reference-fedex-tracking-status-codes.html")
     codes = set(re.findall(r"<td>([A-Za-z]{2})</td>", path.read_text(encoding="utf-8")))
     assert len(codes) >= 50  # 57 distinct codes in the vendored table
     assert {c.upper() for c in codes} <= set(EVENT_TYPE_STATUS)

@@ -12,35 +12,15 @@ import respx
 from app.config import Settings
 from app.couriers.errors import CarrierAuthError, CarrierBadResponse, CarrierRateLimited, CarrierUnavailable
 from app.couriers.http import CarrierHttp, decode_json, get_carrier_http, parse_retry_after, redact_url
+from tests.couriers.helpers import SleepRecorder
 
 URL = "https://carrier.test/track"
 
 
-class SleepRecorder:
-    """Stands in for asyncio.sleep: records each wait tenacity computed, sleeps 0 s."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
 @pytest.fixture
-def sleeps() -> SleepRecorder:
-    return SleepRecorder()
-
-
-@pytest.fixture
-def settings() -> Settings:
+def carrier_settings() -> Settings:
+    """Settings of the `http` fixture (tests/couriers/conftest.py): 3 retries, waits capped at 30 s."""
     return Settings(carrier_max_retries=3, carrier_retry_max_wait_seconds=30.0)
-
-
-@pytest.fixture
-async def http(settings: Settings, sleeps: SleepRecorder):
-    client = CarrierHttp(settings=settings, sleep=sleeps)
-    yield client
-    await client.aclose()
 
 
 @respx.mock

@@ -10,10 +10,10 @@ import httpx
 import pytest
 import respx
 
-from app.config import Settings
 from app.couriers.errors import CarrierAuthError, CarrierBadResponse
 from app.couriers.http import CarrierHttp
 from app.couriers.oauth import OAuthTokenCache
+from tests.couriers.helpers import numbered_tokens
 
 TOKEN_URL = "https://apis-sandbox.fedex.test/oauth/token"
 
@@ -24,17 +24,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-async def _no_sleep(_: float) -> None:
-    return None
-
-
-@pytest.fixture
-async def http():
-    client = CarrierHttp(settings=Settings(), sleep=_no_sleep)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture
@@ -48,14 +37,8 @@ def cache(clock: FakeClock) -> OAuthTokenCache:
 
 
 def _token_responses():
-    n = 0
-
-    def respond(request: httpx.Request) -> httpx.Response:
-        nonlocal n
-        n += 1
-        return httpx.Response(200, json={"access_token": f"tok-{n}", "token_type": "bearer", "expires_in": 3599})
-
-    return respond
+    """Token replies tok-1, tok-2, ... valid for 3599 s (FedEx's reply shape)."""
+    return numbered_tokens(token_type="bearer", expires_in=3599)
 
 
 async def _get(cache: OAuthTokenCache, http: CarrierHttp, *, secret: str = "s3cret", basic: bool = False) -> str:

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 import logging
 import re
-from datetime import datetime, timezone
-from pathlib import Path
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -25,7 +23,6 @@ import httpx
 import pytest
 import respx
 
-from app.config import Settings
 from app.couriers.errors import CarrierAuthError, CarrierBadResponse
 from app.couriers.http import CarrierHttp
 from app.couriers.oauth import OAuthTokenCache
@@ -38,40 +35,19 @@ from app.couriers.ups import (
     parse_track_response,
 )
 from app.couriers.ups_codes import ACTIVITY_TYPE_STATUS, DESCRIPTION_CODE_STATUS, ups_status
+from tests.couriers.helpers import event_rows, load_json_sample, numbered_tokens, utc
+from tests.couriers.helpers import sample_path as carrier_sample_path
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "carrier-samples" / "ups"
 BASE = "https://wwwcie.ups.com"
 TOKEN_URL = f"{BASE}/security/v1/oauth/token"
 DETAILS = f"{BASE}/api/track/v1/details/"
 DELIVERED_NUMBER = "1Z1442YY7229014688"
 SPEC_NUMBER = "1Z023E2X0214323462"
 
-
-def sample_path(name: str) -> Path:
-    path = SAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"carrier sample missing: {path} (expected ../shared/carrier-samples next to the repo)")
-    return path
-
-
-def sample(name: str) -> Any:
-    """A UPS sample parsed as JSON; skips the test when the shared samples are not checked out."""
-    return json.loads(sample_path(name).read_text(encoding="utf-8"))
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
-
-
-async def _no_sleep(_: float) -> None:
-    return None
-
-
-@pytest.fixture
-async def http():
-    client = CarrierHttp(settings=Settings(), sleep=_no_sleep)
-    yield client
-    await client.aclose()
+sample_path = partial(carrier_sample_path, "ups")
+"""The path of a UPS sample; skips the test when the shared samples are not checked out."""
+sample = partial(load_json_sample, "ups")
+"""A UPS sample parsed as JSON; skips the test when the shared samples are not checked out."""
 
 
 @pytest.fixture
@@ -82,32 +58,9 @@ def adapter(http: CarrierHttp) -> UpsAdapter:
 
 def token_route(router: respx.MockRouter) -> respx.Route:
     """The UPS token endpoint answering tok-1, tok-2, ... (`expires_in` as a string, as UPS documents)."""
-    issued = 0
-
-    def respond(request: httpx.Request) -> httpx.Response:
-        nonlocal issued
-        issued += 1
-        return httpx.Response(
-            200,
-            json={"token_type": "Bearer", "access_token": f"tok-{issued}", "expires_in": "14399", "status": "approved"},
-        )
-
-    return router.post(TOKEN_URL).mock(side_effect=respond)
-
-
-def event_rows(result) -> list[tuple]:
-    return [
-        (
-            e.occurred_at,
-            e.status,
-            e.carrier_code,
-            e.description,
-            e.location.city,
-            e.location.postal_code,
-            e.location.country,
-        )
-        for e in result.events
-    ]
+    return router.post(TOKEN_URL).mock(
+        side_effect=numbered_tokens(token_type="Bearer", expires_in="14399", status="approved")
+    )
 
 
 # ---------------------------------------------------------------- delivered (UPS Postman, CIE)

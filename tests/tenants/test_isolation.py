@@ -44,6 +44,7 @@ async def test_sql_level_isolation_as_app_role(client, make_tenant, app_db):
     await _ingest(client, globex)
 
     tables = ("pos_orders", "integration_events", "idempotency_keys", "api_keys")
+    all_tenant_tables = (*tables, "integrations", "shipments", "tracking_events")
     async with app_db.transaction(acme.id) as session:
         assert (await session.execute(text("SELECT current_user"))).scalar_one() == "courier_hub_app"
         for table in tables:
@@ -58,9 +59,12 @@ async def test_sql_level_isolation_as_app_role(client, make_tenant, app_db):
         assert deleted.rowcount == 0
         tenants = (await session.execute(text("SELECT id FROM tenants"))).scalars().all()
         assert tenants == [acme.id]
+        for table in all_tenant_tables:
+            other = await session.execute(text(f"SELECT count(*) FROM {table} WHERE tenant_id = :t"), {"t": globex.id})
+            assert other.scalar_one() == 0, table
 
     async with app_db.transaction(None) as session:
-        for table in (*tables, "tenants"):
+        for table in (*all_tenant_tables, "tenants"):
             assert (await session.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one() == 0, table
 
 

@@ -1,0 +1,1 @@
+"""Billing: plans, Stripe subscriptions (checkout, portal, webhook) and monthly quotas."""

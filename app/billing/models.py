@@ -1,0 +1,96 @@
+"""Billing tables: plans (global reference), tenant subscriptions, usage counters, processed Stripe events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base, utcnow
+
+FREE_PLAN = "free"
+
+
+class Plan(Base):
+    """A plan: what a tenant may do (rate limits, monthly quotas). Global; NULL quota = unlimited.
+
+    Seeded by migration 0003; platform admins edit it through `/v1/plans`.
+    """
+
+    __tablename__ = "plans"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    stripe_price_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    requests_per_minute_per_key: Mapped[int] = mapped_column(Integer)
+    requests_per_minute_per_tenant: Mapped[int] = mapped_column(Integer)
+    shipments_per_month: Mapped[int | None] = mapped_column(Integer)
+    webhook_endpoints: Mapped[int | None] = mapped_column(Integer)
+    carriers: Mapped[int | None] = mapped_column(Integer)
+    sort_order: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), default=utcnow, onupdate=utcnow
+    )
+
+
+class TenantSubscription(Base):
+    """A tenant's billing state: its Stripe customer and subscription, and the plan in force now.
+
+    `plan_code` is what the API enforces (the effective plan); `subscribed_plan_code`
+    is what the Stripe subscription's price maps to. They differ when the
+    subscription is canceled, unpaid, or past due beyond the grace period.
+    `stripe_state_at` is the Stripe event time of the state stored here: older
+    events never overwrite it (out-of-order delivery).
+    """
+
+    __tablename__ = "tenant_subscriptions"
+    __table_args__ = (Index("ix_tenant_subscriptions_stripe_customer_id", "stripe_customer_id"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    plan_code: Mapped[str] = mapped_column(String(32), ForeignKey("plans.code"), server_default=FREE_PLAN, default=FREE_PLAN)
+    subscribed_plan_code: Mapped[str | None] = mapped_column(String(32), ForeignKey("plans.code"))
+    status: Mapped[str] = mapped_column(String(32), server_default="none", default="none")
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_price_id: Mapped[str | None] = mapped_column(String(255))
+    current_period_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    current_period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, server_default="false", default=False)
+    past_due_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stripe_state_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), default=utcnow, onupdate=utcnow
+    )
+
+
+class UsageCounter(Base):
+    """How much of a monthly quota (`metric`, e.g. "shipments") a tenant used in the month starting `period_start`."""
+
+    __tablename__ = "usage_counters"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)
+
+
+class StripeEvent(Base):
+    """A Stripe event id already processed (global): a re-sent event is answered 200 and changes nothing."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    stripe_created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)

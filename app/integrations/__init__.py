@@ -1,0 +1,1 @@
+"""A tenant's courier accounts (integrations) and their encrypted credentials."""

@@ -1,0 +1,89 @@
+"""From a stored integration to a live carrier adapter, and from carrier errors to problem+json.
+
+Carrier calls happen outside any database transaction: callers read the
+integration (and decrypt its credentials) in one short transaction, call the
+carrier, then write the outcome in another.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.config import Settings
+from app.couriers.base import CourierAdapter
+from app.couriers.errors import CarrierError, CarrierRateLimited
+from app.couriers.http import CarrierHttp
+from app.couriers.registry import UnknownCarrier, create_adapter
+from app.integrations import service
+from app.integrations.crypto import CredentialsCipher
+from app.integrations.models import Integration
+from app.problems import ProblemError
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    """What building an adapter needs, read from an integration inside a transaction."""
+
+    integration_id: uuid.UUID
+    carrier: str
+    environment: str
+    credentials: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def of(cls, integration: Integration, cipher: CredentialsCipher) -> AdapterSpec:
+        """Snapshot `integration` with its decrypted credentials (ProblemError 500 if undecryptable)."""
+        return cls(
+            integration_id=integration.id,
+            carrier=integration.carrier,
+            environment=integration.environment,
+            credentials=service.decrypt_credentials(integration=integration, cipher=cipher),
+        )
+
+
+def build_adapter(*, spec: AdapterSpec, settings: Settings, http: CarrierHttp) -> CourierAdapter:
+    """The carrier adapter for `spec` (base URL from settings/environment, shared `http`).
+
+    Raises ProblemError 422 `unknown-carrier` (the carrier's adapter is no
+    longer installed) or 422 `stored-credentials-invalid` (the stored
+    credentials no longer match the adapter's schema: PATCH new ones).
+    """
+    try:
+        return create_adapter(
+            spec.carrier, credentials=spec.credentials, environment=spec.environment, settings=settings, http=http  # type: ignore[arg-type]
+        )
+    except UnknownCarrier as exc:
+        raise ProblemError(
+            422, "unknown-carrier", f"Carrier '{spec.carrier}' is not available on this server.", known_carriers=exc.known
+        ) from None
+    except ValidationError:
+        raise ProblemError(
+            422,
+            "stored-credentials-invalid",
+            f"The stored credentials of integration {spec.integration_id} no longer match the {spec.carrier} "
+            "credentials schema; replace them with PATCH /v1/integrations/{id}.",
+            integration_id=str(spec.integration_id),
+        ) from None
+
+
+def carrier_problem(exc: CarrierError) -> ProblemError:
+    """The problem+json for a carrier failure: status and type from the error (503, 502, 404, 501...).
+
+    `carrier` and `carrier_status` (the carrier's HTTP status, if any) are
+    added; a rate limit carries `Retry-After` in whole seconds when the carrier gave one.
+    """
+    headers: dict[str, str] = {}
+    if isinstance(exc, CarrierRateLimited) and exc.retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    return ProblemError(
+        exc.http_status,
+        exc.problem_type,
+        f"The carrier call failed: {exc.message}",
+        headers=headers,
+        carrier=exc.carrier,
+        carrier_status=exc.status_code,
+    )

@@ -1,0 +1,172 @@
+"""/v1/integrations: a tenant's carrier accounts (tenant_admin writes, merchants read)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+
+from app.auth.dependencies import MerchantOrAdmin, TenantSession, get_db, require_roles
+from app.auth.principal import Principal
+from app.config import Settings, get_settings
+from app.couriers.errors import CapabilityNotSupported, CarrierError
+from app.db.session import Database
+from app.idempotency.service import execute_request
+from app.integrations import service
+from app.integrations.adapters import AdapterSpec, build_adapter, carrier_problem
+from app.integrations.crypto import CredentialsCipher
+from app.integrations.dependencies import Cipher, Http
+from app.integrations.models import Integration
+from app.integrations.schemas import IntegrationCheck, IntegrationCreate, IntegrationOut, IntegrationUpdate
+from app.pagination import Page, PageParams, make_page, page_params
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1/integrations", tags=["integrations"])
+
+TenantAdmin = Annotated[Principal, Depends(require_roles("tenant_admin"))]
+
+
+def _out(row: Integration, cipher: CredentialsCipher) -> IntegrationOut:
+    return IntegrationOut(
+        id=row.id,
+        carrier=row.carrier,
+        name=row.name,
+        environment=row.environment,  # type: ignore[arg-type]
+        is_active=row.is_active,
+        credentials=service.masked_credentials(integration=row, cipher=cipher),
+        last_check_status=row.last_check_status,  # type: ignore[arg-type]
+        last_checked_at=row.last_checked_at,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+@router.post("", response_model=IntegrationOut, status_code=201, summary="Connect a carrier account")
+async def create_integration(
+    body: IntegrationCreate,
+    request: Request,
+    principal: TenantAdmin,
+    db: Annotated[Database, Depends(get_db)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    cipher: Cipher,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", description="Optional; 1-255 chars.")] = None,
+) -> Response:
+    """Store an integration; `credentials` are validated against the carrier's schema and encrypted.
+
+    Errors: 422 `unknown-carrier` (lists `known_carriers`), 422
+    `invalid-credentials` (field errors, never the values), 409
+    `integration-exists` (an active one with this carrier and name). With an
+    `Idempotency-Key`, a retry gets the first response again.
+    """
+    assert principal.tenant_id is not None
+    tenant_id = principal.tenant_id
+
+    async def handler(session: Any) -> tuple[int, Any]:
+        row = await service.create(
+            session=session,
+            tenant_id=tenant_id,
+            cipher=cipher,
+            carrier=body.carrier,
+            name=body.name,
+            environment=body.environment,
+            credentials=body.credentials,
+            is_active=body.is_active,
+        )
+        return 201, _out(row, cipher)
+
+    return await execute_request(
+        request=request, db=db, settings=settings, tenant_id=tenant_id, key=idempotency_key, handler=handler, required=False
+    )
+
+
+@router.get("", response_model=Page[IntegrationOut], summary="List integrations")
+async def list_integrations(
+    _: MerchantOrAdmin,
+    session: TenantSession,
+    cipher: Cipher,
+    params: Annotated[PageParams, Depends(page_params)],
+    carrier: Annotated[str | None, Query(max_length=50, description="Only this carrier's integrations.")] = None,
+    is_active: Annotated[bool | None, Query(description="Only active (true) or inactive (false) ones.")] = None,
+) -> dict:
+    """The tenant's integrations, newest first, cursor-paginated; credentials masked."""
+    rows = await service.list_page(session=session, params=params, carrier=carrier, is_active=is_active)
+    return make_page(rows, params, convert=lambda row: _out(row, cipher))
+
+
+@router.get("/{integration_id}", response_model=IntegrationOut, summary="Get an integration")
+async def get_integration(
+    integration_id: uuid.UUID, _: MerchantOrAdmin, session: TenantSession, cipher: Cipher
+) -> IntegrationOut:
+    """One integration (credentials masked); 404 if the tenant has none with this id."""
+    return _out(await service.get_or_404(session=session, integration_id=integration_id), cipher)
+
+
+@router.patch("/{integration_id}", response_model=IntegrationOut, summary="Update an integration")
+async def update_integration(
+    integration_id: uuid.UUID, body: IntegrationUpdate, _: TenantAdmin, session: TenantSession, cipher: Cipher
+) -> IntegrationOut:
+    """Change name, environment, is_active and/or replace the credentials (validated, re-encrypted).
+
+    New credentials or a new environment clear the last test result. Errors
+    as for POST; 404 unknown id.
+    """
+    row = await service.get_or_404(session=session, integration_id=integration_id, for_update=True)
+    row = await service.update(session=session, integration=row, cipher=cipher, changes=body.model_dump(exclude_unset=True))
+    return _out(row, cipher)
+
+
+@router.delete("/{integration_id}", status_code=204, summary="Delete an integration")
+async def delete_integration(integration_id: uuid.UUID, _: TenantAdmin, session: TenantSession) -> Response:
+    """Delete the integration and its stored credentials (to pause it instead, PATCH `is_active: false`).
+
+    Its shipments stay, with `integration_id` null; they are tracked through
+    the tenant's only other active integration with that carrier, if any. 404 unknown id.
+    """
+    row = await service.get_or_404(session=session, integration_id=integration_id, for_update=True)
+    await service.delete(session=session, integration=row)
+    return Response(status_code=204)
+
+
+@router.post("/{integration_id}/test", response_model=IntegrationCheck, summary="Test an integration's credentials")
+async def test_integration(
+    integration_id: uuid.UUID,
+    principal: TenantAdmin,
+    db: Annotated[Database, Depends(get_db)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    cipher: Cipher,
+    http: Http,
+) -> IntegrationCheck:
+    """Make the carrier's cheapest authenticated call with the stored credentials and record the outcome.
+
+    Always 200 when the test ran: `status: ok`, or `status: failed` with
+    `last_error` and `error_type` (credentials rejected, carrier unavailable,
+    rate limited...). The outcome is stored as last_check_status /
+    last_checked_at / last_error. 404 unknown id; 501 if the carrier offers no credentials test.
+    """
+    assert principal.tenant_id is not None
+    async with db.transaction(principal.tenant_id) as session:
+        spec = AdapterSpec.of(await service.get_or_404(session=session, integration_id=integration_id), cipher)
+    adapter = build_adapter(spec=spec, settings=settings, http=http)
+    status, error, error_type = "ok", None, None
+    try:
+        await adapter.test_credentials()
+    except CapabilityNotSupported as exc:
+        raise carrier_problem(exc) from None
+    except CarrierError as exc:
+        logger.info("integration %s test failed: %s", integration_id, exc)
+        status, error, error_type = "failed", exc.message, exc.problem_type
+    async with db.transaction(principal.tenant_id) as session:
+        row = await service.get_or_404(session=session, integration_id=integration_id, for_update=True)
+        row = await service.record_check(session=session, integration=row, status=status, error=error)
+        assert row.last_checked_at is not None
+        return IntegrationCheck(
+            integration_id=row.id,
+            status=status,  # type: ignore[arg-type]
+            last_checked_at=row.last_checked_at,
+            last_error=row.last_error,
+            error_type=error_type,
+        )

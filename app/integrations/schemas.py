@@ -1,0 +1,93 @@
+"""Request/response models of /v1/integrations and /v1/carriers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Environment = Literal["sandbox", "production"]
+CheckStatus = Literal["ok", "failed"]
+Name = Annotated[str, Field(min_length=1, max_length=100, description="Tells several accounts with one carrier apart.")]
+
+DEFAULT_NAME = "default"
+
+
+class IntegrationCreate(BaseModel):
+    """`POST /v1/integrations`: connect an account with `carrier`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    carrier: str = Field(min_length=1, max_length=50, description="Carrier code from GET /v1/carriers, e.g. `fedex`.")
+    name: Name = DEFAULT_NAME
+    environment: Environment = "production"
+    credentials: dict[str, Any] = Field(
+        description="Fields of the carrier's `credentials_schema` (GET /v1/carriers). Stored encrypted, never returned."
+    )
+    is_active: bool = True
+
+
+class IntegrationUpdate(BaseModel):
+    """`PATCH /v1/integrations/{id}`: only the fields sent change; `credentials` is replaced as a whole."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    environment: Environment | None = None
+    credentials: dict[str, Any] | None = Field(default=None, description="The complete new credentials (re-validated).")
+    is_active: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = sorted(k for k, v in data.items() if v is None)
+            if nulls:
+                raise ValueError(f"fields cannot be null: {', '.join(nulls)} (leave them out to keep them)")
+        return data
+
+
+class IntegrationOut(BaseModel):
+    """An integration as the API shows it: `credentials` masked (secret fields as "****")."""
+
+    id: uuid.UUID
+    carrier: str
+    name: str
+    environment: Environment
+    is_active: bool
+    credentials: dict[str, str] | None = Field(
+        description='Field name -> masked value: "****" for secrets, "****" + last 2 characters otherwise. '
+        "Null if the stored credentials cannot be decrypted with the server's keys."
+    )
+    last_check_status: CheckStatus | None
+    last_checked_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class IntegrationCheck(BaseModel):
+    """`POST /v1/integrations/{id}/test` response: the outcome of one credentials test against the carrier."""
+
+    integration_id: uuid.UUID
+    status: CheckStatus
+    last_checked_at: datetime
+    last_error: str | None = None
+    error_type: str | None = Field(
+        default=None,
+        description="Problem type slug of the carrier failure: carrier-auth-failed (credentials rejected), "
+        "carrier-unavailable, carrier-rate-limited, carrier-bad-response.",
+    )
+
+
+class CarrierOut(BaseModel):
+    """One registered carrier (GET /v1/carriers)."""
+
+    code: str
+    name: str
+    capabilities: list[str] = Field(description="Operations: track, test_credentials, parse_webhook, create_shipment, ...")
+    max_batch_size: int = Field(description="Tracking numbers one carrier request may carry.")
+    credentials_schema: dict[str, Any] = Field(description="JSON Schema of `credentials` for POST /v1/integrations.")
+    source: str = Field(description='"builtin" or "plugin:<module:attr>".')

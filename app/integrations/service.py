@@ -1,0 +1,391 @@
+"""Integrations: a tenant's carrier accounts, their credentials validated per carrier and encrypted at rest.
+
+Credentials are validated against the carrier adapter's `credentials_model`,
+stored only as a Fernet token (app.integrations.crypto) and shown masked.
+Writes record `integration.created|updated|deleted` integration events whose
+data never holds credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any, get_args
+
+from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
+from sqlalchemy import func, select
+from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.couriers.base import CourierAdapter
+from app.couriers.registry import UnknownCarrier, get_adapter_class
+from app.db.base import utcnow
+from app.db.session import Database
+from app.events import service as events
+from app.integrations.crypto import CredentialsCipher, CredentialsDecryptError
+from app.integrations.models import Integration
+from app.pagination import PageParams, paginate_query
+from app.problems import ProblemError
+
+logger = logging.getLogger(__name__)
+
+INTEGRATION_CREATED = "integration.created"
+INTEGRATION_UPDATED = "integration.updated"
+INTEGRATION_DELETED = "integration.deleted"
+ACTIVE_NAME_INDEX = "uq_integrations_tenant_id_carrier_name_active"
+MAX_ERROR_CHARS = 1000
+MASK = "****"
+
+
+# --------------------------------------------------------------------------- carriers and credentials
+
+
+def adapter_class(carrier: str) -> type[CourierAdapter]:
+    """The adapter class registered as `carrier`; 422 problem `unknown-carrier` listing `known_carriers` otherwise."""
+    try:
+        return get_adapter_class(carrier)
+    except UnknownCarrier as exc:
+        raise ProblemError(
+            422, "unknown-carrier", f"Unknown carrier '{carrier}'. See GET /v1/carriers.", known_carriers=exc.known
+        ) from exc
+
+
+def _reveal(value: Any) -> Any:
+    if isinstance(value, (SecretStr, SecretBytes)):
+        secret = value.get_secret_value()
+        return secret.decode() if isinstance(secret, bytes) else secret
+    if isinstance(value, dict):
+        return {k: _reveal(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_reveal(v) for v in value]
+    return value
+
+
+def validate_credentials(*, carrier: str, credentials: dict[str, Any]) -> dict[str, Any]:
+    """`credentials` validated and normalized by the carrier's credentials model, as a plain JSON-able dict.
+
+    Raises ProblemError 422 `unknown-carrier`, or 422 `invalid-credentials`
+    whose `errors` give each field's location, message and type, never the
+    submitted values.
+    """
+    model = adapter_class(carrier).credentials_model
+    try:
+        validated = model.model_validate(credentials)
+    except ValidationError as exc:
+        errors = [
+            {"loc": ["body", "credentials", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+            for err in exc.errors(include_url=False, include_input=False, include_context=False)
+        ]
+        raise ProblemError(
+            422,
+            "invalid-credentials",
+            f"The credentials do not match the {carrier} credentials schema (GET /v1/carriers); see `errors`.",
+            errors=errors,
+        ) from None
+    return _reveal(validated.model_dump(exclude_none=True))
+
+
+def _secret_fields(model: type[BaseModel]) -> set[str]:
+    secret_types = (SecretStr, SecretBytes)
+    names = set()
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        candidates = (annotation, *get_args(annotation))
+        if any(isinstance(c, type) and issubclass(c, secret_types) for c in candidates):
+            names.add(name)
+    return names
+
+
+def mask_credentials(*, carrier: str, credentials: dict[str, Any]) -> dict[str, str]:
+    """Field name -> "****" for secret fields (SecretStr in the carrier's model), "****" + last 2 chars otherwise.
+
+    Values shorter than 6 characters and non-strings are fully masked.
+    """
+    try:
+        secrets = _secret_fields(get_adapter_class(carrier).credentials_model)
+    except UnknownCarrier:
+        secrets = set(credentials)  # carrier plugin gone: show nothing but names
+    masked = {}
+    for name, value in credentials.items():
+        if name in secrets or not isinstance(value, str) or len(value) < 6:
+            masked[name] = MASK
+        else:
+            masked[name] = MASK + value[-2:]
+    return masked
+
+
+def decrypt_credentials(*, integration: Integration, cipher: CredentialsCipher) -> dict[str, Any]:
+    """The integration's plain credentials; ProblemError 500 `credentials-undecryptable` if no configured key opens them."""
+    try:
+        return cipher.decrypt(integration.credentials_ciphertext)
+    except CredentialsDecryptError as exc:
+        logger.error("integration %s: %s", integration.id, exc)
+        raise ProblemError(
+            500,
+            "credentials-undecryptable",
+            "The stored credentials of this integration cannot be decrypted with the server's keys; "
+            "the operator must restore the old key, or replace the credentials with PATCH.",
+            integration_id=str(integration.id),
+        ) from None
+
+
+def masked_credentials(*, integration: Integration, cipher: CredentialsCipher) -> dict[str, str] | None:
+    """`mask_credentials` of the stored credentials, or None (logged) when they cannot be decrypted."""
+    try:
+        plain = cipher.decrypt(integration.credentials_ciphertext)
+    except CredentialsDecryptError as exc:
+        logger.error("integration %s: %s", integration.id, exc)
+        return None
+    return mask_credentials(carrier=integration.carrier, credentials=plain)
+
+
+# --------------------------------------------------------------------------- reads
+
+
+async def get(*, session: AsyncSession, integration_id: uuid.UUID, for_update: bool = False) -> Integration | None:
+    """One integration of the session's tenant, or None."""
+    stmt = select(Integration).where(Integration.id == integration_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_or_404(*, session: AsyncSession, integration_id: uuid.UUID, for_update: bool = False) -> Integration:
+    """Like `get`; ProblemError 404 when the tenant has no such integration."""
+    row = await get(session=session, integration_id=integration_id, for_update=for_update)
+    if row is None:
+        raise ProblemError(404, "not-found", "No such integration.")
+    return row
+
+
+async def list_page(
+    *, session: AsyncSession, params: PageParams, carrier: str | None = None, is_active: bool | None = None
+) -> list[Integration]:
+    """The tenant's integrations, newest first, optionally of one carrier / activity state."""
+    stmt = select(Integration)
+    if carrier:
+        stmt = stmt.where(Integration.carrier == carrier)
+    if is_active is not None:
+        stmt = stmt.where(Integration.is_active == is_active)
+    return list((await session.execute(paginate_query(stmt, Integration.id, params))).scalars())
+
+
+async def resolve_for_carrier(
+    *, session: AsyncSession, carrier: str, integration_id: uuid.UUID | None = None
+) -> Integration:
+    """The active integration to use with `carrier`: the one named, or the tenant's only active one.
+
+    Raises ProblemError 422: `integration-not-found` (no such integration or
+    another carrier's), `integration-inactive`, `integration-required` (no
+    active one: connect one first), `integration-ambiguous` (several: pass
+    `integration_id`; lists their ids).
+    """
+    if integration_id is not None:
+        row = await get(session=session, integration_id=integration_id)
+        if row is None or row.carrier != carrier:
+            raise ProblemError(
+                422, "integration-not-found", f"integration_id does not name a {carrier} integration of this tenant."
+            )
+        if not row.is_active:
+            raise ProblemError(422, "integration-inactive", "This integration is inactive; activate it with PATCH first.")
+        return row
+    rows = list(
+        (
+            await session.execute(
+                select(Integration).where(Integration.carrier == carrier, Integration.is_active).order_by(Integration.id)
+            )
+        ).scalars()
+    )
+    if not rows:
+        raise ProblemError(
+            422, "integration-required", f"Connect a {carrier} integration first (POST /v1/integrations).", carrier=carrier
+        )
+    if len(rows) > 1:
+        raise ProblemError(
+            422,
+            "integration-ambiguous",
+            f"This tenant has {len(rows)} active {carrier} integrations; say which with `integration_id`.",
+            integration_ids=[str(r.id) for r in rows],
+        )
+    return rows[0]
+
+
+# --------------------------------------------------------------------------- writes
+
+
+def _event_data(row: Integration) -> dict[str, Any]:
+    return {
+        "integration_id": str(row.id),
+        "carrier": row.carrier,
+        "name": row.name,
+        "environment": row.environment,
+        "is_active": row.is_active,
+    }
+
+
+async def _ensure_name_free(*, session: AsyncSession, carrier: str, name: str, exclude_id: uuid.UUID | None) -> None:
+    stmt = select(Integration.id).where(Integration.carrier == carrier, Integration.name == name, Integration.is_active)
+    if exclude_id is not None:
+        stmt = stmt.where(Integration.id != exclude_id)
+    existing = (await session.execute(stmt.limit(1))).scalar_one_or_none()
+    if existing is not None:
+        raise _conflict(carrier, name, existing)
+
+
+def _conflict(carrier: str, name: str, existing: uuid.UUID | None = None) -> ProblemError:
+    extras = {"existing_integration_id": str(existing)} if existing else {}
+    return ProblemError(
+        409,
+        "integration-exists",
+        f"An active {carrier} integration named '{name}' exists already; "
+        "give this one another `name`, or deactivate the other one.",
+        **extras,
+    )
+
+
+async def _flush_unique(session: AsyncSession, carrier: str, name: str) -> None:
+    """Flush; a race lost on the one-active-per-name index becomes the 409 problem."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if ACTIVE_NAME_INDEX in str(exc.orig):
+            raise _conflict(carrier, name) from None
+        raise
+
+
+async def create(
+    *,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    cipher: CredentialsCipher,
+    carrier: str,
+    name: str,
+    environment: str,
+    credentials: dict[str, Any],
+    is_active: bool = True,
+) -> Integration:
+    """Validate, encrypt and store a new integration; records `integration.created`.
+
+    Raises ProblemError 422 (unknown carrier, invalid credentials) or 409
+    (`integration-exists`: an active one with this carrier and name).
+    """
+    plain = validate_credentials(carrier=carrier, credentials=credentials)
+    if is_active:
+        await _ensure_name_free(session=session, carrier=carrier, name=name, exclude_id=None)
+    row = Integration(
+        tenant_id=tenant_id,
+        carrier=carrier,
+        name=name,
+        environment=environment,
+        is_active=is_active,
+        credentials_ciphertext=cipher.encrypt(plain),
+    )
+    session.add(row)
+    await _flush_unique(session, carrier, name)
+    await events.record(
+        session=session,
+        tenant_id=tenant_id,
+        type=INTEGRATION_CREATED,
+        subject_type="integration",
+        subject_id=row.id,
+        data=_event_data(row),
+    )
+    return row
+
+
+async def update(
+    *, session: AsyncSession, integration: Integration, cipher: CredentialsCipher, changes: dict[str, Any]
+) -> Integration:
+    """Apply `changes` (any of name, environment, credentials, is_active); records `integration.updated`.
+
+    New credentials replace the old ones whole (validated, re-encrypted). A
+    change of credentials or environment clears the last check result.
+    Nothing is written when nothing changes. Raises ProblemError 422/409 as `create`.
+    """
+    plain = None
+    if "credentials" in changes:
+        plain = validate_credentials(carrier=integration.carrier, credentials=changes["credentials"])
+    changed = [f for f in ("name", "environment", "is_active") if f in changes and getattr(integration, f) != changes[f]]
+    new_name = changes.get("name", integration.name)
+    if changes.get("is_active", integration.is_active) and {"name", "is_active"} & set(changed):
+        # checked before any attribute changes, so autoflush cannot trip the index first
+        await _ensure_name_free(session=session, carrier=integration.carrier, name=new_name, exclude_id=integration.id)
+    for field in changed:
+        setattr(integration, field, changes[field])
+    if plain is not None:
+        integration.credentials_ciphertext = cipher.encrypt(plain)
+        changed.insert(0, "credentials")
+    if not changed:
+        return integration
+    if {"credentials", "environment"} & set(changed):
+        integration.last_check_status = integration.last_checked_at = integration.last_error = None
+    integration.updated_at = utcnow()
+    await _flush_unique(session, integration.carrier, integration.name)
+    await events.record(
+        session=session,
+        tenant_id=integration.tenant_id,
+        type=INTEGRATION_UPDATED,
+        subject_type="integration",
+        subject_id=integration.id,
+        data={**_event_data(integration), "changed": changed},
+    )
+    return integration
+
+
+async def delete(*, session: AsyncSession, integration: Integration) -> None:
+    """Delete the integration and its credentials; its shipments keep their history with `integration_id` NULL.
+
+    Records `integration.deleted`. Shipments then track through the tenant's
+    other active integration with that carrier, if exactly one exists.
+    """
+    from app.shipments.models import Shipment  # shipments depend on integrations, not the reverse
+
+    await session.execute(
+        sql_update(Shipment)
+        .where(Shipment.integration_id == integration.id)
+        .values(integration_id=None, updated_at=func.now())
+        .execution_options(synchronize_session=False)
+    )
+    data = _event_data(integration)
+    await session.delete(integration)
+    await session.flush()
+    await events.record(
+        session=session,
+        tenant_id=integration.tenant_id,
+        type=INTEGRATION_DELETED,
+        subject_type="integration",
+        subject_id=integration.id,
+        data=data,
+    )
+
+
+async def record_check(
+    *, session: AsyncSession, integration: Integration, status: str, error: str | None
+) -> Integration:
+    """Store a credentials test outcome (`ok`/`failed`, error text truncated to 1000 chars) at the current time."""
+    integration.last_check_status = status
+    integration.last_checked_at = utcnow()
+    integration.last_error = error[:MAX_ERROR_CHARS] if error else None
+    await session.flush()
+    return integration
+
+
+async def rotate_all(*, db: Database, cipher: CredentialsCipher) -> int:
+    """Re-encrypt every tenant's integration credentials under the newest key (one transaction per tenant).
+
+    Returns how many were re-encrypted. Raises CredentialsDecryptError if one
+    decrypts under none of the keys (that tenant's transaction rolls back).
+    """
+    from app.tenants.models import Tenant
+
+    async with db.transaction(platform_admin=True) as session:
+        tenant_ids = list((await session.execute(select(Tenant.id))).scalars())
+    total = 0
+    for tenant_id in tenant_ids:
+        async with db.transaction(tenant_id) as session:
+            rows = (await session.execute(select(Integration).with_for_update())).scalars()
+            for row in rows:
+                row.credentials_ciphertext = cipher.rotate(row.credentials_ciphertext)
+                total += 1
+    return total

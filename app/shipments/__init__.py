@@ -1,0 +1,1 @@
+"""Shipments registered by tracking number, and their tracking events."""

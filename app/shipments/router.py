@@ -1,0 +1,172 @@
+"""/v1/shipments: register shipments, read them with their tracking events, track through the carrier."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+
+from app.auth.dependencies import MerchantOrAdmin, TenantSession, get_db
+from app.config import Settings, get_settings
+from app.couriers.errors import CarrierError
+from app.couriers.types import TrackingStatus
+from app.db.session import Database
+from app.idempotency.service import execute_request
+from app.integrations.adapters import carrier_problem
+from app.integrations.dependencies import Cipher, Http
+from app.pagination import Page, PageParams, make_page, page_params
+from app.shipments import service, tracking
+from app.shipments.schemas import (
+    RefreshOut,
+    ShipmentCreate,
+    ShipmentDetail,
+    ShipmentOut,
+    ShipmentRegistration,
+    TrackingResultOut,
+    TrackRequest,
+    TrackResponse,
+)
+
+router = APIRouter(prefix="/v1/shipments", tags=["shipments"])
+
+CARRIER_ERRORS: dict[int | str, dict[str, Any]] = {
+    502: {"description": "The carrier rejected the credentials (carrier-auth-failed) or answered nonsense."},
+    503: {"description": "The carrier is unavailable or rate-limits us, after retries (`Retry-After` when known)."},
+}
+
+
+@router.post(
+    "",
+    response_model=ShipmentRegistration,
+    status_code=201,
+    summary="Register a shipment",
+    responses={200: {"model": ShipmentRegistration, "description": "Already registered (same carrier and tracking number)."}},
+)
+async def register_shipment(
+    body: ShipmentCreate,
+    request: Request,
+    principal: MerchantOrAdmin,
+    db: Annotated[Database, Depends(get_db)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", description="Optional; 1-255 chars.")] = None,
+) -> Response:
+    """Register a tracking number for tracking; it does not call the carrier (refresh does).
+
+    Exactly once per (carrier, tracking number): a repeat answers 200
+    `result: existing` with the stored shipment. With `Idempotency-Key`,
+    a retry replays the first response (`Idempotent-Replayed: true`; other
+    body -> 422, still running -> 409). The tracking number is upper-cased
+    with spaces removed. Errors (422): `unknown-carrier`, `order-not-found`,
+    `integration-required` (connect the carrier first), `integration-ambiguous`
+    (pass `integration_id`), `integration-not-found`, `integration-inactive`.
+    """
+    assert principal.tenant_id is not None
+    tenant_id = principal.tenant_id
+
+    async def handler(session: Any) -> tuple[int, Any]:
+        row, created = await service.register(
+            session=session,
+            tenant_id=tenant_id,
+            carrier=body.carrier,
+            tracking_number=body.tracking_number,
+            integration_id=body.integration_id,
+            order_id=body.order_id,
+        )
+        payload = ShipmentRegistration(result="created" if created else "existing", shipment=ShipmentOut.model_validate(row))
+        return (201 if created else 200), payload
+
+    return await execute_request(
+        request=request, db=db, settings=settings, tenant_id=tenant_id, key=idempotency_key, handler=handler, required=False
+    )
+
+
+@router.get("", response_model=Page[ShipmentOut], summary="List shipments")
+async def list_shipments(
+    _: MerchantOrAdmin,
+    session: TenantSession,
+    params: Annotated[PageParams, Depends(page_params)],
+    carrier: Annotated[str | None, Query(max_length=50, description="Only this carrier's shipments.")] = None,
+    status: Annotated[TrackingStatus | None, Query(description="Only shipments currently in this status.")] = None,
+) -> dict:
+    """The tenant's shipments, newest first, cursor-paginated (without events: GET one for those)."""
+    rows = await service.list_page(session=session, params=params, carrier=carrier, status=status.value if status else None)
+    return make_page(rows, params, convert=ShipmentOut.model_validate)
+
+
+@router.get("/{shipment_id}", response_model=ShipmentDetail, summary="Get a shipment with its tracking events")
+async def get_shipment(shipment_id: uuid.UUID, _: MerchantOrAdmin, session: TenantSession) -> ShipmentDetail:
+    """One shipment, its current status and its tracking events (oldest first); 404 if unknown."""
+    row = await service.get_or_404(session=session, shipment_id=shipment_id)
+    return ShipmentDetail.of(row, await service.list_events(session=session, shipment_id=shipment_id))
+
+
+@router.post(
+    "/{shipment_id}/refresh", response_model=RefreshOut, summary="Track a shipment now", responses=CARRIER_ERRORS
+)
+async def refresh_shipment(
+    shipment_id: uuid.UUID,
+    principal: MerchantOrAdmin,
+    db: Annotated[Database, Depends(get_db)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    cipher: Cipher,
+    http: Http,
+) -> RefreshOut:
+    """Ask the carrier now; store new tracking events and the new status.
+
+    200 with `found: false` (and the carrier's reason in `error`) when the
+    carrier does not know the number: the shipment stays as it was.
+    Carrier failures leave everything unchanged and answer problem+json:
+    503 `carrier-unavailable` / `carrier-rate-limited`, 502
+    `carrier-auth-failed` / `carrier-bad-response`. 404 unknown shipment;
+    422 when no usable integration exists.
+    """
+    assert principal.tenant_id is not None
+    try:
+        report = await tracking.refresh_shipment(
+            db=db, tenant_id=principal.tenant_id, shipment_id=shipment_id, settings=settings, http=http, cipher=cipher
+        )
+    except CarrierError as exc:
+        raise carrier_problem(exc) from None
+    outcome = report.outcome
+    return RefreshOut(
+        found=outcome.found,
+        error=outcome.error,
+        new_events=outcome.new_events,
+        status_changed=outcome.status_changed,
+        previous_status=TrackingStatus(outcome.previous_status),
+        shipment=ShipmentDetail.of(report.shipment, report.events),
+    )
+
+
+@router.post("/track", response_model=TrackResponse, summary="Track numbers now (nothing stored)", responses=CARRIER_ERRORS)
+async def track_numbers(
+    body: TrackRequest,
+    principal: MerchantOrAdmin,
+    db: Annotated[Database, Depends(get_db)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    cipher: Cipher,
+    http: Http,
+) -> TrackResponse:
+    """Look up 1-50 tracking numbers of one carrier through the tenant's integration; stores nothing.
+
+    Numbers are sent in requests of the carrier's batch size (FedEx 30, the
+    others 1), a few at a time. Duplicates are looked up once; one result per
+    distinct number, in request order. Unknown numbers give `found: false`.
+    Carrier failures: problem+json as for refresh. 422 as for registration.
+    """
+    assert principal.tenant_id is not None
+    adapter = await tracking.adapter_for(
+        db=db,
+        tenant_id=principal.tenant_id,
+        carrier=body.carrier,
+        integration_id=body.integration_id,
+        settings=settings,
+        http=http,
+        cipher=cipher,
+    )
+    try:
+        results = await tracking.track_batch(adapter=adapter, tracking_numbers=body.tracking_numbers)
+    except CarrierError as exc:
+        raise carrier_problem(exc) from None
+    return TrackResponse(carrier=body.carrier, results=[TrackingResultOut.of(r) for r in results])

@@ -1,0 +1,275 @@
+"""Shipments: registration by (carrier, tracking number), reads, and applying a carrier's tracking result.
+
+`apply_tracking_result` is the one place tracking data enters the database:
+the refresh endpoint uses it now, inbound carrier webhooks and the polling
+worker will too. It stores only events not seen before, moves the
+shipment's status, and writes the integration events in the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.couriers import types as courier_types
+from app.couriers.types import TrackingResult, TrackingStatus
+from app.db.base import new_id, utcnow
+from app.events import service as events
+from app.integrations import service as integrations
+from app.pagination import PageParams, paginate_query
+from app.pos.models import PosOrder
+from app.problems import ProblemError
+from app.shipments.models import Shipment, TrackingEvent
+
+SHIPMENT_CREATED = "shipment.created"
+SHIPMENT_TRACKING_UPDATED = "shipment.tracking_updated"
+SHIPMENT_STATUS_CHANGED = "shipment.status_changed"
+MAX_IDENTITY_CHARS = 512
+"""Longer event identities are stored as their SHA-256 (keeps the unique index within btree limits)."""
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    """What applying one TrackingResult changed: events stored, status before/after, found or not."""
+
+    found: bool
+    error: str | None
+    new_events: int
+    previous_status: str
+    status: str
+
+    @property
+    def status_changed(self) -> bool:
+        """True when the shipment's status moved."""
+        return self.status != self.previous_status
+
+
+# --------------------------------------------------------------------------- registration and reads
+
+
+async def register(
+    *,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    carrier: str,
+    tracking_number: str,
+    integration_id: uuid.UUID | None = None,
+    order_id: uuid.UUID | None = None,
+) -> tuple[Shipment, bool]:
+    """Register a shipment unless (tenant, carrier, tracking number) exists; returns (row, created?).
+
+    `tracking_number` must already be normalized (schemas.normalize_tracking_number).
+    The request is validated first, also when the shipment exists: 422
+    `unknown-carrier`, 422 `order-not-found`, and the integration errors of
+    `integrations.resolve_for_carrier`. An existing shipment is returned
+    unchanged. Race-free (INSERT ... ON CONFLICT DO NOTHING); a new one
+    records `shipment.created`.
+    """
+    integrations.adapter_class(carrier)
+    if order_id is not None:
+        found = (await session.execute(select(PosOrder.id).where(PosOrder.id == order_id))).scalar_one_or_none()
+        if found is None:
+            raise ProblemError(422, "order-not-found", "order_id does not name an order of this tenant (GET /v1/pos/orders).")
+    integration = await integrations.resolve_for_carrier(session=session, carrier=carrier, integration_id=integration_id)
+    stmt = (
+        insert(Shipment)
+        .values(
+            tenant_id=tenant_id,
+            id=new_id(),
+            carrier=carrier,
+            tracking_number=tracking_number,
+            integration_id=integration.id,
+            order_id=order_id,
+            status=TrackingStatus.PENDING.value,
+        )
+        .on_conflict_do_nothing(index_elements=[Shipment.tenant_id, Shipment.carrier, Shipment.tracking_number])
+        .returning(Shipment)
+    )
+    row = (await session.execute(stmt)).scalar_one_or_none()
+    if row is None:
+        existing = await session.execute(
+            select(Shipment).where(Shipment.carrier == carrier, Shipment.tracking_number == tracking_number)
+        )
+        return existing.scalar_one(), False
+    await events.record(
+        session=session,
+        tenant_id=tenant_id,
+        type=SHIPMENT_CREATED,
+        subject_type="shipment",
+        subject_id=row.id,
+        data={**_shipment_ref(row), "integration_id": str(row.integration_id), "order_id": _str(row.order_id), "status": row.status},
+    )
+    return row, True
+
+
+async def get(*, session: AsyncSession, shipment_id: uuid.UUID, for_update: bool = False) -> Shipment | None:
+    """One shipment of the session's tenant (row-locked with `for_update`), or None."""
+    stmt = select(Shipment).where(Shipment.id == shipment_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_or_404(*, session: AsyncSession, shipment_id: uuid.UUID, for_update: bool = False) -> Shipment:
+    """Like `get`; ProblemError 404 when the tenant has no such shipment."""
+    row = await get(session=session, shipment_id=shipment_id, for_update=for_update)
+    if row is None:
+        raise ProblemError(404, "not-found", "No such shipment.")
+    return row
+
+
+async def list_events(*, session: AsyncSession, shipment_id: uuid.UUID) -> list[TrackingEvent]:
+    """A shipment's stored tracking events, oldest first."""
+    stmt = (
+        select(TrackingEvent)
+        .where(TrackingEvent.shipment_id == shipment_id)
+        .order_by(TrackingEvent.occurred_at, TrackingEvent.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def list_page(
+    *, session: AsyncSession, params: PageParams, carrier: str | None = None, status: str | None = None
+) -> list[Shipment]:
+    """The tenant's shipments, newest first, optionally of one carrier and/or in one status."""
+    stmt = select(Shipment)
+    if carrier:
+        stmt = stmt.where(Shipment.carrier == carrier)
+    if status:
+        stmt = stmt.where(Shipment.status == status)
+    return list((await session.execute(paginate_query(stmt, Shipment.id, params))).scalars())
+
+
+# --------------------------------------------------------------------------- tracking
+
+
+def event_identity(event: courier_types.TrackingEvent) -> str:
+    """The dedup key stored for `event`: `TrackingEvent.identity()`, hashed when longer than 512 chars."""
+    identity = event.identity()
+    if len(identity) > MAX_IDENTITY_CHARS:
+        return "sha256:" + hashlib.sha256(identity.encode("utf-8")).hexdigest()
+    return identity
+
+
+async def apply_tracking_result(
+    *, session: AsyncSession, shipment: Shipment, result: TrackingResult, tracked_at: datetime | None = None
+) -> RefreshOutcome:
+    """Store what a carrier said about `shipment` (lock it first: `get(..., for_update=True)`).
+
+    * events not stored before (by `event_identity`) are inserted with
+      INSERT ... ON CONFLICT DO NOTHING, so repeats and concurrent refreshes
+      store each carrier event once;
+    * the status becomes `result.status`, except that `unknown` never
+      replaces a known status; estimated delivery and service point are
+      updated when the carrier gives them; `last_tracked_at` = `tracked_at` (default now);
+    * integration events: `shipment.tracking_updated` when events were
+      stored, `shipment.status_changed` (old_status -> new_status) when the status moved.
+
+    A result with found=False changes only `last_tracked_at`.
+    """
+    now = tracked_at or utcnow()
+    previous = shipment.status
+    shipment.last_tracked_at = now
+    shipment.updated_at = now
+    if not result.found:
+        await session.flush()
+        return RefreshOutcome(found=False, error=result.error, new_events=0, previous_status=previous, status=previous)
+
+    stored = await _store_events(session=session, shipment=shipment, tracked=result.events)
+    if result.status != TrackingStatus.UNKNOWN and result.status.value != previous:
+        shipment.status = result.status.value
+        shipment.last_status_change_at = now
+    if result.estimated_delivery is not None:
+        shipment.estimated_delivery = result.estimated_delivery
+    if result.service_point is not None:
+        shipment.service_point = result.service_point.model_dump(mode="json")
+    await session.flush()
+
+    if stored:
+        latest = max(stored, key=lambda e: e.occurred_at)
+        await events.record(
+            session=session,
+            tenant_id=shipment.tenant_id,
+            type=SHIPMENT_TRACKING_UPDATED,
+            subject_type="shipment",
+            subject_id=shipment.id,
+            data={
+                **_shipment_ref(shipment),
+                "status": shipment.status,
+                "new_events": len(stored),
+                "latest_event": _event_summary(latest),
+            },
+        )
+    if shipment.status != previous:
+        await events.record(
+            session=session,
+            tenant_id=shipment.tenant_id,
+            type=SHIPMENT_STATUS_CHANGED,
+            subject_type="shipment",
+            subject_id=shipment.id,
+            data={**_shipment_ref(shipment), "old_status": previous, "new_status": shipment.status},
+        )
+    return RefreshOutcome(found=True, error=None, new_events=len(stored), previous_status=previous, status=shipment.status)
+
+
+async def _store_events(
+    *, session: AsyncSession, shipment: Shipment, tracked: list[courier_types.TrackingEvent]
+) -> list[courier_types.TrackingEvent]:
+    """Insert the events not stored yet; returns those inserted."""
+    by_identity: dict[str, courier_types.TrackingEvent] = {}
+    for event in tracked:
+        by_identity.setdefault(event_identity(event), event)
+    if not by_identity:
+        return []
+    rows = [
+        {
+            "tenant_id": shipment.tenant_id,
+            "id": new_id(),
+            "shipment_id": shipment.id,
+            "occurred_at": event.occurred_at,
+            "status": event.status.value,
+            "carrier_code": event.carrier_code,
+            "description": event.description,
+            "city": event.location.city,
+            "postal_code": event.location.postal_code,
+            "country": event.location.country,
+            "service_point": event.service_point.model_dump(mode="json") if event.service_point else None,
+            "raw": event.raw,
+            "identity": identity,
+        }
+        for identity, event in by_identity.items()
+    ]
+    stmt = (
+        insert(TrackingEvent)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[TrackingEvent.tenant_id, TrackingEvent.shipment_id, TrackingEvent.identity])
+        .returning(TrackingEvent.identity)
+    )
+    inserted = set((await session.execute(stmt)).scalars())
+    return [event for identity, event in by_identity.items() if identity in inserted]
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _shipment_ref(shipment: Shipment) -> dict[str, Any]:
+    return {"shipment_id": str(shipment.id), "carrier": shipment.carrier, "tracking_number": shipment.tracking_number}
+
+
+def _event_summary(event: courier_types.TrackingEvent) -> dict[str, Any]:
+    return {
+        "occurred_at": event.occurred_at.isoformat(),
+        "status": event.status.value,
+        "carrier_code": event.carrier_code,
+        "description": event.description,
+        "location": event.location.model_dump(mode="json"),
+    }

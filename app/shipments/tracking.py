@@ -1,0 +1,127 @@
+"""Tracking through the carrier: refresh one stored shipment, or look numbers up in a batch.
+
+The carrier call never runs inside a database transaction: a short
+transaction reads what is needed (shipment, integration, decrypted
+credentials), the carrier is called, and a second transaction locks the
+shipment and applies the result (`service.apply_tracking_result`). A carrier
+failure therefore changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.config import Settings
+from app.couriers.base import CourierAdapter
+from app.couriers.errors import CarrierError, CarrierNotFound
+from app.couriers.http import CarrierHttp
+from app.couriers.types import TrackingResult
+from app.db.session import Database
+from app.integrations import service as integrations
+from app.integrations.adapters import AdapterSpec, build_adapter
+from app.integrations.crypto import CredentialsCipher
+from app.shipments import service
+from app.shipments.models import Shipment, TrackingEvent
+
+BATCH_CONCURRENCY = 4
+"""Carrier requests in flight at once for one batch lookup."""
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    """A refreshed shipment, its events (oldest first) and what the refresh changed."""
+
+    shipment: Shipment
+    events: list[TrackingEvent]
+    outcome: service.RefreshOutcome
+
+
+async def refresh_shipment(
+    *,
+    db: Database,
+    tenant_id: uuid.UUID,
+    shipment_id: uuid.UUID,
+    settings: Settings,
+    http: CarrierHttp,
+    cipher: CredentialsCipher,
+) -> RefreshReport:
+    """Track one shipment now and store the result.
+
+    The integration is the shipment's own when it is still active, else the
+    tenant's only active one for the carrier. Raises ProblemError 404 (no such
+    shipment), the 422s of `integrations.resolve_for_carrier`, 500 (credentials
+    undecryptable), and `CarrierError` for carrier failures (nothing stored).
+    A number the carrier does not know gives `outcome.found = False`.
+    """
+    async with db.transaction(tenant_id) as session:
+        shipment = await service.get_or_404(session=session, shipment_id=shipment_id)
+        integration = None
+        if shipment.integration_id is not None:
+            integration = await integrations.get(session=session, integration_id=shipment.integration_id)
+        if integration is None or not integration.is_active:
+            integration = await integrations.resolve_for_carrier(session=session, carrier=shipment.carrier)
+        spec = AdapterSpec.of(integration, cipher)
+        tracking_number = shipment.tracking_number
+    adapter = build_adapter(spec=spec, settings=settings, http=http)
+    try:
+        results = await adapter.track([tracking_number])
+        result = results[0]
+    except CarrierNotFound as exc:
+        result = TrackingResult(tracking_number=tracking_number, found=False, error=exc.message)
+    async with db.transaction(tenant_id) as session:
+        shipment = await service.get_or_404(session=session, shipment_id=shipment_id, for_update=True)
+        outcome = await service.apply_tracking_result(session=session, shipment=shipment, result=result)
+        tracking_events = await service.list_events(session=session, shipment_id=shipment_id)
+    return RefreshReport(shipment=shipment, events=tracking_events, outcome=outcome)
+
+
+async def adapter_for(
+    *,
+    db: Database,
+    tenant_id: uuid.UUID,
+    carrier: str,
+    integration_id: uuid.UUID | None,
+    settings: Settings,
+    http: CarrierHttp,
+    cipher: CredentialsCipher,
+) -> CourierAdapter:
+    """An adapter for the tenant's `carrier` integration (named, or the only active one); 422s as `resolve_for_carrier`."""
+    async with db.transaction(tenant_id) as session:
+        integrations.adapter_class(carrier)
+        integration = await integrations.resolve_for_carrier(
+            session=session, carrier=carrier, integration_id=integration_id
+        )
+        spec = AdapterSpec.of(integration, cipher)
+    return build_adapter(spec=spec, settings=settings, http=http)
+
+
+async def track_batch(
+    *, adapter: CourierAdapter, tracking_numbers: Sequence[str], concurrency: int = BATCH_CONCURRENCY
+) -> list[TrackingResult]:
+    """Track distinct `tracking_numbers` in chunks of `adapter.max_batch_size`, `concurrency` chunks at a time.
+
+    Returns one result per distinct number, in first-seen order. A carrier
+    failure of any chunk cancels the others and raises that `CarrierError`.
+    """
+    numbers = list(dict.fromkeys(tracking_numbers))
+    size = max(1, adapter.max_batch_size)
+    chunks = [numbers[i : i + size] for i in range(0, len(numbers), size)]
+    gate = asyncio.Semaphore(concurrency)
+
+    async def run(chunk: list[str]) -> list[TrackingResult]:
+        async with gate:
+            try:
+                return await adapter.track(chunk)
+            except CarrierNotFound as exc:
+                return [TrackingResult(tracking_number=n, found=False, error=exc.message) for n in chunk]
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(run(chunk)) for chunk in chunks]
+    except BaseExceptionGroup as failure:
+        carrier_errors = [e for e in failure.exceptions if isinstance(e, CarrierError)]
+        raise (carrier_errors or list(failure.exceptions))[0] from None
+    return [result for task in tasks for result in task.result()]
