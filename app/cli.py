@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,16 +21,34 @@ app = typer.Typer(help="courier-hub: multi-tenant courier integration backend.",
 
 
 def _settings() -> Settings:
-    """Settings with DATABASE_URL resolved (embedded server started if unset)."""
+    """Settings with DATABASE_URL resolved (embedded server started if unset).
+
+    In development with the embedded database and no CREDENTIALS_ENCRYPTION_KEYS,
+    a local key is generated once into `<EMBEDDED_PG_DIR>/../credentials.key`
+    (mode 0600) so `make run` works out of the box; production must set the variable.
+    """
     settings = get_settings()
     if not settings.database_url:
         from app.db.embedded import start_embedded
 
         url = start_embedded(settings.embedded_pg_dir)
         os.environ["DATABASE_URL"] = url
+        if settings.environment == "development" and settings.credentials_encryption_keys is None:
+            os.environ["CREDENTIALS_ENCRYPTION_KEYS"] = _local_dev_key(settings.embedded_pg_dir.parent / "credentials.key")
         get_settings.cache_clear()
         settings = get_settings()
     return settings
+
+
+def _local_dev_key(path: Path) -> str:
+    from cryptography.fernet import Fernet
+
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(Fernet.generate_key().decode())
+        path.chmod(0o600)
+        typer.echo(f"development: generated a local credentials encryption key in {path}", err=True)
+    return path.read_text().strip()
 
 
 @app.command()
