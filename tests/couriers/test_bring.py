@@ -10,11 +10,8 @@ values below were read off those files by hand. No database is needed.
 from __future__ import annotations
 
 import copy
-import json
 import logging
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
+from functools import partial
 
 import httpx
 import pytest
@@ -30,39 +27,20 @@ from app.couriers.errors import (
 )
 from app.couriers.http import CarrierHttp
 from app.couriers.types import ServicePoint, TrackingStatus
+from tests.couriers import helpers
+from tests.couriers.helpers import load_json_sample, utc
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "carrier-samples" / "bring"
 TRACKING_URL = "https://api.bring.com/tracking/api/v2/tracking.json"
 CUSTOMERS_URL = "https://api.bring.com/booking/api/customers"
 
-
-def load(name: str) -> Any:
-    """One Bring sample file, or skip the test when the shared samples are not checked out."""
-    path = SAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"Bring sample {path} missing (expected ../shared/carrier-samples next to the repo)")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
-
-
-class SleepRecorder:
-    """Replaces asyncio.sleep in CarrierHttp: records waits, sleeps 0 s."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
+load = partial(load_json_sample, "bring")
+"""One Bring sample file parsed as JSON, or skip the test when the shared samples are not checked out."""
 
 
 @pytest.fixture
-async def http():
-    client = CarrierHttp(settings=Settings(carrier_max_retries=1), sleep=SleepRecorder())
-    yield client
-    await client.aclose()
+def carrier_settings() -> Settings:
+    """One retry, so that retried failures show as two calls."""
+    return Settings(carrier_max_retries=1)
 
 
 @pytest.fixture
@@ -79,19 +57,11 @@ async def track_sample(adapter: BringAdapter, sample: str, number: str, *, statu
     return results, route
 
 
-def event_rows(result) -> list[tuple[Any, ...]]:
-    return [
-        (
-            e.occurred_at,
-            e.carrier_code,
-            e.status,
-            e.location.city,
-            e.location.postal_code,
-            e.location.country,
-            e.description,
-        )
-        for e in result.events
-    ]
+EVENT_COLUMNS = (
+    "occurred_at", "carrier_code", "status", "location.city", "location.postal_code", "location.country", "description"
+)  # fmt: skip
+event_rows = partial(helpers.event_rows, columns=EVENT_COLUMNS)
+"""The events of a result as (time, code, status, city, postal code, country, description) rows."""
 
 
 HANDED_IN_OSLO = (

@@ -8,43 +8,33 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from pathlib import Path
 
 import httpx
 import pytest
 import respx
 
-from app.config import Settings
 from app.couriers.dhl import DhlAdapter, DhlCredentials, normalize_status
 from app.couriers.errors import CarrierAuthError, CarrierBadResponse, CarrierUnavailable
 from app.couriers.http import CarrierHttp
 from app.couriers.types import Location, TrackingStatus as S
+from tests.couriers.helpers import sample_path
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "carrier-samples" / "dhl"
 BASE = "https://api-eu.dhl.com"
 TRACK_URL = BASE + "/track/shipments"
 
 
 def sample(name: str) -> bytes:
-    path = SAMPLES / name
-    if not path.exists():
-        pytest.skip(f"DHL sample {path} missing (carrier-samples not checked out next to the repo)")
-    return path.read_bytes()
+    """A DHL sample's bytes as DHL sent them (one starts with a UTF-8 BOM); skips the test when missing."""
+    return sample_path("dhl", name).read_bytes()
 
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
 
 
-async def _no_sleep(_: float) -> None:
-    return None
-
-
 @pytest.fixture
-async def adapter():
-    http = CarrierHttp(settings=Settings(), sleep=_no_sleep)
-    yield DhlAdapter(credentials=DhlCredentials(api_key="test-key"), http=http, environment="production")
-    await http.aclose()
+def adapter(http: CarrierHttp) -> DhlAdapter:
+    return DhlAdapter(credentials=DhlCredentials(api_key="test-key"), http=http, environment="production")
 
 
 def serve(number: str, status: int, body: bytes) -> respx.Route:

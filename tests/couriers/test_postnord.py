@@ -22,10 +22,8 @@ times are invented. The 403 reply is the saved sample
 from __future__ import annotations
 
 import copy
-import json
 import logging
-from datetime import datetime, timezone
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import httpx
@@ -37,8 +35,8 @@ from app.couriers.errors import CarrierAuthError, CarrierBadResponse, CarrierUna
 from app.couriers.http import CarrierHttp
 from app.couriers.postnord import PostNordAdapter, PostNordCredentials, parse_track_response
 from app.couriers.types import Location, ServicePoint, TrackingStatus
+from tests.couriers.helpers import load_json_sample, utc
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "carrier-samples" / "postnord"
 SPEC_FILE = "openapi-track-and-trace-v7-findbyidentifier.swagger.json"
 SHIPMENT_ID = "TESTSHIPMENT00001SE"
 ITEM_ID = "TESTITEM0000000001SE"
@@ -46,12 +44,8 @@ API_KEY = "0123456789abcdef0123456789abcdef"
 PROD_URL = f"https://api2.postnord.com/rest/shipment/v7/trackandtrace/id/{SHIPMENT_ID}/public"
 
 
-def load(name: str) -> Any:
-    """One PostNord sample file, or skip the test when the shared samples are not checked out."""
-    path = SAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"PostNord sample {path} missing (expected ../shared/carrier-samples next to the repo)")
-    return json.loads(path.read_text(encoding="utf-8"))
+load = partial(load_json_sample, "postnord")
+"""One PostNord sample file parsed as JSON, or skip the test when the shared samples are not checked out."""
 
 
 @pytest.fixture(scope="module")
@@ -206,30 +200,15 @@ def until(reply: dict[str, Any], last_code: str) -> dict[str, Any]:
     return trimmed
 
 
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
-
-
 PICKUP_POINT = ServicePoint(
     id="123456", name="ICA Testbutiken", address="Testgatan 1", city="Stockholm", postal_code="11122", country="SE"
 )
 
 
-class SleepRecorder:
-    """Replaces asyncio.sleep in CarrierHttp: records waits, sleeps 0 s."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
 @pytest.fixture
-async def http():
-    client = CarrierHttp(settings=Settings(carrier_max_retries=1), sleep=SleepRecorder())
-    yield client
-    await client.aclose()
+def carrier_settings() -> Settings:
+    """One retry, so that a retried 503 shows as two calls."""
+    return Settings(carrier_max_retries=1)
 
 
 @pytest.fixture
