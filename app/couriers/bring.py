@@ -33,7 +33,7 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.couriers.base import CourierAdapter
 from app.couriers.bring_codes import normalize_event_status
@@ -56,6 +56,8 @@ NOT_FOUND_CODES = frozenset({400, 404})
 
 class BringCredentials(BaseModel):
     """A Mybring API user: login id, API key and an optional client URL."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     api_uid: str = Field(min_length=1, description="Mybring login id (the user's e-mail address).")
     api_key: SecretStr = Field(description="The Mybring user's API key.")

@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.couriers.base import CourierAdapter
 from app.couriers.errors import CarrierBadResponse
@@ -54,6 +54,8 @@ CREDENTIAL_PROBE_ID = "00000000000000000000"
 
 class PostNordCredentials(BaseModel):
     """A PostNord developer-portal API key (32 characters), sent as the `apikey` query parameter."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     api_key: SecretStr = Field(description="PostNord API key, authorised for Track & Trace.")
 

@@ -191,3 +191,17 @@ def test_broken_builtin_module_is_skipped(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(registry, "BUILTIN_MODULES", ("app.couriers.dhl", "app.couriers.does_not_exist"))
     registry.refresh()
     assert [cls.code for cls in registry.all_adapter_classes()] == ["dhl"]
+
+
+@pytest.mark.parametrize("code", ["dhl", "fedex", "ups", "postnord", "bring"])
+def test_credentials_reject_unknown_fields(code):
+    """A typo in a credential field name is an error, not silently dropped."""
+    from pydantic import ValidationError
+
+    from app.couriers.registry import get_adapter_class
+
+    model = get_adapter_class(code).credentials_model
+    schema = model.model_json_schema()
+    assert schema.get("additionalProperties") is False
+    with pytest.raises(ValidationError):
+        model.model_validate({**{name: "x" * 32 for name in schema.get("required", [])}, "unexpected_field": "x"})
