@@ -8,6 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.auth.router import router as auth_router
+from app.billing.router import plans_router
+from app.billing.router import router as billing_router
+from app.billing.setup import install_billing
 from app.config import Settings, get_settings
 from app.couriers.http import aclose_carrier_http
 from app.db.session import Database
@@ -18,6 +21,7 @@ from app.integrations.router import router as integrations_router
 from app.middleware import RequestContextMiddleware
 from app.pos.router import router as pos_router
 from app.problems import install_problem_handlers
+from app.ratelimit.setup import install_rate_limits
 from app.requestid import configure_logging
 from app.shipments.router import router as shipments_router
 from app.tenants.router import router as tenants_router
@@ -35,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.db.dispose()
             await aclose_carrier_http()
+            await app.state.stripe.aclose()
 
     app = FastAPI(
         title="courier-hub",
@@ -43,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.dependency_overrides[get_settings] = lambda: settings
+    install_billing(app, settings)
+    install_rate_limits(app, settings)  # before RequestContextMiddleware: that one stays outermost
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
     for router in (
@@ -54,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         carriers_router,
         integrations_router,
         shipments_router,
+        plans_router,
+        billing_router,
     ):
         app.include_router(router)
     return app

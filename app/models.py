@@ -1,6 +1,7 @@
 """Imports every model so `Base.metadata` is complete (Alembic, doctor, tests)."""
 
 from app.auth.models import ApiKey, PlatformApiKey
+from app.billing.models import Plan, StripeEvent, TenantSubscription, UsageCounter
 from app.db.base import Base
 from app.events.models import IntegrationEvent
 from app.idempotency.models import IdempotencyKey
@@ -15,9 +16,13 @@ __all__ = [
     "IdempotencyKey",
     "Integration",
     "IntegrationEvent",
+    "Plan",
     "PlatformApiKey",
     "PosOrder",
     "Shipment",
+    "StripeEvent",
     "Tenant",
+    "TenantSubscription",
     "TrackingEvent",
+    "UsageCounter",
 ]

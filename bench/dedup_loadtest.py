@@ -9,7 +9,8 @@ each order always under the same Idempotency-Key, `concurrency` in flight.
 Orders are built from Shopify's published sample order (bench/data/, source
 beside it) with a fresh external id per order, so every run is independent.
 A 409 (same key still in flight) is retried with exponential backoff and
-jitter, as a client should. Prints and writes:
+jitter, and a 429 (the plan's rate limit) after its `Retry-After`, as a client
+should. Prints and writes:
 
     {"total", "unique", "created", "replayed", "conflicts_retried", "other",
      "orders_in_tenant"}
@@ -32,9 +33,24 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_delay, wait_exponential_jitter
 
 SAMPLE = Path(__file__).resolve().parent / "data" / "shopify-order.json"
+
+
+def _wait_for(backoff: Any) -> Any:
+    """Tenacity wait: a 429's `Retry-After` seconds, else exponential backoff with jitter (409)."""
+
+    def wait(state: RetryCallState) -> float:
+        response = state.outcome.result()
+        if response.status_code == 429:
+            try:
+                return max(float(response.headers.get("retry-after", "1")), 0.1)
+            except ValueError:
+                return 1.0
+        return backoff(state)
+
+    return wait
 
 
 def build_orders(source: str, unique: int) -> list[dict[str, Any]]:
@@ -71,6 +87,15 @@ async def run(args: argparse.Namespace) -> dict[str, int]:
     plan = [j % args.unique for j in range(args.total)]
     random.shuffle(plan)
     counts = {"created": 0, "replayed": 0, "conflicts_retried": 0, "other": 0}
+    rate_limited = 0
+    backoff = wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.1)
+
+    def count_retry(state: RetryCallState) -> None:
+        nonlocal rate_limited
+        if state.outcome.result().status_code == 429:
+            rate_limited += 1
+        else:
+            counts["conflicts_retried"] += 1
     semaphore = asyncio.Semaphore(args.concurrency)
     headers = {"Authorization": f"Bearer {args.api_key}"}
 
@@ -82,10 +107,10 @@ async def run(args: argparse.Namespace) -> dict[str, int]:
                 body = json.dumps(orders[index])
                 request_headers = {"Idempotency-Key": keys[index], "Content-Type": "application/json"}
                 retrying = AsyncRetrying(
-                    retry=retry_if_result(lambda r: r.status_code == 409),
-                    wait=wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.1),
-                    stop=stop_after_attempt(20),
-                    before_sleep=lambda _: counts.__setitem__("conflicts_retried", counts["conflicts_retried"] + 1),
+                    retry=retry_if_result(lambda r: r.status_code in (409, 429)),
+                    wait=_wait_for(backoff),
+                    stop=stop_after_delay(300),
+                    before_sleep=count_retry,
                     retry_error_callback=lambda state: state.outcome.result(),
                 )
                 response = await retrying(client.post, path, content=body, headers=request_headers)
@@ -111,6 +136,8 @@ async def run(args: argparse.Namespace) -> dict[str, int]:
             cursor = page["next_cursor"]
             if not cursor:
                 break
+    if rate_limited:
+        print(f"note: {rate_limited} responses were 429 (plan rate limit) and retried after Retry-After", file=sys.stderr)
     return {"total": args.total, "unique": args.unique, **counts, "orders_in_tenant": seen}
 
 

@@ -108,13 +108,16 @@ async def _owner_db_session(owner_url: URL) -> AsyncIterator[Database]:
 async def owner_db(_owner_db_session: Database) -> AsyncIterator[Database]:
     """The owner's connection, for arranging and inspecting rows behind the API's back.
 
-    Every table is emptied after the test.
+    Every table is emptied after the test, except reference data the migrations seed (`plans`).
     """
     yield _owner_db_session
     async with _owner_db_session.transaction() as session:
         tables = (
             await session.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename NOT IN ('alembic_version', 'plans')"
+                )
             )
         ).scalars()
         names = ", ".join(f'"{t}"' for t in tables)
@@ -142,7 +145,9 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def client(app: Any, owner_db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to the app in-process."""
+    """An HTTP client talking to the app in-process (rate-limit counts and cached plans reset first)."""
+    app.state.rate_limiter.reset()
+    app.state.plan_cache.invalidate()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
         yield c
 

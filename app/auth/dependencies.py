@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal, Role, resolve_api_key
 from app.db.session import Database
 from app.problems import ProblemError
+from app.ratelimit import enforce as ratelimit
 
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="courier-hub"'}
 
@@ -22,19 +23,27 @@ def get_db(request: Request) -> Database:
 
 
 async def get_principal(request: Request, db: Annotated[Database, Depends(get_db)]) -> Principal:
-    """Authenticate `Authorization: Bearer <key>`; 401 problem+json when missing, unknown, revoked or expired."""
+    """Authenticate `Authorization: Bearer <key>`; 401 problem+json when missing, unknown, revoked or expired.
+
+    Then rate-limits (app.ratelimit.enforce): 429 problem+json with Retry-After
+    over the key's or tenant's plan limit, or while the client address is over
+    its failed-authentication budget.
+    """
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise ProblemError(401, "unauthorized", "Send an API key as `Authorization: Bearer <key>`.", headers=_UNAUTHORIZED_HEADERS)
+    await ratelimit.guard_auth_attempt(request)  # 429 while this address is over its failed-auth budget
     if len(token) > 200:
         principal = None
     else:
         principal = await resolve_api_key(db, token)
     if principal is None:
+        await ratelimit.record_auth_failure(request)
         raise ProblemError(401, "unauthorized", "The API key is invalid, revoked or expired.", headers=_UNAUTHORIZED_HEADERS)
     request.state.principal = principal
+    await ratelimit.enforce_principal(request, principal)  # 429 over the key's or tenant's plan limits
     return principal
 
 

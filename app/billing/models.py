@@ -63,11 +63,35 @@ class TenantSubscription(Base):
     current_period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, server_default="false", default=False)
     past_due_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    grace_ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stripe_state_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), default=utcnow, onupdate=utcnow
     )
+
+    def plan_in_force(self, now: datetime) -> str:
+        """The plan code the API applies at `now` (see `plan_for_status`)."""
+        return plan_for_status(self.status, self.subscribed_plan_code, self.grace_ends_at, now)
+
+
+LIVE_STATUSES = frozenset({"active", "trialing"})
+"""Stripe subscription statuses that grant the subscribed plan outright."""
+
+
+def plan_for_status(status: str, subscribed_plan_code: str | None, grace_ends_at: datetime | None, now: datetime) -> str:
+    """The effective plan: the subscribed one while active/trialing, or past_due within grace; else free.
+
+    Every other Stripe status (incomplete, incomplete_expired, unpaid, canceled,
+    paused) and an unknown price fall back to the free plan.
+    """
+    if subscribed_plan_code is None:
+        return FREE_PLAN
+    if status in LIVE_STATUSES:
+        return subscribed_plan_code
+    if status == "past_due" and grace_ends_at is not None and now < grace_ends_at:
+        return subscribed_plan_code
+    return FREE_PLAN
 
 
 class UsageCounter(Base):

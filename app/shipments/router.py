@@ -60,6 +60,8 @@ async def register_shipment(
     with spaces removed. Errors (422): `unknown-carrier`, `order-not-found`,
     `integration-required` (connect the carrier first), `integration-ambiguous`
     (pass `integration_id`), `integration-not-found`, `integration-inactive`.
+    402 `quota-exceeded`: the plan's monthly shipment quota is used up (body
+    names the quota and `resets_at`).
     """
     assert principal.tenant_id is not None
     tenant_id = principal.tenant_id

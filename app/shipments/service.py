@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.billing import quota
 from app.couriers import types as courier_types
 from app.couriers.types import TrackingResult, TrackingStatus
 from app.db.base import new_id, utcnow
@@ -71,7 +72,8 @@ async def register(
     `unknown-carrier`, 422 `order-not-found`, and the integration errors of
     `integrations.resolve_for_carrier`. An existing shipment is returned
     unchanged. Race-free (INSERT ... ON CONFLICT DO NOTHING); a new one
-    records `shipment.created`.
+    counts against the plan's monthly shipment quota (402 `quota-exceeded`,
+    app.billing.quota) and records `shipment.created`.
     """
     integrations.adapter_class(carrier)
     if order_id is not None:
@@ -99,6 +101,9 @@ async def register(
             select(Shipment).where(Shipment.carrier == carrier, Shipment.tracking_number == tracking_number)
         )
         return existing.scalar_one(), False
+    # Counted only for a shipment actually inserted; over the plan's monthly
+    # quota this raises 402 and the rollback takes the insert back with it.
+    await quota.consume(session=session, tenant_id=tenant_id, metric=quota.SHIPMENTS)
     await events.record(
         session=session,
         tenant_id=tenant_id,

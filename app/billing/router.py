@@ -1,0 +1,183 @@
+"""/v1/plans (public list, platform-admin edits) and /v1/billing (subscription, Checkout, Portal, Stripe webhook)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.dependencies import PlatformAdmin, TenantMember, TenantSession, get_db, require_roles
+from app.auth.principal import Principal
+from app.billing import checkout, plans, service, webhook
+from app.billing.schemas import (
+    CheckoutRequest,
+    PlanCreate,
+    PlanOut,
+    PlanUpdate,
+    PortalRequest,
+    SessionOut,
+    SubscriptionOut,
+    WebhookAck,
+)
+from app.billing.stripe_client import StripeGateway
+from app.config import Settings
+from app.db.session import Database
+from app.problems import ProblemError
+
+plans_router = APIRouter(prefix="/v1/plans", tags=["billing"])
+router = APIRouter(prefix="/v1/billing", tags=["billing"])
+
+TenantAdmin = Annotated[Principal, Depends(require_roles("tenant_admin"))]
+Db = Annotated[Database, Depends(get_db)]
+
+
+def get_gateway(request: Request) -> StripeGateway:
+    """The process's StripeGateway (set by `app.billing.setup.install_billing`)."""
+    return request.app.state.stripe
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The app's Settings (those `create_app` was built with)."""
+    return request.app.state.settings
+
+
+Gateway = Annotated[StripeGateway, Depends(get_gateway)]
+AppSettings = Annotated[Settings, Depends(get_app_settings)]
+
+
+async def _reader_session(db: Db) -> AsyncIterator[AsyncSession]:
+    async with db.transaction() as session:
+        yield session
+
+
+async def _admin_session(_: PlatformAdmin, db: Db) -> AsyncIterator[AsyncSession]:
+    async with db.transaction(platform_admin=True) as session:
+        yield session
+
+
+ReaderSession = Annotated[AsyncSession, Depends(_reader_session, scope="function")]
+AdminSession = Annotated[AsyncSession, Depends(_admin_session, scope="function")]
+
+
+@plans_router.get("", response_model=list[PlanOut], summary="List plans")
+async def list_plans(session: ReaderSession) -> list[PlanOut]:
+    """Every plan with its limits, cheapest first. Public (no API key).
+
+    Rate limits are requests per minute; `shipments_per_month` counts per
+    calendar month (UTC); a null quota is unlimited.
+    """
+    return [PlanOut.model_validate(p) for p in await plans.list_plans(session=session)]
+
+
+@plans_router.post("", response_model=PlanOut, status_code=201, summary="Create a plan")
+async def create_plan(body: PlanCreate, session: AdminSession, request: Request) -> PlanOut:
+    """Create a plan (platform admin). 409 `plan-exists`, 409 `price-in-use`."""
+    plan = await plans.create(session=session, values=body.model_dump())
+    request.app.state.plan_cache.invalidate()
+    return PlanOut.model_validate(plan)
+
+
+@plans_router.patch("/{code}", response_model=PlanOut, summary="Edit a plan")
+async def update_plan(code: str, body: PlanUpdate, session: AdminSession, request: Request) -> PlanOut:
+    """Change a plan's name, Stripe price or limits (platform admin); fields left out stay.
+
+    Sending `null` for a quota makes it unlimited. New limits apply to every
+    tenant on the plan within PLAN_CACHE_TTL_SECONDS (at once in this
+    process). 404 `not-found`, 409 `price-in-use`.
+    """
+    changes = body.model_dump(exclude_unset=True)
+    for required in ("name", "requests_per_minute_per_key", "requests_per_minute_per_tenant", "sort_order"):
+        if required in changes and changes[required] is None:
+            raise ProblemError(422, "validation-error", f"`{required}` cannot be null.")
+    plan = await plans.update(session=session, code=code, changes=changes)
+    if plan is None:
+        raise ProblemError(404, "not-found", f"No plan '{code}'.")
+    request.app.state.plan_cache.invalidate()
+    return PlanOut.model_validate(plan)
+
+
+@router.get("/subscription", response_model=SubscriptionOut, summary="The tenant's plan, subscription and usage")
+async def get_subscription(principal: TenantMember, session: TenantSession) -> dict:
+    """The plan in force, the Stripe subscription's status and current period, and usage against each quota.
+
+    `usage[]`: `{quota, limit, used, resets_at}`; `shipments_per_month` resets
+    at 00:00 UTC on the first of next month. Any tenant key.
+    """
+    assert principal.tenant_id is not None
+    return await service.overview(session=session, tenant_id=principal.tenant_id)
+
+
+@router.post("/checkout-session", response_model=SessionOut, status_code=201, summary="Start a Stripe Checkout")
+async def create_checkout_session(
+    body: CheckoutRequest,
+    principal: TenantAdmin,
+    db: Db,
+    gateway: Gateway,
+    settings: AppSettings,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> SessionOut:
+    """A Stripe Checkout Session (subscription mode) for `plan`; send the user to `url` (tenant admin).
+
+    The tenant's Stripe customer is created once and reused. The plan takes
+    effect when Stripe's webhook confirms the subscription. Errors: 404
+    `plan-not-found`, 409 `plan-not-purchasable`, 409 `subscription-exists`,
+    422 `return-url-required`, 502 `stripe-*`, 503 `billing-not-configured`.
+    """
+    assert principal.tenant_id is not None
+    session = await checkout.create_checkout(
+        db=db,
+        gateway=gateway,
+        settings=settings,
+        tenant_id=principal.tenant_id,
+        plan_code=body.plan,
+        success_url=str(body.success_url) if body.success_url else None,
+        cancel_url=str(body.cancel_url) if body.cancel_url else None,
+        idempotency_key=idempotency_key,
+    )
+    return SessionOut(id=session["id"], url=session["url"])
+
+
+@router.post("/portal-session", response_model=SessionOut, status_code=201, summary="Open the Stripe Customer Portal")
+async def create_portal_session(
+    principal: TenantAdmin, db: Db, gateway: Gateway, settings: AppSettings, body: PortalRequest | None = None
+) -> SessionOut:
+    """A Customer Portal session (change plan, payment method, invoices, cancel); send the user to `url` (tenant admin).
+
+    Errors: 422 `return-url-required`, 502 `stripe-*`, 503 `billing-not-configured`.
+    """
+    assert principal.tenant_id is not None
+    return_url = str(body.return_url) if body is not None and body.return_url else None
+    session = await checkout.create_portal(
+        db=db, gateway=gateway, settings=settings, tenant_id=principal.tenant_id, return_url=return_url
+    )
+    return SessionOut(id=session["id"], url=session["url"])
+
+
+@router.post(
+    "/stripe/webhook",
+    response_model=WebhookAck,
+    summary="Stripe webhook endpoint",
+    responses={400: {"description": "Bad or missing Stripe-Signature; nothing stored."}},
+)
+async def stripe_webhook(
+    request: Request,
+    db: Db,
+    gateway: Gateway,
+    settings: AppSettings,
+    stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None,
+) -> WebhookAck:
+    """Receive a Stripe event (no API key; authenticated by its `Stripe-Signature`).
+
+    Handles `checkout.session.completed`, `customer.subscription.created|updated|deleted`,
+    `invoice.paid`, `invoice.payment_failed`; others are acknowledged and ignored.
+    Each event id is applied once (a re-sent event answers 200 `duplicate`);
+    older states never overwrite newer ones (`stale`). 400 `invalid-signature`
+    / `malformed-event`, 502 if Stripe had to be asked and failed (Stripe retries).
+    """
+    event = webhook.verify(await request.body(), stripe_signature, settings)
+    outcome = await webhook.handle(
+        event, db=db, gateway=gateway, settings=settings, on_plan_change=request.app.state.plan_cache.invalidate
+    )
+    return WebhookAck(status=outcome.status)

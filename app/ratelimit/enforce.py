@@ -1,0 +1,94 @@
+"""Applying the limits to a request: called by `app.auth.dependencies.get_principal`.
+
+* Authenticated: one hit on the API key's policy ("key") and, for tenant
+  keys, one on the tenant's ("tenant"); both values come from the tenant's
+  plan (cached, `app.billing.cache`). Platform-admin keys have one policy
+  from PLATFORM_ADMIN_RATE_LIMIT.
+* Failed authentication: each unknown, revoked or expired key counts
+  against the client address ("auth-failures", AUTH_FAILURE_RATE_LIMIT);
+  while over it, every request from that address carrying a key is refused
+  with 429 before the key is even looked up, so keys cannot be guessed at
+  speed. The address is the ASGI client (run uvicorn with
+  `--proxy-headers --forwarded-allow-ips` behind a proxy).
+
+Over a limit: 429 problem+json `rate-limited` with `Retry-After`, naming the
+policy; the state headers are added by `RateLimitHeadersMiddleware`.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from app.auth.principal import Principal
+from app.problems import ProblemError
+from app.ratelimit.limiter import LimitState, Policy, PolicyState, RateLimiter
+from app.ratelimit.middleware import STATE_KEY
+
+
+def _limiter(request: Request) -> RateLimiter | None:
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    return limiter if limiter is not None and limiter.enabled else None
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client and request.client.host else "unknown"
+
+
+def _auth_policy(request: Request, limiter: RateLimiter) -> Policy:
+    return Policy("auth-failures", limiter.auth_failure_limit, _client_address(request))
+
+
+def _refuse(state: LimitState, policy: PolicyState) -> ProblemError:
+    retry_after = policy.reset_after()
+    what = {"key": "this API key", "tenant": "this tenant", "auth-failures": "failed authentications from this address"}
+    return ProblemError(
+        429,
+        "rate-limited",
+        f"Rate limit exceeded for {what.get(policy.name, policy.name)}: {policy.quota} requests per "
+        f"{policy.window_seconds} s. Retry in {retry_after} s.",
+        title="Too Many Requests",
+        headers={"Retry-After": str(retry_after)},
+        policy=policy.name,
+        limit=policy.quota,
+        window_seconds=policy.window_seconds,
+        retry_after=retry_after,
+    )
+
+
+async def guard_auth_attempt(request: Request) -> None:
+    """429 if the client address is over its failed-authentication budget (nothing counted)."""
+    limiter = _limiter(request)
+    if limiter is None:
+        return
+    state = await limiter.test(_auth_policy(request, limiter))
+    if state.exceeded:
+        limit_state = LimitState((state,))
+        setattr(request.state, STATE_KEY, limit_state)
+        raise _refuse(limit_state, state)
+
+
+async def record_auth_failure(request: Request) -> None:
+    """Count one failed authentication against the client address (the caller then answers 401)."""
+    limiter = _limiter(request)
+    if limiter is None:
+        return
+    setattr(request.state, STATE_KEY, await limiter.hit(_auth_policy(request, limiter)))
+
+
+async def enforce_principal(request: Request, principal: Principal) -> None:
+    """Count the request against the key's and the tenant's plan limits; 429 problem+json when over one."""
+    limiter = _limiter(request)
+    if limiter is None:
+        return
+    if principal.tenant_id is None:
+        policies = [Policy("key", limiter.platform_admin_limit, str(principal.key_id))]
+    else:
+        plan = await request.app.state.plan_cache.get(request.app.state.db, principal.tenant_id)
+        policies = [
+            Policy("key", f"{plan.requests_per_minute_per_key}/minute", str(principal.key_id)),
+            Policy("tenant", f"{plan.requests_per_minute_per_tenant}/minute", str(principal.tenant_id)),
+        ]
+    state = await limiter.hit(*policies)
+    setattr(request.state, STATE_KEY, state)
+    if state.exceeded is not None:
+        raise _refuse(state, state.exceeded)

@@ -1,0 +1,18 @@
+"""Wiring rate limits into the app: the limiter on `app.state` and the headers middleware."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from app.config import Settings
+from app.ratelimit.limiter import RateLimiter
+from app.ratelimit.middleware import RateLimitHeadersMiddleware
+
+
+def install_rate_limits(app: FastAPI, settings: Settings) -> None:
+    """Set `app.state.rate_limiter` and add the middleware that puts limit state on every limited response.
+
+    The limits are applied by `app.auth.dependencies.get_principal` (see `app.ratelimit.enforce`).
+    """
+    app.state.rate_limiter = RateLimiter(settings)
+    app.add_middleware(RateLimitHeadersMiddleware)
