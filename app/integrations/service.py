@@ -18,6 +18,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.billing import quota
 from app.couriers.base import CourierAdapter
 from app.couriers.registry import UnknownCarrier, get_adapter_class
 from app.db.base import utcnow
@@ -267,12 +268,14 @@ async def create(
 ) -> Integration:
     """Validate, encrypt and store a new integration; records `integration.created`.
 
-    Raises ProblemError 422 (unknown carrier, invalid credentials) or 409
-    (`integration-exists`: an active one with this carrier and name).
+    Raises ProblemError 422 (unknown carrier, invalid credentials), 409
+    (`integration-exists`: an active one with this carrier and name) or 402
+    (`quota-exceeded`: the plan's carrier count is used up).
     """
     plain = validate_credentials(carrier=carrier, credentials=credentials)
     if is_active:
         await _ensure_name_free(session=session, carrier=carrier, name=name, exclude_id=None)
+        await quota.ensure_carrier_allowed(session=session, tenant_id=tenant_id, carrier=carrier)
     row = Integration(
         tenant_id=tenant_id,
         carrier=carrier,
@@ -311,6 +314,8 @@ async def update(
     if changes.get("is_active", integration.is_active) and {"name", "is_active"} & set(changed):
         # checked before any attribute changes, so autoflush cannot trip the index first
         await _ensure_name_free(session=session, carrier=integration.carrier, name=new_name, exclude_id=integration.id)
+    if "is_active" in changed and changes["is_active"]:
+        await quota.ensure_carrier_allowed(session=session, tenant_id=integration.tenant_id, carrier=integration.carrier)
     for field in changed:
         setattr(integration, field, changes[field])
     if plain is not None:

@@ -108,3 +108,32 @@ async def test_overlapping_transactions_never_exceed_the_quota(app_db, make_tena
     results = await asyncio.gather(*(create_one() for _ in range(20)))
     assert results.count(True) == 10
     assert await scalar(owner_db, "SELECT count FROM usage_counters WHERE tenant_id = :t", t=tenant.id) == 10
+
+
+async def test_plan_limits_the_number_of_connected_carriers(client, make_tenant):
+    """The free plan allows 2 carriers: a third is 402 naming the quota; more accounts of a connected carrier are fine."""
+    tenant = await make_tenant("acme")
+    headers = tenant.headers("admin")
+    bodies = [
+        {"carrier": "dhl", "name": "default", "environment": "sandbox", "credentials": {"api_key": "dhl-key"}},
+        {"carrier": "postnord", "name": "default", "environment": "sandbox", "credentials": {"api_key": "pn-key"}},
+    ]
+    for body in bodies:
+        assert (await client.post("/v1/integrations", json=body, headers=headers)).status_code == 201
+    third = await client.post(
+        "/v1/integrations",
+        json={"carrier": "bring", "name": "default", "environment": "production",
+              "credentials": {"api_uid": "ops@example.com", "api_key": "bring-key"}},
+        headers=headers,
+    )
+    assert third.status_code == 402
+    assert third.headers["content-type"] == "application/problem+json"
+    assert third.json()["quota"] == "carriers" and third.json()["limit"] == 2
+    second_dhl = await client.post(
+        "/v1/integrations",
+        json={"carrier": "dhl", "name": "eu", "environment": "sandbox", "credentials": {"api_key": "dhl-key-2"}},
+        headers=headers,
+    )
+    assert second_dhl.status_code == 201
+    listed = (await client.get("/v1/integrations", headers=headers)).json()["data"]
+    assert sorted(i["carrier"] for i in listed) == ["dhl", "dhl", "postnord"]
