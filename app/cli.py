@@ -82,6 +82,8 @@ def serve(
 
 
 class Direction(str, Enum):
+    """Which way `courier-hub migrate` moves the schema."""
+
     upgrade = "upgrade"
     downgrade = "downgrade"
 

@@ -106,11 +106,7 @@ def redact_url(url: httpx.URL | str) -> str:
 
 
 def _snippet(response: httpx.Response, limit: int = 300) -> str:
-    try:
-        text = response.content.decode("utf-8-sig", errors="replace")
-    except Exception:  # pragma: no cover - defensive; content is bytes
-        return ""
-    text = " ".join(text.split())
+    text = " ".join(response.content.decode("utf-8-sig", errors="replace").split())
     return text[:limit] + ("…" if len(text) > limit else "")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,9 @@ def downgrade(owner_url: URL | str, revision: str = "base") -> None:
     _in_thread(command.downgrade, alembic_config(owner_url), revision)
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str | None:
-    """The head revision id of the migration scripts."""
+    """The head revision id of the migration scripts (read once per process: /readyz calls it often)."""
     return ScriptDirectory.from_config(alembic_config("postgresql+asyncpg://unused/unused")).get_current_head()
 
 
