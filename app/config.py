@@ -89,6 +89,55 @@ class Settings(BaseSettings):
         default=10.0, description="How long a process caches a tenant's plan for rate limiting."
     )
 
+    # Outbound webhooks (app/webhooks) and the worker (`courier-hub worker`).
+    webhook_dev_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated hosts that webhook endpoints may use over plain http and on private/loopback "
+        "addresses (local development only; empty in production).",
+    )
+    webhook_timeout_seconds: float = Field(default=15.0, description="A delivery attempt must get its 2xx within this.")
+    webhook_retry_schedule_seconds: list[float] = Field(
+        default=[5, 300, 1800, 7200, 18000, 36000, 36000],
+        description="Waits before each retry after a failed attempt (Svix's schedule); JSON list in the environment.",
+    )
+    webhook_retry_jitter: float = Field(default=0.1, description="Each retry wait is scaled by a random factor in 1 +/- this.")
+    webhook_retry_after_max_seconds: float = Field(
+        default=36000, description="Upper bound on a receiver's Retry-After (on 429/502/503/504)."
+    )
+    webhook_disable_after_seconds: int = Field(
+        default=5 * 24 * 3600, description="An endpoint whose every attempt failed for this long is disabled."
+    )
+    webhook_secret_rotation_overlap_seconds: int = Field(
+        default=24 * 3600, description="After rotate-secret, the old secret keeps signing this long."
+    )
+    webhook_response_body_max_bytes: int = Field(default=4096, description="Response bytes kept per delivery attempt.")
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Development default for inbound courier webhooks of integrations without their own secret "
+        "(ignored when ENVIRONMENT=production).",
+    )
+    worker_concurrency: int = Field(default=10, description="Delivery attempts one worker sends at once.")
+    worker_batch_size: int = Field(default=50, description="Due deliveries one worker claims per round.")
+    worker_idle_seconds: float = Field(default=1.0, description="How long the worker sleeps when nothing is due.")
+    worker_maintenance_interval_seconds: float = Field(
+        default=3600, description="How often the worker purges expired rows and sweeps billing grace periods."
+    )
+
+    # Scheduled tracking refresh (done by the worker).
+    tracking_refresh_interval_seconds: int = Field(default=2 * 3600, description="Refresh cadence of open shipments.")
+    tracking_refresh_out_for_delivery_seconds: int = Field(
+        default=30 * 60, description="Refresh cadence once a shipment is out for delivery."
+    )
+    tracking_refresh_stop_after_seconds: int = Field(
+        default=30 * 24 * 3600, description="Stop refreshing a shipment this long after its last status change."
+    )
+    tracking_refresh_batch_size: int = Field(default=200, description="Due shipments one worker claims per round.")
+
+    @property
+    def webhook_dev_hosts(self) -> frozenset[str]:
+        """WEBHOOK_DEV_ALLOWED_HOSTS as lower-case host names/addresses."""
+        return frozenset(h.strip().lower().strip("[]") for h in self.webhook_dev_allowed_hosts.split(",") if h.strip())
+
     def carrier_base_url_override(self, carrier: str) -> str | None:
         """The `<CARRIER>_BASE_URL` override for `carrier` (e.g. "dhl"), or None."""
         return getattr(self, f"{carrier}_base_url", None)

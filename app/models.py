@@ -9,9 +9,18 @@ from app.integrations.models import Integration
 from app.pos.models import PosOrder
 from app.shipments.models import Shipment, TrackingEvent
 from app.tenants.models import Tenant
+from app.webhooks.models import (
+    DeliveryAttempt,
+    InboundWebhook,
+    UnmatchedTrackingUpdate,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "ApiKey",
+    "DeliveryAttempt",
+    "InboundWebhook",
     "Base",
     "IdempotencyKey",
     "Integration",
@@ -24,5 +33,8 @@ __all__ = [
     "Tenant",
     "TenantSubscription",
     "TrackingEvent",
+    "UnmatchedTrackingUpdate",
     "UsageCounter",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

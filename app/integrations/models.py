@@ -41,6 +41,8 @@ class Integration(TenantMixin, Base):
     environment: Mapped[str] = mapped_column(String(16))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     credentials_ciphertext: Mapped[str] = mapped_column(Text)
+    webhook_secret_ciphertext: Mapped[str | None] = mapped_column(Text)
+    """Fernet token of the secret that authenticates the carrier's pushes (POST /v1/inbound/...)."""
     last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_check_status: Mapped[str | None] = mapped_column(String(16))
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import DateTime, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,6 +29,7 @@ class Shipment(TenantMixin, Base):
         Index("ix_shipments_tenant_id_status_id", "tenant_id", "status", "id"),
         Index("ix_shipments_tenant_id_order_id", "tenant_id", "order_id"),
         Index("ix_shipments_tenant_id_integration_id", "tenant_id", "integration_id"),
+        Index("ix_shipments_next_track_at", "next_track_at", postgresql_where=text("next_track_at IS NOT NULL")),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
@@ -43,6 +44,8 @@ class Shipment(TenantMixin, Base):
     service_point: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     last_tracked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_status_change_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_track_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the worker refreshes it next (NULL: final status, or no change for TRACKING_REFRESH_STOP_AFTER_SECONDS)."""
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)
 
 
