@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events.models import IntegrationEvent
 from app.pagination import PageParams, paginate_query
+from app.webhooks import fanout
 
 
 async def record(
@@ -26,11 +27,19 @@ async def record(
     subject_type: str,
     subject_id: uuid.UUID,
     data: dict[str, Any],
+    fan_out: bool = True,
 ) -> IntegrationEvent:
-    """Append one event (JSON-serializable `data`) in the caller's transaction."""
+    """Append one event (JSON-serializable `data`) in the caller's transaction.
+
+    With `fan_out` (the default) the event is queued, in the same transaction,
+    for every enabled webhook endpoint that subscribed to its type
+    (app.webhooks.fanout); pass False to address endpoints yourself (a `ping`).
+    """
     event = IntegrationEvent(tenant_id=tenant_id, type=type, subject_type=subject_type, subject_id=subject_id, data=data)
     session.add(event)
     await session.flush()
+    if fan_out:
+        await fanout.enqueue(session=session, event=event)
     return event
 
 

@@ -1,0 +1,1 @@
+"""Outbound webhook endpoints, deliveries and the delivery worker; inbound courier webhooks."""
