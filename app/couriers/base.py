@@ -3,7 +3,24 @@
 An adapter instance is bound to one integration (a tenant's account with a
 carrier): its validated credentials, its environment and its base URL.
 Operations a carrier does not offer raise `CapabilityNotSupported`; the
-registry reports which operations each adapter overrides.
+registry reports which operations each adapter overrides, plus the ones the
+base implements for every carrier (`INHERITED_CAPABILITIES`).
+
+Inbound pushes (courier -> us) are classmethods: they must never build
+credentials or call the carrier. `verify_webhook` authenticates a push with
+the integration's webhook secret, by one of two schemes:
+
+* `webhook_auth_header` set (UPS `x-api-key`, Bring/DHL `SECRET_HEADER`): the
+  carrier sends a credential the merchant configured in its subscription;
+  the header must equal the secret (`verify_secret_header`);
+* `webhook_auth_header` None (default; FedEx, PostNord, plugins): the sender
+  signs with the Standard Webhooks scheme (https://www.standardwebhooks.com,
+  headers webhook-id / webhook-timestamp / webhook-signature;
+  `verify_standard_webhook`).
+
+`parse_webhook` then reads the body; the default reads our generic push
+format (`app.couriers.generic_push`), carriers with a push format of their
+own override it.
 
 Helpers for writing `track` live here too: `blank_number_result` (a blank
 number is answered without a carrier call) and `track_concurrently` (for
@@ -13,12 +30,16 @@ carriers that take one number per request).
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from app.couriers.errors import CapabilityNotSupported
+from app.couriers.errors import CapabilityNotSupported, WebhookAuthError, WebhookPayloadError
+from app.couriers.generic_push import parse_generic_push
 from app.couriers.types import TrackingResult
 
 if TYPE_CHECKING:
@@ -28,6 +49,76 @@ Environment = Literal["sandbox", "production"]
 
 # Operation name -> method name, in the order reported by GET /v1/carriers.
 CAPABILITIES: tuple[str, ...] = ("track", "test_credentials", "parse_webhook", "create_shipment", "validate_address")
+INHERITED_CAPABILITIES: frozenset[str] = frozenset({"parse_webhook"})
+"""Operations the base class implements for every adapter, so every adapter reports them."""
+
+SECRET_HEADER = "x-courier-hub-secret"
+"""The header in which carriers that let subscribers add custom headers (Bring Event Cast, DHL Push) send the webhook secret."""
+STANDARD_WEBHOOKS_HEADERS: tuple[str, ...] = ("webhook-id", "webhook-timestamp", "webhook-signature")
+"""The headers of a Standard Webhooks signature (spec v1: id, Unix seconds, space-separated `v1,<base64 HMAC-SHA256>`)."""
+
+
+def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """`headers` (Starlette `Headers` or a plain dict) as a dict with lower-case names; the first of repeated names wins."""
+    lowered: dict[str, str] = {}
+    for name, value in headers.items():
+        lowered.setdefault(name.lower(), value)
+    return lowered
+
+
+def decode_push_json(carrier: str, body: bytes) -> Any:
+    """The JSON value of an inbound push body (UTF-8/16/32, as `json.loads` detects).
+
+    Raises WebhookPayloadError when the body is not JSON (or nests too deep to read).
+    """
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise WebhookPayloadError(carrier, f"body is not valid JSON: {exc}") from None
+
+
+def verify_secret_header(carrier: str, *, headers: Mapping[str, str], header: str, secret: str) -> None:
+    """Check that header `header` (any case) carries exactly `secret`, compared in constant time.
+
+    For carriers that authenticate pushes with a credential configured in the
+    subscription instead of signing them. Raises WebhookAuthError when no
+    secret is configured, the header is missing or empty, or it differs.
+    """
+    if not secret:
+        raise WebhookAuthError(carrier, "no webhook secret is configured for this integration")
+    sent = lower_headers(headers).get(header.lower())
+    if not sent:
+        raise WebhookAuthError(carrier, f"missing {header} header")
+    if not hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), secret.encode("utf-8", "surrogatepass")):
+        raise WebhookAuthError(carrier, f"{header} header does not match the webhook secret")
+
+
+def verify_standard_webhook(carrier: str, *, headers: Mapping[str, str], body: bytes, secret: str) -> None:
+    """Check a Standard Webhooks signature of `body` with `secret` ("whsec_<base64>").
+
+    Uses `standardwebhooks.webhooks.Webhook.verify`: `webhook-timestamp` must be
+    within 5 minutes of now, and one of the space-separated `v1,<signature>`
+    entries of `webhook-signature` must be the HMAC-SHA256 of
+    `"{webhook-id}.{webhook-timestamp}.{body}"` (several entries: key rotation).
+    Raises WebhookAuthError when a header is missing, a header or the secret is
+    malformed, the timestamp is out of tolerance or no signature matches.
+    """
+    if not secret:
+        raise WebhookAuthError(carrier, "no webhook secret is configured for this integration")
+    lowered = lower_headers(headers)
+    missing = [name for name in STANDARD_WEBHOOKS_HEADERS if not lowered.get(name)]
+    if missing:
+        raise WebhookAuthError(carrier, f"missing Standard Webhooks header(s): {', '.join(missing)}")
+    try:
+        webhook = Webhook(secret)
+    except Exception:  # binascii.Error, EmptyWebhookSecretError: fail closed, never 500
+        raise WebhookAuthError(carrier, "the integration's webhook secret is not a valid whsec_ secret") from None
+    try:
+        webhook.verify(body, lowered, json_parse=False)  # the body is parsed by parse_webhook, not here
+    except WebhookVerificationError as exc:
+        raise WebhookAuthError(carrier, f"Standard Webhooks verification failed: {exc}") from None
+    except Exception:  # ValueError/binascii.Error (bad signature entry), UnicodeDecodeError (non-UTF-8 body), ...
+        raise WebhookAuthError(carrier, "malformed Standard Webhooks signature headers or body") from None
 
 
 class CourierAdapter:
@@ -48,6 +139,9 @@ class CourierAdapter:
     production_base_url: ClassVar[str]
     max_batch_size: ClassVar[int] = 1
     """How many tracking numbers one carrier request may carry."""
+    webhook_auth_header: ClassVar[str | None] = None
+    """Header carrying the integration's shared webhook secret for carriers that authenticate pushes with a
+    configured header; None => Standard Webhooks signature (our generic format)."""
 
     def __init__(
         self,
@@ -64,8 +158,15 @@ class CourierAdapter:
 
     @classmethod
     def capabilities(cls) -> list[str]:
-        """The operations this adapter implements (overrides of the base)."""
-        return [op for op in CAPABILITIES if getattr(cls, op) is not getattr(CourierAdapter, op)]
+        """The operations this adapter implements: overrides of the base, plus `INHERITED_CAPABILITIES`."""
+        return [
+            op for op in CAPABILITIES if op in INHERITED_CAPABILITIES or getattr(cls, op) is not getattr(CourierAdapter, op)
+        ]
+
+    @classmethod
+    def webhook_auth_scheme(cls) -> Literal["secret-header", "standard-webhooks"]:
+        """How `verify_webhook` authenticates pushes: "secret-header" (`webhook_auth_header`) or "standard-webhooks"."""
+        return "secret-header" if cls.webhook_auth_header else "standard-webhooks"
 
     async def track(self, tracking_numbers: Sequence[str]) -> list[TrackingResult]:
         """Track up to `max_batch_size` numbers; one result per number, in input order.
@@ -79,9 +180,33 @@ class CourierAdapter:
         """Check the credentials with the cheapest carrier call; raises CarrierAuthError if rejected."""
         raise CapabilityNotSupported(self.code, "credential test is not supported")
 
-    def parse_webhook(self, *, headers: Mapping[str, str], body: bytes, secret: str | None) -> list[TrackingResult]:
-        """Verify and parse one inbound push from the carrier."""
-        raise CapabilityNotSupported(self.code, "inbound webhooks are not supported")
+    @classmethod
+    def verify_webhook(cls, *, headers: Mapping[str, str], body: bytes, secret: str) -> None:
+        """Authenticate one inbound push with the integration's webhook secret ("whsec_<base64>").
+
+        `headers` is any mapping (looked up case-insensitively), `body` the raw
+        request bytes. With `webhook_auth_header` set, that header must equal
+        `secret` (`verify_secret_header`); otherwise the push must carry a valid
+        Standard Webhooks signature (`verify_standard_webhook`).
+        Raises WebhookAuthError (-> 401) when the push is not authentic.
+        """
+        carrier = getattr(cls, "code", cls.__name__)
+        if cls.webhook_auth_header:
+            verify_secret_header(carrier, headers=headers, header=cls.webhook_auth_header, secret=secret)
+        else:
+            verify_standard_webhook(carrier, headers=headers, body=body, secret=secret)
+
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[TrackingResult]:
+        """Parse one push already authenticated by `verify_webhook`: one TrackingResult per shipment in it.
+
+        The default reads our generic JSON push format (documented in
+        `app.couriers.generic_push`); carriers with their own push format
+        override this. Raises WebhookPayloadError (-> 400) when the body is not
+        the expected format.
+        """
+        carrier = getattr(cls, "code", cls.__name__)
+        return parse_generic_push(carrier, decode_push_json(carrier, body))
 
     async def create_shipment(self, request: Mapping[str, Any]) -> Mapping[str, Any]:
         """Book a shipment and return its label(s)."""

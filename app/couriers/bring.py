@@ -13,6 +13,9 @@ Carrier documents followed:
 * Event Cast API callback example, `content/api/event-cast/index.md`
   @fdc29313 (`event-cast-webhook-in-transit.json`): `{status, id, shipment,
   package, created, pushed}`, UTC timestamps like `2019-03-16T14:58:48+0000`.
+  Bring documents no signature for callbacks but sends any custom headers
+  the subscriber configures: we require the webhook secret in
+  `x-courier-hub-secret` (`BringAdapter.webhook_auth_header`).
 * Credential check: Booking API customers endpoint
   `GET {base}/booking/api/customers` (lists the Mybring user's customer
   numbers; needs valid Mybring headers).
@@ -28,16 +31,22 @@ display date/time (or an ETA date) is given it is read as Europe/Oslo time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, time, timedelta, timezone
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from app.couriers.base import CourierAdapter
+from app.couriers.base import SECRET_HEADER, CourierAdapter, decode_push_json
 from app.couriers.bring_codes import normalize_event_status
-from app.couriers.errors import CarrierAuthError, CarrierBadResponse, CarrierRateLimited, CarrierUnavailable
+from app.couriers.errors import (
+    CarrierAuthError,
+    CarrierBadResponse,
+    CarrierRateLimited,
+    CarrierUnavailable,
+    WebhookPayloadError,
+)
 from app.couriers.fields import compact_id, text_of
 from app.couriers.http import decode_json
 from app.couriers.timezones import parse_optional_datetime
@@ -298,7 +307,7 @@ def parse_event_cast(payload: dict[str, Any]) -> list[TrackingResult]:
 
 
 class BringAdapter(CourierAdapter):
-    """Bring tracking over the Mybring Tracking API v2 (one number per request)."""
+    """Bring tracking over the Mybring Tracking API v2 (one number per request); Event Cast pushes inbound."""
 
     code: ClassVar[str] = CARRIER
     name: ClassVar[str] = "Bring"
@@ -307,6 +316,25 @@ class BringAdapter(CourierAdapter):
     sandbox_base_url: ClassVar[str] = "https://api.bring.com"
     production_base_url: ClassVar[str] = "https://api.bring.com"
     max_batch_size: ClassVar[int] = 1
+    webhook_auth_header: ClassVar[str | None] = SECRET_HEADER
+    """Event Cast lets subscribers configure custom callback headers; merchants add this one with the webhook secret."""
+
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[TrackingResult]:
+        """Parse one Event Cast callback (`{status, id, shipment, package, created, pushed}`, Bring
+        developer site `content/api/event-cast/index.md`, sample `event-cast-webhook-in-transit.json`)
+        into one single-event TrackingResult (`parse_event_cast`).
+
+        Raises WebhookPayloadError when the body is not a JSON object or lacks
+        package/shipment, status or a readable `created` time.
+        """
+        document = decode_push_json(CARRIER, body)
+        if not isinstance(document, dict):
+            raise WebhookPayloadError(CARRIER, "Event Cast body is not a JSON object")
+        try:
+            return parse_event_cast(document)
+        except CarrierBadResponse as exc:
+            raise WebhookPayloadError(CARRIER, exc.message) from None
 
     def _headers(self) -> dict[str, str]:
         credentials: BringCredentials = self.credentials  # type: ignore[assignment]

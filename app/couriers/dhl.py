@@ -19,22 +19,28 @@ api-reference/shipment-tracking):
   local at the event place (the eCommerce sample: out for delivery 06:10 in
   Henderson, NV), unless the reply shows otherwise (`_calibrated_offset`).
 
-Push ("Shipment Tracking – Unified – Push" 1.2.5) is not implemented: no
-verbatim notification body is available to test a parser against.
+Push ("Shipment Tracking – Unified – Push" 1.2.5, DHL's Bruno collection on
+developer.dhl.com, sample `push-subscription-request-account.json`): the
+subscription names `hook.authentication` `{type: ApiKeyAuthentication,
+header, token}`; merchants set header `x-courier-hub-secret` and token = the
+integration's webhook secret (`DhlAdapter.webhook_auth_header`). DHL's guide
+says the notification reuses the tracking-response structure
+(`{"shipments": [Shipment]}`); no verbatim notification was published, so
+`parse_push_notification` reads exactly that shape.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from app.couriers.base import CourierAdapter, track_concurrently
-from app.couriers.errors import CarrierBadResponse
+from app.couriers.base import SECRET_HEADER, CourierAdapter, decode_push_json, track_concurrently
+from app.couriers.errors import CarrierBadResponse, WebhookPayloadError
 from app.couriers.http import decode_json
 from app.couriers.timezones import parse_carrier_datetime, parse_iso, zone_for
 from app.couriers.types import Location, TrackingEvent, TrackingResult, TrackingStatus
@@ -352,8 +358,31 @@ def parse_tracking_response(tracking_number: str, status_code: int, body: Any) -
     return parse_shipment(tracking_number, chosen)
 
 
+def parse_push_notification(document: Any) -> list[TrackingResult]:
+    """A decoded DHL Unified Push notification as one TrackingResult per shipment, in body order.
+
+    Shape (DHL Push guide: the tracking-response structure of spec 1.4.1, as in
+    the `tracking-response-*.json` samples): `{"shipments": [Shipment, ...]}`;
+    each shipment is read by `parse_shipment` with its `id` (string, or number as
+    in the spec example) as the tracking number. An empty list gives [].
+    Raises WebhookPayloadError when `shipments` is missing or not a list, or a
+    shipment is not an object or has no `id`.
+    """
+    shipments = document.get("shipments") if isinstance(document, dict) else None
+    if not isinstance(shipments, list):
+        raise WebhookPayloadError("dhl", 'push body is not a Shipments object ({"shipments": [...]})')
+    results: list[TrackingResult] = []
+    for index, shipment in enumerate(shipments):
+        number = shipment.get("id") if isinstance(shipment, dict) else None
+        number = _str(number) or (str(number) if isinstance(number, int) and not isinstance(number, bool) else None)
+        if number is None:
+            raise WebhookPayloadError("dhl", f"shipments[{index}] is not a Shipment object with an id")
+        results.append(parse_shipment(number, shipment))
+    return results
+
+
 class DhlAdapter(CourierAdapter):
-    """DHL through Shipment Tracking – Unified (OpenAPI 1.4.1); tracking only."""
+    """DHL through Shipment Tracking – Unified (OpenAPI 1.4.1); Unified Push notifications inbound."""
 
     code = "dhl"
     name = "DHL"
@@ -361,8 +390,18 @@ class DhlAdapter(CourierAdapter):
     sandbox_base_url = "https://api-test.dhl.com"
     production_base_url = "https://api-eu.dhl.com"
     max_batch_size = 1
+    webhook_auth_header = SECRET_HEADER
+    """The `hook.authentication.header` merchants put in their DHL Push subscription (token = webhook secret)."""
 
     credentials: DhlCredentials
+
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[TrackingResult]:
+        """Parse one DHL Unified Push notification (`parse_push_notification`); one result per shipment.
+
+        Raises WebhookPayloadError when the body is not JSON or not `{"shipments": [Shipment with id, ...]}`.
+        """
+        return parse_push_notification(decode_push_json(cls.code, body))
 
     def _headers(self) -> dict[str, str]:
         return {"DHL-API-Key": self.credentials.api_key.get_secret_value(), "Accept": "application/json"}

@@ -62,6 +62,27 @@ class CarrierBadResponse(CarrierError):
     problem_type = "carrier-bad-response"
 
 
+class WebhookAuthError(CarrierError):
+    """An inbound carrier push is not authentic: missing/wrong shared-secret header, or a
+    Standard Webhooks signature that is missing, malformed, stale (> 5 min) or does not match."""
+
+    http_status = 401
+    problem_type = "webhook-signature-invalid"
+
+    def __init__(self, carrier: str, message: str) -> None:
+        super().__init__(carrier, message)
+
+
+class WebhookPayloadError(CarrierError):
+    """An authentic inbound carrier push whose body is not the carrier's push format (bad JSON or shape)."""
+
+    http_status = 400
+    problem_type = "webhook-payload-invalid"
+
+    def __init__(self, carrier: str, message: str) -> None:
+        super().__init__(carrier, message)
+
+
 class UnknownCarrier(CarrierError, LookupError):
     """No adapter is registered under this carrier code; `known` lists the registered codes."""
 

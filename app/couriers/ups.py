@@ -9,7 +9,8 @@ Documents followed (copies in `carrier-samples/ups/`, UPS-API/api-documentation 
 * `openapi-oauth-client-credentials.yaml` — `POST /security/v1/oauth/token`,
   HTTP Basic client_id:client_secret, form `grant_type=client_credentials`;
 * `openapi-track-alert.yaml` — the Track Alert `TrackingEvent` body, parsed by
-  `parse_track_alert_event`;
+  `parse_track_alert_event`; pushes are authenticated by the optional
+  `x-api-key` header UPS sends (`UpsAdapter.webhook_auth_header`);
 * the status tables mapped in `app.couriers.ups_codes`.
 
 "Not found" arrives as HTTP 404 with an errors body, or as HTTP 200 with
@@ -39,8 +40,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from app.couriers.base import blank_number_result, track_concurrently
-from app.couriers.errors import CarrierAuthError, CarrierBadResponse
+from app.couriers.base import blank_number_result, decode_push_json, track_concurrently
+from app.couriers.errors import CarrierAuthError, CarrierBadResponse, WebhookPayloadError
 from app.couriers.fields import code_message_pairs, text_of
 from app.couriers.http import decode_json
 from app.couriers.oauth_adapter import OAuthClientCredentialsAdapter
@@ -326,6 +327,31 @@ class UpsAdapter(OAuthClientCredentialsAdapter):
     max_batch_size = 1
     token_path = TOKEN_PATH
     token_basic_auth = True  # UPS OAuth Client Credentials: HTTP Basic client_id:client_secret
+    webhook_auth_header = "x-api-key"
+    """Track Alert (`openapi-track-alert.yaml`, `webhooks.TrackingEvent`) sends the webhook credential
+    configured for the subscription (v1 `destination.credential`, v2 "Manage Webhook Credentials") in the
+    optional `x-api-key` header; the merchant sets that credential to the integration's webhook secret."""
+
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[TrackingResult]:
+        """Parse a UPS Track Alert push: one `TrackingEvent` object (UPS's documented body,
+        `openapi-track-alert.yaml` `webhooks.TrackingEvent`) or a JSON list of them; one
+        single-event TrackingResult per event, in body order (`parse_track_alert_event`).
+
+        Raises WebhookPayloadError when the body is not JSON, an item is not an
+        object, or an event lacks `trackingNumber`, `activityStatus` or a usable date.
+        """
+        document = decode_push_json(CARRIER, body)
+        events = document if isinstance(document, list) else [document]
+        results: list[TrackingResult] = []
+        for index, event in enumerate(events):
+            if not isinstance(event, Mapping):
+                raise WebhookPayloadError(CARRIER, f"Track Alert item {index} is not a TrackingEvent object")
+            try:
+                results.append(parse_track_alert_event(event))
+            except CarrierBadResponse as exc:
+                raise WebhookPayloadError(CARRIER, exc.message) from None
+        return results
 
     def request_headers(self) -> dict[str, str]:
         """UPS's `transId` (new for each request, at most 32 characters) and `transactionSrc`."""

@@ -14,7 +14,7 @@ import base64
 import json
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook
@@ -66,6 +66,7 @@ def signed_headers(*, secrets_: Sequence[str], message_id: str, timestamp: datet
     if not secrets_:
         raise ValueError("no signing secret")
     text = body.decode("utf-8")
+    timestamp = timestamp.astimezone(timezone.utc)  # the library replaces tzinfo, so hand it UTC
     signatures = [Webhook(secret).sign(message_id, timestamp, text) for secret in secrets_]
     return {
         "webhook-id": message_id,
