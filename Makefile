@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test migrate doctor admin-key loadtest clean
+.PHONY: install run worker test migrate doctor admin-key loadtest clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=...)")'
@@ -19,6 +19,9 @@ install: $(STAMP)
 
 run: install  ## install, start embedded PostgreSQL (if DATABASE_URL unset), migrate, serve on :8000 (PORT overrides)
 	$(BIN)/courier-hub serve --migrate
+
+worker: install  ## the worker next to `make run` (webhook deliveries, scheduled tracking refresh, maintenance)
+	$(BIN)/courier-hub worker
 
 test: install  ## the whole suite against a real PostgreSQL (embedded, or TEST_DATABASE_URL)
 	$(BIN)/pytest -q

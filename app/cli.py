@@ -1,4 +1,4 @@
-"""The `courier-hub` command line (typer): serve, migrate, create-admin-key, doctor, purge-idempotency-keys,
+"""The `courier-hub` command line (typer): serve, worker, migrate, create-admin-key, doctor, purge-idempotency-keys,
 rotate-credentials.
 
 Every command uses DATABASE_URL, or starts the embedded PostgreSQL (data in
@@ -79,6 +79,30 @@ def serve(
         access_log=False,  # our middleware logs each request with its id
         proxy_headers=True,
     )
+
+
+@app.command()
+def worker(
+    tracking: Annotated[bool, typer.Option("--tracking/--no-tracking", help="Run the scheduled tracking refresh.")] = True,
+    maintenance: Annotated[
+        bool, typer.Option("--maintenance/--no-maintenance", help="Purge expired rows and settle billing grace periods.")
+    ] = True,
+) -> None:
+    """Deliver webhooks, refresh tracking on schedule and run maintenance until SIGTERM/Ctrl-C.
+
+    Run it next to `serve` (as many as you like: work is claimed with SKIP LOCKED).
+    """
+    from app import worker as worker_process
+    from app.integrations.crypto import CredentialsKeyError
+    from app.requestid import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    try:
+        worker_process.main(settings, tracking=tracking, maintenance=maintenance)
+    except CredentialsKeyError as exc:
+        typer.echo(f"worker: {exc}", err=True)
+        raise typer.Exit(code=2) from None
 
 
 class Direction(str, Enum):

@@ -1,0 +1,361 @@
+"""Sending deliveries: claim due ones, make one signed HTTP attempt each, record the outcome.
+
+One attempt is three short steps, never one long transaction:
+
+1. claim (no tenant scope): `webhook_claim_deliveries` (a SECURITY DEFINER
+   function, migration 0004) picks due rows of any tenant with
+   `FOR UPDATE SKIP LOCKED`, leases them (their `next_attempt_at` moves
+   `lease_seconds` ahead) and stamps them with this round's claim token, so
+   concurrent workers never claim one row twice;
+2. send: a tenant transaction reads the delivery (only while it still
+   carries our token), its endpoint and event; after it commits, the POST
+   goes out through the SSRF-guarded client (app.webhooks.ssrf);
+3. record: a second tenant transaction stores the attempt and moves the
+   delivery (succeeded / retry at the next time of the schedule / failed),
+   again only while it carries our token.
+
+A worker that dies (or whose record transaction rolls back) after step 1
+leaves the row leased: it comes due again when the lease runs out and
+another worker sends it. Delivery is therefore at least once; receivers
+dedup by `webhook-id` (the event id).
+
+Outcome rules (the issue; Svix's behaviour): a 2xx within
+WEBHOOK_TIMEOUT_SECONDS is success; anything else (3xx included: redirects
+are not followed) is a failed attempt, retried after
+WEBHOOK_RETRY_SCHEDULE_SECONDS[n] (with jitter), then the delivery is
+failed; `410 Gone` disables the endpoint; on 429/502/503/504 a
+`Retry-After` longer than the scheduled wait is honoured (capped at
+WEBHOOK_RETRY_AFTER_MAX_SECONDS); an endpoint whose every attempt failed for
+WEBHOOK_DISABLE_AFTER_SECONDS is disabled (`webhook_endpoint.disabled`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.couriers.http import parse_retry_after
+from app.db.base import new_id, utcnow
+from app.db.session import Database
+from app.events.models import IntegrationEvent
+from app.integrations.crypto import CredentialsCipher
+from app.webhooks import service, signing, ssrf
+from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_STATUSES = frozenset({429, 502, 503, 504})
+"""Statuses whose `Retry-After` header is honoured."""
+LEASE_MARGIN_SECONDS = 60.0
+"""A claim's lease: the attempt timeout plus this margin for the two short transactions."""
+USER_AGENT = "courier-hub-webhooks/0.1"
+
+_CLAIM = text("SELECT tenant_id, id FROM webhook_claim_deliveries(:limit, :lease, :token)")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery this worker holds: its tenant, id and the claim token stamped on it."""
+
+    tenant_id: uuid.UUID
+    delivery_id: uuid.UUID
+    token: uuid.UUID
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one HTTP attempt gave: status code (None if no response), first body bytes, error, duration (ms)."""
+
+    status_code: int | None
+    body: str | None
+    error: str | None
+    duration_ms: int
+    retry_after: float | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        """True for a 2xx response."""
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    url: str
+    endpoint_id: uuid.UUID
+    message_id: str
+    body: bytes
+    secrets: list[str]
+
+
+class DeliverySender:
+    """Claims due deliveries and sends them; one instance per worker process.
+
+    `client` is the SSRF-guarded AsyncClient (`ssrf.build_webhook_client`);
+    `lease_seconds` defaults to the attempt timeout plus LEASE_MARGIN_SECONDS.
+    `rng` (random.Random) drives the retry jitter (tests seed it).
+    """
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        settings: Settings,
+        cipher: CredentialsCipher,
+        client: httpx.AsyncClient,
+        lease_seconds: float | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.cipher = cipher
+        self.client = client
+        self.lease_seconds = lease_seconds if lease_seconds is not None else settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS
+        self.rng = rng or random.Random()
+
+    # ------------------------------------------------------------------ claiming
+
+    async def claim(self, limit: int) -> list[Claim]:
+        """Lease up to `limit` due deliveries of any tenant (none claimed twice across workers)."""
+        if limit <= 0:
+            return []
+        token = uuid.uuid4()
+        async with self.db.transaction() as session:
+            rows = (await session.execute(_CLAIM, {"limit": limit, "lease": self.lease_seconds, "token": token})).all()
+        return [Claim(tenant_id=row.tenant_id, delivery_id=row.id, token=token) for row in rows]
+
+    async def run_once(self, *, limit: int | None = None) -> int:
+        """Claim up to `limit` (default WORKER_CONCURRENCY) due deliveries and attempt them all concurrently.
+
+        Returns how many were claimed. An attempt that raises is logged and
+        left to its lease (it will be retried), never propagated.
+        """
+        claims = await self.claim(limit if limit is not None else self.settings.worker_concurrency)
+        if claims:
+            await asyncio.gather(*(self.process_safely(claim) for claim in claims))
+        return len(claims)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep up to WORKER_CONCURRENCY attempts in flight until `stop` is set, then finish those in flight."""
+        in_flight: set[asyncio.Task[None]] = set()
+        stop_wait = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                free = self.settings.worker_concurrency - len(in_flight)
+                claims: list[Claim] = []
+                if free > 0:
+                    try:
+                        claims = await self.claim(min(free, self.settings.worker_batch_size))
+                    except Exception:  # database down: log, back off, keep the process alive
+                        logger.exception("webhook worker: claiming due deliveries failed")
+                for claim in claims:
+                    task = asyncio.create_task(self.process_safely(claim))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                if claims and len(in_flight) < self.settings.worker_concurrency:
+                    continue  # there may be more due right now
+                await asyncio.wait(
+                    {*in_flight, stop_wait}, timeout=self.settings.worker_idle_seconds, return_when=asyncio.FIRST_COMPLETED
+                )
+        finally:
+            stop_wait.cancel()
+            if in_flight:
+                await asyncio.wait(in_flight)
+
+    # ------------------------------------------------------------------ one attempt
+
+    async def process_safely(self, claim: Claim) -> None:
+        """`process`, logging instead of raising (the lease brings the delivery back)."""
+        try:
+            await self.process(claim)
+        except Exception:
+            logger.exception("webhook delivery %s: attempt failed to complete; it is retried when its lease ends", claim.delivery_id)
+
+    async def process(self, claim: Claim) -> AttemptResult | None:
+        """Send one claimed delivery and record the outcome; None when there was nothing to send."""
+        prepared = await self._prepare(claim)
+        if prepared is None:
+            return None
+        attempted_at = utcnow()
+        result = await self.send(prepared, attempted_at)
+        await self._record(claim, prepared, attempted_at, result)
+        return result
+
+    async def _prepare(self, claim: Claim) -> _Prepared | None:
+        async with self.db.transaction(claim.tenant_id) as session:
+            delivery = await _held(session, claim)
+            if delivery is None:
+                return None
+            endpoint = await session.get(WebhookEndpoint, (claim.tenant_id, delivery.endpoint_id))
+            event = await session.get(IntegrationEvent, (claim.tenant_id, delivery.event_id))
+            if endpoint is None or event is None:
+                return None  # deleted meanwhile: the cascade removes the delivery too
+            if not endpoint.enabled:
+                _finish(delivery, status="failed", error="endpoint disabled; not sent", now=utcnow())
+                return None
+            return _Prepared(
+                url=endpoint.url,
+                endpoint_id=endpoint.id,
+                message_id=str(event.id),
+                body=signing.body_of(event),
+                secrets=service.signing_secrets(endpoint, self.cipher, utcnow()),
+            )
+
+    async def send(self, prepared: _Prepared, attempted_at: datetime) -> AttemptResult:
+        """POST the signed body; never raises. Redirects are not followed; the body read is capped."""
+        headers = {
+            **signing.signed_headers(
+                secrets_=prepared.secrets, message_id=prepared.message_id, timestamp=attempted_at, body=prepared.body
+            ),
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+        }
+        cap = self.settings.webhook_response_body_max_bytes
+        started = time.monotonic()
+        status_code: int | None = None
+        retry_after: float | None = None
+        location: str | None = None
+        chunks = bytearray()
+        error: str | None = None
+        try:
+            async with asyncio.timeout(self.settings.webhook_timeout_seconds):
+                async with self.client.stream("POST", prepared.url, content=prepared.body, headers=headers) as response:
+                    status_code = response.status_code
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    location = response.headers.get("location")
+                    async for chunk in response.aiter_bytes():
+                        chunks.extend(chunk)
+                        if len(chunks) >= cap:
+                            break
+        except TimeoutError:
+            error = f"timeout after {self.settings.webhook_timeout_seconds:g} s"
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded on the attempt
+            error = ssrf.describe(exc) if ssrf.is_unsafe_url_error(exc) else f"{type(exc).__name__}: {exc}".rstrip(": ")
+        if status_code is not None:
+            # The status line arrived within the timeout: it decides the outcome;
+            # a body cut short by the timeout is only noted.
+            if error is not None:
+                error = f"response body not read completely ({error})"
+            elif 300 <= status_code < 400:
+                error = f"redirect not followed (Location: {location or '-'})"
+        return AttemptResult(
+            status_code=status_code,
+            body=bytes(chunks[:cap]).decode("utf-8", errors="replace") if status_code is not None else None,
+            error=error,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            retry_after=retry_after,
+        )
+
+    async def _record(self, claim: Claim, prepared: _Prepared, attempted_at: datetime, result: AttemptResult) -> None:
+        now = utcnow()
+        async with self.db.transaction(claim.tenant_id) as session:
+            delivery = await _held(session, claim)
+            if delivery is None:
+                return  # the endpoint was deleted, or the delivery re-queued by an operator meanwhile
+            session.add(
+                DeliveryAttempt(
+                    tenant_id=claim.tenant_id,
+                    id=new_id(),
+                    delivery_id=delivery.id,
+                    endpoint_id=prepared.endpoint_id,
+                    attempted_at=attempted_at,
+                    duration_ms=result.duration_ms,
+                    status_code=result.status_code,
+                    response_body=result.body,
+                    error=result.error,
+                    succeeded=result.succeeded,
+                )
+            )
+            delivery.attempt_count += 1
+            delivery.last_attempt_at = attempted_at
+            delivery.last_status_code = result.status_code
+            delivery.last_error = result.error
+            endpoint = (
+                await session.execute(
+                    select(WebhookEndpoint).where(WebhookEndpoint.id == prepared.endpoint_id).with_for_update()
+                )
+            ).scalar_one()
+            if result.succeeded:
+                _finish(delivery, status="succeeded", error=None, now=now)
+                delivery.delivered_at = now
+                endpoint.failing_since = None
+                return
+            await self._failed(session, delivery, endpoint, result, now)
+
+    async def _failed(
+        self, session: AsyncSession, delivery: WebhookDelivery, endpoint: WebhookEndpoint, result: AttemptResult, now: datetime
+    ) -> None:
+        if endpoint.failing_since is None:
+            endpoint.failing_since = now
+        if result.status_code == 410:
+            _finish(delivery, status="failed", error=result.error or "410 Gone: endpoint disabled", now=now)
+            if endpoint.enabled:
+                await service.disable_endpoint(
+                    session=session, endpoint=endpoint, reason="gone", detail="the endpoint answered 410 Gone"
+                )
+            return
+        if endpoint.enabled and now - endpoint.failing_since >= timedelta(seconds=self.settings.webhook_disable_after_seconds):
+            _finish(delivery, status="failed", error=result.error or f"HTTP {result.status_code}", now=now)
+            await service.disable_endpoint(
+                session=session,
+                endpoint=endpoint,
+                reason="failing",
+                detail=f"every attempt failed since {endpoint.failing_since.isoformat()}",
+            )
+            return
+        delivery.cycle_attempts += 1
+        wait = self.retry_wait(delivery.cycle_attempts, result)
+        if wait is None:
+            _finish(delivery, status="failed", error=delivery.last_error, now=now)
+            return
+        delivery.next_attempt_at = now + timedelta(seconds=wait)
+        delivery.claim_token = None
+        delivery.updated_at = now
+
+    def retry_wait(self, failed_attempts: int, result: AttemptResult) -> float | None:
+        """Seconds until the next attempt after `failed_attempts` failures in a row, or None when the schedule is used up.
+
+        The scheduled wait is scaled by a random factor in 1 ± WEBHOOK_RETRY_JITTER;
+        a `Retry-After` on 429/502/503/504 that is longer wins (capped at
+        WEBHOOK_RETRY_AFTER_MAX_SECONDS).
+        """
+        schedule = self.settings.webhook_retry_schedule_seconds
+        if failed_attempts > len(schedule):
+            return None
+        jitter = self.settings.webhook_retry_jitter
+        wait = schedule[failed_attempts - 1] * (1 + self.rng.uniform(-jitter, jitter))
+        if result.status_code in RETRY_AFTER_STATUSES and result.retry_after is not None:
+            wait = max(wait, min(result.retry_after, self.settings.webhook_retry_after_max_seconds))
+        return max(wait, 0.0)
+
+
+async def _held(session: AsyncSession, claim: Claim) -> WebhookDelivery | None:
+    """The claimed delivery, row-locked, while it is still pending under our token."""
+    stmt = (
+        select(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == claim.delivery_id,
+            WebhookDelivery.claim_token == claim.token,
+            WebhookDelivery.status == "pending",
+        )
+        .with_for_update()
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _finish(delivery: WebhookDelivery, *, status: str, error: str | None, now: datetime) -> None:
+    delivery.status = status
+    delivery.next_attempt_at = None
+    delivery.claim_token = None
+    delivery.updated_at = now
+    if error is not None:
+        delivery.last_error = error

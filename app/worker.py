@@ -1,0 +1,128 @@
+"""The worker process (`courier-hub worker`): everything that happens after a request commits.
+
+Three loops share one process and one database pool (application role, RLS
+applies; every unit of work is its own tenant-scoped transaction):
+
+* webhook deliveries (app.webhooks.delivery.DeliverySender): up to
+  WORKER_CONCURRENCY signed attempts in flight;
+* scheduled tracking refresh (app.shipments.polling.refresh_due): shipments
+  whose `next_track_at` is due, batched per carrier;
+* maintenance every WORKER_MAINTENANCE_INTERVAL_SECONDS: expired
+  Idempotency-Keys are purged and lapsed billing grace periods settled.
+
+Any number of workers may run side by side: work is claimed with
+`FOR UPDATE SKIP LOCKED` and leased, so nothing is done twice and a killed
+worker's claims come back when their lease ends. SIGTERM/SIGINT stop
+claiming and let the attempts in flight finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from app.config import Settings
+from app.couriers.http import CarrierHttp
+from app.db.session import Database
+from app.integrations.crypto import cipher_from_settings
+from app.webhooks import ssrf
+from app.webhooks.delivery import DeliverySender
+
+logger = logging.getLogger(__name__)
+
+TRACKING_IDLE_SECONDS = 30.0
+"""Pause of the tracking loop when no shipment was due."""
+
+
+async def run_maintenance(*, db: Database) -> dict[str, int]:
+    """One maintenance pass over every tenant: {"idempotency_keys_purged": n, "grace_periods_expired": m}."""
+    from sqlalchemy import select
+
+    from app.billing.service import expire_grace_if_due
+    from app.idempotency.service import purge_all_expired
+    from app.tenants.models import Tenant
+
+    purged = await purge_all_expired(db=db)
+    async with db.transaction(platform_admin=True) as session:
+        tenant_ids = list((await session.execute(select(Tenant.id))).scalars())
+    expired = 0
+    for tenant_id in tenant_ids:
+        async with db.transaction(tenant_id) as session:
+            expired += int(await expire_grace_if_due(session=session, tenant_id=tenant_id))
+    return {"idempotency_keys_purged": purged, "grace_periods_expired": expired}
+
+
+async def _every(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep `seconds` unless `stop` is set first; True when the loop should go on."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return not stop.is_set()
+
+
+async def _tracking_loop(*, db: Database, settings: Settings, http: CarrierHttp, stop: asyncio.Event) -> None:
+    from app.shipments import polling
+
+    cipher = cipher_from_settings(settings)
+    while not stop.is_set():
+        claimed = 0
+        try:
+            report = await polling.refresh_due(db=db, settings=settings, http=http, cipher=cipher)
+            claimed = report.claimed
+            if claimed:
+                logger.info("tracking refresh: %s", report)
+        except Exception:
+            logger.exception("tracking refresh round failed")
+        if not claimed and not await _every(stop, TRACKING_IDLE_SECONDS):
+            return
+
+
+async def _maintenance_loop(*, db: Database, settings: Settings, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            logger.info("maintenance: %s", await run_maintenance(db=db))
+        except Exception:
+            logger.exception("maintenance pass failed")
+        if not await _every(stop, settings.worker_maintenance_interval_seconds):
+            return
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event, *, tracking: bool = True, maintenance: bool = True) -> None:
+    """Run the loops until `stop` is set; returns after in-flight attempts finished.
+
+    Raises CredentialsKeyError at start when CREDENTIALS_ENCRYPTION_KEYS is
+    missing (webhook secrets and carrier credentials cannot be read without it).
+    """
+    cipher = cipher_from_settings(settings)
+    db = Database.from_settings(settings)
+    client = ssrf.build_webhook_client(settings=settings)
+    http = CarrierHttp(settings=settings)
+    sender = DeliverySender(db=db, settings=settings, cipher=cipher, client=client)
+    loops = [sender.run(stop)]
+    if tracking:
+        loops.append(_tracking_loop(db=db, settings=settings, http=http, stop=stop))
+    if maintenance:
+        loops.append(_maintenance_loop(db=db, settings=settings, stop=stop))
+    logger.info("worker started: %d loop(s), concurrency %d", len(loops), settings.worker_concurrency)
+    try:
+        await asyncio.gather(*loops)
+    finally:
+        await client.aclose()
+        await http.aclose()
+        await db.dispose()
+        logger.info("worker stopped")
+
+
+def main(settings: Settings, *, tracking: bool = True, maintenance: bool = True) -> None:
+    """Blocking entry point of `courier-hub worker`: SIGTERM/SIGINT stop it gracefully."""
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop, tracking=tracking, maintenance=maintenance)
+
+    asyncio.run(run())
