@@ -53,7 +53,7 @@ INHERITED_CAPABILITIES: frozenset[str] = frozenset({"parse_webhook"})
 """Operations the base class implements for every adapter, so every adapter reports them."""
 
 SECRET_HEADER = "x-courier-hub-secret"
-"""The header in which carriers that let subscribers add custom headers (Bring Event Cast, DHL Push) send the webhook secret."""
+"""Where carriers that let subscribers add custom headers (Bring Event Cast, DHL Push) send the webhook secret."""
 STANDARD_WEBHOOKS_HEADERS: tuple[str, ...] = ("webhook-id", "webhook-timestamp", "webhook-signature")
 """The headers of a Standard Webhooks signature (spec v1: id, Unix seconds, space-separated `v1,<base64 HMAC-SHA256>`)."""
 

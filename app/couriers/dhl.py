@@ -274,7 +274,8 @@ def parse_shipment(tracking_number: str, shipment: dict[str, Any]) -> TrackingRe
     """
     origin, destination = _location(shipment.get("origin")), _location(shipment.get("destination"))
     shipment_return = _is_return(shipment)
-    raw_events = [e for e in shipment.get("events") or [] if isinstance(e, dict)]
+    listed = shipment.get("events")
+    raw_events = [e for e in listed if isinstance(e, dict)] if isinstance(listed, list) else []
     locations = [_location(e.get("location")) for e in raw_events]
     calibrated = _calibrated_offset(shipment, raw_events)
     zones = [calibrated] * len(raw_events) if calibrated else _event_zones(locations, origin)

@@ -286,7 +286,11 @@ def parse_track_response(payload: Mapping[str, Any]) -> list[TrackingResult]:
 
 
 class FedexAdapter(OAuthClientCredentialsAdapter):
-    """FedEx through the Track API v1 with OAuth2 client credentials (token cached per credentials)."""
+    """FedEx through the Track API v1 with OAuth2 client credentials (token cached per credentials).
+
+    Inbound pushes: FedEx publishes no webhook body we could parse, so pushes use the inherited
+    generic format (`app.couriers.generic_push`) signed with Standard Webhooks.
+    """
 
     code = "fedex"
     name = "FedEx"

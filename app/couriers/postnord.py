@@ -263,7 +263,11 @@ def _parse_not_found_reply(payload: Any, number: str) -> TrackingResult:
 
 
 class PostNordAdapter(CourierAdapter):
-    """PostNord tracking over Track & Trace API v7 (one id per request)."""
+    """PostNord tracking over Track & Trace API v7 (one id per request).
+
+    Inbound pushes: PostNord has no public tracking webhook, so pushes use the inherited generic
+    format (`app.couriers.generic_push`) signed with Standard Webhooks.
+    """
 
     code: ClassVar[str] = CARRIER
     name: ClassVar[str] = "PostNord"

@@ -173,7 +173,10 @@ def describe() -> list[dict[str, Any]]:
 
     Keys: code, name, capabilities (list of operation names), max_batch_size
     (tracking numbers per carrier request), credentials_schema (JSON Schema of
-    the credentials model), source ("builtin" or "plugin:<module:attr>").
+    the credentials model), source ("builtin" or "plugin:<module:attr>"),
+    webhook_auth_scheme ("secret-header" or "standard-webhooks": how inbound
+    pushes are authenticated) and webhook_auth_header (the header that must
+    carry the webhook secret, None for Standard Webhooks).
     """
     return [
         {
@@ -183,6 +186,8 @@ def describe() -> list[dict[str, Any]]:
             "max_batch_size": entry.adapter_class.max_batch_size,
             "credentials_schema": entry.adapter_class.credentials_model.model_json_schema(),
             "source": entry.source,
+            "webhook_auth_scheme": entry.adapter_class.webhook_auth_scheme(),
+            "webhook_auth_header": entry.adapter_class.webhook_auth_header,
         }
         for entry in _registry().values()
     ]

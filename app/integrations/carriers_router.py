@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter
+from pydantic import Field
 
 from app.auth.dependencies import CurrentPrincipal
 from app.couriers import registry
@@ -11,8 +14,20 @@ from app.integrations.schemas import CarrierOut
 router = APIRouter(prefix="/v1/carriers", tags=["carriers"])
 
 
-@router.get("", response_model=list[CarrierOut], summary="List carriers")
+class CarrierWithWebhookAuthOut(CarrierOut):
+    """One registered carrier, with how its inbound pushes are authenticated."""
+
+    webhook_auth_scheme: Literal["secret-header", "standard-webhooks"] = Field(
+        description='"secret-header": the push must carry the integration\'s webhook secret in `webhook_auth_header`; '
+        '"standard-webhooks": the push must be signed per the Standard Webhooks spec '
+        "(webhook-id, webhook-timestamp, webhook-signature) with the webhook secret."
+    )
+    webhook_auth_header: str | None = Field(description="Header carrying the webhook secret (secret-header scheme only).")
+
+
+@router.get("", response_model=list[CarrierWithWebhookAuthOut], summary="List carriers")
 async def list_carriers(_: CurrentPrincipal) -> list[dict]:
-    """Every registered carrier (built-in and plugin): code, name, capabilities, max_batch_size and the
-    JSON Schema of the `credentials` an integration with it needs. Any valid API key may call it."""
+    """Every registered carrier (built-in and plugin): code, name, capabilities, max_batch_size, the
+    JSON Schema of the `credentials` an integration with it needs, and how its inbound pushes are
+    authenticated (webhook_auth_scheme, webhook_auth_header). Any valid API key may call it."""
     return registry.describe()

@@ -20,7 +20,6 @@ import respx
 from app.config import Settings
 from app.couriers.bring import BringAdapter, BringCredentials, parse_event_cast, parse_track_response
 from app.couriers.errors import (
-    CapabilityNotSupported,
     CarrierAuthError,
     CarrierBadResponse,
     CarrierUnavailable,
@@ -333,11 +332,10 @@ def test_event_cast_without_number_is_rejected() -> None:
         parse_event_cast(body)
 
 
-def test_parse_webhook_not_offered(adapter: BringAdapter) -> None:
-    # Bring documents no signature or shared secret for Event Cast callbacks.
-    assert "parse_webhook" not in BringAdapter.capabilities()
-    with pytest.raises(CapabilityNotSupported):
-        adapter.parse_webhook(headers={}, body=b"{}", secret=None)
+def test_event_cast_push_is_offered() -> None:
+    # Event Cast callbacks carry no signature; subscribers configure the secret as a custom header.
+    assert "parse_webhook" in BringAdapter.capabilities()
+    assert BringAdapter.webhook_auth_header == "x-courier-hub-secret"
 
 
 def test_same_host_for_both_environments(http: CarrierHttp) -> None:

@@ -59,7 +59,8 @@ def test_describe_reports_capabilities_and_credentials_schema() -> None:
     described = {entry["code"]: entry for entry in registry.describe()}
     dhl = described["dhl"]
     assert dhl["name"] == "DHL"
-    assert dhl["capabilities"] == ["track", "test_credentials"]
+    assert dhl["capabilities"] == ["track", "test_credentials", "parse_webhook"]
+    assert (dhl["webhook_auth_scheme"], dhl["webhook_auth_header"]) == ("secret-header", "x-courier-hub-secret")
     assert dhl["max_batch_size"] == 1
     schema = dhl["credentials_schema"]
     assert schema["type"] == "object"
@@ -68,6 +69,8 @@ def test_describe_reports_capabilities_and_credentials_schema() -> None:
     for entry in described.values():
         assert set(entry) >= {"code", "name", "capabilities", "max_batch_size", "credentials_schema"}
         assert "track" in entry["capabilities"]
+        assert "parse_webhook" in entry["capabilities"]  # the base parses the generic push format for everyone
+        assert entry["webhook_auth_scheme"] in ("secret-header", "standard-webhooks")
         assert entry["credentials_schema"]["type"] == "object"
 
 
@@ -168,7 +171,11 @@ def test_entry_point_plugin_is_registered(plugin_path: Path, caplog: pytest.LogC
     assert cls.__name__ == "AcmeAdapter"
     assert cls.__module__ == "courier_hub_acme"
     described = {entry["code"]: entry for entry in registry.describe()}
-    assert described["acme"]["capabilities"] == ["track", "validate_address"]
+    assert described["acme"]["capabilities"] == ["track", "parse_webhook", "validate_address"]
+    assert (described["acme"]["webhook_auth_scheme"], described["acme"]["webhook_auth_header"]) == (
+        "standard-webhooks",
+        None,
+    )
     assert described["acme"]["max_batch_size"] == 10
     assert described["acme"]["credentials_schema"]["required"] == ["token"]
     assert described["acme"]["source"] == "plugin:courier_hub_acme:AcmeAdapter"
