@@ -207,7 +207,7 @@ class DeliverySender:
                 endpoint_id=endpoint.id,
                 message_id=str(event.id),
                 body=signing.body_of(event),
-                secrets=service.signing_secrets(endpoint, self.cipher, utcnow()),
+                secrets=await service.signing_secrets(endpoint, self.cipher, utcnow()),
             )
 
     async def send(self, prepared: _Prepared, attempted_at: datetime) -> AttemptResult:

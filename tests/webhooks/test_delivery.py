@@ -99,6 +99,26 @@ async def make_sender(app_db: Database, dev_settings: Settings) -> AsyncIterator
         await client.aclose()
 
 
+@pytest.fixture
+def make_tenant(make_tenant: Callable[..., Any], owner_db: Database) -> Callable[..., Any]:
+    """The conftest factory, with the tenant on the growth plan (tests here need several endpoints)."""
+
+    async def factory(slug: str) -> Any:
+        tenant = await make_tenant(slug)
+        async with owner_db.transaction() as session:
+            await session.execute(
+                text(
+                    "INSERT INTO tenant_subscriptions (tenant_id, plan_code, subscribed_plan_code, status) "
+                    "VALUES (:t, 'growth', 'growth', 'active') ON CONFLICT (tenant_id) DO UPDATE SET plan_code = 'growth', "
+                    "subscribed_plan_code = 'growth', status = 'active'"
+                ),
+                {"t": tenant.id},
+            )
+        return tenant
+
+    return factory
+
+
 async def create_endpoint(api: httpx.AsyncClient, tenant: Any, url: str, event_types: list[str] | None = None) -> dict[str, Any]:
     """POST /v1/webhook-endpoints as the tenant admin; the body includes the one-time `secret`."""
     response = await api.post(
