@@ -25,6 +25,10 @@ from app.ratelimit.setup import install_rate_limits
 from app.requestid import configure_logging
 from app.shipments.router import router as shipments_router
 from app.tenants.router import router as tenants_router
+from app.webhooks.inbound_router import operator_router as inbound_webhooks_router
+from app.webhooks.inbound_router import router as inbound_router
+from app.webhooks.router import deliveries_router as webhook_deliveries_router
+from app.webhooks.router import router as webhook_endpoints_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -63,6 +67,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         shipments_router,
         plans_router,
         billing_router,
+        webhook_endpoints_router,
+        webhook_deliveries_router,
+        inbound_router,
+        inbound_webhooks_router,
     ):
         app.include_router(router)
     return app

@@ -133,3 +133,39 @@ async def ensure_carrier_allowed(*, session: AsyncSession, tenant_id: uuid.UUID,
             used=used,
             plan=limits.code,
         )
+
+
+async def webhook_endpoint_count(*, session: AsyncSession) -> int:
+    """How many webhook endpoints the session's tenant has, enabled or not (quota `webhook_endpoints`)."""
+    from app.webhooks.models import WebhookEndpoint
+
+    return (await session.execute(select(func.count()).select_from(WebhookEndpoint))).scalar_one()
+
+
+async def ensure_webhook_endpoint_allowed(*, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """402 `quota-exceeded` (quota "webhook_endpoints") if one more endpoint would exceed the plan's limit.
+
+    For the webhooks service to call right before it inserts an endpoint.
+    Disabled endpoints count too (they can be re-enabled at any time). A
+    transaction-scoped advisory lock per tenant serializes concurrent
+    creators until commit, so two requests cannot both take the last slot.
+    """
+    limits = await plans.in_force(session=session, tenant_id=tenant_id)
+    if limits.webhook_endpoints is None:
+        return
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended(f"quota:webhook_endpoints:{tenant_id}", 0)))
+    )
+    used = await webhook_endpoint_count(session=session)
+    if used + 1 > limits.webhook_endpoints:
+        raise ProblemError(
+            402,
+            "quota-exceeded",
+            f"Plan '{limits.code}' allows {limits.webhook_endpoints} webhook endpoint(s); this tenant already has {used}. "
+            "Delete one or upgrade the plan.",
+            title="Quota exceeded",
+            quota="webhook_endpoints",
+            limit=limits.webhook_endpoints,
+            used=used,
+            plan=limits.code,
+        )

@@ -268,7 +268,11 @@ async def overview(*, session: AsyncSession, tenant_id: uuid.UUID, now: datetime
                 "used": await quota.used_this_month(session=session, tenant_id=tenant_id, now=now),
                 "resets_at": quota.period_end(now),
             },
-            {"quota": "webhook_endpoints", "limit": limits.webhook_endpoints, "used": None},
+            {
+                "quota": "webhook_endpoints",
+                "limit": limits.webhook_endpoints,
+                "used": await quota.webhook_endpoint_count(session=session),
+            },
             {"quota": "carriers", "limit": limits.carriers, "used": await quota.active_carriers(session=session)},
         ],
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -12,6 +13,7 @@ from app.auth.dependencies import MerchantOrAdmin, TenantSession, get_db, requir
 from app.auth.principal import Principal
 from app.config import Settings, get_settings
 from app.couriers.errors import CapabilityNotSupported, CarrierError
+from app.couriers.registry import UnknownCarrier, get_adapter_class
 from app.db.session import Database
 from app.idempotency.service import execute_request
 from app.integrations import service
@@ -19,8 +21,16 @@ from app.integrations.adapters import AdapterSpec, build_adapter, carrier_proble
 from app.integrations.crypto import CredentialsCipher
 from app.integrations.dependencies import Cipher, Http
 from app.integrations.models import Integration
-from app.integrations.schemas import IntegrationCheck, IntegrationCreate, IntegrationOut, IntegrationUpdate
+from app.integrations.schemas import (
+    IntegrationCheck,
+    IntegrationCreate,
+    IntegrationOut,
+    IntegrationUpdate,
+    IntegrationWithSecret,
+    WebhookAuth,
+)
 from app.pagination import Page, PageParams, make_page, page_params
+from app.webhooks.inbound import inbound_path
 
 logger = logging.getLogger(__name__)
 
@@ -29,23 +39,51 @@ router = APIRouter(prefix="/v1/integrations", tags=["integrations"])
 TenantAdmin = Annotated[Principal, Depends(require_roles("tenant_admin"))]
 
 
-def _out(row: Integration, cipher: CredentialsCipher) -> IntegrationOut:
-    return IntegrationOut(
+def _webhook_auth(carrier: str) -> WebhookAuth | None:
+    try:
+        adapter = get_adapter_class(carrier)
+    except UnknownCarrier:
+        return None
+    return WebhookAuth(scheme=adapter.webhook_auth_scheme(), header=adapter.webhook_auth_header)
+
+
+def _base_url(request: Request) -> str:
+    """The public origin as this request saw it (honours X-Forwarded-* when uvicorn runs with --proxy-headers)."""
+    return str(request.base_url).rstrip("/")
+
+
+def _out(row: Integration, cipher: CredentialsCipher, base_url: str) -> IntegrationOut:
+    return IntegrationOut(**_fields(row, cipher, base_url))
+
+
+def _with_secret(
+    row: Integration, cipher: CredentialsCipher, base_url: str, secret: str, previous_expires_at: datetime | None = None
+) -> IntegrationWithSecret:
+    return IntegrationWithSecret(
+        **_fields(row, cipher, base_url), webhook_secret=secret, previous_webhook_secret_expires_at=previous_expires_at
+    )
+
+
+def _fields(row: Integration, cipher: CredentialsCipher, base_url: str) -> dict[str, Any]:
+    return dict(
         id=row.id,
         carrier=row.carrier,
         name=row.name,
-        environment=row.environment,  # type: ignore[arg-type]
+        environment=row.environment,
         is_active=row.is_active,
         credentials=service.masked_credentials(integration=row, cipher=cipher),
-        last_check_status=row.last_check_status,  # type: ignore[arg-type]
+        last_check_status=row.last_check_status,
         last_checked_at=row.last_checked_at,
         last_error=row.last_error,
+        inbound_webhook_url=base_url + inbound_path(row.carrier, row.id),
+        webhook_auth=_webhook_auth(row.carrier),
+        webhook_secret_set=bool(row.webhook_secret_ciphertext),
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
 
 
-@router.post("", response_model=IntegrationOut, status_code=201, summary="Connect a carrier account")
+@router.post("", response_model=IntegrationWithSecret, status_code=201, summary="Connect a carrier account")
 async def create_integration(
     body: IntegrationCreate,
     request: Request,
@@ -57,16 +95,19 @@ async def create_integration(
 ) -> Response:
     """Store an integration; `credentials` are validated against the carrier's schema and encrypted.
 
-    Errors: 422 `unknown-carrier` (lists `known_carriers`), 422
+    The response carries `webhook_secret`, shown only here (and in an
+    Idempotency-Key replay of this response): configure it at the carrier for
+    its pushes to `inbound_webhook_url`, as `webhook_auth` says. Errors: 422 `unknown-carrier` (lists `known_carriers`), 422
     `invalid-credentials` (field errors, never the values), 409
     `integration-exists` (an active one with this carrier and name). With an
     `Idempotency-Key`, a retry gets the first response again.
     """
     assert principal.tenant_id is not None
     tenant_id = principal.tenant_id
+    base_url = _base_url(request)
 
     async def handler(session: Any) -> tuple[int, Any]:
-        row = await service.create(
+        row, secret = await service.create(
             session=session,
             tenant_id=tenant_id,
             cipher=cipher,
@@ -76,7 +117,7 @@ async def create_integration(
             credentials=body.credentials,
             is_active=body.is_active,
         )
-        return 201, _out(row, cipher)
+        return 201, _with_secret(row, cipher, base_url, secret)
 
     return await execute_request(
         request=request, db=db, settings=settings, tenant_id=tenant_id, key=idempotency_key, handler=handler, required=False
@@ -85,6 +126,7 @@ async def create_integration(
 
 @router.get("", response_model=Page[IntegrationOut], summary="List integrations")
 async def list_integrations(
+    request: Request,
     _: MerchantOrAdmin,
     session: TenantSession,
     cipher: Cipher,
@@ -94,20 +136,26 @@ async def list_integrations(
 ) -> dict:
     """The tenant's integrations, newest first, cursor-paginated; credentials masked."""
     rows = await service.list_page(session=session, params=params, carrier=carrier, is_active=is_active)
-    return make_page(rows, params, convert=lambda row: _out(row, cipher))
+    base_url = _base_url(request)
+    return make_page(rows, params, convert=lambda row: _out(row, cipher, base_url))
 
 
 @router.get("/{integration_id}", response_model=IntegrationOut, summary="Get an integration")
 async def get_integration(
-    integration_id: uuid.UUID, _: MerchantOrAdmin, session: TenantSession, cipher: Cipher
+    integration_id: uuid.UUID, request: Request, _: MerchantOrAdmin, session: TenantSession, cipher: Cipher
 ) -> IntegrationOut:
     """One integration (credentials masked); 404 if the tenant has none with this id."""
-    return _out(await service.get_or_404(session=session, integration_id=integration_id), cipher)
+    return _out(await service.get_or_404(session=session, integration_id=integration_id), cipher, _base_url(request))
 
 
 @router.patch("/{integration_id}", response_model=IntegrationOut, summary="Update an integration")
 async def update_integration(
-    integration_id: uuid.UUID, body: IntegrationUpdate, _: TenantAdmin, session: TenantSession, cipher: Cipher
+    integration_id: uuid.UUID,
+    body: IntegrationUpdate,
+    request: Request,
+    _: TenantAdmin,
+    session: TenantSession,
+    cipher: Cipher,
 ) -> IntegrationOut:
     """Change name, environment, is_active and/or replace the credentials (validated, re-encrypted).
 
@@ -116,7 +164,35 @@ async def update_integration(
     """
     row = await service.get_or_404(session=session, integration_id=integration_id, for_update=True)
     row = await service.update(session=session, integration=row, cipher=cipher, changes=body.model_dump(exclude_unset=True))
-    return _out(row, cipher)
+    return _out(row, cipher, _base_url(request))
+
+
+@router.post(
+    "/{integration_id}/rotate-webhook-secret",
+    response_model=IntegrationWithSecret,
+    summary="Issue a new webhook secret for the carrier's pushes",
+)
+async def rotate_webhook_secret(
+    integration_id: uuid.UUID,
+    request: Request,
+    _: TenantAdmin,
+    session: TenantSession,
+    settings: Annotated[Settings, Depends(get_settings)],
+    cipher: Cipher,
+) -> IntegrationWithSecret:
+    """A new `webhook_secret` (shown only in this response) for pushes to `inbound_webhook_url`.
+
+    The previous secret is still accepted until `previous_webhook_secret_expires_at`
+    (WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS), time to update the carrier's
+    subscription. Records `integration.updated` with `changed: ["webhook_secret"]`.
+    Also issues the first secret of an integration that has none. 404 unknown id.
+    """
+    row = await service.get_or_404(session=session, integration_id=integration_id, for_update=True)
+    had_secret = bool(row.webhook_secret_ciphertext)
+    overlap = settings.webhook_secret_rotation_overlap_seconds
+    secret = await service.rotate_webhook_secret(session=session, integration=row, cipher=cipher, overlap_seconds=overlap)
+    expires = row.updated_at + timedelta(seconds=overlap) if had_secret and overlap > 0 else None
+    return _with_secret(row, cipher, _base_url(request), secret, expires)
 
 
 @router.delete("/{integration_id}", status_code=204, summary="Delete an integration")

@@ -49,8 +49,19 @@ class IntegrationUpdate(BaseModel):
         return data
 
 
+class WebhookAuth(BaseModel):
+    """How the carrier must authenticate its pushes to `inbound_webhook_url` with the integration's webhook secret."""
+
+    scheme: Literal["secret-header", "standard-webhooks"] = Field(
+        description='"secret-header": the carrier sends the secret verbatim in `header` (configured in the '
+        'carrier\'s subscription); "standard-webhooks": the sender signs each push with the secret '
+        "(https://www.standardwebhooks.com: webhook-id, webhook-timestamp, webhook-signature)."
+    )
+    header: str | None = Field(default=None, description="The header carrying the secret (scheme secret-header).")
+
+
 class IntegrationOut(BaseModel):
-    """An integration as the API shows it: `credentials` masked (secret fields as "****")."""
+    """An integration as the API shows it: `credentials` masked (secret fields as "****"), never the webhook secret."""
 
     id: uuid.UUID
     carrier: str
@@ -64,8 +75,30 @@ class IntegrationOut(BaseModel):
     last_check_status: CheckStatus | None
     last_checked_at: datetime | None
     last_error: str | None
+    inbound_webhook_url: str = Field(
+        description="Where the carrier pushes tracking updates for this integration (POST /v1/inbound/{carrier}/{id})."
+    )
+    webhook_auth: WebhookAuth | None = Field(
+        description="How those pushes authenticate; null if the carrier's adapter is no longer installed."
+    )
+    webhook_secret_set: bool = Field(
+        description="False for integrations created before per-integration webhook secrets: "
+        "POST /v1/integrations/{id}/rotate-webhook-secret issues one."
+    )
     created_at: datetime
     updated_at: datetime
+
+
+class IntegrationWithSecret(IntegrationOut):
+    """`POST /v1/integrations` and `POST /v1/integrations/{id}/rotate-webhook-secret`: the integration and its
+    webhook secret, shown this once (only a sealed copy is stored)."""
+
+    webhook_secret: str = Field(
+        description="`whsec_` + base64 of 32 random bytes. Configure it at the carrier as `webhook_auth` says."
+    )
+    previous_webhook_secret_expires_at: datetime | None = Field(
+        default=None, description="After a rotation: until when the previous secret is still accepted."
+    )
 
 
 class IntegrationCheck(BaseModel):

@@ -4,12 +4,20 @@ Credentials are validated against the carrier adapter's `credentials_model`,
 stored only as a Fernet token (app.integrations.crypto) and shown masked.
 Writes record `integration.created|updated|deleted` integration events whose
 data never holds credentials.
+
+Each integration also has a webhook secret that authenticates the carrier's
+pushes to `POST /v1/inbound/{carrier}/{integration_id}` (app.webhooks.inbound):
+generated at creation, shown once, stored sealed like credentials; after a
+rotation the previous secret stays valid for
+WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS so the merchant can update the
+carrier's subscription without losing pushes.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timedelta
 from typing import Any, get_args
 
 from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
@@ -28,6 +36,7 @@ from app.integrations.crypto import CredentialsCipher, CredentialsDecryptError
 from app.integrations.models import Integration
 from app.pagination import PageParams, paginate_query
 from app.problems import ProblemError
+from app.webhooks import signing
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +148,76 @@ def masked_credentials(*, integration: Integration, cipher: CredentialsCipher) -
         logger.error("integration %s: %s", integration.id, exc)
         return None
     return mask_credentials(carrier=integration.carrier, credentials=plain)
+
+
+# --------------------------------------------------------------------------- webhook secret
+
+
+def seal_webhook_secret(
+    *, cipher: CredentialsCipher, secret: str, previous: str | None = None, previous_expires_at: datetime | None = None
+) -> str:
+    """The Fernet token stored in `webhook_secret_ciphertext`: `secret`, plus the previous one until it expires.
+
+    Without `previous` the token is exactly `signing.seal(cipher, secret)`.
+    """
+    if previous is None or previous_expires_at is None:
+        return signing.seal(cipher, secret)
+    return cipher.encrypt({"secret": secret, "previous": previous, "previous_expires_at": previous_expires_at.isoformat()})
+
+
+def webhook_secrets(*, integration: Integration, cipher: CredentialsCipher, now: datetime | None = None) -> list[str]:
+    """The secrets that authenticate pushes for `integration` now: the current one, then the previous one during
+    the rotation overlap. [] when it has none (created before per-integration secrets existed).
+
+    Raises CredentialsDecryptError when no configured key opens the stored token.
+    """
+    if not integration.webhook_secret_ciphertext:
+        return []
+    sealed = cipher.decrypt(integration.webhook_secret_ciphertext)
+    secrets_ = [str(sealed["secret"])]
+    previous, expires = sealed.get("previous"), sealed.get("previous_expires_at")
+    if previous and expires and datetime.fromisoformat(expires) > (now or utcnow()):
+        secrets_.append(str(previous))
+    return secrets_
+
+
+def _current_webhook_secret(integration: Integration, cipher: CredentialsCipher) -> str | None:
+    if not integration.webhook_secret_ciphertext:
+        return None
+    try:
+        return signing.unseal(cipher, integration.webhook_secret_ciphertext)
+    except CredentialsDecryptError as exc:
+        # an undecryptable old secret must not block issuing a new one: it just gets no overlap
+        logger.error("integration %s webhook secret: %s", integration.id, exc)
+        return None
+
+
+async def rotate_webhook_secret(
+    *, session: AsyncSession, integration: Integration, cipher: CredentialsCipher, overlap_seconds: int
+) -> str:
+    """Give `integration` a new webhook secret (returned, to be shown once); records `integration.updated`
+    with `changed: ["webhook_secret"]` (never the secret).
+
+    The old secret keeps authenticating pushes for `overlap_seconds` (WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS),
+    time to update the carrier's subscription; 0 ends it at once.
+    """
+    secret = signing.new_secret()
+    previous = _current_webhook_secret(integration, cipher) if overlap_seconds > 0 else None
+    now = utcnow()
+    integration.webhook_secret_ciphertext = seal_webhook_secret(
+        cipher=cipher, secret=secret, previous=previous, previous_expires_at=now + timedelta(seconds=overlap_seconds)
+    )
+    integration.updated_at = now
+    await session.flush()
+    await events.record(
+        session=session,
+        tenant_id=integration.tenant_id,
+        type=INTEGRATION_UPDATED,
+        subject_type="integration",
+        subject_id=integration.id,
+        data={**_event_data(integration), "changed": ["webhook_secret"]},
+    )
+    return secret
 
 
 # --------------------------------------------------------------------------- reads
@@ -265,9 +344,11 @@ async def create(
     environment: str,
     credentials: dict[str, Any],
     is_active: bool = True,
-) -> Integration:
+) -> tuple[Integration, str]:
     """Validate, encrypt and store a new integration; records `integration.created`.
 
+    Returns (row, its webhook secret): the secret (`whsec_...`) authenticates
+    the carrier's pushes and is stored sealed; the caller shows it once.
     Raises ProblemError 422 (unknown carrier, invalid credentials), 409
     (`integration-exists`: an active one with this carrier and name) or 402
     (`quota-exceeded`: the plan's carrier count is used up).
@@ -276,6 +357,7 @@ async def create(
     if is_active:
         await _ensure_name_free(session=session, carrier=carrier, name=name, exclude_id=None)
         await quota.ensure_carrier_allowed(session=session, tenant_id=tenant_id, carrier=carrier)
+    webhook_secret = signing.new_secret()
     row = Integration(
         tenant_id=tenant_id,
         carrier=carrier,
@@ -283,6 +365,7 @@ async def create(
         environment=environment,
         is_active=is_active,
         credentials_ciphertext=cipher.encrypt(plain),
+        webhook_secret_ciphertext=signing.seal(cipher, webhook_secret),
     )
     session.add(row)
     await _flush_unique(session, carrier, name)
@@ -294,7 +377,7 @@ async def create(
         subject_id=row.id,
         data=_event_data(row),
     )
-    return row
+    return row, webhook_secret
 
 
 async def update(
@@ -377,9 +460,10 @@ async def record_check(
 
 
 async def rotate_all(*, db: Database, cipher: CredentialsCipher) -> int:
-    """Re-encrypt every tenant's integration credentials under the newest key (one transaction per tenant).
+    """Re-encrypt every tenant's integration credentials and webhook secrets under the newest key
+    (one transaction per tenant).
 
-    Returns how many were re-encrypted. Raises CredentialsDecryptError if one
+    Returns how many integrations were re-encrypted. Raises CredentialsDecryptError if one
     decrypts under none of the keys (that tenant's transaction rolls back).
     """
     from app.tenants.models import Tenant
@@ -392,5 +476,7 @@ async def rotate_all(*, db: Database, cipher: CredentialsCipher) -> int:
             rows = (await session.execute(select(Integration).with_for_update())).scalars()
             for row in rows:
                 row.credentials_ciphertext = cipher.rotate(row.credentials_ciphertext)
+                if row.webhook_secret_ciphertext:
+                    row.webhook_secret_ciphertext = cipher.rotate(row.webhook_secret_ciphertext)
                 total += 1
     return total

@@ -1,10 +1,11 @@
 """Shipments: registration by (carrier, tracking number), reads, and applying a carrier's tracking result.
 
 `apply_tracking_result` is the one place tracking data enters the database:
-the refresh endpoint uses it now, inbound carrier webhooks and the polling
-worker will too. It stores only events not seen before, moves the
-shipment's status, and writes the integration events in the caller's
-transaction.
+the refresh endpoint, inbound carrier webhooks and the scheduled refresh of
+the worker (app.shipments.polling) all use it. It stores only events not
+seen before, moves the shipment's status, schedules the next refresh
+(`next_track_at`, see `TrackingSchedule`) and writes the integration events
+in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -20,8 +21,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing import quota
+from app.config import Settings
 from app.couriers import types as courier_types
-from app.couriers.types import TrackingResult, TrackingStatus
+from app.couriers.types import FINAL_STATUSES, TrackingResult, TrackingStatus
 from app.db.base import new_id, utcnow
 from app.events import service as events
 from app.integrations import service as integrations
@@ -35,6 +37,57 @@ SHIPMENT_TRACKING_UPDATED = "shipment.tracking_updated"
 SHIPMENT_STATUS_CHANGED = "shipment.status_changed"
 MAX_IDENTITY_CHARS = 512
 """Longer event identities are stored as their SHA-256 (keeps the unique index within btree limits)."""
+
+
+@dataclass(frozen=True)
+class TrackingSchedule:
+    """When open shipments are tracked again (all durations in seconds).
+
+    Defaults are those of Settings: every 2 h, every 30 min once out for
+    delivery, and no more refreshes 30 days after the last status change.
+    """
+
+    interval_seconds: float = 2 * 3600
+    out_for_delivery_seconds: float = 30 * 60
+    stop_after_seconds: float = 30 * 24 * 3600
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TrackingSchedule:
+        """The schedule of TRACKING_REFRESH_INTERVAL_SECONDS, _OUT_FOR_DELIVERY_SECONDS and _STOP_AFTER_SECONDS."""
+        return cls(
+            interval_seconds=settings.tracking_refresh_interval_seconds,
+            out_for_delivery_seconds=settings.tracking_refresh_out_for_delivery_seconds,
+            stop_after_seconds=settings.tracking_refresh_stop_after_seconds,
+        )
+
+
+DEFAULT_SCHEDULE = TrackingSchedule()
+_FINAL_STATUS_VALUES = frozenset(status.value for status in FINAL_STATUSES)
+
+
+def next_track_at(
+    *, status: str, last_change_at: datetime, now: datetime, schedule: TrackingSchedule = DEFAULT_SCHEDULE
+) -> datetime | None:
+    """When a shipment in `status` whose status last changed at `last_change_at` is tracked next, or None (never).
+
+    None for a final status (delivered, returned, cancelled) and once
+    `now - last_change_at >= schedule.stop_after_seconds`; else `now` plus
+    `out_for_delivery_seconds` (status out_for_delivery) or `interval_seconds`.
+    Datetimes are timezone-aware; the result is in `now`'s timezone.
+    """
+    if status in _FINAL_STATUS_VALUES:
+        return None
+    if (now - last_change_at).total_seconds() >= schedule.stop_after_seconds:
+        return None
+    if status == TrackingStatus.OUT_FOR_DELIVERY:
+        return now + timedelta(seconds=schedule.out_for_delivery_seconds)
+    return now + timedelta(seconds=schedule.interval_seconds)
+
+
+def shipment_next_track_at(*, shipment: Shipment, now: datetime, schedule: TrackingSchedule) -> datetime | None:
+    """`next_track_at` for `shipment` as it stands: its status, last change = last_status_change_at, else created_at."""
+    last_change = shipment.last_status_change_at or shipment.created_at or now
+    return next_track_at(status=shipment.status, last_change_at=last_change, now=now, schedule=schedule)
 
 
 @dataclass(frozen=True)
@@ -73,7 +126,8 @@ async def register(
     `integrations.resolve_for_carrier`. An existing shipment is returned
     unchanged. Race-free (INSERT ... ON CONFLICT DO NOTHING); a new one
     counts against the plan's monthly shipment quota (402 `quota-exceeded`,
-    app.billing.quota) and records `shipment.created`.
+    app.billing.quota), records `shipment.created` and is due for its first
+    scheduled refresh at once (`next_track_at` = now).
     """
     integrations.adapter_class(carrier)
     if order_id is not None:
@@ -91,6 +145,7 @@ async def register(
             integration_id=integration.id,
             order_id=order_id,
             status=TrackingStatus.PENDING.value,
+            next_track_at=utcnow(),
         )
         .on_conflict_do_nothing(index_elements=[Shipment.tenant_id, Shipment.carrier, Shipment.tracking_number])
         .returning(Shipment)
@@ -165,7 +220,12 @@ def event_identity(event: courier_types.TrackingEvent) -> str:
 
 
 async def apply_tracking_result(
-    *, session: AsyncSession, shipment: Shipment, result: TrackingResult, tracked_at: datetime | None = None
+    *,
+    session: AsyncSession,
+    shipment: Shipment,
+    result: TrackingResult,
+    tracked_at: datetime | None = None,
+    schedule: TrackingSchedule = DEFAULT_SCHEDULE,
 ) -> RefreshOutcome:
     """Store what a carrier said about `shipment` (lock it first: `get(..., for_update=True)`).
 
@@ -175,16 +235,19 @@ async def apply_tracking_result(
     * the status becomes `result.status`, except that `unknown` never
       replaces a known status; estimated delivery and service point are
       updated when the carrier gives them; `last_tracked_at` = `tracked_at` (default now);
+    * `next_track_at` is rescheduled by `schedule` from the resulting status
+      (`shipment_next_track_at`; NULL once final or stale);
     * integration events: `shipment.tracking_updated` when events were
       stored, `shipment.status_changed` (old_status -> new_status) when the status moved.
 
-    A result with found=False changes only `last_tracked_at`.
+    A result with found=False changes only `last_tracked_at` and `next_track_at`.
     """
     now = tracked_at or utcnow()
     previous = shipment.status
     shipment.last_tracked_at = now
     shipment.updated_at = now
     if not result.found:
+        shipment.next_track_at = shipment_next_track_at(shipment=shipment, now=now, schedule=schedule)
         await session.flush()
         return RefreshOutcome(found=False, error=result.error, new_events=0, previous_status=previous, status=previous)
 
@@ -196,6 +259,7 @@ async def apply_tracking_result(
         shipment.estimated_delivery = result.estimated_delivery
     if result.service_point is not None:
         shipment.service_point = result.service_point.model_dump(mode="json")
+    shipment.next_track_at = shipment_next_track_at(shipment=shipment, now=now, schedule=schedule)
     await session.flush()
 
     if stored:

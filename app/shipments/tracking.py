@@ -2,9 +2,10 @@
 
 The carrier call never runs inside a database transaction: a short
 transaction reads what is needed (shipment, integration, decrypted
-credentials), the carrier is called, and a second transaction locks the
-shipment and applies the result (`service.apply_tracking_result`). A carrier
-failure therefore changes nothing.
+credentials: `tracking_account`, shared with the polling worker), the
+carrier is called, and a second transaction locks the shipment and applies
+the result (`service.apply_tracking_result`). A carrier failure therefore
+changes nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.couriers.base import CourierAdapter
@@ -39,6 +42,42 @@ class RefreshReport:
     outcome: service.RefreshOutcome
 
 
+@dataclass(frozen=True)
+class TrackingAccount:
+    """The integration a shipment is tracked with (`integration_id`) and a live adapter bound to it."""
+
+    integration_id: uuid.UUID
+    adapter: CourierAdapter
+
+
+async def tracking_account(
+    *,
+    session: AsyncSession,
+    carrier: str,
+    integration_id: uuid.UUID | None,
+    settings: Settings,
+    http: CarrierHttp,
+    cipher: CredentialsCipher,
+) -> TrackingAccount:
+    """The account to track a stored shipment of `carrier` with; call inside the shipment's tenant transaction.
+
+    `integration_id` is the shipment's own integration: used while it is
+    active, else the tenant's only active integration for `carrier`.
+    Credentials are decrypted here; the adapter makes no request until used.
+    Raises ProblemError: the 422s of `integrations.resolve_for_carrier`
+    (`integration-required`, `integration-ambiguous`), 500
+    `credentials-undecryptable`, and the 422s of `build_adapter`
+    (`unknown-carrier`, `stored-credentials-invalid`).
+    """
+    integration = None
+    if integration_id is not None:
+        integration = await integrations.get(session=session, integration_id=integration_id)
+    if integration is None or not integration.is_active:
+        integration = await integrations.resolve_for_carrier(session=session, carrier=carrier)
+    spec = AdapterSpec.of(integration, cipher)
+    return TrackingAccount(integration_id=integration.id, adapter=build_adapter(spec=spec, settings=settings, http=http))
+
+
 async def refresh_shipment(
     *,
     db: Database,
@@ -48,32 +87,35 @@ async def refresh_shipment(
     http: CarrierHttp,
     cipher: CredentialsCipher,
 ) -> RefreshReport:
-    """Track one shipment now and store the result.
+    """Track one shipment now and store the result (next scheduled refresh per `TrackingSchedule.from_settings`).
 
-    The integration is the shipment's own when it is still active, else the
-    tenant's only active one for the carrier. Raises ProblemError 404 (no such
-    shipment), the 422s of `integrations.resolve_for_carrier`, 500 (credentials
-    undecryptable), and `CarrierError` for carrier failures (nothing stored).
-    A number the carrier does not know gives `outcome.found = False`.
+    The integration is chosen by `tracking_account`. Raises ProblemError 404
+    (no such shipment), the ProblemErrors of `tracking_account` (422s, 500
+    credentials undecryptable), and `CarrierError` for carrier failures
+    (nothing stored, `next_track_at` untouched). A number the carrier does
+    not know gives `outcome.found = False`.
     """
     async with db.transaction(tenant_id) as session:
         shipment = await service.get_or_404(session=session, shipment_id=shipment_id)
-        integration = None
-        if shipment.integration_id is not None:
-            integration = await integrations.get(session=session, integration_id=shipment.integration_id)
-        if integration is None or not integration.is_active:
-            integration = await integrations.resolve_for_carrier(session=session, carrier=shipment.carrier)
-        spec = AdapterSpec.of(integration, cipher)
+        account = await tracking_account(
+            session=session,
+            carrier=shipment.carrier,
+            integration_id=shipment.integration_id,
+            settings=settings,
+            http=http,
+            cipher=cipher,
+        )
         tracking_number = shipment.tracking_number
-    adapter = build_adapter(spec=spec, settings=settings, http=http)
     try:
-        results = await adapter.track([tracking_number])
+        results = await account.adapter.track([tracking_number])
         result = results[0]
     except CarrierNotFound as exc:
         result = TrackingResult(tracking_number=tracking_number, found=False, error=exc.message)
     async with db.transaction(tenant_id) as session:
         shipment = await service.get_or_404(session=session, shipment_id=shipment_id, for_update=True)
-        outcome = await service.apply_tracking_result(session=session, shipment=shipment, result=result)
+        outcome = await service.apply_tracking_result(
+            session=session, shipment=shipment, result=result, schedule=service.TrackingSchedule.from_settings(settings)
+        )
         tracking_events = await service.list_events(session=session, shipment_id=shipment_id)
     return RefreshReport(shipment=shipment, events=tracking_events, outcome=outcome)
 
@@ -99,17 +141,25 @@ async def adapter_for(
 
 
 async def track_batch(
-    *, adapter: CourierAdapter, tracking_numbers: Sequence[str], concurrency: int = BATCH_CONCURRENCY
+    *,
+    adapter: CourierAdapter,
+    tracking_numbers: Sequence[str],
+    concurrency: int = BATCH_CONCURRENCY,
+    gate: asyncio.Semaphore | None = None,
 ) -> list[TrackingResult]:
     """Track distinct `tracking_numbers` in chunks of `adapter.max_batch_size`, `concurrency` chunks at a time.
 
-    Returns one result per distinct number, in first-seen order. A carrier
-    failure of any chunk cancels the others and raises that `CarrierError`.
+    `gate`, when given, replaces `concurrency`: a semaphore shared by several
+    calls bounds their carrier requests in flight together (the polling
+    worker shares one per carrier). Returns one result per distinct number,
+    in first-seen order. A carrier failure of any chunk cancels the others
+    and raises that `CarrierError`.
     """
     numbers = list(dict.fromkeys(tracking_numbers))
     size = max(1, adapter.max_batch_size)
     chunks = [numbers[i : i + size] for i in range(0, len(numbers), size)]
-    gate = asyncio.Semaphore(concurrency)
+    if gate is None:
+        gate = asyncio.Semaphore(concurrency)
 
     async def run(chunk: list[str]) -> list[TrackingResult]:
         async with gate:

@@ -137,3 +137,48 @@ async def test_plan_limits_the_number_of_connected_carriers(client, make_tenant)
     assert second_dhl.status_code == 201
     listed = (await client.get("/v1/integrations", headers=headers)).json()["data"]
     assert sorted(i["carrier"] for i in listed) == ["dhl", "dhl", "postnord"]
+
+
+async def test_plan_limits_webhook_endpoints_exactly_under_concurrency(client, make_tenant, owner_db):
+    """A plan allowing 2 endpoints: of 8 concurrent creates exactly 2 succeed; usage reports what exists."""
+    tenant = await make_tenant("acme")
+    async with owner_db.transaction() as session:
+        await session.execute(
+            text(
+                "INSERT INTO plans (code, name, requests_per_minute_per_key, requests_per_minute_per_tenant, webhook_endpoints) "
+                "VALUES ('quota_test', 'Quota test', 1000, 1000, 2)"
+            )
+        )
+        await session.execute(
+            text(
+                "INSERT INTO tenant_subscriptions (tenant_id, plan_code, subscribed_plan_code, status) "
+                "VALUES (:t, 'quota_test', 'quota_test', 'active')"
+            ),
+            {"t": tenant.id},
+        )
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/v1/webhook-endpoints",
+                json={"url": f"https://hooks{n}.example.com/in", "event_types": ["*"]},
+                headers=tenant.headers("admin"),
+            )
+            for n in range(8)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [201] * 2 + [402] * 6, [r.text for r in responses]
+    refused = next(r for r in responses if r.status_code == 402).json()
+    assert refused["quota"] == "webhook_endpoints" and refused["limit"] == 2 and refused["used"] == 2
+    assert await scalar(owner_db, "SELECT count(*) FROM webhook_endpoints WHERE tenant_id = :t", t=tenant.id) == 2
+
+    usage = (await client.get("/v1/billing/subscription", headers=tenant.headers())).json()["usage"]
+    assert next(u for u in usage if u["quota"] == "webhook_endpoints") == {
+        "quota": "webhook_endpoints", "limit": 2, "used": 2, "resets_at": None
+    }
+    # A disabled endpoint still counts; deleting one frees its slot.
+    created = [r.json()["id"] for r in responses if r.status_code == 201]
+    await client.patch(f"/v1/webhook-endpoints/{created[0]}", json={"enabled": False}, headers=tenant.headers("admin"))
+    again = {"url": "https://late.example.com/in", "event_types": ["*"]}
+    assert (await client.post("/v1/webhook-endpoints", json=again, headers=tenant.headers("admin"))).status_code == 402
+    assert (await client.delete(f"/v1/webhook-endpoints/{created[0]}", headers=tenant.headers("admin"))).status_code == 204
+    assert (await client.post("/v1/webhook-endpoints", json=again, headers=tenant.headers("admin"))).status_code == 201

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from app.couriers.oauth import get_token_cache
 from app.integrations import service
 from app.integrations.crypto import CredentialsCipher, CredentialsDecryptError, CredentialsKeyError, cipher_from_settings
+from app.webhooks import signing
 
 FEDEX = {"client_id": "fx-client-7Hq2", "client_secret": "fx-SECRET-9f8e7d6c5b4a", "account_number": "740561073"}
 FEDEX_SANDBOX_TOKEN = "https://apis-sandbox.fedex.com/oauth/token"
@@ -58,7 +59,8 @@ async def test_create_list_get_patch_delete(client, make_tenant):
     _assert_no_secrets(listed)
     assert (await client.get("/v1/integrations?carrier=dhl", headers=acme.headers())).json()["data"] == []
     got = await client.get(f"/v1/integrations/{integration_id}", headers=acme.headers("merchant"))
-    assert got.status_code == 200 and got.json() == body
+    shown_once = ("webhook_secret", "previous_webhook_secret_expires_at")
+    assert got.status_code == 200 and got.json() == {k: v for k, v in body.items() if k not in shown_once}
     _assert_no_secrets(got)
 
     new_secret = "fx-NEW-SECRET-0a1b2c3d4e"
@@ -184,7 +186,9 @@ async def test_rotate_all_reencrypts_under_the_new_key(client, make_tenant, app_
 
     async with owner_db.transaction() as session:
         stored = (await session.execute(text("SELECT credentials_ciphertext FROM integrations"))).scalars().all()
+        sealed = (await session.execute(text("SELECT webhook_secret_ciphertext FROM integrations"))).scalars().all()
     assert [CredentialsCipher([new_key]).decrypt(token) for token in stored] == [FEDEX, FEDEX]
+    assert all(signing.unseal(CredentialsCipher([new_key]), token).startswith("whsec_") for token in sealed)
     # This server still has only the old key: it says so instead of failing the whole list.
     got = await client.get(f"/v1/integrations/{ids[0]}", headers=acme.headers())
     assert got.status_code == 200 and got.json()["credentials"] is None
@@ -273,3 +277,62 @@ async def test_idempotency_key_on_create(client, make_tenant):
     assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
     _assert_no_secrets(again)
     assert len((await client.get("/v1/integrations", headers=acme.headers())).json()["data"]) == 1
+
+
+async def test_webhook_secret_shown_once_and_sealed_at_rest(client, make_tenant, owner_db, settings):
+    acme = await make_tenant("acme")
+    created = await _create(client, acme)
+    body = created.json()
+    secret = body["webhook_secret"]
+    assert secret.startswith("whsec_") and body["webhook_secret_set"] is True
+    assert body["inbound_webhook_url"] == f"http://testserver/v1/inbound/fedex/{body['id']}"
+    assert body["webhook_auth"] == {"scheme": "standard-webhooks", "header": None}
+    ups = (await _create(client, acme, carrier="ups", credentials={"client_id": "a", "client_secret": "b"})).json()
+    assert ups["webhook_auth"] == {"scheme": "secret-header", "header": "x-api-key"}
+    assert ups["webhook_secret"] != secret
+
+    for response in (
+        await client.get(f"/v1/integrations/{body['id']}", headers=acme.headers()),
+        await client.get("/v1/integrations", headers=acme.headers()),
+        await client.patch(f"/v1/integrations/{body['id']}", json={"name": "eu"}, headers=acme.headers("admin")),
+        await client.get("/v1/events", headers=acme.headers()),
+    ):
+        assert response.status_code == 200
+        _assert_no_secrets(response, secret, ups["webhook_secret"])
+    assert (await client.get(f"/v1/integrations/{body['id']}", headers=acme.headers())).json()["inbound_webhook_url"].endswith(
+        f"/v1/inbound/fedex/{body['id']}"
+    )
+    async with owner_db.transaction() as session:
+        sealed = (
+            await session.execute(
+                text("SELECT webhook_secret_ciphertext FROM integrations WHERE id = :id"), {"id": uuid.UUID(body["id"])}
+            )
+        ).scalar_one()
+    assert secret not in sealed and signing.unseal(cipher_from_settings(settings), sealed) == secret
+
+
+async def test_rotate_webhook_secret(client, make_tenant, owner_db):
+    acme, globex = await make_tenant("acme"), await make_tenant("globex")
+    created = (await _create(client, acme)).json()
+    path = f"/v1/integrations/{created['id']}/rotate-webhook-secret"
+    for role in ("merchant", "courier"):
+        assert (await client.post(path, headers=acme.headers(role))).status_code == 403
+    assert (await client.post(path, headers=globex.headers("admin"))).status_code == 404
+
+    rotated = await client.post(path, headers=acme.headers("admin"))
+    assert rotated.status_code == 200, rotated.text
+    new = rotated.json()["webhook_secret"]
+    assert new.startswith("whsec_") and new != created["webhook_secret"]
+    assert rotated.json()["previous_webhook_secret_expires_at"] is not None
+    events = await client.get("/v1/events?type=integration.updated", headers=acme.headers())
+    [event] = events.json()["data"]
+    assert event["data"]["changed"] == ["webhook_secret"]
+    _assert_no_secrets(events, new, created["webhook_secret"])
+
+    # An integration from before per-integration secrets gets its first one.
+    async with owner_db.transaction() as session:
+        await session.execute(text("UPDATE integrations SET webhook_secret_ciphertext = NULL"))
+    assert (await client.get(f"/v1/integrations/{created['id']}", headers=acme.headers())).json()["webhook_secret_set"] is False
+    first = await client.post(path, headers=acme.headers("admin"))
+    assert first.status_code == 200 and first.json()["previous_webhook_secret_expires_at"] is None
+    assert first.json()["webhook_secret_set"] is True
