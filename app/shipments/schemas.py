@@ -81,6 +81,9 @@ class ShipmentOut(BaseModel):
     service_point: ServicePoint | None
     last_tracked_at: datetime | None
     last_status_change_at: datetime | None
+    next_track_at: datetime | None = Field(
+        description="When the worker refreshes it next; null once final or unchanged for TRACKING_REFRESH_STOP_AFTER_SECONDS."
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -186,6 +186,8 @@ async def test_new_shipment_is_due_at_once_and_refresh_reschedules(client, make_
         await client.post(f"/v1/shipments/{shipment_id}/refresh", headers=acme.headers())
         row = await schedule_of(app_db, acme.id, shipment_id)
         assert row["status"] == "delivered" and row["next_track_at"] is None
+    shown = (await client.get(f"/v1/shipments/{shipment_id}", headers=acme.headers())).json()
+    assert shown["next_track_at"] is None and shown["status"] == "delivered"
 
 
 # --------------------------------------------------------------------------- refresh_due
