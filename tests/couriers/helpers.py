@@ -8,6 +8,7 @@ it comes from); a test that needs a missing sample is skipped, not failed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from operator import attrgetter
@@ -80,3 +81,20 @@ def event_rows(result: TrackingResult, columns: Sequence[str] = EVENT_COLUMNS) -
     """The events of `result` as tuples of the given (dotted) attributes, oldest first."""
     getters = [attrgetter(column) for column in columns]
     return [tuple(get(event) for get in getters) for event in result.events]
+
+
+def load_yaml_12(text: str) -> Any:
+    """PyYAML with YAML 1.2 integers: "021" stays a string instead of becoming octal 17."""
+    yaml = pytest.importorskip("yaml")
+
+    class Yaml12Loader(yaml.SafeLoader):
+        pass
+
+    Yaml12Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:int"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Yaml12Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:int", re.compile(r"^[-+]?(0|[1-9][0-9]*)$"), list("-+0123456789")
+    )
+    return yaml.load(text, Loader=Yaml12Loader)  # noqa: S506 - SafeLoader subclass

@@ -16,7 +16,6 @@ import copy
 import logging
 import re
 from functools import partial
-from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
@@ -35,7 +34,7 @@ from app.couriers.ups import (
     parse_track_response,
 )
 from app.couriers.ups_codes import ACTIVITY_TYPE_STATUS, DESCRIPTION_CODE_STATUS, ups_status
-from tests.couriers.helpers import event_rows, load_json_sample, numbered_tokens, utc
+from tests.couriers.helpers import event_rows, load_json_sample, load_yaml_12, numbered_tokens, utc
 from tests.couriers.helpers import sample_path as carrier_sample_path
 
 BASE = "https://wwwcie.ups.com"
@@ -287,26 +286,11 @@ async def test_unmapped_code_is_unknown_with_warning(adapter: UpsAdapter, caplog
     assert any("unmapped" in r.getMessage() and "999" in r.getMessage() for r in caplog.records)
 
 
-def _load_yaml_12(text: str) -> Any:
-    """PyYAML with YAML 1.2 integers: "021" stays a string instead of becoming octal 17."""
-    yaml = pytest.importorskip("yaml")
-
-    class Yaml12Loader(yaml.SafeLoader):
-        pass
-
-    Yaml12Loader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:int"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    Yaml12Loader.add_implicit_resolver(
-        "tag:yaml.org,2002:int", re.compile(r"^[-+]?(0|[1-9][0-9]*)$"), list("-+0123456789")
-    )
-    return yaml.load(text, Loader=Yaml12Loader)  # noqa: S506 - SafeLoader subclass
 
 
 def test_track_alert_examples_from_openapi_yaml() -> None:
     """The two UPS-written Track Alert bodies in openapi-track-alert.yaml (webhooks.TrackingEvent examples)."""
-    spec = _load_yaml_12(sample_path("openapi-track-alert.yaml").read_text(encoding="utf-8"))
+    spec = load_yaml_12(sample_path("openapi-track-alert.yaml").read_text(encoding="utf-8"))
     examples = spec["webhooks"]["TrackingEvent"]["post"]["requestBody"]["content"]["application/json"]["examples"]
     out_for_delivery, delivered = examples["1"]["value"], examples["2"]["value"]
     assert out_for_delivery["activityStatus"]["descriptionCode"] == "021"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -30,7 +29,7 @@ from app.couriers.fedex import FedexAdapter
 from app.couriers.postnord import PostNordAdapter
 from app.couriers.types import Location, TrackingStatus as S
 from app.couriers.ups import UpsAdapter
-from tests.couriers.helpers import event_rows, sample_path, utc
+from tests.couriers.helpers import event_rows, load_yaml_12, sample_path, utc
 
 SECRET = "whsec_" + base64.b64encode(b"courier-hub test webhook secret!").decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(b"some other integration's secret!").decode()
@@ -39,26 +38,11 @@ OTHER_SECRET = "whsec_" + base64.b64encode(b"some other integration's secret!").
 # --------------------------------------------------------------------------- samples
 
 
-def _load_yaml_12(text: str) -> Any:
-    """PyYAML with YAML 1.2 integers: "021" stays a string instead of becoming octal 17."""
-    yaml = pytest.importorskip("yaml")
-
-    class Yaml12Loader(yaml.SafeLoader):
-        pass
-
-    Yaml12Loader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:int"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    Yaml12Loader.add_implicit_resolver(
-        "tag:yaml.org,2002:int", re.compile(r"^[-+]?(0|[1-9][0-9]*)$"), list("-+0123456789")
-    )
-    return yaml.load(text, Loader=Yaml12Loader)  # noqa: S506 - SafeLoader subclass
 
 
 def ups_track_alert_examples() -> tuple[dict[str, Any], dict[str, Any]]:
     """UPS's two `webhooks.TrackingEvent` example bodies: out for delivery, delivered."""
-    spec = _load_yaml_12(sample_path("ups", "openapi-track-alert.yaml").read_text(encoding="utf-8"))
+    spec = load_yaml_12(sample_path("ups", "openapi-track-alert.yaml").read_text(encoding="utf-8"))
     examples = spec["webhooks"]["TrackingEvent"]["post"]["requestBody"]["content"]["application/json"]["examples"]
     return examples["1"]["value"], examples["2"]["value"]
 

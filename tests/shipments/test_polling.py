@@ -21,7 +21,6 @@ from sqlalchemy import text
 
 from app.config import Settings
 from app.couriers.http import CarrierHttp
-from app.couriers.oauth import get_token_cache
 from app.integrations.crypto import cipher_from_settings
 from app.shipments import polling
 from app.shipments.polling import PollReport
@@ -44,20 +43,6 @@ HOUR, MINUTE, DAY = timedelta(hours=1), timedelta(minutes=1), timedelta(days=1)
 DHL_DELIVERED = "00340434292135100186"
 
 
-async def _no_sleep(_: float) -> None:
-    return None
-
-
-@pytest.fixture(autouse=True)
-async def carrier_http(app, settings):
-    """The app's and the poller's carrier client: real retries, no real waiting; fresh OAuth tokens."""
-    http = CarrierHttp(settings=settings, sleep=_no_sleep)
-    app.state.carrier_http = http
-    get_token_cache().clear()
-    yield http
-    app.state.carrier_http = None
-    get_token_cache().clear()
-    await http.aclose()
 
 
 async def refresh_due(app_db, settings, http, **kwargs: Any) -> PollReport:
@@ -297,7 +282,7 @@ async def test_carrier_failure_postpones_the_group_and_changes_nothing_else(clie
         return httpx.Response(429, headers={"Retry-After": "600"}, json={"title": "Too Many Requests", "status": 429})
 
     impatient = settings.model_copy(update={"carrier_max_retries": 1})
-    http = CarrierHttp(settings=impatient, sleep=_no_sleep)
+    http = CarrierHttp(settings=impatient, sleep=lambda _seconds: asyncio.sleep(0))  # retries, no waiting
     try:
         with respx.mock(assert_all_called=False) as carrier_api:
             dhl = carrier_api.get(DHL_URL).mock(side_effect=dhl_outage)

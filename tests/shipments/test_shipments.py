@@ -21,8 +21,6 @@ import httpx
 import pytest
 import respx
 
-from app.couriers.http import CarrierHttp
-from app.couriers.oauth import get_token_cache
 from tests.conftest import shared_sample
 
 DHL_URL = "https://api-eu.dhl.com/track/shipments"
@@ -119,20 +117,6 @@ CASES: dict[str, Case] = {
 }
 
 
-async def _no_sleep(_: float) -> None:
-    return None
-
-
-@pytest.fixture(autouse=True)
-async def carrier_http(app, settings):
-    """The app's carrier client for this test: real retries, no real waiting; fresh OAuth tokens."""
-    http = CarrierHttp(settings=settings, sleep=_no_sleep)
-    app.state.carrier_http = http
-    get_token_cache().clear()
-    yield http
-    app.state.carrier_http = None
-    get_token_cache().clear()
-    await http.aclose()
 
 
 async def connect(client, tenant, carrier: str, *, name: str = "default", credentials: dict | None = None) -> str:

@@ -1,7 +1,7 @@
 """The delivery worker against a real local receiver that verifies signatures with `standardwebhooks`.
 
-The app and the worker run with WEBHOOK_DEV_ALLOWED_HOSTS=127.0.0.1 (the
-receiver is local) and a compressed retry schedule.
+Fixtures (tests/webhooks/conftest.py): the app and the senders allow
+127.0.0.1 endpoints and retry on a compressed schedule.
 """
 
 from __future__ import annotations
@@ -10,158 +10,24 @@ import asyncio
 import random
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
-from typing import Any
 
 import httpx
-import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import select, text
 
 from app.config import Settings
 from app.db.base import utcnow
 from app.db.session import Database
-from app.events import service as events
 from app.events.models import IntegrationEvent
-from app.integrations.crypto import cipher_from_settings
 from app.webhooks import ssrf
 from app.webhooks.delivery import DeliverySender
-from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from app.webhooks.models import WebhookEndpoint
 from tests.conftest import SHARED
-from tests.webhooks.receiver import Receiver
-
-SCHEDULE = [0.05, 0.05, 0.05]
+from tests.webhooks.helpers import SCHEDULE, attempts_of, create_endpoint, deliveries, drain, record_event
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    """A running local receiver."""
-    server = Receiver()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture(scope="module")
-def dev_settings(settings: Settings) -> Settings:
-    """Test settings that allow 127.0.0.1 endpoints and retry after 50 ms, without jitter."""
-    return settings.model_copy(
-        update={
-            "webhook_dev_allowed_hosts": "127.0.0.1",
-            "webhook_retry_schedule_seconds": SCHEDULE,
-            "webhook_retry_jitter": 0.0,
-            "webhook_timeout_seconds": 2.0,
-            "worker_idle_seconds": 0.02,
-        }
-    )
-
-
-@pytest.fixture(scope="module")
-async def dev_app(dev_settings: Settings) -> AsyncIterator[Any]:
-    """The API built with `dev_settings`."""
-    from app.main import create_app
-
-    application = create_app(dev_settings)
-    async with LifespanManager(application):
-        yield application
-
-
-@pytest.fixture
-async def api(dev_app: Any, owner_db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of `dev_app` (limits and plan cache reset)."""
-    dev_app.state.rate_limiter.reset()
-    dev_app.state.plan_cache.invalidate()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=dev_app), base_url="http://testserver") as c:
-        yield c
-
-
-@pytest.fixture
-async def make_sender(app_db: Database, dev_settings: Settings) -> AsyncIterator[Callable[..., DeliverySender]]:
-    """Factory of DeliverySenders (each with its own client; `db` and setting overrides optional)."""
-    clients: list[httpx.AsyncClient] = []
-
-    def factory(*, db: Database | None = None, lease_seconds: float | None = None, **overrides: Any) -> DeliverySender:
-        settings = dev_settings.model_copy(update=overrides) if overrides else dev_settings
-        client = ssrf.build_webhook_client(settings=settings)
-        clients.append(client)
-        return DeliverySender(
-            db=db or app_db,
-            settings=settings,
-            cipher=cipher_from_settings(settings),
-            client=client,
-            lease_seconds=lease_seconds,
-            rng=random.Random(7),
-        )
-
-    yield factory
-    for client in clients:
-        await client.aclose()
-
-
-@pytest.fixture
-def make_tenant(make_tenant: Callable[..., Any], owner_db: Database) -> Callable[..., Any]:
-    """The conftest factory, with the tenant on the growth plan (tests here need several endpoints)."""
-
-    async def factory(slug: str) -> Any:
-        tenant = await make_tenant(slug)
-        async with owner_db.transaction() as session:
-            await session.execute(
-                text(
-                    "INSERT INTO tenant_subscriptions (tenant_id, plan_code, subscribed_plan_code, status) "
-                    "VALUES (:t, 'growth', 'growth', 'active') ON CONFLICT (tenant_id) DO UPDATE SET plan_code = 'growth', "
-                    "subscribed_plan_code = 'growth', status = 'active'"
-                ),
-                {"t": tenant.id},
-            )
-        return tenant
-
-    return factory
-
-
-async def create_endpoint(api: httpx.AsyncClient, tenant: Any, url: str, event_types: list[str] | None = None) -> dict[str, Any]:
-    """POST /v1/webhook-endpoints as the tenant admin; the body includes the one-time `secret`."""
-    response = await api.post(
-        "/v1/webhook-endpoints", json={"url": url, "event_types": event_types or ["*"]}, headers=tenant.headers("admin")
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def record_event(db: Database, tenant_id: uuid.UUID, type_: str = "test.happened", **data: Any) -> IntegrationEvent:
-    """An integration event written as a service would (fan-out included)."""
-    async with db.transaction(tenant_id) as session:
-        return await events.record(
-            session=session, tenant_id=tenant_id, type=type_, subject_type="test", subject_id=uuid.uuid4(), data=data
-        )
-
-
-async def deliveries(db: Database, tenant_id: uuid.UUID) -> list[WebhookDelivery]:
-    """The tenant's deliveries, oldest first."""
-    async with db.transaction(tenant_id) as session:
-        return list((await session.execute(select(WebhookDelivery).order_by(WebhookDelivery.id))).scalars())
-
-
-async def attempts_of(db: Database, tenant_id: uuid.UUID, delivery_id: uuid.UUID) -> list[DeliveryAttempt]:
-    """A delivery's attempts, oldest first."""
-    async with db.transaction(tenant_id) as session:
-        stmt = select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery_id).order_by(DeliveryAttempt.attempted_at)
-        return list((await session.execute(stmt)).scalars())
-
-
-async def drain(sender: DeliverySender, db: Database, tenant_id: uuid.UUID, *, timeout: float = 10.0) -> list[WebhookDelivery]:
-    """Run the sender until no delivery of the tenant is pending (or `timeout` seconds pass)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        await sender.run_once()
-        rows = await deliveries(db, tenant_id)
-        if all(row.status != "pending" for row in rows) or asyncio.get_running_loop().time() > deadline:
-            return rows
-        await asyncio.sleep(0.02)
-
-
-async def test_pos_order_event_reaches_the_receiver_signed_and_exactly_once(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_pos_order_event_reaches_the_receiver_signed_and_exactly_once(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     endpoint = await create_endpoint(api, tenant, receiver.url("shop"))
     receiver.secrets["shop"].append(endpoint["secret"])
     raw = (SHARED / "pos-samples" / "shopify" / "orders-create.test-notification.json").read_bytes()
@@ -208,8 +74,8 @@ async def test_a_tampered_body_does_not_verify(receiver):
     assert [r.verified for r in receiver.received("x")] == [False, True]
 
 
-async def test_500_twice_then_200_is_three_attempts_then_delivered(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_500_twice_then_200_is_three_attempts_then_delivered(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     endpoint = await create_endpoint(api, tenant, receiver.url("flaky"))
     receiver.secrets["flaky"].append(endpoint["secret"])
     receiver.script("flaky", 500, (500, {}, b"still down"))
@@ -231,8 +97,8 @@ async def test_500_twice_then_200_is_three_attempts_then_delivered(api, make_ten
     assert all(gap >= SCHEDULE[0] for gap in gaps), gaps
 
 
-async def test_schedule_used_up_marks_the_delivery_failed(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_schedule_used_up_marks_the_delivery_failed(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     endpoint = await create_endpoint(api, tenant, receiver.url("down"))
     receiver.script("down", *([503] * 10))
     await record_event(app_db, tenant.id)
@@ -247,8 +113,8 @@ async def test_schedule_used_up_marks_the_delivery_failed(api, make_tenant, rece
     assert stored.enabled and stored.failing_since is not None  # failing, but not for 5 days yet
 
 
-async def test_only_subscribed_enabled_endpoints_receive(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_only_subscribed_enabled_endpoints_receive(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     await create_endpoint(api, tenant, receiver.url("orders"), ["pos.order.ingested"])
     await create_endpoint(api, tenant, receiver.url("all"), ["*"])
     await record_event(app_db, tenant.id, "shipment.created")
@@ -260,8 +126,8 @@ async def test_only_subscribed_enabled_endpoints_receive(api, make_tenant, recei
     assert sorted(r.payload["type"] for r in receiver.received("all")) == ["pos.order.ingested", "shipment.created"]
 
 
-async def test_two_workers_never_send_one_attempt_twice(api, make_tenant, receiver, make_sender, app_db, settings):
-    tenant = await make_tenant("acme")
+async def test_two_workers_never_send_one_attempt_twice(api, growth_tenant, receiver, make_sender, app_db, settings):
+    tenant = await growth_tenant("acme")
     endpoint = await create_endpoint(api, tenant, receiver.url("busy"))
     receiver.secrets["busy"].append(endpoint["secret"])
     sent = [await record_event(app_db, tenant.id, n=n) for n in range(40)]
@@ -287,8 +153,8 @@ async def test_two_workers_never_send_one_attempt_twice(api, make_tenant, receiv
     assert {r.status for r in rows} == {"succeeded"} and all(r.attempt_count == 1 for r in rows)
 
 
-async def test_a_worker_killed_after_claiming_loses_nothing(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_a_worker_killed_after_claiming_loses_nothing(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     await create_endpoint(api, tenant, receiver.url("k"))
     event = await record_event(app_db, tenant.id)
     doomed = make_sender(lease_seconds=0.5)
@@ -304,8 +170,8 @@ async def test_a_worker_killed_after_claiming_loses_nothing(api, make_tenant, re
     assert [r.webhook_id for r in receiver.received("k")] == [str(event.id)]
 
 
-async def test_a_rolled_back_outcome_is_retried_not_lost(api, make_tenant, receiver, make_sender, app_db, monkeypatch):
-    tenant = await make_tenant("acme")
+async def test_a_rolled_back_outcome_is_retried_not_lost(api, growth_tenant, receiver, make_sender, app_db, monkeypatch):
+    tenant = await growth_tenant("acme")
     await create_endpoint(api, tenant, receiver.url("rb"))
     event = await record_event(app_db, tenant.id)
     sender = make_sender(lease_seconds=0.3)
@@ -327,8 +193,8 @@ async def test_a_rolled_back_outcome_is_retried_not_lost(api, make_tenant, recei
     assert [r.webhook_id for r in receiver.received("rb")] == [str(event.id)] * 2
 
 
-async def test_410_gone_disables_the_endpoint(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_410_gone_disables_the_endpoint(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     gone = await create_endpoint(api, tenant, receiver.url("gone"), ["test.happened"])
     await create_endpoint(api, tenant, receiver.url("ops"), ["webhook_endpoint.disabled"])
     receiver.script("gone", 410)
@@ -346,8 +212,8 @@ async def test_410_gone_disables_the_endpoint(api, make_tenant, receiver, make_s
     assert later.id not in {r.event_id for r in rows}
 
 
-async def test_pending_deliveries_of_a_disabled_endpoint_are_not_sent(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_pending_deliveries_of_a_disabled_endpoint_are_not_sent(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     endpoint = await create_endpoint(api, tenant, receiver.url("off"))
     await record_event(app_db, tenant.id)
     patched = await api.patch(f"/v1/webhook-endpoints/{endpoint['id']}", json={"enabled": False}, headers=tenant.headers("admin"))
@@ -359,8 +225,8 @@ async def test_pending_deliveries_of_a_disabled_endpoint_are_not_sent(api, make_
     assert receiver.received("off") == []
 
 
-async def test_an_endpoint_failing_everything_for_five_days_is_disabled(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_an_endpoint_failing_everything_for_five_days_is_disabled(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     endpoint = await create_endpoint(api, tenant, receiver.url("sick"))
     async with app_db.transaction(tenant.id) as session:
         row = await session.get(WebhookEndpoint, (tenant.id, uuid.UUID(endpoint["id"])))
@@ -380,8 +246,8 @@ async def test_an_endpoint_failing_everything_for_five_days_is_disabled(api, mak
     assert disabled.data["reason"] == "failing"
 
 
-async def test_a_success_clears_the_failing_clock(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_a_success_clears_the_failing_clock(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     endpoint = await create_endpoint(api, tenant, receiver.url("heal"))
     receiver.script("heal", 500)
     await record_event(app_db, tenant.id)
@@ -391,8 +257,8 @@ async def test_a_success_clears_the_failing_clock(api, make_tenant, receiver, ma
     assert row.failing_since is None and row.enabled
 
 
-async def test_redirects_are_not_followed(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_redirects_are_not_followed(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     await create_endpoint(api, tenant, receiver.url("moved"))
     receiver.script("moved", *[(302, {"location": receiver.url("elsewhere")}, b"")] * 10)
     await record_event(app_db, tenant.id)
@@ -406,8 +272,8 @@ async def test_redirects_are_not_followed(api, make_tenant, receiver, make_sende
     assert receiver.received("elsewhere") == []
 
 
-async def test_retry_after_is_honoured_on_503(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_retry_after_is_honoured_on_503(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     await create_endpoint(api, tenant, receiver.url("busy"))
     receiver.script("busy", (503, {"retry-after": "120"}, b"busy"))
     await record_event(app_db, tenant.id)
@@ -443,8 +309,8 @@ def test_retry_schedule_defaults_to_svix_with_jitter():
     assert sender.retry_wait(8, failed) is None
 
 
-async def test_slow_receiver_times_out(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_slow_receiver_times_out(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     await create_endpoint(api, tenant, receiver.url("slow"))
     receiver.script("slow", 1.5)
     await record_event(app_db, tenant.id)
@@ -457,8 +323,8 @@ async def test_slow_receiver_times_out(api, make_tenant, receiver, make_sender, 
     assert delivery.status == "pending"
 
 
-async def test_response_body_is_capped_at_4_kib(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_response_body_is_capped_at_4_kib(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     await create_endpoint(api, tenant, receiver.url("chatty"))
     receiver.script("chatty", (500, {}, b"x" * 20000))
     await record_event(app_db, tenant.id)
@@ -470,12 +336,12 @@ async def test_response_body_is_capped_at_4_kib(api, make_tenant, receiver, make
     assert attempt.status_code == 500 and attempt.response_body == "x" * 4096
 
 
-async def test_private_address_refused_at_send_time(make_tenant, app_db, make_sender, dev_settings):
+async def test_private_address_refused_at_send_time(growth_tenant, app_db, make_sender, dev_settings):
     """A name that resolves to a private address when the attempt is made is refused, and recorded."""
     from app.integrations.crypto import cipher_from_settings as cipher_of
     from app.webhooks import signing
 
-    tenant = await make_tenant("acme")
+    tenant = await growth_tenant("acme")
     async with app_db.transaction(tenant.id) as session:
         session.add(
             WebhookEndpoint(
@@ -502,8 +368,8 @@ async def test_private_address_refused_at_send_time(make_tenant, app_db, make_se
     assert attempt.status_code is None and "refused" in attempt.error and "10.0.0.7" in attempt.error
 
 
-async def test_during_rotation_both_secrets_sign(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_during_rotation_both_secrets_sign(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     endpoint = await create_endpoint(api, tenant, receiver.url("roll"))
     rotated = await api.post(f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", headers=tenant.headers("admin"))
     assert rotated.status_code == 200, rotated.text
@@ -518,8 +384,8 @@ async def test_during_rotation_both_secrets_sign(api, make_tenant, receiver, mak
     assert len(receipt.headers["webhook-signature"].split(" ")) == 2
 
 
-async def test_worker_run_loop_stops_gracefully(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_worker_run_loop_stops_gracefully(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     await create_endpoint(api, tenant, receiver.url("loop"))
     receiver.script("loop", 0.3)  # in flight when stop is set
     await record_event(app_db, tenant.id)

@@ -15,16 +15,7 @@ from datetime import datetime, timezone
 from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import SHARED, shared_sample
-from tests.webhooks.test_delivery import (  # noqa: F401 - fixtures
-    api,
-    create_endpoint,
-    dev_app,
-    dev_settings,
-    drain,
-    make_sender,
-    make_tenant,
-    receiver,
-)
+from tests.webhooks.helpers import create_endpoint, drain
 
 
 async def _connect(api, tenant, carrier: str, credentials: dict) -> dict:
@@ -42,8 +33,8 @@ async def _register(api, tenant, carrier: str, number: str) -> dict:
     return response.json()["shipment"]
 
 
-async def test_pos_order_reaches_the_merchant_signed(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_pos_order_reaches_the_merchant_signed(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     endpoint = await create_endpoint(api, tenant, receiver.url("shop"), ["pos.order.ingested"])
     receiver.secrets["shop"].append(endpoint["secret"])
     raw = (SHARED / "pos-samples" / "woocommerce" / "order.wp-api-v3.json").read_bytes()
@@ -62,8 +53,8 @@ async def test_pos_order_reaches_the_merchant_signed(api, make_tenant, receiver,
     assert receipt.payload["data"]["order_id"] == ingested.json()["order"]["id"]
 
 
-async def test_bring_push_reaches_the_merchant_as_status_changed(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_bring_push_reaches_the_merchant_as_status_changed(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     integration = await _connect(api, tenant, "bring", {"api_uid": "shop@example.com", "api_key": "bring-api-key-value"})
     shipment = await _register(api, tenant, "bring", "TESTPACKAGEDELIVERED")
     endpoint = await create_endpoint(api, tenant, receiver.url("tracking"), ["shipment.status_changed"])
@@ -92,8 +83,8 @@ async def test_bring_push_reaches_the_merchant_as_status_changed(api, make_tenan
     assert (data["old_status"], data["new_status"]) == ("pending", "in_transit")
 
 
-async def test_generic_signed_push_reaches_the_merchant(api, make_tenant, receiver, make_sender, app_db):
-    tenant = await make_tenant("acme")
+async def test_generic_signed_push_reaches_the_merchant(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
     integration = await _connect(
         api, tenant, "fedex", {"client_id": "fx-client", "client_secret": "fx-secret-value", "account_number": "740561073"}
     )

@@ -13,20 +13,11 @@ from sqlalchemy import select
 from app.db.base import utcnow
 from app.idempotency.models import IdempotencyKey
 from app.worker import run_maintenance
-from tests.webhooks.test_delivery import (  # noqa: F401 - fixtures
-    api,
-    create_endpoint,
-    deliveries,
-    dev_app,
-    dev_settings,
-    make_tenant,
-    receiver,
-    record_event,
-)
+from tests.webhooks.helpers import create_endpoint, deliveries, record_event
 
 
-async def test_worker_process_delivers_and_stops_on_sigterm(api, make_tenant, receiver, app_db, settings):
-    tenant = await make_tenant("acme")
+async def test_worker_process_delivers_and_stops_on_sigterm(api, growth_tenant, receiver, app_db, settings):
+    tenant = await growth_tenant("acme")
     endpoint = await create_endpoint(api, tenant, receiver.url("proc"))
     receiver.secrets["proc"].append(endpoint["secret"])
     event = await record_event(app_db, tenant.id)
@@ -62,8 +53,8 @@ async def test_worker_process_delivers_and_stops_on_sigterm(api, make_tenant, re
     assert delivery.status == "succeeded"
 
 
-async def test_maintenance_purges_expired_idempotency_keys(make_tenant, app_db):
-    tenant = await make_tenant("acme")
+async def test_maintenance_purges_expired_idempotency_keys(growth_tenant, app_db):
+    tenant = await growth_tenant("acme")
     async with app_db.transaction(tenant.id) as session:
         for key, expires_at in (("old", utcnow() - timedelta(hours=1)), ("live", utcnow() + timedelta(hours=1))):
             session.add(
