@@ -186,13 +186,15 @@ def purge_idempotency_keys() -> None:
 
 @app.command("rotate-credentials")
 def rotate_credentials() -> None:
-    """Re-encrypt every integration's credentials under the first CREDENTIALS_ENCRYPTION_KEYS key.
+    """Re-encrypt every integration's credentials and webhook secret, and every endpoint's signing secrets,
+    under the first CREDENTIALS_ENCRYPTION_KEYS key.
 
     Rotation: put the new key first (`<new>,<old>`), deploy, run this, then drop the old key.
     """
     from app.db.session import Database
     from app.integrations.crypto import CredentialsKeyError, cipher_from_settings
     from app.integrations.service import rotate_all
+    from app.webhooks import service as webhooks
 
     settings = _settings()
     try:
@@ -201,14 +203,18 @@ def rotate_credentials() -> None:
         typer.echo(f"rotate-credentials: {exc}", err=True)
         raise typer.Exit(code=2) from None
 
-    async def run() -> int:
+    async def run() -> tuple[int, int]:
         db = Database.from_settings(settings)
         try:
-            return await rotate_all(db=db, cipher=cipher)
+            return await rotate_all(db=db, cipher=cipher), await webhooks.rotate_all(db=db, cipher=cipher)
         finally:
             await db.dispose()
 
-    typer.echo(f"re-encrypted the credentials of {asyncio.run(run())} integrations under the newest key")
+    integrations, endpoints = asyncio.run(run())
+    typer.echo(
+        f"re-encrypted the credentials of {integrations} integrations and the secrets of {endpoints} webhook endpoints "
+        "under the newest key"
+    )
 
 
 if __name__ == "__main__":

@@ -74,6 +74,7 @@ async def register_shipment(
             tracking_number=body.tracking_number,
             integration_id=body.integration_id,
             order_id=body.order_id,
+            schedule=service.TrackingSchedule.from_settings(settings),
         )
         payload = ShipmentRegistration(result="created" if created else "existing", shipment=ShipmentOut.model_validate(row))
         return (201 if created else 200), payload

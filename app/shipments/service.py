@@ -117,8 +117,13 @@ async def register(
     tracking_number: str,
     integration_id: uuid.UUID | None = None,
     order_id: uuid.UUID | None = None,
+    schedule: TrackingSchedule | None = None,
 ) -> tuple[Shipment, bool]:
     """Register a shipment unless (tenant, carrier, tracking number) exists; returns (row, created?).
+
+    A new shipment is due for its first refresh at once, and tracking updates
+    the carrier pushed for its number before it existed (kept as unmatched by
+    app.webhooks.inbound) are applied to it now and marked resolved.
 
     `tracking_number` must already be normalized (schemas.normalize_tracking_number).
     The request is validated first, also when the shipment exists: 422
@@ -167,6 +172,9 @@ async def register(
         subject_id=row.id,
         data={**_shipment_ref(row), "integration_id": str(row.integration_id), "order_id": _str(row.order_id), "status": row.status},
     )
+    from app.webhooks import inbound  # imported here: inbound builds on this module
+
+    await inbound.apply_unmatched(session=session, shipment=row, schedule=schedule or DEFAULT_SCHEDULE)
     return row, True
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing import quota
 from app.db.base import utcnow
+from app.db.session import Database
 from app.events import service as events
 from app.events.models import IntegrationEvent
 from app.integrations.crypto import CredentialsCipher, CredentialsDecryptError
@@ -472,3 +473,25 @@ async def send_test(
         )
     ).scalar_one()
     return event, delivery_id
+
+
+async def rotate_all(*, db: Database, cipher: CredentialsCipher) -> int:
+    """Re-encrypt every tenant's endpoint signing secrets (current and previous) under the newest key.
+
+    One transaction per tenant (for `courier-hub rotate-credentials`). Returns
+    how many endpoints were re-encrypted. Raises CredentialsDecryptError if a
+    secret decrypts under none of the keys (that tenant's transaction rolls back).
+    """
+    from app.tenants.models import Tenant
+
+    async with db.transaction(platform_admin=True) as session:
+        tenant_ids = list((await session.execute(select(Tenant.id))).scalars())
+    total = 0
+    for tenant_id in tenant_ids:
+        async with db.transaction(tenant_id) as session:
+            for endpoint in (await session.execute(select(WebhookEndpoint).with_for_update())).scalars():
+                endpoint.secret_ciphertext = cipher.rotate(endpoint.secret_ciphertext)
+                if endpoint.previous_secret_ciphertext:
+                    endpoint.previous_secret_ciphertext = cipher.rotate(endpoint.previous_secret_ciphertext)
+                total += 1
+    return total

@@ -23,6 +23,7 @@ from app.webhooks.delivery import DeliverySender
 from tests.webhooks.helpers import SCHEDULE
 from tests.webhooks.receiver import Receiver
 
+
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     """A running local receiver."""

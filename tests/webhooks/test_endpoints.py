@@ -594,3 +594,31 @@ async def test_disable_endpoint_fails_its_queue_and_tells_other_endpoints(client
     }
     notified = await _rows(owner_db, "SELECT endpoint_id FROM webhook_deliveries WHERE event_id = :e", e=disabled_events[0]["id"])
     assert [str(r["endpoint_id"]) for r in notified] == [watcher["id"]]
+
+
+async def test_rotate_all_reencrypts_endpoint_secrets_under_the_new_key(client, make_tenant, app_db, settings):
+    from cryptography.fernet import Fernet
+    from sqlalchemy import select
+
+    from app.integrations.crypto import CredentialsCipher, CredentialsDecryptError
+    from app.webhooks.models import WebhookEndpoint
+
+    tenant = await make_tenant("acme")
+    created = await client.post(
+        "/v1/webhook-endpoints", json={"url": "https://hooks.example.com/in", "event_types": ["*"]}, headers=tenant.headers("admin")
+    )
+    assert created.status_code == 201, created.text
+    rotated = await client.post(f"/v1/webhook-endpoints/{created.json()['id']}/rotate-secret", headers=tenant.headers("admin"))
+    assert rotated.status_code == 200, rotated.text
+    old_key = settings.credentials_encryption_keys.get_secret_value()
+    new_key = Fernet.generate_key().decode()
+
+    assert await service.rotate_all(db=app_db, cipher=CredentialsCipher([new_key, old_key])) == 1
+
+    only_new = CredentialsCipher([new_key])
+    async with app_db.transaction(tenant.id) as session:
+        row = (await session.execute(select(WebhookEndpoint))).scalar_one()
+    assert unseal(only_new, row.secret_ciphertext) == rotated.json()["secret"]
+    assert unseal(only_new, row.previous_secret_ciphertext) == created.json()["secret"]
+    with pytest.raises(CredentialsDecryptError):
+        unseal(CredentialsCipher([old_key]), row.secret_ciphertext)
