@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -279,16 +279,22 @@ class DeliverySender:
             delivery.last_attempt_at = attempted_at
             delivery.last_status_code = result.status_code
             delivery.last_error = result.error
+            if result.succeeded:
+                _finish(delivery, status="succeeded", error=None, now=now)
+                delivery.delivered_at = now
+                # Only a recovering endpoint is written (and locked): the healthy
+                # path does not serialize deliveries to one endpoint.
+                await session.execute(
+                    update(WebhookEndpoint)
+                    .where(WebhookEndpoint.id == prepared.endpoint_id, WebhookEndpoint.failing_since.is_not(None))
+                    .values(failing_since=None)
+                )
+                return
             endpoint = (
                 await session.execute(
                     select(WebhookEndpoint).where(WebhookEndpoint.id == prepared.endpoint_id).with_for_update()
                 )
             ).scalar_one()
-            if result.succeeded:
-                _finish(delivery, status="succeeded", error=None, now=now)
-                delivery.delivered_at = now
-                endpoint.failing_since = None
-                return
             await self._failed(session, delivery, endpoint, result, now)
 
     async def _failed(
