@@ -48,7 +48,7 @@ from app.couriers.http import parse_retry_after
 from app.db.base import new_id, utcnow
 from app.db.session import Database
 from app.events.models import IntegrationEvent
-from app.integrations.crypto import CredentialsCipher
+from app.integrations.crypto import CredentialsCipher, CredentialsDecryptError
 from app.webhooks import service, signing, ssrf
 from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -95,6 +95,8 @@ class _Prepared:
     message_id: str
     body: bytes
     secrets: list[str]
+    error: str | None = None
+    """Why the delivery cannot be signed (no request is made then; the attempt fails with this error)."""
 
 
 class DeliverySender:
@@ -186,7 +188,10 @@ class DeliverySender:
         if prepared is None:
             return None
         attempted_at = utcnow()
-        result = await self.send(prepared, attempted_at)
+        if prepared.error is not None:
+            result = AttemptResult(status_code=None, body=None, error=prepared.error, duration_ms=0)
+        else:
+            result = await self.send(prepared, attempted_at)
         await self._record(claim, prepared, attempted_at, result)
         return result
 
@@ -202,12 +207,19 @@ class DeliverySender:
             if not endpoint.enabled:
                 _finish(delivery, status="failed", error="endpoint disabled; not sent", now=utcnow())
                 return None
+            try:
+                secrets, error = await service.signing_secrets(endpoint, self.cipher, utcnow()), None
+            except CredentialsDecryptError:
+                # A key missing from CREDENTIALS_ENCRYPTION_KEYS: fail the attempt on the normal
+                # schedule (visible, bounded) instead of letting every lease bring it back unseen.
+                secrets, error = [], "signing secret cannot be decrypted with CREDENTIALS_ENCRYPTION_KEYS; not sent"
             return _Prepared(
                 url=endpoint.url,
                 endpoint_id=endpoint.id,
                 message_id=str(event.id),
                 body=signing.body_of(event),
-                secrets=await service.signing_secrets(endpoint, self.cipher, utcnow()),
+                secrets=secrets,
+                error=error,
             )
 
     async def send(self, prepared: _Prepared, attempted_at: datetime) -> AttemptResult:
@@ -256,11 +268,42 @@ class DeliverySender:
         )
 
     async def _record(self, claim: Claim, prepared: _Prepared, attempted_at: datetime, result: AttemptResult) -> None:
+        """Store the attempt and move the delivery on (succeeded / retry later / failed) while we hold its claim.
+
+        Locks the endpoint before the delivery, the order of the API's retry,
+        replay and PATCH, so neither side can deadlock the other. An attempt
+        whose claim was dropped meanwhile (an operator's retry or replay, or a
+        lease that ran out) is still recorded, but leaves the delivery's state
+        to whoever holds it now.
+        """
         now = utcnow()
         async with self.db.transaction(claim.tenant_id) as session:
+            endpoint: WebhookEndpoint | None = None
+            if result.succeeded:
+                # Only a recovering endpoint is written (and locked): the healthy
+                # path does not serialize deliveries to one endpoint.
+                await session.execute(
+                    update(WebhookEndpoint)
+                    .where(WebhookEndpoint.id == prepared.endpoint_id, WebhookEndpoint.failing_since.is_not(None))
+                    .values(failing_since=None)
+                )
+            else:
+                # FOR NO KEY UPDATE: fan-out's delivery inserts (FOR KEY SHARE through the foreign key) need not wait.
+                endpoint = (
+                    await session.execute(
+                        select(WebhookEndpoint)
+                        .where(WebhookEndpoint.id == prepared.endpoint_id)
+                        .with_for_update(key_share=True)
+                    )
+                ).scalar_one_or_none()
+                if endpoint is None:
+                    return  # deleted meanwhile, with its deliveries
             delivery = await _held(session, claim)
+            held = delivery is not None
             if delivery is None:
-                return  # the endpoint was deleted, or the delivery re-queued by an operator meanwhile
+                delivery = await session.get(WebhookDelivery, (claim.tenant_id, claim.delivery_id), with_for_update=True)
+                if delivery is None:
+                    return  # the endpoint was deleted meanwhile
             session.add(
                 DeliveryAttempt(
                     tenant_id=claim.tenant_id,
@@ -276,25 +319,17 @@ class DeliverySender:
                 )
             )
             delivery.attempt_count += 1
-            delivery.last_attempt_at = attempted_at
-            delivery.last_status_code = result.status_code
-            delivery.last_error = result.error
+            if delivery.last_attempt_at is None or delivery.last_attempt_at <= attempted_at:
+                delivery.last_attempt_at = attempted_at
+                delivery.last_status_code = result.status_code
+                delivery.last_error = result.error
+            if not held:
+                return  # re-queued by an operator, or re-claimed after our lease ran out: theirs to move on
             if result.succeeded:
                 _finish(delivery, status="succeeded", error=None, now=now)
                 delivery.delivered_at = now
-                # Only a recovering endpoint is written (and locked): the healthy
-                # path does not serialize deliveries to one endpoint.
-                await session.execute(
-                    update(WebhookEndpoint)
-                    .where(WebhookEndpoint.id == prepared.endpoint_id, WebhookEndpoint.failing_since.is_not(None))
-                    .values(failing_since=None)
-                )
                 return
-            endpoint = (
-                await session.execute(
-                    select(WebhookEndpoint).where(WebhookEndpoint.id == prepared.endpoint_id).with_for_update()
-                )
-            ).scalar_one()
+            assert endpoint is not None
             await self._failed(session, delivery, endpoint, result, now)
 
     async def _failed(

@@ -47,8 +47,16 @@ async def enqueue(
         condition = condition & subscribed(event.type)
     else:
         condition = condition & WebhookEndpoint.id.in_(list(endpoint_ids))
+    # FOR KEY SHARE: a concurrent DELETE of an endpoint waits for this transaction
+    # (or, if it committed first, the endpoint is skipped) instead of failing the
+    # insert below, and with it the business write that recorded the event, on the
+    # foreign key. It does not block PATCH, retry or the worker (FOR NO KEY UPDATE).
     endpoints = (
-        await session.execute(select(WebhookEndpoint.id).where(condition, WebhookEndpoint.tenant_id == event.tenant_id))
+        await session.execute(
+            select(WebhookEndpoint.id)
+            .where(condition, WebhookEndpoint.tenant_id == event.tenant_id)
+            .with_for_update(read=True, key_share=True)
+        )
     ).scalars().all()
     if not endpoints:
         return 0

@@ -66,7 +66,6 @@ JSON_MEDIA_TYPES = frozenset({"application/json", "text/json", "text/plain"})
 """Content types accepted for a push (plus any `application/*+json`, or none): some carriers label JSON as text."""
 
 PROCESSED, PARTIALLY_MATCHED, UNMATCHED = "processed", "partially_matched", "unmatched"
-INBOUND_STATUSES = (PROCESSED, PARTIALLY_MATCHED, UNMATCHED)
 
 _TENANT_OF = text("SELECT inbound_integration_tenant(:integration_id, :carrier)")
 

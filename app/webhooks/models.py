@@ -26,8 +26,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, TenantMixin, utcnow
 
-DELIVERY_STATUSES = ("pending", "succeeded", "failed")
-
 
 class WebhookEndpoint(TenantMixin, Base):
     """A merchant URL that receives the tenant's integration events whose type it subscribed to.

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.webhooks.fanout import WILDCARD
 
@@ -29,7 +29,22 @@ Url = Annotated[
         "a public host, no credentials. Stored normalized (lower-case scheme and host, no default port, no fragment).",
     ),
 ]
-Description = Annotated[str, Field(max_length=500, description="Free text for the tenant's own reference.")]
+
+
+def storable_text(value: str) -> str:
+    """`value` unchanged if PostgreSQL can store it as text; ValueError for a NUL character or a lone surrogate."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character (\\u0000)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must not contain an unpaired UTF-16 surrogate") from None
+    return value
+
+
+Description = Annotated[
+    str, Field(max_length=500, description="Free text for the tenant's own reference."), AfterValidator(storable_text)
+]
 
 
 def normalize_event_types(values: list[str]) -> list[str]:

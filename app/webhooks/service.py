@@ -316,7 +316,8 @@ async def retry_delivery(*, session: AsyncSession, delivery: WebhookDelivery) ->
     """Queue a delivery to be sent again now, whatever its status; returns it refreshed.
 
     Sets status pending, due now (clock time), `cycle_attempts` 0 (a fresh
-    retry schedule) and drops any worker's claim. The endpoint row is locked
+    retry schedule) and drops any worker's claim (an attempt already in
+    flight is still recorded, but no longer moves the delivery). The endpoint row is locked
     first (the order PATCH uses), so a concurrent disable cannot slip in
     between. Raises ProblemError 409 `endpoint-disabled` when its endpoint is disabled.
     """

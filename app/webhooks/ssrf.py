@@ -169,7 +169,8 @@ def validate_endpoint_url(url: str, *, dev_hosts: frozenset[str]) -> str:
     """Check a webhook endpoint URL when it is created or updated; no DNS lookup.
 
     Rules: an absolute http(s) URL of at most `MAX_URL_LENGTH` characters, a
-    host, no userinfo (`user:pw@`); https unless the host is in `dev_hosts`
+    host (a valid IDNA name if it has `xn--` labels), a port in 1-65535 if
+    one is given, no userinfo (`user:pw@`); https unless the host is in `dev_hosts`
     (lower-case hosts, `Settings.webhook_dev_hosts`). Unless the host is in
     `dev_hosts`: a literal IPv4/IPv6 host must be public (see
     `refusal_reason`), numeric IPv4 spellings other than a dotted quad
@@ -199,10 +200,16 @@ def validate_endpoint_url(url: str, *, dev_hosts: frozenset[str]) -> str:
         raise UnsafeWebhookUrl("the URL has no host")
     if parsed.userinfo:
         raise UnsafeWebhookUrl("the URL must not contain credentials (user:password@)")
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise UnsafeWebhookUrl(f"the port must be between 1 and 65535, not {parsed.port}")
 
     host = _host_key(parsed.raw_host.decode("ascii"))
+    try:
+        display_host = _host_key(parsed.host)  # IDNA-decoded; a malformed A-label ("xn--") raises
+    except UnicodeError as exc:
+        raise UnsafeWebhookUrl(f"invalid host name {host!r}: {exc}") from None
     normalized = str(parsed.copy_with(fragment=None))
-    if host in dev_hosts or _host_key(parsed.host) in dev_hosts:
+    if host in dev_hosts or display_host in dev_hosts:
         return normalized
     if parsed.scheme != "https":
         raise UnsafeWebhookUrl("the URL must use https")

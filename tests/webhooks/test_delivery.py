@@ -412,3 +412,102 @@ async def test_claim_function_is_not_open_to_other_roles(owner_db):
             )
         ).scalars().all()
     assert "PUBLIC" not in grants and "courier_hub_app" in grants
+
+
+async def test_recording_an_outcome_during_a_manual_retry_does_not_deadlock(api, growth_tenant, receiver, make_sender, app_db):
+    """Both lock the endpoint before the delivery, so neither is aborted as a deadlock victim."""
+    from app.webhooks import service
+
+    tenant = await growth_tenant("acme")
+    await create_endpoint(api, tenant, receiver.url("dl"))
+    receiver.script("dl", 500)  # a failed attempt: recording it locks the endpoint (its failing clock)
+    await record_event(app_db, tenant.id)
+    sender = make_sender()
+    [claim] = await sender.claim(10)
+    prepared = await sender._prepare(claim)
+    attempted_at = utcnow()
+    result = await sender.send(prepared, attempted_at)
+
+    async with app_db.transaction(tenant.id) as session:
+        # the retry request has its endpoint lock when the worker comes to record the outcome ...
+        endpoint = await service.get_or_404(session=session, endpoint_id=prepared.endpoint_id, for_update=True)
+        recording = asyncio.create_task(sender._record(claim, prepared, attempted_at, result))
+        await asyncio.sleep(0.3)
+        # ... and then re-queues the delivery
+        delivery = await service.get_delivery_or_404(session=session, delivery_id=claim.delivery_id)
+        await asyncio.wait_for(service.retry_delivery(session=session, delivery=delivery), timeout=10)
+        assert endpoint.enabled
+    await asyncio.wait_for(recording, timeout=10)  # raised DeadlockDetected before the fix
+
+    [delivery] = await deliveries(app_db, tenant.id)
+    assert delivery.status == "pending" and delivery.claim_token is None  # the operator's retry stands
+    [attempt] = await attempts_of(app_db, tenant.id, delivery.id)  # the attempt made is still on record
+    assert not attempt.succeeded and attempt.status_code == 500
+
+
+async def test_an_attempt_whose_claim_was_dropped_is_still_recorded(api, growth_tenant, receiver, make_sender, app_db):
+    """A manual retry while an attempt is in flight re-queues the delivery; the in-flight attempt is logged anyway."""
+    tenant = await growth_tenant("acme")
+    await create_endpoint(api, tenant, receiver.url("inflight"))
+    receiver.script("inflight", 503)
+    await record_event(app_db, tenant.id)
+    sender = make_sender()
+    [claim] = await sender.claim(10)
+    prepared = await sender._prepare(claim)
+    attempted_at = utcnow()
+    result = await sender.send(prepared, attempted_at)
+    retried = await api.post(f"/v1/deliveries/{claim.delivery_id}/retry", headers=tenant.headers("admin"))
+    assert retried.status_code == 202, retried.text
+
+    await sender._record(claim, prepared, attempted_at, result)
+
+    [delivery] = await deliveries(app_db, tenant.id)
+    assert delivery.status == "pending" and delivery.cycle_attempts == 0 and delivery.claim_token is None
+    assert delivery.attempt_count == 1 and delivery.last_status_code == 503
+    [attempt] = await attempts_of(app_db, tenant.id, delivery.id)
+    assert attempt.status_code == 503 and not attempt.succeeded
+    [delivery] = await drain(sender, app_db, tenant.id)
+    assert delivery.status == "succeeded" and delivery.attempt_count == 2
+
+
+async def test_deleting_an_endpoint_while_an_event_fans_out_does_not_fail_the_event(growth_tenant, api, app_db):
+    """The fan-out locks the endpoints it queues to (FOR KEY SHARE), so a concurrent DELETE cannot break its insert."""
+    from app.webhooks import service
+
+    tenant = await growth_tenant("acme")
+    endpoint = await create_endpoint(api, tenant, "https://hooks.example.com/x")
+    async with app_db.transaction(tenant.id) as session:
+        doomed = await service.get_or_404(session=session, endpoint_id=uuid.UUID(endpoint["id"]), for_update=True)
+        await service.delete(session=session, endpoint=doomed)
+        recording = asyncio.create_task(record_event(app_db, tenant.id))
+        await asyncio.sleep(0.3)
+        assert not recording.done()
+    event = await asyncio.wait_for(recording, timeout=10)  # IntegrityError (fk violation) before the fix
+    assert event.id is not None
+    assert await deliveries(app_db, tenant.id) == []
+
+
+async def test_an_undecryptable_signing_secret_fails_attempts_instead_of_looping_forever(
+    api, growth_tenant, receiver, make_sender, app_db
+):
+    """A secret sealed under a key the worker no longer has: each attempt is recorded as failed (nothing sent),
+    the retry schedule runs out and the delivery is failed, rather than coming back with every lease unseen."""
+    from cryptography.fernet import Fernet
+
+    from app.integrations.crypto import CredentialsCipher
+    from app.webhooks import signing
+
+    tenant = await growth_tenant("acme")
+    endpoint = await create_endpoint(api, tenant, receiver.url("lost-key"))
+    async with app_db.transaction(tenant.id) as session:
+        row = await session.get(WebhookEndpoint, (tenant.id, uuid.UUID(endpoint["id"])))
+        row.secret_ciphertext = signing.seal(CredentialsCipher([Fernet.generate_key().decode()]), signing.new_secret())
+    await record_event(app_db, tenant.id)
+
+    [delivery] = await drain(make_sender(), app_db, tenant.id, timeout=3)
+
+    assert delivery.status == "failed"
+    attempts = await attempts_of(app_db, tenant.id, delivery.id)
+    assert len(attempts) == len(SCHEDULE) + 1
+    assert all(a.status_code is None and not a.succeeded and "signing secret" in a.error for a in attempts)
+    assert receiver.received("lost-key") == []
