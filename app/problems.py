@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.requestid import current_request_id
@@ -96,6 +97,19 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
     return problem_response(422, "validation-error", "The request is not valid; see `errors`.", errors=errors)
 
 
+UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
+"""PostgreSQL's character_not_in_repertoire / untranslatable_character: a NUL (U+0000) in text or JSONB."""
+
+
+async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None)
+    if sqlstate in UNSTORABLE_TEXT_SQLSTATES:
+        return problem_response(
+            422, "unsupported-character", "The request contains a NUL character (U+0000), which cannot be stored."
+        )
+    return await _unhandled(request, exc)
+
+
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
     return problem_response(500, "internal-error", "An unexpected error occurred; it has been logged.")
@@ -106,4 +120,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(DBAPIError, _database_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unhandled)

@@ -448,3 +448,21 @@ async def test_arbitrary_generic_pushes_never_cause_a_500(client, admin_headers,
         _assert_problem(response, 401)
     else:
         assert response.status_code in (200, 400), response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/tenants", {"name": "Nul\u0000Corp", "slug": "nulcorp"}),
+        (PATH, {"external_id": "a\u0000b", "currency": "EUR", "total": 10}),
+        (PATH, {"external_id": "x1", "currency": "EUR", "total": 10, "customer": {"name": "a\u0000b"}}),
+    ],
+)
+async def test_a_nul_character_is_422_not_500(client, make_tenant, admin_headers, owner_db, path, body):
+    tenant = await make_tenant("acme")
+    before = await _row_counts(owner_db)
+    headers = admin_headers if path == "/v1/tenants" else tenant.headers(**{"Idempotency-Key": "nul-1"})
+    response = await client.post(path, json=body, headers=headers)
+    _assert_problem(response, 422)
+    assert response.json()["type"].endswith("/unsupported-character")
+    assert await _row_counts(owner_db) == before

@@ -200,6 +200,13 @@ class DeliverySender:
             delivery = await _held(session, claim)
             if delivery is None:
                 return None
+            if delivery.next_attempt_at is not None and delivery.next_attempt_at < utcnow() + timedelta(
+                seconds=self.settings.webhook_timeout_seconds
+            ):
+                # This worker stalled until its lease nearly ran out: sending now could overlap
+                # another worker's claim of the same delivery. Leave it to the lease.
+                logger.warning("webhook delivery %s: lease nearly expired before sending; left for a later claim", claim.delivery_id)
+                return None
             endpoint = await session.get(WebhookEndpoint, (claim.tenant_id, delivery.endpoint_id))
             event = await session.get(IntegrationEvent, (claim.tenant_id, delivery.event_id))
             if endpoint is None or event is None:

@@ -174,7 +174,7 @@ async def test_a_rolled_back_outcome_is_retried_not_lost(api, growth_tenant, rec
     tenant = await growth_tenant("acme")
     await create_endpoint(api, tenant, receiver.url("rb"))
     event = await record_event(app_db, tenant.id)
-    sender = make_sender(lease_seconds=0.3)
+    sender = make_sender(lease_seconds=0.5, webhook_timeout_seconds=0.3)
     original = DeliverySender._record
 
     async def crash(self, *args, **kwargs):
@@ -186,7 +186,7 @@ async def test_a_rolled_back_outcome_is_retried_not_lost(api, growth_tenant, rec
     assert delivery.status == "pending" and delivery.attempt_count == 0
 
     monkeypatch.setattr(DeliverySender, "_record", original)
-    await asyncio.sleep(0.35)
+    await asyncio.sleep(0.55)
     [delivery] = await drain(sender, app_db, tenant.id)
     assert delivery.status == "succeeded" and delivery.attempt_count == 1
     # At least once: the receiver saw it twice, with one webhook-id to dedup on.
@@ -511,3 +511,17 @@ async def test_an_undecryptable_signing_secret_fails_attempts_instead_of_looping
     assert len(attempts) == len(SCHEDULE) + 1
     assert all(a.status_code is None and not a.succeeded and "signing secret" in a.error for a in attempts)
     assert receiver.received("lost-key") == []
+
+
+async def test_a_worker_that_stalled_past_its_lease_does_not_send(api, growth_tenant, receiver, make_sender, app_db):
+    tenant = await growth_tenant("acme")
+    await create_endpoint(api, tenant, receiver.url("stall"))
+    await record_event(app_db, tenant.id)
+    sender = make_sender(lease_seconds=0.5, webhook_timeout_seconds=2.0)  # lease shorter than one attempt may take
+    [claim] = await sender.claim(1)
+
+    assert await sender.process(claim) is None
+
+    assert receiver.received("stall") == []
+    [delivery] = await deliveries(app_db, tenant.id)
+    assert delivery.status == "pending" and delivery.attempt_count == 0  # another claim sends it later
