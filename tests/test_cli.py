@@ -63,3 +63,22 @@ async def test_create_admin_key_prints_a_working_key(owner_url, use_database, cl
     assert key.startswith("chub_")
     me = await client.get("/v1/me", headers={"Authorization": f"Bearer {key}"})
     assert me.status_code == 200 and me.json()["role"] == "platform_admin" and me.json()["key_name"] == "ops"
+
+
+async def test_doctor_fails_when_a_tenant_table_lost_its_tenant_policy(create_database, use_database):
+    """Another policy on the table (the worker's claim policy) must not hide a missing tenant_isolation policy."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    url = await create_database()
+    use_database(url)
+    assert (await invoke("migrate")).exit_code == 0
+    engine = create_async_engine(url, poolclass=NullPool)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP POLICY tenant_isolation ON webhook_deliveries"))
+    await engine.dispose()
+
+    result = await invoke("doctor")
+    assert result.exit_code == 1
+    assert "[FAIL] RLS enabled and forced" in result.output and "webhook_deliveries" in result.output
