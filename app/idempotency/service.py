@@ -13,6 +13,10 @@ Idempotency Keys in Postgres"):
    commit together or not at all.
 3. Failure: if the handler raises, the claim is released (deleted) so the
    client can retry with the same key.
+
+A response that carries a secret shown once (a webhook signing secret) is
+stored encrypted: routers pass `seal_with` (the credentials cipher), and the
+replay decrypts it.
 """
 
 from __future__ import annotations
@@ -37,11 +41,14 @@ from app.config import Settings
 from app.db.base import utcnow
 from app.db.session import Database
 from app.idempotency.models import IdempotencyKey
+from app.integrations.crypto import CredentialsCipher
 from app.problems import ProblemError
 
 REPLAY_HEADER = "Idempotent-Replayed"
 _STORED_HEADERS = ("content-type", "location")
 _PURGE_PROBABILITY = 0.01
+_SEALED_PREFIX = b"fernet:"
+"""Marks a stored response body encrypted with the credentials cipher."""
 
 Handler = Callable[[AsyncSession], Awaitable[tuple[int, Any]]]
 
@@ -82,13 +89,18 @@ async def execute(
     key: str,
     fingerprint: RequestFingerprint,
     handler: Handler,
+    seal_with: CredentialsCipher | None = None,
 ) -> Response:
     """Run `handler` at most once per (tenant, key) and return its (stored or replayed) response.
 
-    `handler(session)` returns `(status_code, json_payload)`. Raises ProblemError
-    422 (key reused with another request) or 409 (same key in flight).
+    `handler(session)` returns `(status_code, json_payload)`. With `seal_with`
+    the stored response body is encrypted with that cipher (for responses
+    carrying a one-time secret). Raises ProblemError 422 (key reused with
+    another request) or 409 (same key in flight).
     """
-    claimed = await _claim(db=db, settings=settings, tenant_id=tenant_id, key=key, fingerprint=fingerprint)
+    claimed = await _claim(
+        db=db, settings=settings, tenant_id=tenant_id, key=key, fingerprint=fingerprint, seal_with=seal_with
+    )
     if isinstance(claimed, Response):
         return claimed
     try:
@@ -104,7 +116,7 @@ async def execute(
                     locked_at=None,
                     response_status=status,
                     response_headers=headers,
-                    response_body=bytes(response.body),
+                    response_body=_seal(bytes(response.body), seal_with),
                 )
             )
     except BaseException:
@@ -124,6 +136,7 @@ async def execute_request(
     key: str | None,
     handler: Handler,
     required: bool,
+    seal_with: CredentialsCipher | None = None,
 ) -> Response:
     """The one entry point for routers: run `handler(session) -> (status, payload)` for this request.
 
@@ -131,6 +144,7 @@ async def execute_request(
     response, replay, 409/422 on misuse). Without one: 400 if `required`, else
     the handler runs once in a tenant transaction (Stripe's model for optional
     keys: the endpoint's own natural key must then prevent duplicates).
+    Pass `seal_with` when the response carries a secret: it is then stored encrypted.
     """
     if key is None and not required:
         async with db.transaction(tenant_id) as session:
@@ -138,11 +152,33 @@ async def execute_request(
         return JSONResponse(jsonable_encoder(payload), status_code=status)
     key = validate_key(key)
     fingerprint = RequestFingerprint.of(request.method, request.url.path, await request.body())
-    return await execute(db=db, settings=settings, tenant_id=tenant_id, key=key, fingerprint=fingerprint, handler=handler)
+    return await execute(
+        db=db, settings=settings, tenant_id=tenant_id, key=key, fingerprint=fingerprint, handler=handler, seal_with=seal_with
+    )
+
+
+def _seal(body: bytes, cipher: CredentialsCipher | None) -> bytes:
+    if cipher is None:
+        return body
+    return _SEALED_PREFIX + cipher.encrypt({"body": body.decode("utf-8")}).encode("ascii")
+
+
+def _unseal(stored: bytes | None, cipher: CredentialsCipher | None) -> bytes | None:
+    if stored is None or not stored.startswith(_SEALED_PREFIX):
+        return stored
+    if cipher is None:  # the same key on the same path always brings its cipher; never expected
+        raise ProblemError(500, "internal-error", "A stored response cannot be read back.")
+    return str(cipher.decrypt(stored[len(_SEALED_PREFIX) :].decode("ascii"))["body"]).encode("utf-8")
 
 
 async def _claim(
-    *, db: Database, settings: Settings, tenant_id: uuid.UUID, key: str, fingerprint: RequestFingerprint
+    *,
+    db: Database,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    key: str,
+    fingerprint: RequestFingerprint,
+    seal_with: CredentialsCipher | None = None,
 ) -> uuid.UUID | Response:
     now = utcnow()
     expires_at = now + timedelta(seconds=settings.idempotency_key_ttl_seconds)
@@ -198,7 +234,8 @@ async def _claim(
             )
         headers = dict(row.response_headers or {})
         headers[REPLAY_HEADER] = "true"
-        return Response(content=row.response_body, status_code=row.response_status or 200, headers=headers)
+        body = _unseal(row.response_body, seal_with)
+        return Response(content=body, status_code=row.response_status or 200, headers=headers)
 
 
 async def _release(*, db: Database, tenant_id: uuid.UUID, key_id: uuid.UUID) -> None:

@@ -120,7 +120,14 @@ async def create_integration(
         return 201, _with_secret(row, cipher, base_url, secret)
 
     return await execute_request(
-        request=request, db=db, settings=settings, tenant_id=tenant_id, key=idempotency_key, handler=handler, required=False
+        request=request,
+        db=db,
+        settings=settings,
+        tenant_id=tenant_id,
+        key=idempotency_key,
+        handler=handler,
+        required=False,
+        seal_with=cipher,  # the response shows the secret once: stored encrypted for replays
     )
 
 

@@ -115,7 +115,14 @@ async def create_webhook_endpoint(
         return 201, WebhookEndpointCreated(**_out(endpoint).model_dump(), secret=secret)
 
     return await execute_request(
-        request=request, db=db, settings=settings, tenant_id=tenant_id, key=idempotency_key, handler=handler, required=False
+        request=request,
+        db=db,
+        settings=settings,
+        tenant_id=tenant_id,
+        key=idempotency_key,
+        handler=handler,
+        required=False,
+        seal_with=cipher,  # the response shows the secret once: stored encrypted for replays
     )
 
 
@@ -198,6 +205,7 @@ async def rotate_webhook_secret(
         key=idempotency_key,
         handler=handler,
         required=False,
+        seal_with=cipher,  # the response shows the new secret once: stored encrypted for replays
     )
 
 

@@ -622,3 +622,26 @@ async def test_rotate_all_reencrypts_endpoint_secrets_under_the_new_key(client, 
     assert unseal(only_new, row.previous_secret_ciphertext) == created.json()["secret"]
     with pytest.raises(CredentialsDecryptError):
         unseal(CredentialsCipher([old_key]), row.secret_ciphertext)
+
+
+@pytest.mark.parametrize("resource", ["webhook-endpoint", "integration", "rotate-secret"])
+async def test_one_time_secrets_are_stored_encrypted_for_idempotent_replays(client, make_tenant, owner_db, resource):
+    tenant = await make_tenant("acme")
+    headers = tenant.headers("admin", **{"Idempotency-Key": f"once-{resource}"})
+    if resource == "integration":
+        path, body, field = "/v1/integrations", {"carrier": "dhl", "name": "default", "credentials": {"api_key": "dhl-api-key-0123456789"}}, "webhook_secret"
+    else:
+        path, body, field = "/v1/webhook-endpoints", {"url": "https://hooks.example.com/in", "event_types": ["*"]}, "secret"
+    if resource == "rotate-secret":
+        created = await client.post(path, json=body, headers=tenant.headers("admin"))
+        path, body = f"/v1/webhook-endpoints/{created.json()['id']}/rotate-secret", None
+
+    first = await client.post(path, json=body, headers=headers)
+    again = await client.post(path, json=body, headers=headers)
+
+    assert first.status_code in (200, 201), first.text
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    secret = first.json()[field]
+    async with owner_db.transaction() as session:
+        stored = (await session.execute(text("SELECT response_body FROM idempotency_keys"))).scalars().all()
+    assert stored and all(secret.encode() not in row for row in stored), "the one-time secret must not be stored in clear"
