@@ -111,6 +111,9 @@ class Settings(BaseSettings):
         default=24 * 3600, description="After rotate-secret, the old secret keeps signing this long."
     )
     webhook_response_body_max_bytes: int = Field(default=4096, description="Response bytes kept per delivery attempt.")
+    webhook_attempt_retention_seconds: int = Field(
+        default=30 * 24 * 3600, description="Delivery attempts older than this are purged by the worker's maintenance."
+    )
     webhook_secret: SecretStr | None = Field(
         default=None,
         description="Development default for inbound courier webhooks of integrations without their own secret "

@@ -8,7 +8,8 @@ applies; every unit of work is its own tenant-scoped transaction):
 * scheduled tracking refresh (app.shipments.polling.refresh_due): shipments
   whose `next_track_at` is due, batched per carrier;
 * maintenance every WORKER_MAINTENANCE_INTERVAL_SECONDS: expired
-  Idempotency-Keys are purged and lapsed billing grace periods settled.
+  Idempotency-Keys and old delivery attempts are purged and lapsed billing
+  grace periods settled.
 
 Any number of workers may run side by side: work is claimed with
 `FOR UPDATE SKIP LOCKED` and leased, so nothing is done twice and a killed
@@ -22,9 +23,11 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import timedelta
 
 from app.config import Settings
 from app.couriers.http import CarrierHttp
+from app.db.base import utcnow
 from app.db.session import Database
 from app.integrations.crypto import cipher_from_settings
 from app.webhooks import ssrf
@@ -36,22 +39,32 @@ TRACKING_IDLE_SECONDS = 30.0
 """Pause of the tracking loop when no shipment was due."""
 
 
-async def run_maintenance(*, db: Database) -> dict[str, int]:
-    """One maintenance pass over every tenant: {"idempotency_keys_purged": n, "grace_periods_expired": m}."""
-    from sqlalchemy import select
+async def run_maintenance(*, db: Database, settings: Settings) -> dict[str, int]:
+    """One maintenance pass over every tenant (one transaction per tenant and job).
+
+    Returns {"idempotency_keys_purged", "grace_periods_expired", "delivery_attempts_purged"}:
+    expired Idempotency-Keys deleted, lapsed past_due grace periods settled
+    (tenant back on the free plan), and delivery attempts older than
+    WEBHOOK_ATTEMPT_RETENTION_SECONDS deleted.
+    """
+    from sqlalchemy import delete, select
 
     from app.billing.service import expire_grace_if_due
     from app.idempotency.service import purge_all_expired
     from app.tenants.models import Tenant
+    from app.webhooks.models import DeliveryAttempt
 
     purged = await purge_all_expired(db=db)
     async with db.transaction(platform_admin=True) as session:
         tenant_ids = list((await session.execute(select(Tenant.id))).scalars())
-    expired = 0
+    expired = attempts = 0
+    cutoff = utcnow() - timedelta(seconds=settings.webhook_attempt_retention_seconds)
     for tenant_id in tenant_ids:
         async with db.transaction(tenant_id) as session:
             expired += int(await expire_grace_if_due(session=session, tenant_id=tenant_id))
-    return {"idempotency_keys_purged": purged, "grace_periods_expired": expired}
+            result = await session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.attempted_at < cutoff))
+            attempts += int(result.rowcount or 0)
+    return {"idempotency_keys_purged": purged, "grace_periods_expired": expired, "delivery_attempts_purged": attempts}
 
 
 async def _every(stop: asyncio.Event, seconds: float) -> bool:
@@ -81,7 +94,7 @@ async def _tracking_loop(*, db: Database, settings: Settings, http: CarrierHttp,
 async def _maintenance_loop(*, db: Database, settings: Settings, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
-            logger.info("maintenance: %s", await run_maintenance(db=db))
+            logger.info("maintenance: %s", await run_maintenance(db=db, settings=settings))
         except Exception:
             logger.exception("maintenance pass failed")
         if not await _every(stop, settings.worker_maintenance_interval_seconds):

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.db.base import utcnow
 from app.idempotency.models import IdempotencyKey
+from app.webhooks.models import DeliveryAttempt
 from app.worker import run_maintenance
 from tests.webhooks.helpers import create_endpoint, deliveries, record_event
 
@@ -53,8 +54,12 @@ async def test_worker_process_delivers_and_stops_on_sigterm(api, growth_tenant, 
     assert delivery.status == "succeeded"
 
 
-async def test_maintenance_purges_expired_idempotency_keys(growth_tenant, app_db):
+async def test_maintenance_purges_expired_keys_and_old_attempts(api, growth_tenant, app_db, settings):
     tenant = await growth_tenant("acme")
+    await create_endpoint(api, tenant, "https://hooks.example.com/in")
+    await record_event(app_db, tenant.id)
+    [delivery] = await deliveries(app_db, tenant.id)
+    retention = timedelta(seconds=settings.webhook_attempt_retention_seconds)
     async with app_db.transaction(tenant.id) as session:
         for key, expires_at in (("old", utcnow() - timedelta(hours=1)), ("live", utcnow() + timedelta(hours=1))):
             session.add(
@@ -63,10 +68,18 @@ async def test_maintenance_purges_expired_idempotency_keys(growth_tenant, app_db
                     request_hash="h" * 64, state="completed", expires_at=expires_at,
                 )
             )
+        for status_code, attempted_at in ((500, utcnow() - retention - timedelta(hours=1)), (200, utcnow())):
+            session.add(
+                DeliveryAttempt(
+                    tenant_id=tenant.id, delivery_id=delivery.id, endpoint_id=delivery.endpoint_id,
+                    attempted_at=attempted_at, duration_ms=5, status_code=status_code, succeeded=status_code == 200,
+                )
+            )
 
-    report = await run_maintenance(db=app_db)
+    report = await run_maintenance(db=app_db, settings=settings)
 
-    assert report["idempotency_keys_purged"] == 1
+    assert report["idempotency_keys_purged"] == 1 and report["delivery_attempts_purged"] == 1
     async with app_db.transaction(tenant.id) as session:
-        left = (await session.execute(select(IdempotencyKey.key))).scalars().all()
-    assert left == ["live"]
+        keys = (await session.execute(select(IdempotencyKey.key))).scalars().all()
+        kept = (await session.execute(select(DeliveryAttempt.status_code))).scalars().all()
+    assert keys == ["live"] and kept == [200]
