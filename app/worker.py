@@ -47,16 +47,15 @@ async def run_maintenance(*, db: Database, settings: Settings) -> dict[str, int]
     (tenant back on the free plan), and delivery attempts older than
     WEBHOOK_ATTEMPT_RETENTION_SECONDS deleted.
     """
-    from sqlalchemy import delete, select
+    from sqlalchemy import delete
 
     from app.billing.service import expire_grace_if_due
     from app.idempotency.service import purge_all_expired
-    from app.tenants.models import Tenant
+    from app.tenants import service as tenants
     from app.webhooks.models import DeliveryAttempt
 
     purged = await purge_all_expired(db=db)
-    async with db.transaction(platform_admin=True) as session:
-        tenant_ids = list((await session.execute(select(Tenant.id))).scalars())
+    tenant_ids = await tenants.all_ids(db=db)
     expired = attempts = 0
     cutoff = utcnow() - timedelta(seconds=settings.webhook_attempt_retention_seconds)
     for tenant_id in tenant_ids:

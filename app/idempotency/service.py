@@ -262,10 +262,9 @@ async def purge_expired(*, db: Database, tenant_id: uuid.UUID, batch: int = 1000
 
 async def purge_all_expired(*, db: Database) -> int:
     """Purge expired keys of every tenant (CLI/worker maintenance); returns the total deleted."""
-    from app.tenants.models import Tenant
+    from app.tenants import service as tenants
 
-    async with db.transaction(platform_admin=True) as session:
-        tenant_ids = list((await session.execute(select(Tenant.id))).scalars())
+    tenant_ids = await tenants.all_ids(db=db)
     total = 0
     for tenant_id in tenant_ids:
         while (deleted := await purge_expired(db=db, tenant_id=tenant_id)) > 0:

@@ -466,10 +466,9 @@ async def rotate_all(*, db: Database, cipher: CredentialsCipher) -> int:
     Returns how many integrations were re-encrypted. Raises CredentialsDecryptError if one
     decrypts under none of the keys (that tenant's transaction rolls back).
     """
-    from app.tenants.models import Tenant
+    from app.tenants import service as tenants
 
-    async with db.transaction(platform_admin=True) as session:
-        tenant_ids = list((await session.execute(select(Tenant.id))).scalars())
+    tenant_ids = await tenants.all_ids(db=db)
     total = 0
     for tenant_id in tenant_ids:
         async with db.transaction(tenant_id) as session:
