@@ -1,5 +1,5 @@
-"""The `courier-hub` command line (typer): serve, worker, migrate, create-admin-key, doctor, purge-idempotency-keys,
-rotate-credentials.
+"""The `courier-hub` command line (typer): serve, worker, migrate, create-admin-key, revoke-admin-key, doctor,
+purge-idempotency-keys, rotate-credentials.
 
 Every command uses DATABASE_URL, or starts the embedded PostgreSQL (data in
 EMBEDDED_PG_DIR, default `.data/postgres`) when it is unset.
@@ -151,6 +151,27 @@ def create_admin_key(name: Annotated[str, typer.Option("--name", help="What the 
     key = asyncio.run(run())
     typer.echo(key)
     typer.echo("Store this key now: it cannot be shown again.", err=True)
+
+
+@app.command("revoke-admin-key")
+def revoke_admin_key(prefix: Annotated[str, typer.Option("--prefix", help="The key's readable prefix, e.g. chub_ab12cd34.")]) -> None:
+    """Revoke a platform-admin API key by its prefix; exit 1 when no active key has it."""
+    from app.auth.service import revoke_platform_admin_key
+    from app.db.session import Database
+    from app.db.urls import owner_url
+
+    async def run() -> bool:
+        db = Database(owner_url(_settings()), pool_size=1, max_overflow=0)
+        try:
+            async with db.transaction() as session:
+                return await revoke_platform_admin_key(session=session, prefix=prefix)
+        finally:
+            await db.dispose()
+
+    if not asyncio.run(run()):
+        typer.echo(f"no active platform-admin key with prefix {prefix!r}", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(f"revoked platform-admin key {prefix}")
 
 
 @app.command()

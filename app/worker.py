@@ -133,6 +133,7 @@ def main(settings: Settings, *, tracking: bool = True, maintenance: bool = True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
+            # Event loops without signal support (Windows) keep Python's default: Ctrl-C still stops.
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         await run_worker(settings, stop, tracking=tracking, maintenance=maintenance)

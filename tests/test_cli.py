@@ -1,4 +1,4 @@
-"""The courier-hub CLI: migrate, doctor (pass and fail), create-admin-key."""
+"""The courier-hub CLI: migrate, doctor (pass and fail), create-admin-key, revoke-admin-key."""
 
 from __future__ import annotations
 
@@ -63,6 +63,20 @@ async def test_create_admin_key_prints_a_working_key(owner_url, use_database, cl
     assert key.startswith("chub_")
     me = await client.get("/v1/me", headers={"Authorization": f"Bearer {key}"})
     assert me.status_code == 200 and me.json()["role"] == "platform_admin" and me.json()["key_name"] == "ops"
+
+
+async def test_revoke_admin_key_stops_the_key(owner_url, use_database, client):
+    use_database(owner_url)
+    key = (await invoke("create-admin-key", "--name", "leaving")).stdout.strip().splitlines()[0]
+    prefix = "_".join(key.split("_")[:2])
+    assert (await client.get("/v1/me", headers={"Authorization": f"Bearer {key}"})).status_code == 200
+
+    revoked = await invoke("revoke-admin-key", "--prefix", prefix)
+    assert revoked.exit_code == 0, revoked.output
+
+    assert (await client.get("/v1/me", headers={"Authorization": f"Bearer {key}"})).status_code == 401
+    again = await invoke("revoke-admin-key", "--prefix", prefix)
+    assert again.exit_code == 1 and "no active platform-admin key" in again.output
 
 
 async def test_doctor_fails_when_a_tenant_table_lost_its_tenant_policy(create_database, use_database):

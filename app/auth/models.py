@@ -14,9 +14,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, TenantMixin, new_id, utcnow
 
-TENANT_ROLES = ("tenant_admin", "merchant", "courier")
-
-
 class ApiKey(TenantMixin, Base):
     """A tenant's API key with one role."""
 

@@ -18,8 +18,6 @@ from app.problems import ProblemError
 
 logger = logging.getLogger(__name__)
 
-QUOTA_FIELDS = ("shipments_per_month", "webhook_endpoints", "carriers")
-"""Plan columns that are quotas (NULL = unlimited)."""
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,6 @@ class StripeGateway:
         self._client: stripe.StripeClient | None = None
         self._http: stripe.HTTPXClient | None = None
 
-    @property
-    def configured(self) -> bool:
-        """True when STRIPE_API_KEY is set."""
-        return self._settings.stripe_api_key is not None
-
     def client(self) -> stripe.StripeClient:
         """The process's StripeClient (created on first use); 503 `billing-not-configured` without an API key."""
         if self._settings.stripe_api_key is None:

@@ -41,7 +41,6 @@ logger = logging.getLogger(__name__)
 
 SUBSCRIPTION_EVENTS = frozenset({"customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted"})
 INVOICE_EVENTS = frozenset({"invoice.paid", "invoice.payment_failed"})
-HANDLED_EVENTS = SUBSCRIPTION_EVENTS | INVOICE_EVENTS | {"checkout.session.completed"}
 
 _TENANT_FOR_CUSTOMER = text("SELECT billing_tenant_for_stripe_customer(:customer_id)")
 

@@ -70,8 +70,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     try:
         seconds = float(value)
     except ValueError:
-        pass
-    else:
+        seconds = None  # not delay-seconds: try an HTTP-date below
+    if seconds is not None:
         return max(seconds, 0.0) if seconds == seconds else None  # NaN guard
     try:
         when = parsedate_to_datetime(value)

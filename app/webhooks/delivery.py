@@ -215,7 +215,7 @@ class DeliverySender:
                 _finish(delivery, status="failed", error="endpoint disabled; not sent", now=utcnow())
                 return None
             try:
-                secrets, error = await service.signing_secrets(endpoint, self.cipher, utcnow()), None
+                secrets, error = service.signing_secrets(endpoint, self.cipher, utcnow()), None
             except CredentialsDecryptError:
                 # A key missing from CREDENTIALS_ENCRYPTION_KEYS: fail the attempt on the normal
                 # schedule (visible, bounded) instead of letting every lease bring it back unseen.

@@ -181,15 +181,14 @@ async def rotate_secret(
     return secret, endpoint.previous_secret_expires_at
 
 
-async def signing_secrets(endpoint: WebhookEndpoint, cipher: CredentialsCipher, now: datetime) -> list[str]:
+def signing_secrets(endpoint: WebhookEndpoint, cipher: CredentialsCipher, now: datetime) -> list[str]:
     """The secrets a delivery made at `now` is signed with: the current one, then the previous one while unexpired.
 
     Raises CredentialsDecryptError if the current secret decrypts under none
     of the configured keys; an undecryptable previous secret is logged and left out.
     """
     secrets = [unseal(cipher, endpoint.secret_ciphertext)]
-    if secret_rotation_ends_at(endpoint, now) is not None:
-        assert endpoint.previous_secret_ciphertext is not None
+    if endpoint.previous_secret_ciphertext is not None and secret_rotation_ends_at(endpoint, now) is not None:
         try:
             secrets.append(unseal(cipher, endpoint.previous_secret_ciphertext))
         except CredentialsDecryptError as exc:

@@ -301,8 +301,8 @@ async def test_rotate_secret_keeps_the_previous_one_signing_for_the_overlap(clie
     async with app_db.transaction(acme.id) as session:
         row = await service.get(session=session, endpoint_id=uuid.UUID(endpoint["id"]))
     assert row is not None
-    assert await service.signing_secrets(row, cipher, expires_at - timedelta(seconds=1)) == [new, old]
-    assert await service.signing_secrets(row, cipher, expires_at) == [new]
+    assert service.signing_secrets(row, cipher, expires_at - timedelta(seconds=1)) == [new, old]
+    assert service.signing_secrets(row, cipher, expires_at) == [new]
     assert service.secret_rotation_ends_at(row, expires_at + timedelta(seconds=1)) is None
 
     # Rotating again inside the window: the first secret is gone, the second one is now the previous.
@@ -310,7 +310,7 @@ async def test_rotate_secret_keeps_the_previous_one_signing_for_the_overlap(clie
     async with app_db.transaction(acme.id) as session:
         row = await service.get(session=session, endpoint_id=uuid.UUID(endpoint["id"]))
     assert row is not None
-    assert await service.signing_secrets(row, cipher, datetime.now(timezone.utc)) == [newest, new]
+    assert service.signing_secrets(row, cipher, datetime.now(timezone.utc)) == [newest, new]
 
 
 async def test_signing_secrets_of_a_never_rotated_endpoint(client, make_tenant, app_db, settings):
@@ -320,7 +320,7 @@ async def test_signing_secrets_of_a_never_rotated_endpoint(client, make_tenant, 
         row = await service.get(session=session, endpoint_id=uuid.UUID(endpoint["id"]))
     assert row is not None
     now = datetime.now(timezone.utc)
-    assert await service.signing_secrets(row, cipher_from_settings(settings), now) == [endpoint["secret"]]
+    assert service.signing_secrets(row, cipher_from_settings(settings), now) == [endpoint["secret"]]
 
 
 # --------------------------------------------------------------------------- fan-out and deliveries
