@@ -31,6 +31,7 @@ class RequestIdLogFilter(logging.Filter):
     """Adds `request_id` to every log record ("-" outside requests)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Stamp `record.request_id`; always True (nothing is filtered out)."""
         record.request_id = _request_id.get() or "-"
         return True
 

@@ -305,6 +305,11 @@ class _GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        """Resolve `host`, refuse it if any address is not public (unless dev-allowed), connect to a checked address.
+
+        `timeout` (seconds) covers resolution and connecting. Raises
+        UnsafeWebhookUrl, httpcore.ConnectTimeout or the last httpcore.ConnectError.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             with anyio.fail_after(timeout):
@@ -334,9 +339,11 @@ class _GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         timeout: float | None = None,
         socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        """Always raises UnsafeWebhookUrl: a webhook never goes to a unix socket."""
         raise UnsafeWebhookUrl("refused: webhooks never use unix sockets")
 
     async def sleep(self, seconds: float) -> None:
+        """Sleep `seconds` on the wrapped backend."""
         await self._inner.sleep(seconds)
 
 
@@ -384,6 +391,7 @@ class _ResponseStream(httpx.AsyncByteStream):
                 yield part
 
     async def aclose(self) -> None:
+        """Close the underlying httpcore stream (returns the connection to the pool)."""
         aclose = getattr(self._stream, "aclose", None)
         if aclose is not None:
             await aclose()

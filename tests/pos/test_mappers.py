@@ -16,7 +16,7 @@ from babel.numbers import get_currency_precision
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.pos.canonical import PayloadError, to_minor_units
+from app.pos.canonical import CanonicalOrder, PayloadError, to_minor_units
 from app.pos.sources import MAPPERS, UnknownSource, get_mapper, known_sources
 from app.pos.sources._fields import country_code, currency_code, quantity, timestamp
 
@@ -249,9 +249,11 @@ def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
 @given(payload=JSON_VALUES)
 def test_arbitrary_json_only_raises_payload_error(source: str, payload: Any) -> None:
     try:
-        get_mapper(source)(payload, {"x-pos-currency": "USD"})
-    except PayloadError:
-        pass
+        order = get_mapper(source)(payload, {"x-pos-currency": "USD"})
+    except PayloadError as exc:
+        assert str(exc), "a PayloadError says what is wrong"
+    else:
+        assert isinstance(order, CanonicalOrder)
 
 
 @pytest.mark.parametrize(("name", "source"), sorted(ORDER_SAMPLES.items()))
@@ -263,21 +265,23 @@ def test_mutated_samples_only_raise_payload_error(name: str, source: str, data: 
     path = data.draw(st.sampled_from(_paths(sample)), label="path")
     mutated = _replace(sample, path, data.draw(JSON_VALUES, label="value"))
     try:
-        get_mapper(source)(mutated, HEADERS.get(source, {}))
-    except PayloadError:
-        pass
+        order = get_mapper(source)(mutated, HEADERS.get(source, {}))
+    except PayloadError as exc:
+        assert str(exc), "a PayloadError says what is wrong"
+    else:
+        assert isinstance(order, CanonicalOrder)
 
 
 @pytest.mark.parametrize("amount", ["1E+999999", "NaN", "Infinity", "abc", "1e20"])
 def test_to_minor_units_rejects_unusable_numbers_with_payload_error(amount):
-    from app.pos.canonical import PayloadError, to_minor_units
+    from app.pos.canonical import CanonicalOrder, PayloadError, to_minor_units
 
     with pytest.raises(PayloadError):
         to_minor_units(amount, "EUR")
 
 
 def test_to_minor_units_rejects_bad_currency_with_payload_error():
-    from app.pos.canonical import PayloadError, to_minor_units
+    from app.pos.canonical import CanonicalOrder, PayloadError, to_minor_units
 
     with pytest.raises(PayloadError):
         to_minor_units("1.00", "EURO")
