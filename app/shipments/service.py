@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -241,8 +241,12 @@ async def apply_tracking_result(
       INSERT ... ON CONFLICT DO NOTHING, so repeats and concurrent refreshes
       store each carrier event once;
     * the status becomes `result.status`, except that `unknown` never
-      replaces a known status; estimated delivery and service point are
-      updated when the carrier gives them; `last_tracked_at` = `tracked_at` (default now);
+      replaces a known status, and a result whose newest event is older than
+      the newest event already stored (an out-of-order push: Track Alert and
+      Event Cast send one event each) adds its events but moves neither the
+      status nor the estimated delivery back; estimated delivery and service
+      point are updated when the carrier gives them; `last_tracked_at` =
+      `tracked_at` (default now);
     * `next_track_at` is rescheduled by `schedule` from the resulting status
       (`shipment_next_track_at`; NULL once final or stale);
     * integration events: `shipment.tracking_updated` when events were
@@ -259,6 +263,12 @@ async def apply_tracking_result(
         await session.flush()
         return RefreshOutcome(found=False, error=result.error, new_events=0, previous_status=previous, status=previous)
 
+    if result.events:
+        newest_stored = (
+            await session.execute(select(func.max(TrackingEvent.occurred_at)).where(TrackingEvent.shipment_id == shipment.id))
+        ).scalar_one()
+        if newest_stored is not None and max(e.occurred_at for e in result.events) < newest_stored:
+            result = result.model_copy(update={"status": TrackingStatus.UNKNOWN, "estimated_delivery": None})
     stored = await _store_events(session=session, shipment=shipment, tracked=result.events)
     if result.status != TrackingStatus.UNKNOWN and result.status.value != previous:
         shipment.status = result.status.value

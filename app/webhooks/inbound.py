@@ -40,7 +40,7 @@ from app.config import Settings
 from app.couriers.base import SECRET_HEADER, CourierAdapter, decode_push_json, lower_headers
 from app.couriers.errors import UnknownCarrier, WebhookAuthError, WebhookPayloadError
 from app.couriers.registry import get_adapter_class
-from app.couriers.types import TrackingResult, TrackingStatus
+from app.couriers.types import TrackingResult
 from app.db.base import utcnow
 from app.db.session import Database
 from app.integrations import service as integrations
@@ -50,7 +50,6 @@ from app.pagination import PageParams, paginate_query
 from app.problems import ProblemError
 from app.shipments import service as shipments
 from app.shipments.models import Shipment
-from app.shipments.models import TrackingEvent as StoredTrackingEvent
 from app.shipments.schemas import normalize_tracking_number
 from app.webhooks.models import InboundWebhook, UnmatchedTrackingUpdate
 
@@ -334,7 +333,8 @@ async def store(
             continue
         matched += 1
         for result in by_number[number]:
-            new_events += await apply(session=session, shipment=shipment, result=result, schedule=schedule)
+            outcome = await shipments.apply_tracking_result(session=session, shipment=shipment, result=result, schedule=schedule)
+            new_events += outcome.new_events
 
     inbound.status = PROCESSED if not unmatched else UNMATCHED if not matched else PARTIALLY_MATCHED
     await session.flush()
@@ -350,30 +350,6 @@ async def _locked_shipment(*, session: AsyncSession, carrier: str, tracking_numb
     if shipment_id is None:
         return None
     return await shipments.get(session=session, shipment_id=shipment_id, for_update=True)
-
-
-async def apply(
-    *,
-    session: AsyncSession,
-    shipment: Shipment,
-    result: TrackingResult,
-    schedule: shipments.TrackingSchedule = shipments.DEFAULT_SCHEDULE,
-) -> int:
-    """Apply one pushed result to a locked shipment via `shipments.apply_tracking_result`; returns new events stored.
-
-    Pushes can arrive out of order (Track Alert and Event Cast send one event
-    per push): a result whose newest event is older than the newest event
-    already stored adds its events but does not move the status back.
-    """
-    newest_stored = (
-        await session.execute(
-            select(func.max(StoredTrackingEvent.occurred_at)).where(StoredTrackingEvent.shipment_id == shipment.id)
-        )
-    ).scalar_one()
-    if result.events and newest_stored is not None and max(e.occurred_at for e in result.events) < newest_stored:
-        result = result.model_copy(update={"status": TrackingStatus.UNKNOWN, "estimated_delivery": None})
-    outcome = await shipments.apply_tracking_result(session=session, shipment=shipment, result=result, schedule=schedule)
-    return outcome.new_events
 
 
 def _dedup_key(result: TrackingResult) -> tuple[str, frozenset[str]]:
@@ -437,7 +413,9 @@ async def apply_unmatched(
     )
     now = utcnow()
     for row in rows:
-        await apply(session=session, shipment=shipment, result=TrackingResult.model_validate(row.result), schedule=schedule)
+        await shipments.apply_tracking_result(
+            session=session, shipment=shipment, result=TrackingResult.model_validate(row.result), schedule=schedule
+        )
         row.resolved_at = now
     await session.flush()
     return len(rows)
