@@ -274,14 +274,10 @@ def test_mutated_samples_only_raise_payload_error(name: str, source: str, data: 
 
 @pytest.mark.parametrize("amount", ["1E+999999", "NaN", "Infinity", "abc", "1e20"])
 def test_to_minor_units_rejects_unusable_numbers_with_payload_error(amount):
-    from app.pos.canonical import CanonicalOrder, PayloadError, to_minor_units
-
     with pytest.raises(PayloadError):
         to_minor_units(amount, "EUR")
 
 
 def test_to_minor_units_rejects_bad_currency_with_payload_error():
-    from app.pos.canonical import CanonicalOrder, PayloadError, to_minor_units
-
     with pytest.raises(PayloadError):
         to_minor_units("1.00", "EURO")
