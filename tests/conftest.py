@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,9 +134,9 @@ async def app_db(settings: Settings) -> AsyncIterator[Database]:
     await db.dispose()
 
 
-@pytest.fixture(scope="session")
-async def app(settings: Settings) -> AsyncIterator[Any]:
-    """The FastAPI app with its lifespan running."""
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[Any]:
+    """The FastAPI app built from `settings`, its lifespan running."""
     from app.main import create_app
 
     application = create_app(settings)
@@ -143,12 +144,26 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
         yield application
 
 
+@asynccontextmanager
+async def client_of(application: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process HTTP client of `application`, its rate-limit counts and cached plans reset first."""
+    application.state.rate_limiter.reset()
+    application.state.plan_cache.invalidate()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    """The FastAPI app with its lifespan running."""
+    async with running_app(settings) as application:
+        yield application
+
+
 @pytest.fixture
 async def client(app: Any, owner_db: Database) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to the app in-process (rate-limit counts and cached plans reset first)."""
-    app.state.rate_limiter.reset()
-    app.state.plan_cache.invalidate()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+    async with client_of(app) as c:
         yield c
 
 

@@ -9,13 +9,13 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 from sqlalchemy import text
 
 from app.config import Settings
 from tests.billing.stripe_fixtures import PRICE_GROWTH, PRICE_STARTER, STRIPE_API, WEBHOOK_SECRET
 from tests.conftest import REPO_ROOT
+from tests.conftest import client_of, running_app
 
 
 def _seed_plans() -> list[dict[str, Any]]:
@@ -84,19 +84,14 @@ def billing_settings(settings: Settings) -> Settings:
 @pytest.fixture(scope="session")
 async def billing_app(billing_settings: Settings) -> AsyncIterator[Any]:
     """An app whose settings have Stripe configured, lifespan running."""
-    from app.main import create_app
-
-    application = create_app(billing_settings)
-    async with LifespanManager(application):
+    async with running_app(billing_settings) as application:
         yield application
 
 
 @pytest.fixture
 async def bclient(billing_app: Any, owner_db) -> AsyncIterator[httpx.AsyncClient]:
     """A client of `billing_app`, with its rate-limit counts and plan cache reset."""
-    billing_app.state.rate_limiter.reset()
-    billing_app.state.plan_cache.invalidate()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=billing_app), base_url="http://testserver") as c:
+    async with client_of(billing_app) as c:
         yield c
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 
 from app.config import Settings
@@ -20,6 +19,7 @@ from app.db.session import Database
 from app.integrations.crypto import cipher_from_settings
 from app.webhooks import ssrf
 from app.webhooks.delivery import DeliverySender
+from tests.conftest import client_of, running_app
 from tests.webhooks.helpers import SCHEDULE
 from tests.webhooks.receiver import Receiver
 
@@ -50,19 +50,14 @@ def dev_settings(settings: Settings) -> Settings:
 @pytest.fixture(scope="session")
 async def dev_app(dev_settings: Settings) -> AsyncIterator[Any]:
     """The API built with `dev_settings`."""
-    from app.main import create_app
-
-    application = create_app(dev_settings)
-    async with LifespanManager(application):
+    async with running_app(dev_settings) as application:
         yield application
 
 
 @pytest.fixture
 async def api(dev_app: Any, owner_db: Database) -> AsyncIterator[httpx.AsyncClient]:
     """A client of `dev_app` (limits and plan cache reset)."""
-    dev_app.state.rate_limiter.reset()
-    dev_app.state.plan_cache.invalidate()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=dev_app), base_url="http://testserver") as c:
+    async with client_of(dev_app) as c:
         yield c
 
 
