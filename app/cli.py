@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from app.config import Settings, get_settings
+from app.core.config import Settings, get_settings
 
 app = typer.Typer(help="courier-hub: multi-tenant courier integration backend.", no_args_is_help=True)
 
@@ -29,7 +29,7 @@ def _settings() -> Settings:
     """
     settings = get_settings()
     if not settings.database_url:
-        from app.db.embedded import start_embedded
+        from app.core.db.embedded import start_embedded
 
         url = start_embedded(settings.embedded_pg_dir)
         os.environ["DATABASE_URL"] = url
@@ -60,13 +60,13 @@ def serve(
     """Serve the API with uvicorn (Ctrl-C stops it, and the embedded database with it)."""
     import uvicorn
 
-    from app.requestid import configure_logging
+    from app.core.requestid import configure_logging
 
     settings = _settings()
     configure_logging(settings.log_level)
     if migrate:
-        from app.db import migrate as migrations
-        from app.db.urls import owner_url
+        from app.core.db import migrate as migrations
+        from app.core.db.urls import owner_url
 
         migrations.upgrade(owner_url(settings))
     uvicorn.run(
@@ -93,8 +93,8 @@ def worker(
     Run it next to `serve` (as many as you like: work is claimed with SKIP LOCKED).
     """
     from app import worker as worker_process
-    from app.integrations.crypto import CredentialsKeyError
-    from app.requestid import configure_logging
+    from app.core.crypto import CredentialsKeyError
+    from app.core.requestid import configure_logging
 
     settings = _settings()
     configure_logging(settings.log_level)
@@ -118,8 +118,8 @@ def migrate(
     revision: Annotated[str | None, typer.Argument(help="Target revision (default: head for upgrade, base for downgrade).")] = None,
 ) -> None:
     """Apply (or roll back) database migrations as the owner."""
-    from app.db import migrate as migrations
-    from app.db.urls import owner_url
+    from app.core.db import migrate as migrations
+    from app.core.db.urls import owner_url
 
     settings = _settings()
     url = owner_url(settings)
@@ -136,8 +136,8 @@ def migrate(
 def create_admin_key(name: Annotated[str, typer.Option("--name", help="What the key is for, e.g. 'ops laptop'.")]) -> None:
     """Create a platform-admin API key and print it once (it is stored only as a hash)."""
     from app.auth.service import issue_platform_admin_key
-    from app.db.session import Database
-    from app.db.urls import owner_url
+    from app.core.db.session import Database
+    from app.core.db.urls import owner_url
 
     async def run() -> str:
         db = Database(owner_url(_settings()), pool_size=1, max_overflow=0)
@@ -157,8 +157,8 @@ def create_admin_key(name: Annotated[str, typer.Option("--name", help="What the 
 def revoke_admin_key(prefix: Annotated[str, typer.Option("--prefix", help="The key's readable prefix, e.g. chub_ab12cd34.")]) -> None:
     """Revoke a platform-admin API key by its prefix; exit 1 when no active key has it."""
     from app.auth.service import revoke_platform_admin_key
-    from app.db.session import Database
-    from app.db.urls import owner_url
+    from app.core.db.session import Database
+    from app.core.db.urls import owner_url
 
     async def run() -> bool:
         db = Database(owner_url(_settings()), pool_size=1, max_overflow=0)
@@ -177,8 +177,8 @@ def revoke_admin_key(prefix: Annotated[str, typer.Option("--prefix", help="The k
 @app.command()
 def doctor() -> None:
     """Check database, migrations, RLS on every tenant table and the app role; non-zero exit on any failure."""
-    from app.db.doctor import run_checks
-    from app.db.urls import app_url, owner_url
+    from app.doctor import run_checks
+    from app.core.db.urls import app_url, owner_url
 
     settings = _settings()
     checks = asyncio.run(run_checks(owner_url(settings), app_url(settings)))
@@ -192,7 +192,7 @@ def doctor() -> None:
 @app.command("purge-idempotency-keys")
 def purge_idempotency_keys() -> None:
     """Delete expired Idempotency-Keys of every tenant (run from cron; the API also purges as it goes)."""
-    from app.db.session import Database
+    from app.core.db.session import Database
     from app.idempotency.service import purge_all_expired
 
     async def run() -> int:
@@ -212,8 +212,8 @@ def rotate_credentials() -> None:
 
     Rotation: put the new key first (`<new>,<old>`), deploy, run this, then drop the old key.
     """
-    from app.db.session import Database
-    from app.integrations.crypto import CredentialsKeyError, cipher_from_settings
+    from app.core.db.session import Database
+    from app.core.crypto import CredentialsKeyError, cipher_from_settings
     from app.integrations.service import rotate_all
     from app.webhooks import service as webhooks
 

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from app.auth.dependencies import get_db
-from app.db.migrate import head_revision
-from app.db.session import Database
+from app.api.deps import get_db
+from app.core.db.migrate import head_revision
+from app.core.db.session import Database
 
 router = APIRouter(tags=["operations"])
 

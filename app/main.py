@@ -11,18 +11,18 @@ from app.auth.router import router as auth_router
 from app.billing.router import plans_router
 from app.billing.router import router as billing_router
 from app.billing.setup import install_billing
-from app.config import Settings, get_settings
+from app.core.config import Settings, get_settings
 from app.couriers.http import aclose_carrier_http
-from app.db.session import Database
+from app.core.db.session import Database
 from app.events.router import router as events_router
 from app.health import router as health_router
 from app.integrations.carriers_router import router as carriers_router
 from app.integrations.router import router as integrations_router
-from app.middleware import RequestContextMiddleware
+from app.api.middleware import RequestContextMiddleware
 from app.pos.router import router as pos_router
-from app.problems import install_problem_handlers
-from app.ratelimit.setup import install_rate_limits
-from app.requestid import configure_logging
+from app.core.problems import install_problem_handlers
+from app.api.ratelimit.setup import install_rate_limits
+from app.core.requestid import configure_logging
 from app.shipments.router import router as shipments_router
 from app.tenants.router import router as tenants_router
 from app.webhooks.inbound_router import operator_router as inbound_webhooks_router

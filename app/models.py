@@ -2,7 +2,7 @@
 
 from app.auth.models import ApiKey, PlatformApiKey
 from app.billing.models import Plan, StripeEvent, TenantSubscription, UsageCounter
-from app.db.base import Base
+from app.core.db.base import Base
 from app.events.models import IntegrationEvent
 from app.idempotency.models import IdempotencyKey
 from app.integrations.models import Integration

@@ -25,11 +25,11 @@ import logging
 import signal
 from datetime import timedelta
 
-from app.config import Settings
+from app.core.config import Settings
 from app.couriers.http import CarrierHttp
-from app.db.base import utcnow
-from app.db.session import Database
-from app.integrations.crypto import cipher_from_settings
+from app.core.db.base import utcnow
+from app.core.db.session import Database
+from app.core.crypto import cipher_from_settings
 from app.webhooks import ssrf
 from app.webhooks.delivery import DeliverySender
 

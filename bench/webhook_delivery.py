@@ -32,12 +32,12 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from app.config import Settings, get_settings
-from app.db import migrate
-from app.db.session import Database
-from app.db.urls import normalize_async_url
+from app.core.config import Settings, get_settings
+from app.core.db import migrate
+from app.core.db.session import Database
+from app.core.db.urls import normalize_async_url
 from app.events import service as events
-from app.integrations.crypto import cipher_from_settings
+from app.core.crypto import cipher_from_settings
 from app.tenants.models import Tenant
 from app.webhooks import signing, ssrf
 from app.webhooks.delivery import DeliverySender
@@ -64,7 +64,7 @@ async def run(events_count: int, workers: int, concurrency: int) -> dict[str, ob
     if base.database_url:
         server = normalize_async_url(base.database_url)
     else:
-        from app.db.embedded import start_embedded
+        from app.core.db.embedded import start_embedded
 
         server = normalize_async_url(start_embedded(base.embedded_pg_dir))
     name = f"courier_hub_bench_{uuid.uuid4().hex[:8]}"

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import app.models  # noqa: F401 - registers every table on Base.metadata
-from app.db.base import Base
+from app.core.db.base import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -24,10 +24,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from app.config import Settings, get_settings
-from app.db import migrate
-from app.db.session import Database
-from app.db.urls import normalize_async_url
+from app.core.config import Settings, get_settings
+from app.core.db import migrate
+from app.core.db.session import Database
+from app.core.db.urls import normalize_async_url
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
@@ -37,7 +37,7 @@ def _server_url() -> URL:
     configured = os.environ.get("TEST_DATABASE_URL")
     if configured:
         return normalize_async_url(configured)
-    from app.db.embedded import start_embedded
+    from app.core.db.embedded import start_embedded
 
     return normalize_async_url(start_embedded(REPO_ROOT / ".data" / "test-postgres"))
 

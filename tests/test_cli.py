@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 import asyncio
 
 from app.cli import app as cli
-from app.config import get_settings
+from app.core.config import get_settings
 
 
 async def invoke(*args: str):

@@ -30,7 +30,7 @@ async def test_generated_request_id_and_security_headers(client):
 async def test_every_request_is_logged_with_its_request_id(client, caplog):
     import logging
 
-    from app.requestid import RequestIdLogFilter
+    from app.core.requestid import RequestIdLogFilter
 
     caplog.set_level(logging.INFO, logger="courier_hub.access")
     caplog.handler.addFilter(RequestIdLogFilter())

@@ -12,7 +12,7 @@ from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, Uni
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, TenantMixin, new_id, utcnow
+from app.core.db.base import Base, TenantMixin, new_id, utcnow
 
 class ApiKey(TenantMixin, Base):
     """A tenant's API key with one role."""

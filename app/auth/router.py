@@ -10,12 +10,12 @@ from fastapi import APIRouter, Depends, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service
-from app.auth.dependencies import CurrentPrincipal, get_db, require_roles, scoped_tenant_id
-from app.auth.principal import Principal
+from app.api.deps import CurrentPrincipal, get_db, require_roles, scoped_tenant_id
+from app.api.principal import Principal
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, MeOut
-from app.db.session import Database
-from app.pagination import Page, PageParams, make_page, page_params
-from app.problems import ProblemError
+from app.core.db.session import Database
+from app.core.pagination import Page, PageParams, make_page, page_params
+from app.core.problems import ProblemError
 from app.tenants import service as tenants
 
 router = APIRouter(tags=["api keys"])

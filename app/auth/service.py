@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.keys import NewKey, generate_key
 from app.auth.models import ApiKey, PlatformApiKey
-from app.db.base import utcnow
-from app.pagination import PageParams, paginate_query
+from app.core.db.base import utcnow
+from app.core.pagination import PageParams, paginate_query
 
 
 async def issue(

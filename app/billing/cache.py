@@ -14,7 +14,7 @@ import uuid
 
 from app.billing import plans, service
 from app.billing.plans import PlanLimits
-from app.db.session import Database
+from app.core.db.session import Database
 
 
 class PlanCache:

@@ -14,9 +14,9 @@ from typing import Any
 
 from app.billing import plans, service
 from app.billing.stripe_client import StripeGateway
-from app.config import Settings
-from app.db.session import Database
-from app.problems import ProblemError
+from app.core.config import Settings
+from app.core.db.session import Database
+from app.core.problems import ProblemError
 from app.tenants.models import Tenant
 
 

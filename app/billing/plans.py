@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing.models import FREE_PLAN, Plan, TenantSubscription
-from app.db.base import utcnow
-from app.problems import ProblemError
+from app.core.db.base import utcnow
+from app.core.problems import ProblemError
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing import plans
 from app.billing.models import UsageCounter
-from app.db.base import utcnow
-from app.problems import ProblemError
+from app.core.db.base import utcnow
+from app.core.problems import ProblemError
 
 SHIPMENTS = "shipments"
 """Metric: shipments created this month (plan column `shipments_per_month`)."""

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.dependencies import PlatformAdmin, TenantMember, TenantSession, get_db, require_roles
-from app.auth.principal import Principal
+from app.api.deps import PlatformAdmin, TenantMember, TenantSession, get_db, require_roles
+from app.api.principal import Principal
 from app.billing import checkout, plans, service, webhook
 from app.billing.schemas import (
     CheckoutRequest,
@@ -22,9 +22,9 @@ from app.billing.schemas import (
     WebhookAck,
 )
 from app.billing.stripe_client import StripeGateway
-from app.config import Settings
-from app.db.session import Database
-from app.problems import ProblemError
+from app.core.config import Settings
+from app.core.db.session import Database
+from app.core.problems import ProblemError
 
 plans_router = APIRouter(prefix="/v1/plans", tags=["billing"])
 router = APIRouter(prefix="/v1/billing", tags=["billing"])

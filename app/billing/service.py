@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing import plans
 from app.billing.models import FREE_PLAN, TenantSubscription
-from app.db.base import utcnow
+from app.core.db.base import utcnow
 from app.events import service as events
 
 PLAN_CHANGED = "billing.plan_changed"

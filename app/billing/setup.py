@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from app.billing.cache import PlanCache
 from app.billing.stripe_client import StripeGateway
-from app.config import Settings
+from app.core.config import Settings
 
 
 def install_billing(app: FastAPI, settings: Settings) -> None:

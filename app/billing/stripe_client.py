@@ -15,8 +15,8 @@ from typing import Any
 
 import stripe
 
-from app.config import Settings
-from app.problems import ProblemError
+from app.core.config import Settings
+from app.core.problems import ProblemError
 
 logger = logging.getLogger(__name__)
 

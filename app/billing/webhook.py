@@ -32,9 +32,9 @@ from app.billing import service
 from app.billing.models import StripeEvent
 from app.billing.service import SubscriptionSnapshot, parse_tenant_id
 from app.billing.stripe_client import StripeGateway
-from app.config import Settings
-from app.db.session import Database
-from app.problems import ProblemError
+from app.core.config import Settings
+from app.core.db.session import Database
+from app.core.problems import ProblemError
 from app.tenants.models import Tenant
 
 logger = logging.getLogger(__name__)

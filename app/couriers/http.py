@@ -32,7 +32,7 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 from tenacity.wait import wait_base
 
-from app.config import Settings, get_settings
+from app.core.config import Settings, get_settings
 from app.couriers.errors import CarrierAuthError, CarrierBadResponse, CarrierRateLimited, CarrierUnavailable
 
 logger = logging.getLogger(__name__)

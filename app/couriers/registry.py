@@ -23,7 +23,7 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
-from app.config import Settings, get_settings
+from app.core.config import Settings, get_settings
 from app.couriers.base import CourierAdapter, Environment
 from app.couriers.errors import UnknownCarrier
 

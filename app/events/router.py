@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
-from app.auth.dependencies import TenantMember, TenantSession
+from app.api.deps import TenantMember, TenantSession
 from app.events import service
 from app.events.schemas import EventOut
-from app.pagination import Page, PageParams, make_page, page_params
+from app.core.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 

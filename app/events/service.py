@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events.models import IntegrationEvent
-from app.pagination import PageParams, paginate_query
+from app.core.pagination import PageParams, paginate_query
 from app.webhooks import fanout
 
 

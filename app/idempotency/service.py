@@ -37,12 +37,12 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
-from app.db.base import utcnow
-from app.db.session import Database
+from app.core.config import Settings
+from app.core.db.base import utcnow
+from app.core.db.session import Database
 from app.idempotency.models import IdempotencyKey
-from app.integrations.crypto import CredentialsCipher
-from app.problems import ProblemError
+from app.core.crypto import CredentialsCipher
+from app.core.problems import ProblemError
 
 REPLAY_HEADER = "Idempotent-Replayed"
 _STORED_HEADERS = ("content-type", "location")

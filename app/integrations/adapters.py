@@ -14,15 +14,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.config import Settings
+from app.core.config import Settings
 from app.couriers.base import CourierAdapter
 from app.couriers.errors import CarrierError, CarrierRateLimited
 from app.couriers.http import CarrierHttp
 from app.couriers.registry import UnknownCarrier, create_adapter
 from app.integrations import service
-from app.integrations.crypto import CredentialsCipher
+from app.core.crypto import CredentialsCipher
 from app.integrations.models import Integration
-from app.problems import ProblemError
+from app.core.problems import ProblemError
 
 
 @dataclass(frozen=True)

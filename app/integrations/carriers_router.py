@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import Field
 
-from app.auth.dependencies import CurrentPrincipal
+from app.api.deps import CurrentPrincipal
 from app.couriers import registry
 from app.integrations.schemas import CarrierOut
 

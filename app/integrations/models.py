@@ -9,14 +9,14 @@ from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, St
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, TenantMixin, utcnow
+from app.core.db.base import Base, TenantMixin, utcnow
 
 
 class Integration(TenantMixin, Base):
     """A tenant's account with `carrier`; at most one active per (tenant, carrier, name).
 
     `credentials_ciphertext` is the Fernet token of the credentials JSON
-    (app.integrations.crypto); it is never returned by the API.
+    (app.core.crypto); it is never returned by the API.
     """
 
     __tablename__ = "integrations"

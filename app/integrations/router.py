@@ -9,17 +9,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from app.auth.dependencies import MerchantOrAdmin, TenantSession, get_db, require_roles
-from app.auth.principal import Principal
-from app.config import Settings, get_settings
+from app.api.deps import MerchantOrAdmin, TenantSession, get_db, require_roles
+from app.api.principal import Principal
+from app.core.config import Settings, get_settings
 from app.couriers.errors import CapabilityNotSupported, CarrierError
 from app.couriers.registry import UnknownCarrier, get_adapter_class
-from app.db.session import Database
+from app.core.db.session import Database
 from app.idempotency.service import execute_request
 from app.integrations import service
 from app.integrations.adapters import AdapterSpec, build_adapter, carrier_problem
-from app.integrations.crypto import CredentialsCipher
-from app.integrations.dependencies import Cipher, Http
+from app.core.crypto import CredentialsCipher
+from app.api.deps import Cipher, Http
 from app.integrations.models import Integration
 from app.integrations.schemas import (
     IntegrationCheck,
@@ -29,7 +29,7 @@ from app.integrations.schemas import (
     IntegrationWithSecret,
     WebhookAuth,
 )
-from app.pagination import Page, PageParams, make_page, page_params
+from app.core.pagination import Page, PageParams, make_page, page_params
 from app.webhooks.inbound import inbound_path
 
 logger = logging.getLogger(__name__)

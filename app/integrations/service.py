@@ -1,7 +1,7 @@
 """Integrations: a tenant's carrier accounts, their credentials validated per carrier and encrypted at rest.
 
 Credentials are validated against the carrier adapter's `credentials_model`,
-stored only as a Fernet token (app.integrations.crypto) and shown masked.
+stored only as a Fernet token (app.core.crypto) and shown masked.
 Writes record `integration.created|updated|deleted` integration events whose
 data never holds credentials.
 
@@ -29,13 +29,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.billing import quota
 from app.couriers.base import CourierAdapter
 from app.couriers.registry import UnknownCarrier, get_adapter_class
-from app.db.base import utcnow
-from app.db.session import Database
+from app.core.db.base import utcnow
+from app.core.db.session import Database
 from app.events import service as events
-from app.integrations.crypto import CredentialsCipher, CredentialsDecryptError
+from app.core.crypto import CredentialsCipher, CredentialsDecryptError
 from app.integrations.models import Integration
-from app.pagination import PageParams, paginate_query
-from app.problems import ProblemError
+from app.core.pagination import PageParams, paginate_query
+from app.core.problems import ProblemError
 from app.webhooks import signing
 
 logger = logging.getLogger(__name__)

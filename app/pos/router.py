@@ -8,16 +8,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from app.auth.dependencies import MerchantOrAdmin, TenantMember, TenantSession, get_db
-from app.config import Settings, get_settings
-from app.db.session import Database
+from app.api.deps import MerchantOrAdmin, TenantMember, TenantSession, get_db
+from app.core.config import Settings, get_settings
+from app.core.db.session import Database
 from app.idempotency import service as idempotency
-from app.pagination import Page, PageParams, make_page, page_params
+from app.core.pagination import Page, PageParams, make_page, page_params
 from app.pos import service
 from app.pos.canonical import PayloadError
 from app.pos.schemas import IngestResult, OrderDetail, OrderOut
 from app.pos.sources import UnknownSource, get_mapper
-from app.problems import ProblemError
+from app.core.problems import ProblemError
 
 router = APIRouter(prefix="/v1/pos", tags=["pos"])
 

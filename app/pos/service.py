@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events import service as events
-from app.pagination import PageParams, paginate_query
+from app.core.pagination import PageParams, paginate_query
 from app.pos.canonical import CanonicalOrder
 from app.pos.models import PosOrder
 

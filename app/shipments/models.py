@@ -10,7 +10,7 @@ from sqlalchemy import DateTime, ForeignKey, ForeignKeyConstraint, Index, String
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, TenantMixin, utcnow
+from app.core.db.base import Base, TenantMixin, utcnow
 
 
 class Shipment(TenantMixin, Base):

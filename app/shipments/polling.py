@@ -37,14 +37,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, text
 
-from app.config import Settings
+from app.core.config import Settings
 from app.couriers.base import CourierAdapter
 from app.couriers.errors import CarrierError, CarrierRateLimited
 from app.couriers.http import CarrierHttp
-from app.db.base import utcnow
-from app.db.session import Database
-from app.integrations.crypto import CredentialsCipher
-from app.problems import ProblemError
+from app.core.db.base import utcnow
+from app.core.db.session import Database
+from app.core.crypto import CredentialsCipher
+from app.core.problems import ProblemError
 from app.shipments import service, tracking
 from app.shipments.models import Shipment
 from app.shipments.service import TrackingSchedule

@@ -7,15 +7,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from app.auth.dependencies import MerchantOrAdmin, TenantSession, get_db
-from app.config import Settings, get_settings
+from app.api.deps import MerchantOrAdmin, TenantSession, get_db
+from app.core.config import Settings, get_settings
 from app.couriers.errors import CarrierError
 from app.couriers.types import TrackingStatus
-from app.db.session import Database
+from app.core.db.session import Database
 from app.idempotency.service import execute_request
 from app.integrations.adapters import carrier_problem
-from app.integrations.dependencies import Cipher, Http
-from app.pagination import Page, PageParams, make_page, page_params
+from app.api.deps import Cipher, Http
+from app.core.pagination import Page, PageParams, make_page, page_params
 from app.shipments import service, tracking
 from app.shipments.schemas import (
     RefreshOut,

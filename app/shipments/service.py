@@ -21,15 +21,15 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing import quota
-from app.config import Settings
+from app.core.config import Settings
 from app.couriers import types as courier_types
 from app.couriers.types import FINAL_STATUSES, TrackingResult, TrackingStatus
-from app.db.base import new_id, utcnow
+from app.core.db.base import new_id, utcnow
 from app.events import service as events
 from app.integrations import service as integrations
-from app.pagination import PageParams, paginate_query
+from app.core.pagination import PageParams, paginate_query
 from app.pos.models import PosOrder
-from app.problems import ProblemError
+from app.core.problems import ProblemError
 from app.shipments.models import Shipment, TrackingEvent
 
 SHIPMENT_CREATED = "shipment.created"

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
+from app.core.config import Settings
 from app.couriers.base import CourierAdapter
 from app.couriers.errors import CarrierError, CarrierNotFound
 from app.couriers.http import CarrierHttp
 from app.couriers.types import TrackingResult
-from app.db.session import Database
+from app.core.db.session import Database
 from app.integrations import service as integrations
 from app.integrations.adapters import AdapterSpec, build_adapter
-from app.integrations.crypto import CredentialsCipher
+from app.core.crypto import CredentialsCipher
 from app.shipments import service
 from app.shipments.models import Shipment, TrackingEvent
 

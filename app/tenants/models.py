@@ -9,7 +9,7 @@ from sqlalchemy import DateTime, String, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, new_id, utcnow
+from app.core.db.base import Base, new_id, utcnow
 
 
 class Tenant(Base):

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.dependencies import PlatformAdmin, get_db
-from app.db.session import Database
-from app.pagination import Page, PageParams, make_page, page_params
-from app.problems import ProblemError
+from app.api.deps import PlatformAdmin, get_db
+from app.core.db.session import Database
+from app.core.pagination import Page, PageParams, make_page, page_params
+from app.core.problems import ProblemError
 from app.tenants import service
 from app.tenants.schemas import TenantCreate, TenantOut
 

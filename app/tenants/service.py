@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.session import Database
-from app.pagination import PageParams, paginate_query
-from app.problems import ProblemError
+from app.core.db.session import Database
+from app.core.pagination import PageParams, paginate_query
+from app.core.problems import ProblemError
 from app.tenants.models import Tenant
 
 

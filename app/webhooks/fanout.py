@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.base import new_id
+from app.core.db.base import new_id
 from app.events.models import IntegrationEvent
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 

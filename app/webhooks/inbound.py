@@ -36,18 +36,18 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
+from app.core.config import Settings
 from app.couriers.base import SECRET_HEADER, CourierAdapter, decode_push_json, lower_headers
 from app.couriers.errors import UnknownCarrier, WebhookAuthError, WebhookPayloadError
 from app.couriers.registry import get_adapter_class
 from app.couriers.types import TrackingResult
-from app.db.base import utcnow
-from app.db.session import Database
+from app.core.db.base import utcnow
+from app.core.db.session import Database
 from app.integrations import service as integrations
-from app.integrations.crypto import CredentialsCipher, CredentialsDecryptError
+from app.core.crypto import CredentialsCipher, CredentialsDecryptError
 from app.integrations.models import Integration
-from app.pagination import PageParams, paginate_query
-from app.problems import ProblemError
+from app.core.pagination import PageParams, paginate_query
+from app.core.problems import ProblemError
 from app.shipments import service as shipments
 from app.shipments.models import Shipment
 from app.shipments.schemas import normalize_tracking_number

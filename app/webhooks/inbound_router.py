@@ -9,12 +9,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from app.auth.dependencies import MerchantOrAdmin, TenantSession, get_db
-from app.config import Settings, get_settings
-from app.db.session import Database
-from app.integrations.crypto import CredentialsCipher, CredentialsKeyError, cipher_from_settings
-from app.pagination import Page, PageParams, make_page, page_params
-from app.problems import ProblemError
+from app.api.deps import MerchantOrAdmin, TenantSession, get_db
+from app.core.config import Settings, get_settings
+from app.core.db.session import Database
+from app.core.crypto import CredentialsCipher, CredentialsKeyError, cipher_from_settings
+from app.core.pagination import Page, PageParams, make_page, page_params
+from app.core.problems import ProblemError
 from app.webhooks import inbound
 from app.webhooks.inbound_schemas import (
     InboundAck,

@@ -24,14 +24,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.base import Base, TenantMixin, utcnow
+from app.core.db.base import Base, TenantMixin, utcnow
 
 
 class WebhookEndpoint(TenantMixin, Base):
     """A merchant URL that receives the tenant's integration events whose type it subscribed to.
 
     `event_types` holds exact event types or "*" (every type). The signing
-    secret (`whsec_...`) is stored encrypted (app.integrations.crypto);
+    secret (`whsec_...`) is stored encrypted (app.core.crypto);
     after a rotation the previous secret keeps signing until
     `previous_secret_expires_at`. `failing_since` is the first failed attempt
     since the last success (NULL while healthy); `disabled_reason` says why

@@ -9,13 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import AwareDatetime
 
-from app.auth.dependencies import MerchantOrAdmin, TenantSession, get_db, require_roles
-from app.auth.principal import Principal
-from app.config import Settings, get_settings
-from app.db.session import Database
+from app.api.deps import MerchantOrAdmin, TenantSession, get_db, require_roles
+from app.api.principal import Principal
+from app.core.config import Settings, get_settings
+from app.core.db.session import Database
 from app.idempotency.service import execute_request
-from app.integrations.dependencies import Cipher
-from app.pagination import Page, PageParams, make_page, page_params
+from app.api.deps import Cipher
+from app.core.pagination import Page, PageParams, make_page, page_params
 from app.webhooks import service
 from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks.schemas import (

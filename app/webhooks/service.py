@@ -22,13 +22,13 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing import quota
-from app.db.base import utcnow
-from app.db.session import Database
+from app.core.db.base import utcnow
+from app.core.db.session import Database
 from app.events import service as events
 from app.events.models import IntegrationEvent
-from app.integrations.crypto import CredentialsCipher, CredentialsDecryptError
-from app.pagination import PageParams, paginate_query
-from app.problems import ProblemError
+from app.core.crypto import CredentialsCipher, CredentialsDecryptError
+from app.core.pagination import PageParams, paginate_query
+from app.core.problems import ProblemError
 from app.webhooks import fanout
 from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks.signing import new_secret, seal, unseal

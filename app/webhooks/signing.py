@@ -20,7 +20,7 @@ from typing import Any
 from standardwebhooks.webhooks import Webhook
 
 from app.events.models import IntegrationEvent
-from app.integrations.crypto import CredentialsCipher
+from app.core.crypto import CredentialsCipher
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32

@@ -43,7 +43,7 @@ import anyio
 import httpcore
 import httpx
 
-from app.config import Settings
+from app.core.config import Settings
 
 USER_AGENT = "courier-hub-webhooks/0.1"
 MAX_URL_LENGTH = 2048

@@ -12,7 +12,7 @@ import respx
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from app.config import Settings
+from app.core.config import Settings
 from tests.billing.stripe_fixtures import PRICE_GROWTH, PRICE_STARTER, STRIPE_API, WEBHOOK_SECRET
 from tests.conftest import REPO_ROOT
 from tests.conftest import client_of, running_app

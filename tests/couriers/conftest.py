@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.config import Settings
+from app.core.config import Settings
 from app.couriers.http import CarrierHttp
 from tests.couriers.helpers import SleepRecorder
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import respx
 
-from app.config import Settings
+from app.core.config import Settings
 from app.couriers.bring import BringAdapter, BringCredentials, parse_event_cast, parse_track_response
 from app.couriers.errors import (
     CarrierAuthError,

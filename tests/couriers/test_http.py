@@ -9,7 +9,7 @@ import httpx
 import pytest
 import respx
 
-from app.config import Settings
+from app.core.config import Settings
 from app.couriers.errors import CarrierAuthError, CarrierBadResponse, CarrierRateLimited, CarrierUnavailable
 from app.couriers.http import CarrierHttp, decode_json, get_carrier_http, parse_retry_after, redact_url
 from tests.couriers.helpers import SleepRecorder

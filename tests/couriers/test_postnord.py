@@ -30,7 +30,7 @@ import httpx
 import pytest
 import respx
 
-from app.config import Settings
+from app.core.config import Settings
 from app.couriers.errors import CarrierAuthError, CarrierBadResponse, CarrierUnavailable
 from app.couriers.http import CarrierHttp
 from app.couriers.postnord import PostNordAdapter, PostNordCredentials, parse_track_response

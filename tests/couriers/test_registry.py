@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.config import Settings
+from app.core.config import Settings
 from app.couriers import registry
 from app.couriers.base import CourierAdapter
 from app.couriers.dhl import DhlAdapter

@@ -9,8 +9,8 @@ from sqlalchemy.pool import NullPool
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from app.db import migrate
-from app.db.base import Base
+from app.core.db import migrate
+from app.core.db.base import Base
 import app.models  # noqa: F401
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, text
 
-from app.db.base import utcnow
+from app.core.db.base import utcnow
 from app.idempotency.models import IdempotencyKey
 from app.idempotency.service import RequestFingerprint, purge_expired
 from app.pos.models import PosOrder

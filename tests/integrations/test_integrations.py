@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from app.couriers.oauth import get_token_cache
 from app.integrations import service
-from app.integrations.crypto import CredentialsCipher, CredentialsDecryptError, CredentialsKeyError, cipher_from_settings
+from app.core.crypto import CredentialsCipher, CredentialsDecryptError, CredentialsKeyError, cipher_from_settings
 from app.webhooks import signing
 
 FEDEX = {"client_id": "fx-client-7Hq2", "client_secret": "fx-SECRET-9f8e7d6c5b4a", "account_number": "740561073"}

@@ -19,9 +19,9 @@ import pytest
 import respx
 from sqlalchemy import text
 
-from app.config import Settings
+from app.core.config import Settings
 from app.couriers.http import CarrierHttp
-from app.integrations.crypto import cipher_from_settings
+from app.core.crypto import cipher_from_settings
 from app.shipments import polling
 from app.shipments.polling import PollReport
 from app.shipments.service import TrackingSchedule, next_track_at

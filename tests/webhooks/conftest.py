@@ -14,9 +14,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from app.config import Settings
-from app.db.session import Database
-from app.integrations.crypto import cipher_from_settings
+from app.core.config import Settings
+from app.core.db.session import Database
+from app.core.crypto import cipher_from_settings
 from app.webhooks import ssrf
 from app.webhooks.delivery import DeliverySender
 from tests.conftest import client_of, running_app

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from app.db.session import Database
+from app.core.db.session import Database
 from app.events import service as events
 from app.events.models import IntegrationEvent
 from app.webhooks.delivery import DeliverySender

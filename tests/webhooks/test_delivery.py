@@ -15,9 +15,9 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select, text
 
-from app.config import Settings
-from app.db.base import utcnow
-from app.db.session import Database
+from app.core.config import Settings
+from app.core.db.base import utcnow
+from app.core.db.session import Database
 from app.events.models import IntegrationEvent
 from app.webhooks import ssrf
 from app.webhooks.delivery import DeliverySender
@@ -338,7 +338,7 @@ async def test_response_body_is_capped_at_4_kib(api, growth_tenant, receiver, ma
 
 async def test_private_address_refused_at_send_time(growth_tenant, app_db, make_sender, dev_settings):
     """A name that resolves to a private address when the attempt is made is refused, and recorded."""
-    from app.integrations.crypto import cipher_from_settings as cipher_of
+    from app.core.crypto import cipher_from_settings as cipher_of
     from app.webhooks import signing
 
     tenant = await growth_tenant("acme")
@@ -494,7 +494,7 @@ async def test_an_undecryptable_signing_secret_fails_attempts_instead_of_looping
     the retry schedule runs out and the delivery is failed, rather than coming back with every lease unseen."""
     from cryptography.fernet import Fernet
 
-    from app.integrations.crypto import CredentialsCipher
+    from app.core.crypto import CredentialsCipher
     from app.webhooks import signing
 
     tenant = await growth_tenant("acme")

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text
 
-from app.config import get_settings
-from app.db.base import new_id
+from app.core.config import get_settings
+from app.core.db.base import new_id
 from app.events import service as events
-from app.integrations.crypto import cipher_from_settings
+from app.core.crypto import cipher_from_settings
 from app.webhooks import service
 from app.webhooks.signing import SECRET_PREFIX, unseal
 
@@ -600,7 +600,7 @@ async def test_rotate_all_reencrypts_endpoint_secrets_under_the_new_key(client, 
     from cryptography.fernet import Fernet
     from sqlalchemy import select
 
-    from app.integrations.crypto import CredentialsCipher, CredentialsDecryptError
+    from app.core.crypto import CredentialsCipher, CredentialsDecryptError
     from app.webhooks.models import WebhookEndpoint
 
     tenant = await make_tenant("acme")

@@ -20,9 +20,9 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook
 
-from app.config import get_settings
-from app.integrations.crypto import cipher_from_settings
-from app.problems import ProblemError
+from app.core.config import get_settings
+from app.core.crypto import cipher_from_settings
+from app.core.problems import ProblemError
 from app.webhooks import inbound, signing
 from app.webhooks.models import WebhookEndpoint
 from tests.conftest import shared_sample

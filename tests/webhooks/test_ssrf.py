@@ -24,7 +24,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.config import Settings
+from app.core.config import Settings
 from app.webhooks.ssrf import (
     USER_AGENT,
     GuardedTransport,

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.db.base import utcnow
+from app.core.db.base import utcnow
 from app.idempotency.models import IdempotencyKey
 from app.webhooks.models import DeliveryAttempt
 from app.worker import run_maintenance

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from app.config import Settings
-from app.ratelimit.limiter import RateLimiter
-from app.ratelimit.middleware import RateLimitHeadersMiddleware
+from app.core.config import Settings
+from app.api.ratelimit.limiter import RateLimiter
+from app.api.ratelimit.middleware import RateLimitHeadersMiddleware
 
 
 def install_rate_limits(app: FastAPI, settings: Settings) -> None:
     """Set `app.state.rate_limiter` and add the middleware that puts limit state on every limited response.
 
-    The limits are applied by `app.auth.dependencies.get_principal` (see `app.ratelimit.enforce`).
+    The limits are applied by `app.api.deps.get_principal` (see `app.api.ratelimit.enforce`).
     """
     app.state.rate_limiter = RateLimiter(settings)
     app.add_middleware(RateLimitHeadersMiddleware)

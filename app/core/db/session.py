@@ -19,8 +19,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
-from app.config import Settings
-from app.db.urls import app_url
+from app.core.config import Settings
+from app.core.db.urls import app_url
 
 _SET_SCOPE = text(
     "SELECT set_config('app.tenant_id', :tenant_id, true), set_config('app.platform_admin', :platform_admin, true)"

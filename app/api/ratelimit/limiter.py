@@ -22,7 +22,7 @@ import anyio.to_thread
 from limits import RateLimitItem, parse
 from slowapi import Limiter
 
-from app.config import Settings
+from app.core.config import Settings
 
 
 @dataclass(frozen=True)

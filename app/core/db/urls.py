@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import URL, make_url
 
-from app.config import Settings
+from app.core.config import Settings
 
 
 def normalize_async_url(url: str) -> URL:

@@ -9,7 +9,7 @@ from typing import Literal
 from sqlalchemy import text
 
 from app.auth.keys import hash_key
-from app.db.session import Database
+from app.core.db.session import Database
 
 Role = Literal["platform_admin", "tenant_admin", "merchant", "courier"]
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from app.config import Settings
+from app.core.config import Settings
 
 SETTING_NAME = "CREDENTIALS_ENCRYPTION_KEYS"
 

@@ -9,7 +9,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from app.db.migrate import head_revision
+from app.core.db.migrate import head_revision
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.requestid import current_request_id
+from app.core.requestid import current_request_id
 
 logger = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.ratelimit.headers import rate_limit_headers
+from app.api.ratelimit.headers import rate_limit_headers
 
 STATE_KEY = "rate_limit"
-"""`request.state.rate_limit` (a LimitState), set by `app.ratelimit.enforce`."""
+"""`request.state.rate_limit` (a LimitState), set by `app.api.ratelimit.enforce`."""
 
 
 class RateLimitHeadersMiddleware:

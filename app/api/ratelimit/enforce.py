@@ -1,4 +1,4 @@
-"""Applying the limits to a request: called by `app.auth.dependencies.get_principal`.
+"""Applying the limits to a request: called by `app.api.deps.get_principal`.
 
 * Authenticated: one hit on the API key's policy ("key") and, for tenant
   keys, one on the tenant's ("tenant"); both values come from the tenant's
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from app.auth.principal import Principal
-from app.problems import ProblemError
-from app.ratelimit.limiter import LimitState, Policy, PolicyState, RateLimiter
-from app.ratelimit.middleware import STATE_KEY
+from app.api.principal import Principal
+from app.core.problems import ProblemError
+from app.api.ratelimit.limiter import LimitState, Policy, PolicyState, RateLimiter
+from app.api.ratelimit.middleware import STATE_KEY
 
 
 def _limiter(request: Request) -> RateLimiter | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 
-from app.ratelimit.limiter import LimitState
+from app.api.ratelimit.limiter import LimitState
 
 
 def rate_limit_headers(state: LimitState, now: float | None = None) -> dict[str, str]:

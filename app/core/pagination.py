@@ -16,7 +16,7 @@ from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import Select
 
-from app.problems import ProblemError
+from app.core.problems import ProblemError
 
 T = TypeVar("T")
 

@@ -13,8 +13,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.problems import problem_response
-from app.requestid import bind_request_id, reset_request_id
+from app.core.problems import problem_response
+from app.core.requestid import bind_request_id, reset_request_id
 
 access_log = logging.getLogger("courier_hub.access")
 

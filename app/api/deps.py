@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the caller's Principal, role checks and the tenant session."""
+"""The request pipeline's dependencies: principal, role aliases, tenant session, settings, cipher, carrier HTTP."""
 
 from __future__ import annotations
 
@@ -6,13 +6,20 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import logging
+
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.principal import Principal, Role, resolve_api_key
-from app.db.session import Database
-from app.problems import ProblemError
-from app.ratelimit import enforce as ratelimit
+from app.api.principal import Principal, Role, resolve_api_key
+from app.core.db.session import Database
+from app.core.problems import ProblemError
+from app.api.ratelimit import enforce as ratelimit
+from app.core.config import Settings, get_settings
+from app.core.crypto import CredentialsCipher, CredentialsKeyError, cipher_from_settings
+from app.couriers.http import CarrierHttp, get_carrier_http
+
+logger = logging.getLogger(__name__)
 
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="courier-hub"'}
 
@@ -25,7 +32,7 @@ def get_db(request: Request) -> Database:
 async def get_principal(request: Request, db: Annotated[Database, Depends(get_db)]) -> Principal:
     """Authenticate `Authorization: Bearer <key>`; 401 problem+json when missing, unknown, revoked or expired.
 
-    Then rate-limits (app.ratelimit.enforce): 429 problem+json with Retry-After
+    Then rate-limits (app.api.ratelimit.enforce): 429 problem+json with Retry-After
     over the key's or tenant's plan limit, or while the client address is over
     its failed-authentication budget.
     """
@@ -87,3 +94,28 @@ def scoped_tenant_id(principal: Principal, tenant_id: uuid.UUID) -> uuid.UUID:
     if principal.role == "tenant_admin":
         raise ProblemError(404, "not-found", "No such tenant.")
     raise ProblemError(403, "forbidden", "Only platform admins and the tenant's admins manage API keys.", role=principal.role)
+
+
+
+def carrier_http(request: Request) -> CarrierHttp:
+    """`app.state.carrier_http` when the app (or a test) set one, else the process-wide CarrierHttp."""
+    http = getattr(request.app.state, "carrier_http", None)
+    return http if http is not None else get_carrier_http()
+
+
+def credentials_cipher(settings: Annotated[Settings, Depends(get_settings)]) -> CredentialsCipher:
+    """The credentials cipher; 500 problem `credentials-encryption-unconfigured` when no key is set."""
+    try:
+        return cipher_from_settings(settings)
+    except CredentialsKeyError as exc:
+        logger.error("credentials encryption: %s", exc)
+        raise ProblemError(
+            500,
+            "credentials-encryption-unconfigured",
+            "The server cannot store or read carrier credentials: its encryption key is missing or malformed "
+            "(operator: set CREDENTIALS_ENCRYPTION_KEYS).",
+        ) from None
+
+
+Cipher = Annotated[CredentialsCipher, Depends(credentials_cipher)]
+Http = Annotated[CarrierHttp, Depends(carrier_http)]

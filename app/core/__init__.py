@@ -1,0 +1,1 @@
+"""The kit every domain may use and that uses no domain: config, db, problems, pagination, crypto, HTTP helpers."""
