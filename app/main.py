@@ -25,8 +25,8 @@ from app.api.ratelimit.setup import install_rate_limits
 from app.core.requestid import configure_logging
 from app.shipments.router import router as shipments_router
 from app.tenants.router import router as tenants_router
-from app.webhooks.inbound_router import operator_router as inbound_webhooks_router
-from app.webhooks.inbound_router import router as inbound_router
+from app.shipments.inbound_router import operator_router as inbound_webhooks_router
+from app.shipments.inbound_router import router as inbound_router
 from app.webhooks.router import deliveries_router as webhook_deliveries_router
 from app.webhooks.router import router as webhook_endpoints_router
 

@@ -7,15 +7,10 @@ from app.events.models import IntegrationEvent
 from app.idempotency.models import IdempotencyKey
 from app.integrations.models import Integration
 from app.pos.models import PosOrder
+from app.shipments.inbound_models import InboundWebhook, UnmatchedTrackingUpdate
 from app.shipments.models import Shipment, TrackingEvent
 from app.tenants.models import Tenant
-from app.webhooks.models import (
-    DeliveryAttempt,
-    InboundWebhook,
-    UnmatchedTrackingUpdate,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",

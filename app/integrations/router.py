@@ -30,7 +30,7 @@ from app.integrations.schemas import (
     WebhookAuth,
 )
 from app.core.pagination import Page, PageParams, make_page, page_params
-from app.webhooks.inbound import inbound_path
+from app.shipments.inbound import inbound_path
 
 logger = logging.getLogger(__name__)
 

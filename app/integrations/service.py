@@ -6,7 +6,7 @@ Writes record `integration.created|updated|deleted` integration events whose
 data never holds credentials.
 
 Each integration also has a webhook secret that authenticates the carrier's
-pushes to `POST /v1/inbound/{carrier}/{integration_id}` (app.webhooks.inbound):
+pushes to `POST /v1/inbound/{carrier}/{integration_id}` (app.shipments.inbound):
 generated at creation, shown once, stored sealed like credentials; after a
 rotation the previous secret stays valid for
 WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS so the merchant can update the

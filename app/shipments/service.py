@@ -123,7 +123,7 @@ async def register(
 
     A new shipment is due for its first refresh at once, and tracking updates
     the carrier pushed for its number before it existed (kept as unmatched by
-    app.webhooks.inbound) are applied to it now and marked resolved.
+    app.shipments.inbound) are applied to it now and marked resolved.
 
     `tracking_number` must already be normalized (schemas.normalize_tracking_number).
     The request is validated first, also when the shipment exists: 422
@@ -172,7 +172,7 @@ async def register(
         subject_id=row.id,
         data={**_shipment_ref(row), "integration_id": str(row.integration_id), "order_id": _str(row.order_id), "status": row.status},
     )
-    from app.webhooks import inbound  # imported here: inbound builds on this module
+    from app.shipments import inbound  # imported here: inbound builds on this module
 
     await inbound.apply_unmatched(session=session, shipment=row, schedule=schedule or DEFAULT_SCHEDULE)
     return row, True

@@ -1,1 +1,1 @@
-"""Outbound webhook endpoints, deliveries and the delivery worker; inbound courier webhooks."""
+"""Outbound webhook endpoints, deliveries and the delivery worker."""

@@ -15,8 +15,8 @@ from app.core.db.session import Database
 from app.core.crypto import CredentialsCipher, CredentialsKeyError, cipher_from_settings
 from app.core.pagination import Page, PageParams, make_page, page_params
 from app.core.problems import ProblemError
-from app.webhooks import inbound
-from app.webhooks.inbound_schemas import (
+from app.shipments import inbound
+from app.shipments.inbound_schemas import (
     InboundAck,
     InboundStatus,
     InboundWebhookDetail,

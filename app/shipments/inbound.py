@@ -1,6 +1,6 @@
 """Inbound courier webhooks: a carrier's push for one of a tenant's integrations, verified, stored, applied.
 
-`POST /v1/inbound/{carrier}/{integration_id}` (app.webhooks.inbound_router)
+`POST /v1/inbound/{carrier}/{integration_id}` (app.shipments.inbound_router)
 calls `receive`, which answers within the carrier's timeout without calling
 any other service:
 
@@ -51,7 +51,7 @@ from app.core.problems import ProblemError
 from app.shipments import service as shipments
 from app.shipments.models import Shipment
 from app.shipments.schemas import normalize_tracking_number
-from app.webhooks.models import InboundWebhook, UnmatchedTrackingUpdate
+from app.shipments.inbound_models import InboundWebhook, UnmatchedTrackingUpdate
 
 logger = logging.getLogger(__name__)
 

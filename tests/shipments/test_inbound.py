@@ -23,7 +23,8 @@ from standardwebhooks.webhooks import Webhook
 from app.core.config import get_settings
 from app.core.crypto import cipher_from_settings
 from app.core.problems import ProblemError
-from app.webhooks import inbound, signing
+from app.shipments import inbound
+from app.webhooks import signing
 from app.webhooks.models import WebhookEndpoint
 from tests.conftest import shared_sample
 from tests.couriers.helpers import load_yaml_12
