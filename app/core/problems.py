@@ -7,7 +7,9 @@ such as `errors` for validation problems). Never a stack trace.
 
 from __future__ import annotations
 
+import inspect
 import logging
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -26,8 +28,46 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://courier-hub.dev/problems/"
 
 
-class ProblemError(Exception):
-    """Raise to answer with a problem+json; `type_` is a short slug, e.g. "idempotency-key-reused"."""
+class Problem(Exception):
+    """Base of every API error: raise a subclass to answer with one problem+json.
+
+    A subclass names one kind of error with class attributes: `status` (the
+    HTTP status), `type_` (the slug after PROBLEM_BASE, e.g. "unknown-source"),
+    `title` (short, the same for every occurrence) and a docstring saying when
+    it is raised (shown in the OpenAPI document). An instance carries the
+    occurrence: `detail`, optional response `headers` and extension members
+    (e.g. `known_sources=[...]`), rendered next to the standard members.
+    One slug has one status across all subclasses (tests/test_problems.py).
+    """
+
+    status: int = 500
+    type_: str = "internal-error"
+    title: str = "Internal Server Error"
+
+    def __init__(self, detail: str | None = None, *, headers: Mapping[str, str] | None = None, **extensions: Any) -> None:
+        self.detail = detail or self.title
+        super().__init__(self.detail)
+        self.headers: dict[str, str] = dict(headers or {})
+        self.extensions: dict[str, Any] = extensions
+
+    @classmethod
+    def summary(cls) -> str:
+        """The first paragraph of the class docstring, on one line (the OpenAPI description of this error)."""
+        doc = inspect.getdoc(cls) or cls.title
+        return " ".join(doc.split("\n\n", 1)[0].split())
+
+    def response(self) -> JSONResponse:
+        """This problem as a problem+json response."""
+        return problem_response(
+            self.status, self.type_, self.detail, title=self.title, headers=self.headers, **self.extensions
+        )
+
+
+class ProblemError(Problem):
+    """Deprecated: an untyped problem `ProblemError(status, slug, detail, ...)`; raise a Problem subclass instead.
+
+    Kept only until the last raise sites are switched to typed classes.
+    """
 
     def __init__(
         self,
@@ -39,13 +79,201 @@ class ProblemError(Exception):
         headers: dict[str, str] | None = None,
         **extensions: Any,
     ) -> None:
-        super().__init__(detail)
+        super().__init__(detail, headers=headers, **extensions)
         self.status = status
         self.type_ = type_
         self.title = title or HTTPStatus(status).phrase
-        self.detail = detail
-        self.headers = headers or {}
-        self.extensions = extensions
+
+
+# --------------------------------------------------------------------------- generic problems
+
+
+class InternalError(Problem):
+    """An unexpected server error; it has been logged (never a stack trace in the body)."""
+
+    status = 500
+    type_ = "internal-error"
+    title = "Internal Server Error"
+
+
+class NotFound(Problem):
+    """The URL (or a resource named in its path) names nothing this caller may see."""
+
+    status = 404
+    type_ = "not-found"
+    title = "Not Found"
+
+
+class MethodNotAllowed(Problem):
+    """The URL exists but does not accept this HTTP method (see the `Allow` header)."""
+
+    status = 405
+    type_ = "method-not-allowed"
+    title = "Method Not Allowed"
+
+
+class ValidationFailed(Problem):
+    """The request (path, query, headers or body) does not match its schema; `errors` lists each failure."""
+
+    status = 422
+    type_ = "validation-error"
+    title = "Unprocessable Content"
+
+
+class MalformedJson(Problem):
+    """The request body is not valid JSON."""
+
+    status = 400
+    type_ = "malformed-json"
+    title = "Bad Request"
+
+
+class BodyTooLarge(Problem):
+    """The request body exceeds the server's size cap (MAX_BODY_BYTES)."""
+
+    status = 413
+    type_ = "body-too-large"
+    title = "Content Too Large"
+
+
+class UnsupportedCharacter(Problem):
+    """The request contains a NUL character (U+0000), which PostgreSQL cannot store in text or JSON."""
+
+    status = 422
+    type_ = "unsupported-character"
+    title = "Unprocessable Content"
+
+
+class InvalidCursor(Problem):
+    """The `cursor` query parameter is not a `next_cursor` of a previous page."""
+
+    status = 400
+    type_ = "invalid-cursor"
+    title = "Bad Request"
+
+
+class CredentialsEncryptionUnconfigured(Problem):
+    """The server's CREDENTIALS_ENCRYPTION_KEYS are missing or malformed, so stored secrets cannot be used (operator error)."""
+
+    status = 500
+    type_ = "credentials-encryption-unconfigured"
+    title = "Credentials encryption unconfigured"
+
+
+def all_problem_classes() -> list[type[Problem]]:
+    """Every Problem subclass imported so far (recursively), the deprecated untyped ProblemError excluded."""
+    found: list[type[Problem]] = []
+    pending = list(Problem.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        if cls not in found:
+            found.append(cls)
+            pending.extend(cls.__subclasses__())
+    return [cls for cls in found if cls is not ProblemError]
+
+
+# --------------------------------------------------------------------------- OpenAPI
+
+
+PROBLEM_SCHEMA_NAME = "Problem"
+PROBLEM_SCHEMA_REF = f"#/components/schemas/{PROBLEM_SCHEMA_NAME}"
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": PROBLEM_SCHEMA_NAME,
+    "type": "object",
+    "description": "An RFC 9457 problem detail (`application/problem+json`); more extension members may appear.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {
+            "type": "string",
+            "format": "uri",
+            "description": f"The kind of error: {PROBLEM_BASE}<slug>, one status per slug.",
+            "examples": [f"{PROBLEM_BASE}not-found"],
+        },
+        "title": {"type": "string", "description": "A short summary of the kind of error."},
+        "status": {"type": "integer", "description": "The HTTP status code.", "examples": [404]},
+        "detail": {"type": "string", "description": "What went wrong in this occurrence."},
+        "instance": {"type": "string", "description": "This occurrence: `urn:request:<X-Request-ID>`."},
+        "errors": {
+            "type": "array",
+            "description": "Validation problems only: one entry per failed field.",
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "properties": {
+                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+
+
+def problem_responses(*classes: type[Problem] | Iterable[type[Problem]]) -> dict[int | str, dict[str, Any]]:
+    """FastAPI `responses=` for routes that raise `classes` (classes or iterables of them, duplicates ignored).
+
+    One entry per status; its description lists each class's slug and docstring
+    summary (several classes per status joined), its content is
+    `application/problem+json` with the `Problem` schema component.
+    """
+    flat: list[type[Problem]] = []
+    for item in classes:
+        for cls in (item,) if isinstance(item, type) else item:
+            if cls not in flat:
+                flat.append(cls)
+    by_status: dict[int, list[type[Problem]]] = {}
+    for cls in flat:
+        by_status.setdefault(cls.status, []).append(cls)
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in sorted(by_status):
+        lines = [f"`{cls.type_}`: {cls.summary()}" for cls in by_status[status]]
+        responses[status] = {
+            "description": "\n\n".join(lines),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}},
+        }
+    return responses
+
+
+def install_problem_openapi(app: FastAPI) -> None:
+    """Make `app.openapi()` describe problem+json: a `Problem` schema, FastAPI's default 422 replaced by it.
+
+    FastAPI adds a 422 `HTTPValidationError` (application/json) to every route with
+    parameters; the server never sends that shape, so each such 422 becomes the
+    `validation-error` problem (merged with the route's own 422 problems, if any).
+    """
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = default_openapi()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas[PROBLEM_SCHEMA_NAME] = PROBLEM_SCHEMA
+        validation = problem_responses(ValidationFailed)[422]
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+                response = responses.get("422")
+                if response is None:
+                    continue
+                content = response.get("content", {})
+                if PROBLEM_MEDIA_TYPE not in content:
+                    responses["422"] = validation
+                else:
+                    content.pop("application/json", None)
+                    if ValidationFailed.type_ not in response.get("description", ""):
+                        response["description"] = validation["description"] + "\n\n" + response["description"]
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------- rendering
 
 
 def problem_response(
@@ -78,23 +306,30 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
-async def _problem_error(_: Request, exc: ProblemError) -> JSONResponse:
-    return problem_response(exc.status, exc.type_, exc.detail, title=exc.title, headers=exc.headers, **exc.extensions)
+async def _problem_error(_: Request, exc: Problem) -> JSONResponse:
+    return exc.response()
+
+
+_HTTP_PROBLEMS: dict[int, type[Problem]] = {
+    cls.status: cls for cls in (NotFound, MethodNotAllowed, BodyTooLarge)
+}
 
 
 async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-    slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized", 403: "forbidden", 413: "body-too-large"}.get(
-        exc.status_code, "http-error"
-    )
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return problem_response(exc.status_code, slug, detail, headers=getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    cls = _HTTP_PROBLEMS.get(exc.status_code)
+    if cls is not None:
+        return cls(detail, headers=headers).response()
+    # No meaning beyond the status code: RFC 9457 section 4.2.1's "about:blank", titled by the status phrase.
+    return problem_response(exc.status_code, "about:blank", detail, headers=headers)
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
     errors = _validation_errors(exc)
     if any(e["type"] == "json_invalid" for e in errors):
-        return problem_response(400, "malformed-json", "The request body is not valid JSON.", errors=errors)
-    return problem_response(422, "validation-error", "The request is not valid; see `errors`.", errors=errors)
+        return MalformedJson("The request body is not valid JSON.", errors=errors).response()
+    return ValidationFailed("The request is not valid; see `errors`.", errors=errors).response()
 
 
 UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
@@ -104,20 +339,18 @@ UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
 async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
     sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None)
     if sqlstate in UNSTORABLE_TEXT_SQLSTATES:
-        return problem_response(
-            422, "unsupported-character", "The request contains a NUL character (U+0000), which cannot be stored."
-        )
+        return UnsupportedCharacter("The request contains a NUL character (U+0000), which cannot be stored.").response()
     return await _unhandled(request, exc)
 
 
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
-    return problem_response(500, "internal-error", "An unexpected error occurred; it has been logged.")
+    return InternalError("An unexpected error occurred; it has been logged.").response()
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json."""
-    app.add_exception_handler(ProblemError, _problem_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Problem, _problem_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(DBAPIError, _database_error)  # type: ignore[arg-type]

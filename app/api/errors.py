@@ -1,0 +1,40 @@
+"""The request pipeline's problems: 401 (no or bad API key), 403 (wrong role), 429 (rate limited).
+
+`PIPELINE_PROBLEMS` is what any authenticated route may answer besides its own
+errors; routers list it in `problem_responses(PIPELINE_PROBLEMS, ...)`.
+"""
+
+from __future__ import annotations
+
+from app.core.problems import Problem, ValidationFailed
+
+
+class Unauthorized(Problem):
+    """No API key was sent (`Authorization: Bearer <key>`), or it is invalid, revoked or expired."""
+
+    status = 401
+    type_ = "unauthorized"
+    title = "Unauthorized"
+
+
+class Forbidden(Problem):
+    """The API key is valid but its role may not perform this operation; member `role` is the key's role."""
+
+    status = 403
+    type_ = "forbidden"
+    title = "Forbidden"
+
+
+class RateLimited(Problem):
+    """A rate limit (per key, per tenant or failed authentications per address) is used up; see `Retry-After`.
+
+    Members: `policy`, `limit`, `window_seconds`, `retry_after` (seconds).
+    """
+
+    status = 429
+    type_ = "rate-limited"
+    title = "Too Many Requests"
+
+
+PIPELINE_PROBLEMS: tuple[type[Problem], ...] = (Unauthorized, Forbidden, RateLimited, ValidationFailed)
+"""What every authenticated route may answer before (or besides) its own problems."""
