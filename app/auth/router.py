@@ -11,12 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service
 from app.api.deps import CurrentPrincipal, get_db, require_roles, scoped_tenant_id
+from app.api.errors import PIPELINE_PROBLEMS
+from app.auth.errors import ApiKeyNotFound
 from app.api.principal import Principal
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, MeOut
 from app.core.db.session import Database
 from app.core.pagination import Page, PageParams, make_page, page_params
-from app.core.problems import ProblemError
+from app.core.problems import InvalidCursor, problem_responses
 from app.tenants import service as tenants
+from app.tenants.errors import TenantNotFound
 
 router = APIRouter(tags=["api keys"])
 
@@ -30,14 +33,20 @@ async def managed_tenant_session(
     tenant_id = scoped_tenant_id(principal, tenant_id)
     async with db.transaction(tenant_id) as session:
         if await tenants.get(session=session, tenant_id=tenant_id) is None:
-            raise ProblemError(404, "not-found", "No such tenant.")
+            raise TenantNotFound("No such tenant.")
         yield session
 
 
 ManagedSession = Annotated[AsyncSession, Depends(managed_tenant_session, scope="function")]
 
 
-@router.post("/v1/tenants/{tenant_id}/api-keys", status_code=201, response_model=ApiKeyCreated, summary="Issue an API key")
+@router.post(
+    "/v1/tenants/{tenant_id}/api-keys",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    summary="Issue an API key",
+    responses=problem_responses(PIPELINE_PROBLEMS, TenantNotFound),
+)
 async def create_api_key(tenant_id: uuid.UUID, body: ApiKeyCreate, session: ManagedSession) -> ApiKeyCreated:
     """Issue a key `{name, role, expires_at?}` for the tenant; the response's `key` is shown only now.
 
@@ -49,7 +58,12 @@ async def create_api_key(tenant_id: uuid.UUID, body: ApiKeyCreate, session: Mana
     return ApiKeyCreated.model_validate({**ApiKeyOut.model_validate(row).model_dump(), "key": secret})
 
 
-@router.get("/v1/tenants/{tenant_id}/api-keys", response_model=Page[ApiKeyOut], summary="List API keys")
+@router.get(
+    "/v1/tenants/{tenant_id}/api-keys",
+    response_model=Page[ApiKeyOut],
+    summary="List API keys",
+    responses=problem_responses(PIPELINE_PROBLEMS, TenantNotFound, InvalidCursor),
+)
 async def list_api_keys(
     tenant_id: uuid.UUID, session: ManagedSession, params: Annotated[PageParams, Depends(page_params)]
 ) -> dict:
@@ -58,15 +72,20 @@ async def list_api_keys(
     return make_page(rows, params, convert=ApiKeyOut.model_validate)
 
 
-@router.delete("/v1/tenants/{tenant_id}/api-keys/{key_id}", status_code=204, summary="Revoke an API key")
+@router.delete(
+    "/v1/tenants/{tenant_id}/api-keys/{key_id}",
+    status_code=204,
+    summary="Revoke an API key",
+    responses=problem_responses(PIPELINE_PROBLEMS, TenantNotFound, ApiKeyNotFound),
+)
 async def revoke_api_key(tenant_id: uuid.UUID, key_id: uuid.UUID, session: ManagedSession) -> Response:
     """Revoke a key: it gets 401 from the next request on. 404 if the tenant has no such key."""
     if await service.revoke(session=session, key_id=key_id) is None:
-        raise ProblemError(404, "not-found", "No such API key.")
+        raise ApiKeyNotFound("No such API key.")
     return Response(status_code=204)
 
 
-@router.get("/v1/me", response_model=MeOut, summary="Who am I")
+@router.get("/v1/me", response_model=MeOut, summary="Who am I", responses=problem_responses(PIPELINE_PROBLEMS))
 async def me(principal: CurrentPrincipal, db: Annotated[Database, Depends(get_db)]) -> MeOut:
     """The calling key: its id, name, role and tenant."""
     out = MeOut(key_id=principal.key_id, key_name=principal.key_name, role=principal.role, tenant_id=principal.tenant_id)

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.billing import plans, service
+from app.billing.errors import PlanNotPurchasable, ReturnUrlRequired, SubscriptionExists, UnknownPlan
 from app.billing.stripe_client import StripeGateway
 from app.core.config import Settings
 from app.core.db.session import Database
-from app.core.problems import ProblemError
+from app.tenants.errors import TenantNotFound
 from app.tenants.models import Tenant
 
 
@@ -25,7 +26,7 @@ async def ensure_customer(*, db: Database, gateway: StripeGateway, tenant_id: uu
     async with db.transaction(tenant_id) as session:
         tenant = await session.get(Tenant, tenant_id)
         if tenant is None:
-            raise ProblemError(404, "not-found", "No such tenant.")
+            raise TenantNotFound("No such tenant.")
         row = await service.get(session=session, tenant_id=tenant_id)
         if row is not None and row.stripe_customer_id:
             return row.stripe_customer_id
@@ -49,7 +50,7 @@ async def create_checkout(
 ) -> Mapping[str, Any]:
     """A subscription-mode Checkout Session for `plan_code`; returns Stripe's Session (`id`, `url`).
 
-    Raises ProblemError 404 `plan-not-found`, 409 `plan-not-purchasable` (no
+    Raises UnknownPlan 422 `plan-not-found`, 409 `plan-not-purchasable` (no
     Stripe price, e.g. free), 409 `subscription-exists` (change plans in the
     portal instead), 422 `return-url-required`, 503/502 from Stripe.
     """
@@ -58,20 +59,16 @@ async def create_checkout(
     async with db.transaction(tenant_id) as session:
         plan = await plans.get(session=session, code=plan_code)
         if plan is None:
-            raise ProblemError(404, "plan-not-found", f"No plan '{plan_code}' (GET /v1/plans lists them).")
+            raise UnknownPlan(f"No plan '{plan_code}' (GET /v1/plans lists them).")
         if not plan.stripe_price_id:
-            raise ProblemError(409, "plan-not-purchasable", f"Plan '{plan_code}' has no Stripe price; it cannot be bought.")
+            raise PlanNotPurchasable(f"Plan '{plan_code}' has no Stripe price; it cannot be bought.")
         if service.is_subscribed(await service.get(session=session, tenant_id=tenant_id)):
-            raise ProblemError(
-                409,
-                "subscription-exists",
+            raise SubscriptionExists(
                 "The tenant already has a subscription; change its plan in the Customer Portal (POST /v1/billing/portal-session).",
             )
         price_id = plan.stripe_price_id
     if not success_url or not cancel_url:
-        raise ProblemError(
-            422, "return-url-required", "Give success_url and cancel_url (or set BILLING_CHECKOUT_SUCCESS_URL / _CANCEL_URL)."
-        )
+        raise ReturnUrlRequired("Give success_url and cancel_url (or set BILLING_CHECKOUT_SUCCESS_URL / _CANCEL_URL).")
     customer_id = await ensure_customer(db=db, gateway=gateway, tenant_id=tenant_id)
     return await gateway.create_checkout_session(
         tenant_id=tenant_id,
@@ -89,10 +86,10 @@ async def create_portal(
 ) -> Mapping[str, Any]:
     """A Customer Portal session for the tenant's customer (created if needed); returns Stripe's Session (`id`, `url`).
 
-    Raises ProblemError 422 `return-url-required`, 503/502 from Stripe.
+    Raises ReturnUrlRequired 422 `return-url-required`, 503/502 from Stripe.
     """
     return_url = return_url or settings.billing_portal_return_url
     if not return_url:
-        raise ProblemError(422, "return-url-required", "Give return_url (or set BILLING_PORTAL_RETURN_URL).")
+        raise ReturnUrlRequired("Give return_url (or set BILLING_PORTAL_RETURN_URL).")
     customer_id = await ensure_customer(db=db, gateway=gateway, tenant_id=tenant_id)
     return await gateway.create_portal_session(customer_id=customer_id, return_url=return_url)

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.billing.errors import PlanExists, PriceInUse
 from app.billing.models import FREE_PLAN, Plan, TenantSubscription
 from app.core.db.base import utcnow
-from app.core.problems import ProblemError
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ async def by_price_ids(*, session: AsyncSession, price_ids: list[str]) -> Plan |
 async def create(*, session: AsyncSession, values: dict[str, Any]) -> Plan:
     """Insert a plan (platform-admin session); 409 `plan-exists` / `price-in-use` on duplicates."""
     if await get(session=session, code=values["code"]) is not None:
-        raise ProblemError(409, "plan-exists", f"A plan with code '{values['code']}' already exists.")
+        raise PlanExists(f"A plan with code '{values['code']}' already exists.")
     plan = Plan(**values)
     session.add(plan)
     await _flush_unique_price(session, values.get("stripe_price_id"))
@@ -107,7 +107,7 @@ async def _flush_unique_price(session: AsyncSession, price_id: str | None) -> No
         async with session.begin_nested():
             await session.flush()
     except IntegrityError as exc:
-        raise ProblemError(409, "price-in-use", f"Stripe price '{price_id}' already belongs to another plan.") from exc
+        raise PriceInUse(f"Stripe price '{price_id}' already belongs to another plan.") from exc
 
 
 async def limits_of(*, session: AsyncSession, code: str) -> PlanLimits:

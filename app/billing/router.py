@@ -9,8 +9,21 @@ from fastapi import APIRouter, Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import PlatformAdmin, TenantMember, TenantSession, get_db, require_roles
+from app.api.errors import PIPELINE_PROBLEMS
 from app.api.principal import Principal
 from app.billing import checkout, plans, service, webhook
+from app.billing.errors import (
+    STRIPE_PROBLEMS,
+    InvalidStripeSignature,
+    MalformedStripeEvent,
+    PlanExists,
+    PlanNotFound,
+    PlanNotPurchasable,
+    PriceInUse,
+    ReturnUrlRequired,
+    SubscriptionExists,
+    UnknownPlan,
+)
 from app.billing.schemas import (
     CheckoutRequest,
     PlanCreate,
@@ -24,7 +37,9 @@ from app.billing.schemas import (
 from app.billing.stripe_client import StripeGateway
 from app.core.config import Settings
 from app.core.db.session import Database
-from app.core.problems import ProblemError
+from app.idempotency.errors import IdempotencyKeyReused
+from app.core.problems import ValidationFailed, problem_responses
+from app.tenants.errors import TenantNotFound
 
 plans_router = APIRouter(prefix="/v1/plans", tags=["billing"])
 router = APIRouter(prefix="/v1/billing", tags=["billing"])
@@ -61,7 +76,7 @@ ReaderSession = Annotated[AsyncSession, Depends(_reader_session, scope="function
 AdminSession = Annotated[AsyncSession, Depends(_admin_session, scope="function")]
 
 
-@plans_router.get("", response_model=list[PlanOut], summary="List plans")
+@plans_router.get("", response_model=list[PlanOut], summary="List plans", responses=problem_responses(ValidationFailed))
 async def list_plans(session: ReaderSession) -> list[PlanOut]:
     """Every plan with its limits, cheapest first. Public (no API key).
 
@@ -71,7 +86,13 @@ async def list_plans(session: ReaderSession) -> list[PlanOut]:
     return [PlanOut.model_validate(p) for p in await plans.list_plans(session=session)]
 
 
-@plans_router.post("", response_model=PlanOut, status_code=201, summary="Create a plan")
+@plans_router.post(
+    "",
+    response_model=PlanOut,
+    status_code=201,
+    summary="Create a plan",
+    responses=problem_responses(PIPELINE_PROBLEMS, PlanExists, PriceInUse),
+)
 async def create_plan(body: PlanCreate, session: AdminSession, request: Request) -> PlanOut:
     """Create a plan (platform admin). 409 `plan-exists`, 409 `price-in-use`."""
     plan = await plans.create(session=session, values=body.model_dump())
@@ -79,7 +100,12 @@ async def create_plan(body: PlanCreate, session: AdminSession, request: Request)
     return PlanOut.model_validate(plan)
 
 
-@plans_router.patch("/{code}", response_model=PlanOut, summary="Edit a plan")
+@plans_router.patch(
+    "/{code}",
+    response_model=PlanOut,
+    summary="Edit a plan",
+    responses=problem_responses(PIPELINE_PROBLEMS, PlanNotFound, PriceInUse),
+)
 async def update_plan(code: str, body: PlanUpdate, session: AdminSession, request: Request) -> PlanOut:
     """Change a plan's name, Stripe price or limits (platform admin); fields left out stay.
 
@@ -90,15 +116,20 @@ async def update_plan(code: str, body: PlanUpdate, session: AdminSession, reques
     changes = body.model_dump(exclude_unset=True)
     for required in ("name", "requests_per_minute_per_key", "requests_per_minute_per_tenant", "sort_order"):
         if required in changes and changes[required] is None:
-            raise ProblemError(422, "validation-error", f"`{required}` cannot be null.")
+            raise ValidationFailed(f"`{required}` cannot be null.")
     plan = await plans.update(session=session, code=code, changes=changes)
     if plan is None:
-        raise ProblemError(404, "not-found", f"No plan '{code}'.")
+        raise PlanNotFound(f"No plan '{code}'.")
     request.app.state.plan_cache.invalidate()
     return PlanOut.model_validate(plan)
 
 
-@router.get("/subscription", response_model=SubscriptionOut, summary="The tenant's plan, subscription and usage")
+@router.get(
+    "/subscription",
+    response_model=SubscriptionOut,
+    summary="The tenant's plan, subscription and usage",
+    responses=problem_responses(PIPELINE_PROBLEMS),
+)
 async def get_subscription(principal: TenantMember, session: TenantSession) -> dict:
     """The plan in force, the Stripe subscription's status and current period, and usage against each quota.
 
@@ -109,7 +140,22 @@ async def get_subscription(principal: TenantMember, session: TenantSession) -> d
     return await service.overview(session=session, tenant_id=principal.tenant_id)
 
 
-@router.post("/checkout-session", response_model=SessionOut, status_code=201, summary="Start a Stripe Checkout")
+@router.post(
+    "/checkout-session",
+    response_model=SessionOut,
+    status_code=201,
+    summary="Start a Stripe Checkout",
+    responses=problem_responses(
+        PIPELINE_PROBLEMS,
+        UnknownPlan,
+        PlanNotPurchasable,
+        SubscriptionExists,
+        ReturnUrlRequired,
+        TenantNotFound,
+        IdempotencyKeyReused,
+        STRIPE_PROBLEMS,
+    ),
+)
 async def create_checkout_session(
     body: CheckoutRequest,
     principal: TenantAdmin,
@@ -121,7 +167,7 @@ async def create_checkout_session(
     """A Stripe Checkout Session (subscription mode) for `plan`; send the user to `url` (tenant admin).
 
     The tenant's Stripe customer is created once and reused. The plan takes
-    effect when Stripe's webhook confirms the subscription. Errors: 404
+    effect when Stripe's webhook confirms the subscription. Errors: 422
     `plan-not-found`, 409 `plan-not-purchasable`, 409 `subscription-exists`,
     422 `return-url-required`, 502 `stripe-*`, 503 `billing-not-configured`.
     """
@@ -139,7 +185,13 @@ async def create_checkout_session(
     return SessionOut(id=session["id"], url=session["url"])
 
 
-@router.post("/portal-session", response_model=SessionOut, status_code=201, summary="Open the Stripe Customer Portal")
+@router.post(
+    "/portal-session",
+    response_model=SessionOut,
+    status_code=201,
+    summary="Open the Stripe Customer Portal",
+    responses=problem_responses(PIPELINE_PROBLEMS, ReturnUrlRequired, TenantNotFound, STRIPE_PROBLEMS),
+)
 async def create_portal_session(
     principal: TenantAdmin, db: Db, gateway: Gateway, settings: AppSettings, body: PortalRequest | None = None
 ) -> SessionOut:
@@ -159,7 +211,7 @@ async def create_portal_session(
     "/stripe/webhook",
     response_model=WebhookAck,
     summary="Stripe webhook endpoint",
-    responses={400: {"description": "Bad or missing Stripe-Signature; nothing stored."}},
+    responses=problem_responses(InvalidStripeSignature, MalformedStripeEvent, ValidationFailed, STRIPE_PROBLEMS),
 )
 async def stripe_webhook(
     request: Request,

@@ -15,14 +15,15 @@ from typing import Any
 
 import stripe
 
+from app.billing.errors import BillingNotConfigured, StripeRequestRejected, StripeUnavailable
 from app.core.config import Settings
-from app.core.problems import ProblemError
+from app.idempotency.errors import IdempotencyKeyReused
 
 logger = logging.getLogger(__name__)
 
 
 class StripeGateway:
-    """The few Stripe operations billing uses. Raises ProblemError 503/502 when Stripe is unconfigured/failing."""
+    """The few Stripe operations billing uses. Raises BillingNotConfigured 503 / StripeUnavailable, StripeRequestRejected 502."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -32,7 +33,7 @@ class StripeGateway:
     def client(self) -> stripe.StripeClient:
         """The process's StripeClient (created on first use); 503 `billing-not-configured` without an API key."""
         if self._settings.stripe_api_key is None:
-            raise ProblemError(503, "billing-not-configured", "Billing is not configured on this server (STRIPE_API_KEY).")
+            raise BillingNotConfigured("Billing is not configured on this server (STRIPE_API_KEY).")
         if self._client is None:
             self._http = stripe.HTTPXClient(timeout=self._settings.stripe_timeout_seconds)
             base = {"api": self._settings.stripe_api_base_url} if self._settings.stripe_api_base_url else None
@@ -108,14 +109,10 @@ class StripeGateway:
         try:
             return await awaitable
         except stripe.IdempotencyError as exc:
-            raise ProblemError(
-                422, "idempotency-key-reused", "This Idempotency-Key was already used with other parameters."
-            ) from exc
+            raise IdempotencyKeyReused("This Idempotency-Key was already used with other parameters.") from exc
         except stripe.InvalidRequestError as exc:
             logger.warning("Stripe rejected a request: %s", exc.user_message or exc)
-            raise ProblemError(
-                502, "stripe-request-rejected", f"Stripe rejected the request: {exc.user_message or 'invalid request'}."
-            ) from exc
+            raise StripeRequestRejected(f"Stripe rejected the request: {exc.user_message or 'invalid request'}.") from exc
         except stripe.StripeError as exc:
             logger.warning("Stripe call failed: %s", exc)
-            raise ProblemError(502, "stripe-unavailable", "Stripe could not be reached or failed; try again.") from exc
+            raise StripeUnavailable("Stripe could not be reached or failed; try again.") from exc

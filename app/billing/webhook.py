@@ -29,12 +29,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing import service
+from app.billing.errors import BillingNotConfigured, InvalidStripeSignature, MalformedStripeEvent
 from app.billing.models import StripeEvent
 from app.billing.service import SubscriptionSnapshot, parse_tenant_id
 from app.billing.stripe_client import StripeGateway
 from app.core.config import Settings
 from app.core.db.session import Database
-from app.core.problems import ProblemError
 from app.tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -48,12 +48,12 @@ _TENANT_FOR_CUSTOMER = text("SELECT billing_tenant_for_stripe_customer(:customer
 def verify(payload: bytes, signature: str | None, settings: Settings) -> dict[str, Any]:
     """The event of a signed webhook body, as a dict.
 
-    Raises ProblemError 400 `invalid-signature` (missing, malformed, wrong or
+    Raises InvalidStripeSignature 400 `invalid-signature` (missing, malformed, wrong or
     too old `Stripe-Signature`), 400 `malformed-event` (not a Stripe event),
     503 `billing-not-configured` (no STRIPE_WEBHOOK_SECRET).
     """
     if settings.stripe_webhook_secret is None:
-        raise ProblemError(503, "billing-not-configured", "Stripe webhooks are not configured on this server (STRIPE_WEBHOOK_SECRET).")
+        raise BillingNotConfigured("Stripe webhooks are not configured on this server (STRIPE_WEBHOOK_SECRET).")
     try:
         event = stripe.Webhook.construct_event(
             payload,
@@ -62,12 +62,12 @@ def verify(payload: bytes, signature: str | None, settings: Settings) -> dict[st
             tolerance=settings.stripe_webhook_tolerance_seconds,
         )
     except stripe.SignatureVerificationError as exc:
-        raise ProblemError(400, "invalid-signature", "The Stripe-Signature header does not verify this payload.") from exc
+        raise InvalidStripeSignature("The Stripe-Signature header does not verify this payload.") from exc
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ProblemError(400, "malformed-event", "The body is not a Stripe event.") from exc
+        raise MalformedStripeEvent("The body is not a Stripe event.") from exc
     data = event.to_dict()
     if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str) or not isinstance(data.get("created"), int):
-        raise ProblemError(400, "malformed-event", "The event lacks id, type or created.")
+        raise MalformedStripeEvent("The event lacks id, type or created.")
     return data
 
 
@@ -97,7 +97,7 @@ async def handle(
 ) -> WebhookOutcome:
     """Apply one verified event once. Unhandled types and unknown tenants are recorded as "ignored".
 
-    Raises ProblemError 502 when Stripe must be asked and fails (Stripe then
+    Raises StripeUnavailable / StripeRequestRejected 502 when Stripe must be asked and fails (Stripe then
     re-sends the event; nothing was stored).
     """
     if await _seen(db, event["id"]):

@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.deps import PlatformAdmin, get_db
 from app.core.db.session import Database
 from app.core.pagination import Page, PageParams, make_page, page_params
-from app.core.problems import ProblemError
+from app.api.errors import PIPELINE_PROBLEMS
+from app.core.problems import InvalidCursor, problem_responses
 from app.tenants import service
+from app.tenants.errors import SlugTaken, TenantNotFound
 from app.tenants.schemas import TenantCreate, TenantOut
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
@@ -27,24 +29,32 @@ async def admin_session(_: PlatformAdmin, db: Annotated[Database, Depends(get_db
 AdminSession = Annotated[AsyncSession, Depends(admin_session, scope="function")]
 
 
-@router.post("", status_code=201, response_model=TenantOut, summary="Create a tenant")
+@router.post(
+    "", status_code=201, response_model=TenantOut, summary="Create a tenant",
+    responses=problem_responses(PIPELINE_PROBLEMS, SlugTaken),
+)
 async def create_tenant(body: TenantCreate, session: AdminSession) -> TenantOut:
     """Create a tenant `{name, slug}` (platform admin). 409 if the slug exists."""
     tenant = await service.create(session=session, name=body.name, slug=body.slug)
     return TenantOut.model_validate(tenant)
 
 
-@router.get("", response_model=Page[TenantOut], summary="List tenants")
+@router.get(
+    "", response_model=Page[TenantOut], summary="List tenants", responses=problem_responses(PIPELINE_PROBLEMS, InvalidCursor)
+)
 async def list_tenants(session: AdminSession, params: Annotated[PageParams, Depends(page_params)]) -> dict:
     """Every tenant, newest first, cursor-paginated (platform admin)."""
     rows = await service.list_page(session=session, params=params)
     return make_page(rows, params, convert=TenantOut.model_validate)
 
 
-@router.get("/{tenant_id}", response_model=TenantOut, summary="Get a tenant")
+@router.get(
+    "/{tenant_id}", response_model=TenantOut, summary="Get a tenant",
+    responses=problem_responses(PIPELINE_PROBLEMS, TenantNotFound),
+)
 async def get_tenant(tenant_id: uuid.UUID, session: AdminSession) -> TenantOut:
     """One tenant by id (platform admin); 404 if none."""
     tenant = await service.get(session=session, tenant_id=tenant_id)
     if tenant is None:
-        raise ProblemError(404, "not-found", "No such tenant.")
+        raise TenantNotFound("No such tenant.")
     return TenantOut.model_validate(tenant)

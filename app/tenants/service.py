@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db.session import Database
 from app.core.pagination import PageParams, paginate_query
-from app.core.problems import ProblemError
+from app.tenants.errors import SlugTaken
 from app.tenants.models import Tenant
 
 
@@ -24,7 +24,7 @@ async def create(*, session: AsyncSession, name: str, slug: str) -> Tenant:
     )
     tenant = (await session.execute(stmt)).scalar_one_or_none()
     if tenant is None:
-        raise ProblemError(409, "slug-taken", f"A tenant with slug '{slug}' already exists.")
+        raise SlugTaken(f"A tenant with slug '{slug}' already exists.")
     return tenant
 
 

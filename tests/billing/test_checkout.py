@@ -69,7 +69,7 @@ async def test_checkout_refusals(bclient, make_tenant, stripe_api):
     admin = tenant.headers("admin")
     cases = [
         ({"plan": "free", **URLS}, admin, 409, "plan-not-purchasable"),
-        ({"plan": "platinum", **URLS}, admin, 404, "plan-not-found"),
+        ({"plan": "platinum", **URLS}, admin, 422, "plan-not-found"),  # a body field naming nothing: 422, not 404
         ({"plan": "starter"}, admin, 422, "return-url-required"),
         ({"plan": "starter", "success_url": "not a url", "cancel_url": "x"}, admin, 422, "validation-error"),
         ({"plan": "starter", **URLS}, tenant.headers("merchant"), 403, "forbidden"),
