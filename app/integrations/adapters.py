@@ -21,8 +21,9 @@ from app.couriers.http import CarrierHttp
 from app.couriers.registry import UnknownCarrier, create_adapter
 from app.integrations import service
 from app.core.crypto import CredentialsCipher
+from app.integrations.errors import StoredCredentialsInvalid, UnsupportedCarrier, problem_class_for
 from app.integrations.models import Integration
-from app.core.problems import ProblemError
+from app.core.problems import Problem
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class AdapterSpec:
 
     @classmethod
     def of(cls, integration: Integration, cipher: CredentialsCipher) -> AdapterSpec:
-        """Snapshot `integration` with its decrypted credentials (ProblemError 500 if undecryptable)."""
+        """Snapshot `integration` with its decrypted credentials (CredentialsUndecryptable 500 if undecryptable)."""
         return cls(
             integration_id=integration.id,
             carrier=integration.carrier,
@@ -48,8 +49,8 @@ class AdapterSpec:
 def build_adapter(*, spec: AdapterSpec, settings: Settings, http: CarrierHttp) -> CourierAdapter:
     """The carrier adapter for `spec` (base URL from settings/environment, shared `http`).
 
-    Raises ProblemError 422 `unknown-carrier` (the carrier's adapter is no
-    longer installed) or 422 `stored-credentials-invalid` (the stored
+    Raises UnsupportedCarrier 422 `unsupported-carrier` (the carrier's adapter is no
+    longer installed) or StoredCredentialsInvalid 422 `stored-credentials-invalid` (the stored
     credentials no longer match the adapter's schema: PATCH new ones).
     """
     try:
@@ -57,21 +58,19 @@ def build_adapter(*, spec: AdapterSpec, settings: Settings, http: CarrierHttp) -
             spec.carrier, credentials=spec.credentials, environment=spec.environment, settings=settings, http=http  # type: ignore[arg-type]
         )
     except UnknownCarrier as exc:
-        raise ProblemError(
-            422, "unknown-carrier", f"Carrier '{spec.carrier}' is not available on this server.", known_carriers=exc.known
+        raise UnsupportedCarrier(
+            f"Carrier '{spec.carrier}' is not available on this server.", known_carriers=exc.known
         ) from None
     except ValidationError:
-        raise ProblemError(
-            422,
-            "stored-credentials-invalid",
+        raise StoredCredentialsInvalid(
             f"The stored credentials of integration {spec.integration_id} no longer match the {spec.carrier} "
             "credentials schema; replace them with PATCH /v1/integrations/{id}.",
             integration_id=str(spec.integration_id),
         ) from None
 
 
-def carrier_problem(exc: CarrierError) -> ProblemError:
-    """The problem+json for a carrier failure: status and type from the error (503, 502, 404, 501...).
+def carrier_problem(exc: CarrierError) -> Problem:
+    """The Problem for a carrier failure: its class from the error's class (`integrations.errors.problem_class_for`).
 
     `carrier` and `carrier_status` (the carrier's HTTP status, if any) are
     added; a rate limit carries `Retry-After` in whole seconds when the carrier gave one.
@@ -79,9 +78,7 @@ def carrier_problem(exc: CarrierError) -> ProblemError:
     headers: dict[str, str] = {}
     if isinstance(exc, CarrierRateLimited) and exc.retry_after is not None:
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-    return ProblemError(
-        exc.http_status,
-        exc.problem_type,
+    return problem_class_for(type(exc))(
         f"The carrier call failed: {exc.message}",
         headers=headers,
         carrier=exc.carrier,

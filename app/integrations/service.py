@@ -35,7 +35,17 @@ from app.events import service as events
 from app.core.crypto import CredentialsCipher, CredentialsDecryptError
 from app.integrations.models import Integration
 from app.core.pagination import PageParams, paginate_query
-from app.core.problems import ProblemError
+from app.integrations.errors import (
+    CredentialsUndecryptable,
+    IntegrationAmbiguous,
+    IntegrationExists,
+    IntegrationInactive,
+    IntegrationNotFound,
+    IntegrationRequired,
+    InvalidCredentials,
+    UnknownIntegration,
+    UnsupportedCarrier,
+)
 from app.webhooks import signing
 
 logger = logging.getLogger(__name__)
@@ -52,13 +62,11 @@ MASK = "****"
 
 
 def adapter_class(carrier: str) -> type[CourierAdapter]:
-    """The adapter class registered as `carrier`; 422 problem `unknown-carrier` listing `known_carriers` otherwise."""
+    """The adapter class registered as `carrier`; UnsupportedCarrier 422 listing `known_carriers` otherwise."""
     try:
         return get_adapter_class(carrier)
     except UnknownCarrier as exc:
-        raise ProblemError(
-            422, "unknown-carrier", f"Unknown carrier '{carrier}'. See GET /v1/carriers.", known_carriers=exc.known
-        ) from exc
+        raise UnsupportedCarrier(f"Unknown carrier '{carrier}'. See GET /v1/carriers.", known_carriers=exc.known) from exc
 
 
 def _reveal(value: Any) -> Any:
@@ -75,7 +83,7 @@ def _reveal(value: Any) -> Any:
 def validate_credentials(*, carrier: str, credentials: dict[str, Any]) -> dict[str, Any]:
     """`credentials` validated and normalized by the carrier's credentials model, as a plain JSON-able dict.
 
-    Raises ProblemError 422 `unknown-carrier`, or 422 `invalid-credentials`
+    Raises UnsupportedCarrier 422 `unsupported-carrier`, or InvalidCredentials 422 `invalid-credentials`
     whose `errors` give each field's location, message and type, never the
     submitted values.
     """
@@ -87,9 +95,7 @@ def validate_credentials(*, carrier: str, credentials: dict[str, Any]) -> dict[s
             {"loc": ["body", "credentials", *err["loc"]], "msg": err["msg"], "type": err["type"]}
             for err in exc.errors(include_url=False, include_input=False, include_context=False)
         ]
-        raise ProblemError(
-            422,
-            "invalid-credentials",
+        raise InvalidCredentials(
             f"The credentials do not match the {carrier} credentials schema (GET /v1/carriers); see `errors`.",
             errors=errors,
         ) from None
@@ -126,14 +132,12 @@ def mask_credentials(*, carrier: str, credentials: dict[str, Any]) -> dict[str, 
 
 
 def decrypt_credentials(*, integration: Integration, cipher: CredentialsCipher) -> dict[str, Any]:
-    """The integration's plain credentials; ProblemError 500 `credentials-undecryptable` if no configured key opens them."""
+    """The integration's plain credentials; CredentialsUndecryptable 500 if no configured key opens them."""
     try:
         return cipher.decrypt(integration.credentials_ciphertext)
     except CredentialsDecryptError as exc:
         logger.error("integration %s: %s", integration.id, exc)
-        raise ProblemError(
-            500,
-            "credentials-undecryptable",
+        raise CredentialsUndecryptable(
             "The stored credentials of this integration cannot be decrypted with the server's keys; "
             "the operator must restore the old key, or replace the credentials with PATCH.",
             integration_id=str(integration.id),
@@ -232,10 +236,10 @@ async def get(*, session: AsyncSession, integration_id: uuid.UUID, for_update: b
 
 
 async def get_or_404(*, session: AsyncSession, integration_id: uuid.UUID, for_update: bool = False) -> Integration:
-    """Like `get`; ProblemError 404 when the tenant has no such integration."""
+    """Like `get`; IntegrationNotFound 404 when the tenant has no such integration."""
     row = await get(session=session, integration_id=integration_id, for_update=for_update)
     if row is None:
-        raise ProblemError(404, "not-found", "No such integration.")
+        raise IntegrationNotFound("No such integration.")
     return row
 
 
@@ -256,7 +260,7 @@ async def resolve_for_carrier(
 ) -> Integration:
     """The active integration to use with `carrier`: the one named, or the tenant's only active one.
 
-    Raises ProblemError 422: `integration-not-found` (no such integration or
+    Raises (all 422, `integrations.errors.RESOLVE_PROBLEMS`): `integration-not-found` (no such integration or
     another carrier's), `integration-inactive`, `integration-required` (no
     active one: connect one first), `integration-ambiguous` (several: pass
     `integration_id`; lists their ids).
@@ -264,11 +268,9 @@ async def resolve_for_carrier(
     if integration_id is not None:
         row = await get(session=session, integration_id=integration_id)
         if row is None or row.carrier != carrier:
-            raise ProblemError(
-                422, "integration-not-found", f"integration_id does not name a {carrier} integration of this tenant."
-            )
+            raise UnknownIntegration(f"integration_id does not name a {carrier} integration of this tenant.")
         if not row.is_active:
-            raise ProblemError(422, "integration-inactive", "This integration is inactive; activate it with PATCH first.")
+            raise IntegrationInactive("This integration is inactive; activate it with PATCH first.")
         return row
     rows = list(
         (
@@ -278,13 +280,9 @@ async def resolve_for_carrier(
         ).scalars()
     )
     if not rows:
-        raise ProblemError(
-            422, "integration-required", f"Connect a {carrier} integration first (POST /v1/integrations).", carrier=carrier
-        )
+        raise IntegrationRequired(f"Connect a {carrier} integration first (POST /v1/integrations).", carrier=carrier)
     if len(rows) > 1:
-        raise ProblemError(
-            422,
-            "integration-ambiguous",
+        raise IntegrationAmbiguous(
             f"This tenant has {len(rows)} active {carrier} integrations; say which with `integration_id`.",
             integration_ids=[str(r.id) for r in rows],
         )
@@ -313,11 +311,9 @@ async def _ensure_name_free(*, session: AsyncSession, carrier: str, name: str, e
         raise _conflict(carrier, name, existing)
 
 
-def _conflict(carrier: str, name: str, existing: uuid.UUID | None = None) -> ProblemError:
+def _conflict(carrier: str, name: str, existing: uuid.UUID | None = None) -> IntegrationExists:
     extras = {"existing_integration_id": str(existing)} if existing else {}
-    return ProblemError(
-        409,
-        "integration-exists",
+    return IntegrationExists(
         f"An active {carrier} integration named '{name}' exists already; "
         "give this one another `name`, or deactivate the other one.",
         **extras,
@@ -349,7 +345,7 @@ async def create(
 
     Returns (row, its webhook secret): the secret (`whsec_...`) authenticates
     the carrier's pushes and is stored sealed; the caller shows it once.
-    Raises ProblemError 422 (unknown carrier, invalid credentials), 409
+    Raises UnsupportedCarrier / InvalidCredentials 422, IntegrationExists 409
     (`integration-exists`: an active one with this carrier and name) or 402
     (`quota-exceeded`: the plan's carrier count is used up).
     """
@@ -387,7 +383,7 @@ async def update(
 
     New credentials replace the old ones whole (validated, re-encrypted). A
     change of credentials or environment clears the last check result.
-    Nothing is written when nothing changes. Raises ProblemError 422/409 as `create`.
+    Nothing is written when nothing changes. Raises 422/409 problems as `create`.
     """
     plain = None
     if "credentials" in changes:

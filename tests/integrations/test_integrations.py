@@ -128,7 +128,7 @@ async def test_credentials_validated_per_carrier(client, make_tenant):
     _assert_no_secrets(odd, "hunter2-TOP-SECRET", "12345678901", *SECRETS)
 
     unknown = await _create(client, acme, carrier="pony-express")
-    assert unknown.status_code == 422 and unknown.json()["type"].endswith("/unknown-carrier")
+    assert unknown.status_code == 422 and unknown.json()["type"].endswith("/unsupported-carrier")
     assert {"dhl", "fedex", "ups", "postnord", "bring"} <= set(unknown.json()["known_carriers"])
 
     # Other carriers, other schemas.
