@@ -29,11 +29,13 @@ from app.shipments.inbound_router import operator_router as inbound_webhooks_rou
 from app.shipments.inbound_router import router as inbound_router
 from app.webhooks.router import deliveries_router as webhook_deliveries_router
 from app.webhooks.router import router as webhook_endpoints_router
+from app.wiring import install_hooks
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API. `settings` defaults to the process settings (DATABASE_URL must be set)."""
     settings = settings or get_settings()
+    install_hooks()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -32,6 +32,7 @@ from app.core.db.session import Database
 from app.core.crypto import cipher_from_settings
 from app.webhooks import ssrf
 from app.webhooks.delivery import DeliverySender
+from app.wiring import install_hooks
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, tracking: bool 
     Raises CredentialsKeyError at start when CREDENTIALS_ENCRYPTION_KEYS is
     missing (webhook secrets and carrier credentials cannot be read without it).
     """
+    install_hooks()
     cipher = cipher_from_settings(settings)
     db = Database.from_settings(settings)
     client = ssrf.build_webhook_client(settings=settings)

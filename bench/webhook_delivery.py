@@ -39,7 +39,8 @@ from app.core.db.urls import normalize_async_url
 from app.events import service as events
 from app.core.crypto import cipher_from_settings
 from app.tenants.models import Tenant
-from app.webhooks import signing, ssrf
+from app.core import webhook_secrets
+from app.webhooks import ssrf
 from app.webhooks.delivery import DeliverySender
 from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -84,7 +85,7 @@ async def run(events_count: int, workers: int, concurrency: int) -> dict[str, ob
         await receiver.start()
         owner_db = Database(owner, pool_size=2, max_overflow=0)
         tenant_id = uuid.uuid4()
-        secret = signing.new_secret()
+        secret = webhook_secrets.new_secret()
         receiver.secrets["bench"].append(secret)
         async with owner_db.transaction() as session:
             session.add(Tenant(id=tenant_id, name="Bench", slug=f"bench-{tenant_id.hex[:8]}"))
@@ -93,7 +94,7 @@ async def run(events_count: int, workers: int, concurrency: int) -> dict[str, ob
         async with app_db.transaction(tenant_id) as session:
             session.add(
                 WebhookEndpoint(
-                    tenant_id=tenant_id, url=receiver.url("bench"), event_types=["*"], secret_ciphertext=signing.seal(cipher, secret)
+                    tenant_id=tenant_id, url=receiver.url("bench"), event_types=["*"], secret_ciphertext=webhook_secrets.seal(cipher, secret)
                 )
             )
         for start in range(0, events_count, 500):

@@ -2,7 +2,8 @@
 
 `record` is called by every service that changes state a merchant may care
 about, in the same transaction as the change: the event exists if and only
-if the change committed (transactional outbox for webhooks).
+if the change committed. The hooks registered in app.events.hooks (the
+webhook outbox among them) run in that transaction too.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.events.models import IntegrationEvent
 from app.core.pagination import PageParams, paginate_query
-from app.webhooks import fanout
+from app.events import hooks
+from app.events.models import IntegrationEvent
 
 
 async def record(
@@ -31,15 +32,17 @@ async def record(
 ) -> IntegrationEvent:
     """Append one event (JSON-serializable `data`) in the caller's transaction.
 
-    With `fan_out` (the default) the event is queued, in the same transaction,
-    for every enabled webhook endpoint that subscribed to its type
-    (app.webhooks.fanout); pass False to address endpoints yourself (a `ping`).
+    With `fan_out` (the default) every hook of app.events.hooks then runs with
+    (session, event) in the same transaction: the webhook outbox queues the
+    event for every enabled endpoint subscribed to its type. Pass False to skip
+    the hooks and address endpoints yourself (a `ping`). Raises whatever a hook
+    raises (the caller's transaction then rolls back).
     """
     event = IntegrationEvent(tenant_id=tenant_id, type=type, subject_type=subject_type, subject_id=subject_id, data=data)
     session.add(event)
     await session.flush()
     if fan_out:
-        await fanout.enqueue(session=session, event=event)
+        await hooks.run(session, event)
     return event
 
 

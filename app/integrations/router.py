@@ -30,7 +30,6 @@ from app.integrations.schemas import (
     WebhookAuth,
 )
 from app.core.pagination import Page, PageParams, make_page, page_params
-from app.shipments.inbound import inbound_path
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +74,7 @@ def _fields(row: Integration, cipher: CredentialsCipher, base_url: str) -> dict[
         last_check_status=row.last_check_status,
         last_checked_at=row.last_checked_at,
         last_error=row.last_error,
-        inbound_webhook_url=base_url + inbound_path(row.carrier, row.id),
+        inbound_webhook_url=base_url + service.inbound_path(row.carrier, row.id),
         webhook_auth=_webhook_auth(row.carrier),
         webhook_secret_set=bool(row.webhook_secret_ciphertext),
         created_at=row.created_at,

@@ -22,7 +22,6 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 from sqlalchemy import func, select
-from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +32,7 @@ from app.core.db.base import utcnow
 from app.core.db.session import Database
 from app.events import service as events
 from app.core.crypto import CredentialsCipher, CredentialsDecryptError
+from app.integrations import hooks
 from app.integrations.models import Integration
 from app.core.pagination import PageParams, paginate_query
 from app.integrations.errors import (
@@ -46,7 +46,7 @@ from app.integrations.errors import (
     UnknownIntegration,
     UnsupportedCarrier,
 )
-from app.webhooks import signing
+from app.core.webhook_secrets import new_secret, seal, unseal
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,13 @@ INTEGRATION_DELETED = "integration.deleted"
 ACTIVE_NAME_INDEX = "uq_integrations_tenant_id_carrier_name_active"
 MAX_ERROR_CHARS = 1000
 MASK = "****"
+INBOUND_PATH = "/v1/inbound/{carrier}/{integration_id}"
+"""Where a carrier pushes for one integration (served by app.shipments.inbound_router)."""
+
+
+def inbound_path(carrier: str, integration_id: uuid.UUID) -> str:
+    """The path a carrier pushes to for this integration: `/v1/inbound/{carrier}/{integration_id}`."""
+    return INBOUND_PATH.format(carrier=carrier, integration_id=integration_id)
 
 
 # --------------------------------------------------------------------------- carriers and credentials
@@ -162,10 +169,10 @@ def seal_webhook_secret(
 ) -> str:
     """The Fernet token stored in `webhook_secret_ciphertext`: `secret`, plus the previous one until it expires.
 
-    Without `previous` the token is exactly `signing.seal(cipher, secret)`.
+    Without `previous` the token is exactly `app.core.webhook_secrets.seal(cipher, secret)`.
     """
     if previous is None or previous_expires_at is None:
-        return signing.seal(cipher, secret)
+        return seal(cipher, secret)
     return cipher.encrypt({"secret": secret, "previous": previous, "previous_expires_at": previous_expires_at.isoformat()})
 
 
@@ -189,7 +196,7 @@ def _current_webhook_secret(integration: Integration, cipher: CredentialsCipher)
     if not integration.webhook_secret_ciphertext:
         return None
     try:
-        return signing.unseal(cipher, integration.webhook_secret_ciphertext)
+        return unseal(cipher, integration.webhook_secret_ciphertext)
     except CredentialsDecryptError as exc:
         # an undecryptable old secret must not block issuing a new one: it just gets no overlap
         logger.error("integration %s webhook secret: %s", integration.id, exc)
@@ -205,7 +212,7 @@ async def rotate_webhook_secret(
     The old secret keeps authenticating pushes for `overlap_seconds` (WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS),
     time to update the carrier's subscription; 0 ends it at once.
     """
-    secret = signing.new_secret()
+    secret = new_secret()
     previous = _current_webhook_secret(integration, cipher) if overlap_seconds > 0 else None
     now = utcnow()
     integration.webhook_secret_ciphertext = seal_webhook_secret(
@@ -353,7 +360,7 @@ async def create(
     if is_active:
         await _ensure_name_free(session=session, carrier=carrier, name=name, exclude_id=None)
         await quota.ensure_carrier_allowed(session=session, tenant_id=tenant_id, carrier=carrier)
-    webhook_secret = signing.new_secret()
+    webhook_secret = new_secret()
     row = Integration(
         tenant_id=tenant_id,
         carrier=carrier,
@@ -361,7 +368,7 @@ async def create(
         environment=environment,
         is_active=is_active,
         credentials_ciphertext=cipher.encrypt(plain),
-        webhook_secret_ciphertext=signing.seal(cipher, webhook_secret),
+        webhook_secret_ciphertext=seal(cipher, webhook_secret),
     )
     session.add(row)
     await _flush_unique(session, carrier, name)
@@ -420,17 +427,11 @@ async def update(
 async def delete(*, session: AsyncSession, integration: Integration) -> None:
     """Delete the integration and its credentials; its shipments keep their history with `integration_id` NULL.
 
-    Records `integration.deleted`. Shipments then track through the tenant's
-    other active integration with that carrier, if exactly one exists.
+    Records `integration.deleted`. The hooks of app.integrations.hooks run
+    first (shipments detach themselves); shipments then track through the
+    tenant's other active integration with that carrier, if exactly one exists.
     """
-    from app.shipments.models import Shipment  # shipments depend on integrations, not the reverse
-
-    await session.execute(
-        sql_update(Shipment)
-        .where(Shipment.integration_id == integration.id)
-        .values(integration_id=None, updated_at=func.now())
-        .execution_options(synchronize_session=False)
-    )
+    await hooks.run_before_delete(session, integration)
     data = _event_data(integration)
     await session.delete(integration)
     await session.flush()

@@ -55,7 +55,6 @@ from app.shipments.inbound_models import InboundWebhook, UnmatchedTrackingUpdate
 
 logger = logging.getLogger(__name__)
 
-INBOUND_PATH = "/v1/inbound/{carrier}/{integration_id}"
 STORED_HEADERS = frozenset({"content-type", "user-agent", "webhook-id", "webhook-timestamp", "x-request-id"})
 STORED_HEADER_PREFIXES = ("x-bring-",)
 NEVER_STORED_HEADERS = frozenset({"authorization", "cookie", "x-api-key", SECRET_HEADER, "webhook-signature"})
@@ -78,11 +77,6 @@ class InboundOutcome:
     matched: int
     unmatched: int
     new_events: int
-
-
-def inbound_path(carrier: str, integration_id: uuid.UUID) -> str:
-    """The path a carrier pushes to for this integration: `/v1/inbound/{carrier}/{integration_id}`."""
-    return INBOUND_PATH.format(carrier=carrier, integration_id=integration_id)
 
 
 # --------------------------------------------------------------------------- receiving

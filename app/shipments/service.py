@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +27,9 @@ from app.couriers import types as courier_types
 from app.couriers.types import FINAL_STATUSES, TrackingResult, TrackingStatus
 from app.core.db.base import new_id, utcnow
 from app.events import service as events
+from app.integrations import hooks as integration_hooks
 from app.integrations import service as integrations
+from app.integrations.models import Integration
 from app.core.pagination import PageParams, paginate_query
 from app.pos.models import PosOrder
 from app.core.problems import ProblemError
@@ -360,3 +363,21 @@ def _event_summary(event: courier_types.TrackingEvent) -> dict[str, Any]:
         "description": event.description,
         "location": event.location.model_dump(mode="json"),
     }
+
+
+async def detach_integration(session: AsyncSession, integration: Integration) -> None:
+    """Before `integration` is deleted: its shipments keep their history with `integration_id` NULL.
+
+    An app.integrations.hooks before-delete hook (`register_hooks`).
+    """
+    await session.execute(
+        sql_update(Shipment)
+        .where(Shipment.tenant_id == integration.tenant_id, Shipment.integration_id == integration.id)
+        .values(integration_id=None, updated_at=func.now())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def register_hooks() -> None:
+    """Let shipments detach from an integration being deleted (idempotent; called at start-up by app.wiring)."""
+    integration_hooks.register_before_delete(detach_integration)

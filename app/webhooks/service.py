@@ -1,6 +1,6 @@
 """Webhook endpoints and their deliveries: CRUD, signing secrets, retry, replay, ping, automatic disabling.
 
-Signing secrets are stored sealed (app.webhooks.signing, Fernet under
+Signing secrets are stored sealed (app.core.webhook_secrets, Fernet under
 CREDENTIALS_ENCRYPTION_KEYS) and shown only when created or rotated. A
 rotation keeps the previous secret signing for
 WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS (`signing_secrets`). Disabling an
@@ -31,7 +31,7 @@ from app.core.pagination import PageParams, paginate_query
 from app.core.problems import ProblemError
 from app.webhooks import fanout
 from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
-from app.webhooks.signing import new_secret, seal, unseal
+from app.core.webhook_secrets import new_secret, seal, unseal
 from app.webhooks.ssrf import UnsafeWebhookUrl, validate_endpoint_url
 
 logger = logging.getLogger(__name__)

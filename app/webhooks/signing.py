@@ -1,4 +1,4 @@
-"""Signing secrets and signed requests for outbound webhooks (Standard Webhooks, via `standardwebhooks`).
+"""Signed requests for outbound webhooks (Standard Webhooks, via `standardwebhooks`).
 
 A request carries the headers `webhook-id` (the integration event id, so
 receivers can dedup), `webhook-timestamp` (Unix seconds) and
@@ -10,9 +10,7 @@ Spec: https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/stan
 
 from __future__ import annotations
 
-import base64
 import json
-import secrets
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -20,26 +18,6 @@ from typing import Any
 from standardwebhooks.webhooks import Webhook
 
 from app.events.models import IntegrationEvent
-from app.core.crypto import CredentialsCipher
-
-SECRET_PREFIX = "whsec_"
-SECRET_BYTES = 32
-"""Random bytes per signing secret (the spec asks for 24 to 64)."""
-
-
-def new_secret() -> str:
-    """A fresh signing secret: `whsec_` + base64 of 32 random bytes."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
-
-
-def seal(cipher: CredentialsCipher, secret: str) -> str:
-    """The secret encrypted for storage (a Fernet token)."""
-    return cipher.encrypt({"secret": secret})
-
-
-def unseal(cipher: CredentialsCipher, token: str) -> str:
-    """The secret of a token made by `seal`; raises CredentialsDecryptError if no configured key opens it."""
-    return str(cipher.decrypt(token)["secret"])
 
 
 def envelope(event: IntegrationEvent) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from app.couriers.oauth import get_token_cache
 from app.integrations import service
 from app.core.crypto import CredentialsCipher, CredentialsDecryptError, CredentialsKeyError, cipher_from_settings
-from app.webhooks import signing
+from app.core import webhook_secrets
 
 FEDEX = {"client_id": "fx-client-7Hq2", "client_secret": "fx-SECRET-9f8e7d6c5b4a", "account_number": "740561073"}
 FEDEX_SANDBOX_TOKEN = "https://apis-sandbox.fedex.com/oauth/token"
@@ -188,7 +188,7 @@ async def test_rotate_all_reencrypts_under_the_new_key(client, make_tenant, app_
         stored = (await session.execute(text("SELECT credentials_ciphertext FROM integrations"))).scalars().all()
         sealed = (await session.execute(text("SELECT webhook_secret_ciphertext FROM integrations"))).scalars().all()
     assert [CredentialsCipher([new_key]).decrypt(token) for token in stored] == [FEDEX, FEDEX]
-    assert all(signing.unseal(CredentialsCipher([new_key]), token).startswith("whsec_") for token in sealed)
+    assert all(webhook_secrets.unseal(CredentialsCipher([new_key]), token).startswith("whsec_") for token in sealed)
     # This server still has only the old key: it says so instead of failing the whole list.
     got = await client.get(f"/v1/integrations/{ids[0]}", headers=acme.headers())
     assert got.status_code == 200 and got.json()["credentials"] is None
@@ -308,7 +308,7 @@ async def test_webhook_secret_shown_once_and_sealed_at_rest(client, make_tenant,
                 text("SELECT webhook_secret_ciphertext FROM integrations WHERE id = :id"), {"id": uuid.UUID(body["id"])}
             )
         ).scalar_one()
-    assert secret not in sealed and signing.unseal(cipher_from_settings(settings), sealed) == secret
+    assert secret not in sealed and webhook_secrets.unseal(cipher_from_settings(settings), sealed) == secret
 
 
 async def test_rotate_webhook_secret(client, make_tenant, owner_db):

@@ -24,7 +24,7 @@ from app.core.config import get_settings
 from app.core.crypto import cipher_from_settings
 from app.core.problems import ProblemError
 from app.shipments import inbound
-from app.webhooks import signing
+from app.core import webhook_secrets
 from app.webhooks.models import WebhookEndpoint
 from tests.conftest import shared_sample
 from tests.couriers.helpers import load_yaml_12
@@ -142,7 +142,7 @@ async def subscribe_all(app_db, settings, tenant_id: uuid.UUID) -> uuid.UUID:
             tenant_id=tenant_id,
             url="https://merchant.example/hooks",
             event_types=["*"],
-            secret_ciphertext=signing.seal(cipher, signing.new_secret()),
+            secret_ciphertext=webhook_secrets.seal(cipher, webhook_secrets.new_secret()),
         )
         session.add(endpoint)
         await session.flush()
@@ -288,7 +288,7 @@ async def test_unauthentic_pushes_are_401_and_store_nothing(client, make_tenant,
     if case == "missing":
         headers = {"content-type": "application/json"}
     elif case == "wrong":
-        headers = auth_headers(carrier, signing.new_secret(), body)
+        headers = auth_headers(carrier, webhook_secrets.new_secret(), body)
     elif case == "tampered":
         headers = auth_headers(carrier, secret, body)
         body = body.replace(b"in_transit", b"delivered")
@@ -360,7 +360,7 @@ async def test_dev_default_secret_outside_production_only(client, make_tenant, o
 async def test_the_integrations_own_secret_wins_over_the_dev_default(client, make_tenant, settings, override_settings):
     acme = await make_tenant("acme")
     integration = await connect(client, acme, "bring")
-    dev_secret = signing.new_secret()
+    dev_secret = webhook_secrets.new_secret()
     override_settings(settings.model_copy(update={"webhook_secret": SecretStr(dev_secret)}))
     response = await push(client, integration, bring_push(), auth_headers("bring", dev_secret, bring_push()))
     assert_problem(response, 401, "webhook-signature-invalid")

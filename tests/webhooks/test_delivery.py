@@ -62,9 +62,10 @@ async def test_pos_order_event_reaches_the_receiver_signed_and_exactly_once(api,
 
 async def test_a_tampered_body_does_not_verify(receiver):
     """Guards the receiver itself: a test that trusts it must know it can say no."""
+    from app.core import webhook_secrets
     from app.webhooks import signing
 
-    secret = signing.new_secret()
+    secret = webhook_secrets.new_secret()
     receiver.secrets["x"].append(secret)
     body = b'{"id":"1"}'
     headers = signing.signed_headers(secrets_=[secret], message_id="msg_1", timestamp=utcnow(), body=body)
@@ -338,8 +339,8 @@ async def test_response_body_is_capped_at_4_kib(api, growth_tenant, receiver, ma
 
 async def test_private_address_refused_at_send_time(growth_tenant, app_db, make_sender, dev_settings):
     """A name that resolves to a private address when the attempt is made is refused, and recorded."""
+    from app.core import webhook_secrets
     from app.core.crypto import cipher_from_settings as cipher_of
-    from app.webhooks import signing
 
     tenant = await growth_tenant("acme")
     async with app_db.transaction(tenant.id) as session:
@@ -348,7 +349,7 @@ async def test_private_address_refused_at_send_time(growth_tenant, app_db, make_
                 tenant_id=tenant.id,
                 url="https://hooks.merchant.example/in",
                 event_types=["*"],
-                secret_ciphertext=signing.seal(cipher_of(dev_settings), signing.new_secret()),
+                secret_ciphertext=webhook_secrets.seal(cipher_of(dev_settings), webhook_secrets.new_secret()),
             )
         )
     await record_event(app_db, tenant.id)
@@ -494,14 +495,14 @@ async def test_an_undecryptable_signing_secret_fails_attempts_instead_of_looping
     the retry schedule runs out and the delivery is failed, rather than coming back with every lease unseen."""
     from cryptography.fernet import Fernet
 
+    from app.core import webhook_secrets
     from app.core.crypto import CredentialsCipher
-    from app.webhooks import signing
 
     tenant = await growth_tenant("acme")
     endpoint = await create_endpoint(api, tenant, receiver.url("lost-key"))
     async with app_db.transaction(tenant.id) as session:
         row = await session.get(WebhookEndpoint, (tenant.id, uuid.UUID(endpoint["id"])))
-        row.secret_ciphertext = signing.seal(CredentialsCipher([Fernet.generate_key().decode()]), signing.new_secret())
+        row.secret_ciphertext = webhook_secrets.seal(CredentialsCipher([Fernet.generate_key().decode()]), webhook_secrets.new_secret())
     await record_event(app_db, tenant.id)
 
     [delivery] = await drain(make_sender(), app_db, tenant.id, timeout=3)

@@ -19,7 +19,7 @@ from app.core.db.base import new_id
 from app.events import service as events
 from app.core.crypto import cipher_from_settings
 from app.webhooks import service
-from app.webhooks.signing import SECRET_PREFIX, unseal
+from app.core.webhook_secrets import SECRET_PREFIX, unseal
 
 ENDPOINTS = "/v1/webhook-endpoints"
 
