@@ -211,18 +211,22 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
-def problem_responses(*classes: type[Problem] | Iterable[type[Problem]]) -> dict[int | str, dict[str, Any]]:
-    """FastAPI `responses=` for routes that raise `classes` (classes or iterables of them, duplicates ignored).
+def problem_responses(*classes: type[Problem] | Iterable[Any]) -> dict[int | str, dict[str, Any]]:
+    """FastAPI `responses=` for routes that raise `classes` (classes or nested iterables of them, duplicates ignored).
 
     One entry per status; its description lists each class's slug and docstring
     summary (several classes per status joined), its content is
     `application/problem+json` with the `Problem` schema component.
     """
     flat: list[type[Problem]] = []
-    for item in classes:
-        for cls in (item,) if isinstance(item, type) else item:
-            if cls not in flat:
-                flat.append(cls)
+    pending: list[Any] = list(reversed(classes))
+    while pending:
+        item = pending.pop()
+        if isinstance(item, type) and issubclass(item, Problem):
+            if item not in flat:
+                flat.append(item)
+        else:
+            pending.extend(reversed(list(item)))
     by_status: dict[int, list[type[Problem]]] = {}
     for cls in flat:
         by_status.setdefault(cls.status, []).append(cls)

@@ -30,6 +30,22 @@ from app.integrations.schemas import (
     WebhookAuth,
 )
 from app.core.pagination import Page, PageParams, make_page, page_params
+from app.api.errors import PIPELINE_PROBLEMS
+from app.billing.errors import QuotaExceeded
+from app.core.problems import CredentialsEncryptionUnconfigured, InvalidCursor, problem_responses
+from app.idempotency.errors import IdempotencyKeyInFlight, IdempotencyKeyInvalid, IdempotencyKeyReused
+from app.integrations.errors import (
+    CarrierCapabilityNotSupported,
+    CredentialsUndecryptable,
+    IntegrationExists,
+    IntegrationNotFound,
+    InvalidCredentials,
+    StoredCredentialsInvalid,
+    UnsupportedCarrier,
+)
+
+_COMMON = (PIPELINE_PROBLEMS, CredentialsEncryptionUnconfigured)
+_WRITE = (UnsupportedCarrier, InvalidCredentials, IntegrationExists, QuotaExceeded)
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +98,15 @@ def _fields(row: Integration, cipher: CredentialsCipher, base_url: str) -> dict[
     )
 
 
-@router.post("", response_model=IntegrationWithSecret, status_code=201, summary="Connect a carrier account")
+@router.post(
+    "",
+    response_model=IntegrationWithSecret,
+    status_code=201,
+    summary="Connect a carrier account",
+    responses=problem_responses(
+        _COMMON, _WRITE, IdempotencyKeyInvalid, IdempotencyKeyReused, IdempotencyKeyInFlight
+    ),
+)
 async def create_integration(
     body: IntegrationCreate,
     request: Request,
@@ -130,7 +154,12 @@ async def create_integration(
     )
 
 
-@router.get("", response_model=Page[IntegrationOut], summary="List integrations")
+@router.get(
+    "",
+    response_model=Page[IntegrationOut],
+    summary="List integrations",
+    responses=problem_responses(_COMMON, InvalidCursor),
+)
 async def list_integrations(
     request: Request,
     _: MerchantOrAdmin,
@@ -146,7 +175,12 @@ async def list_integrations(
     return make_page(rows, params, convert=lambda row: _out(row, cipher, base_url))
 
 
-@router.get("/{integration_id}", response_model=IntegrationOut, summary="Get an integration")
+@router.get(
+    "/{integration_id}",
+    response_model=IntegrationOut,
+    summary="Get an integration",
+    responses=problem_responses(_COMMON, IntegrationNotFound),
+)
 async def get_integration(
     integration_id: uuid.UUID, request: Request, _: MerchantOrAdmin, session: TenantSession, cipher: Cipher
 ) -> IntegrationOut:
@@ -154,7 +188,12 @@ async def get_integration(
     return _out(await service.get_or_404(session=session, integration_id=integration_id), cipher, _base_url(request))
 
 
-@router.patch("/{integration_id}", response_model=IntegrationOut, summary="Update an integration")
+@router.patch(
+    "/{integration_id}",
+    response_model=IntegrationOut,
+    summary="Update an integration",
+    responses=problem_responses(_COMMON, IntegrationNotFound, _WRITE),
+)
 async def update_integration(
     integration_id: uuid.UUID,
     body: IntegrationUpdate,
@@ -177,6 +216,7 @@ async def update_integration(
     "/{integration_id}/rotate-webhook-secret",
     response_model=IntegrationWithSecret,
     summary="Issue a new webhook secret for the carrier's pushes",
+    responses=problem_responses(_COMMON, IntegrationNotFound),
 )
 async def rotate_webhook_secret(
     integration_id: uuid.UUID,
@@ -201,7 +241,12 @@ async def rotate_webhook_secret(
     return _with_secret(row, cipher, _base_url(request), secret, expires)
 
 
-@router.delete("/{integration_id}", status_code=204, summary="Delete an integration")
+@router.delete(
+    "/{integration_id}",
+    status_code=204,
+    summary="Delete an integration",
+    responses=problem_responses(PIPELINE_PROBLEMS, IntegrationNotFound),
+)
 async def delete_integration(integration_id: uuid.UUID, _: TenantAdmin, session: TenantSession) -> Response:
     """Delete the integration and its stored credentials (to pause it instead, PATCH `is_active: false`).
 
@@ -213,7 +258,19 @@ async def delete_integration(integration_id: uuid.UUID, _: TenantAdmin, session:
     return Response(status_code=204)
 
 
-@router.post("/{integration_id}/test", response_model=IntegrationCheck, summary="Test an integration's credentials")
+@router.post(
+    "/{integration_id}/test",
+    response_model=IntegrationCheck,
+    summary="Test an integration's credentials",
+    responses=problem_responses(
+        _COMMON,
+        IntegrationNotFound,
+        CredentialsUndecryptable,
+        UnsupportedCarrier,
+        StoredCredentialsInvalid,
+        CarrierCapabilityNotSupported,  # other carrier errors are the test's result, not a failure of the call
+    ),
+)
 async def test_integration(
     integration_id: uuid.UUID,
     principal: TenantAdmin,

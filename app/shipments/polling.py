@@ -44,7 +44,7 @@ from app.couriers.http import CarrierHttp
 from app.core.db.base import utcnow
 from app.core.db.session import Database
 from app.core.crypto import CredentialsCipher
-from app.core.problems import ProblemError
+from app.core.problems import Problem
 from app.shipments import service, tracking
 from app.shipments.models import Shipment
 from app.shipments.service import TrackingSchedule
@@ -189,7 +189,7 @@ async def _prepare_groups(
                     session=session, carrier=carrier, integration_id=integration_id, settings=settings, http=http,
                     cipher=cipher,
                 )
-            except ProblemError as exc:
+            except Problem as exc:
                 logger.warning(
                     "tracking refresh: tenant %s: %d %s shipments postponed %s s, no usable integration: %s (%s)",
                     tenant_id, len(members), carrier, schedule.interval_seconds, exc.type_, exc.detail,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
@@ -16,7 +16,19 @@ from app.idempotency.service import execute_request
 from app.integrations.adapters import carrier_problem
 from app.api.deps import Cipher, Http
 from app.core.pagination import Page, PageParams, make_page, page_params
+from app.api.errors import PIPELINE_PROBLEMS
+from app.billing.errors import QuotaExceeded
+from app.core.problems import CredentialsEncryptionUnconfigured, InvalidCursor, problem_responses
+from app.idempotency.errors import IdempotencyKeyInFlight, IdempotencyKeyInvalid, IdempotencyKeyReused
+from app.integrations.errors import (
+    CARRIER_CALL_PROBLEMS,
+    RESOLVE_PROBLEMS,
+    CredentialsUndecryptable,
+    StoredCredentialsInvalid,
+    UnsupportedCarrier,
+)
 from app.shipments import service, tracking
+from app.shipments.errors import ShipmentNotFound, UnknownOrder
 from app.shipments.schemas import (
     RefreshOut,
     ShipmentCreate,
@@ -30,10 +42,14 @@ from app.shipments.schemas import (
 
 router = APIRouter(prefix="/v1/shipments", tags=["shipments"])
 
-CARRIER_ERRORS: dict[int | str, dict[str, Any]] = {
-    502: {"description": "The carrier rejected the credentials (carrier-auth-failed) or answered nonsense."},
-    503: {"description": "The carrier is unavailable or rate-limits us, after retries (`Retry-After` when known)."},
-}
+_TRACKING_ACCOUNT = (
+    RESOLVE_PROBLEMS,
+    UnsupportedCarrier,
+    StoredCredentialsInvalid,
+    CredentialsUndecryptable,
+    CredentialsEncryptionUnconfigured,
+)
+"""What choosing and opening the integration to track with may raise."""
 
 
 @router.post(
@@ -41,7 +57,19 @@ CARRIER_ERRORS: dict[int | str, dict[str, Any]] = {
     response_model=ShipmentRegistration,
     status_code=201,
     summary="Register a shipment",
-    responses={200: {"model": ShipmentRegistration, "description": "Already registered (same carrier and tracking number)."}},
+    responses={
+        200: {"model": ShipmentRegistration, "description": "Already registered (same carrier and tracking number)."},
+        **problem_responses(
+            PIPELINE_PROBLEMS,
+            UnsupportedCarrier,
+            UnknownOrder,
+            RESOLVE_PROBLEMS,
+            QuotaExceeded,
+            IdempotencyKeyInvalid,
+            IdempotencyKeyReused,
+            IdempotencyKeyInFlight,
+        ),
+    },
 )
 async def register_shipment(
     body: ShipmentCreate,
@@ -84,7 +112,9 @@ async def register_shipment(
     )
 
 
-@router.get("", response_model=Page[ShipmentOut], summary="List shipments")
+@router.get(
+    "", response_model=Page[ShipmentOut], summary="List shipments", responses=problem_responses(PIPELINE_PROBLEMS, InvalidCursor)
+)
 async def list_shipments(
     _: MerchantOrAdmin,
     session: TenantSession,
@@ -97,7 +127,12 @@ async def list_shipments(
     return make_page(rows, params, convert=ShipmentOut.model_validate)
 
 
-@router.get("/{shipment_id}", response_model=ShipmentDetail, summary="Get a shipment with its tracking events")
+@router.get(
+    "/{shipment_id}",
+    response_model=ShipmentDetail,
+    summary="Get a shipment with its tracking events",
+    responses=problem_responses(PIPELINE_PROBLEMS, ShipmentNotFound),
+)
 async def get_shipment(shipment_id: uuid.UUID, _: MerchantOrAdmin, session: TenantSession) -> ShipmentDetail:
     """One shipment, its current status and its tracking events (oldest first); 404 if unknown."""
     row = await service.get_or_404(session=session, shipment_id=shipment_id)
@@ -105,7 +140,10 @@ async def get_shipment(shipment_id: uuid.UUID, _: MerchantOrAdmin, session: Tena
 
 
 @router.post(
-    "/{shipment_id}/refresh", response_model=RefreshOut, summary="Track a shipment now", responses=CARRIER_ERRORS
+    "/{shipment_id}/refresh",
+    response_model=RefreshOut,
+    summary="Track a shipment now",
+    responses=problem_responses(PIPELINE_PROBLEMS, ShipmentNotFound, _TRACKING_ACCOUNT, CARRIER_CALL_PROBLEMS),
 )
 async def refresh_shipment(
     shipment_id: uuid.UUID,
@@ -142,7 +180,12 @@ async def refresh_shipment(
     )
 
 
-@router.post("/track", response_model=TrackResponse, summary="Track numbers now (nothing stored)", responses=CARRIER_ERRORS)
+@router.post(
+    "/track",
+    response_model=TrackResponse,
+    summary="Track numbers now (nothing stored)",
+    responses=problem_responses(PIPELINE_PROBLEMS, _TRACKING_ACCOUNT, CARRIER_CALL_PROBLEMS),
+)
 async def track_numbers(
     body: TrackRequest,
     principal: MerchantOrAdmin,

@@ -32,7 +32,7 @@ from app.integrations import service as integrations
 from app.integrations.models import Integration
 from app.core.pagination import PageParams, paginate_query
 from app.pos.models import PosOrder
-from app.core.problems import ProblemError
+from app.shipments.errors import ShipmentNotFound, UnknownOrder
 from app.shipments.models import Shipment, TrackingEvent
 
 SHIPMENT_CREATED = "shipment.created"
@@ -130,7 +130,7 @@ async def register(
 
     `tracking_number` must already be normalized (schemas.normalize_tracking_number).
     The request is validated first, also when the shipment exists: 422
-    `unknown-carrier`, 422 `order-not-found`, and the integration errors of
+    `unsupported-carrier`, 422 `order-not-found`, and the integration errors of
     `integrations.resolve_for_carrier`. An existing shipment is returned
     unchanged. Race-free (INSERT ... ON CONFLICT DO NOTHING); a new one
     counts against the plan's monthly shipment quota (402 `quota-exceeded`,
@@ -141,7 +141,7 @@ async def register(
     if order_id is not None:
         found = (await session.execute(select(PosOrder.id).where(PosOrder.id == order_id))).scalar_one_or_none()
         if found is None:
-            raise ProblemError(422, "order-not-found", "order_id does not name an order of this tenant (GET /v1/pos/orders).")
+            raise UnknownOrder("order_id does not name an order of this tenant (GET /v1/pos/orders).")
     integration = await integrations.resolve_for_carrier(session=session, carrier=carrier, integration_id=integration_id)
     stmt = (
         insert(Shipment)
@@ -190,10 +190,10 @@ async def get(*, session: AsyncSession, shipment_id: uuid.UUID, for_update: bool
 
 
 async def get_or_404(*, session: AsyncSession, shipment_id: uuid.UUID, for_update: bool = False) -> Shipment:
-    """Like `get`; ProblemError 404 when the tenant has no such shipment."""
+    """Like `get`; ShipmentNotFound 404 when the tenant has no such shipment."""
     row = await get(session=session, shipment_id=shipment_id, for_update=for_update)
     if row is None:
-        raise ProblemError(404, "not-found", "No such shipment.")
+        raise ShipmentNotFound("No such shipment.")
     return row
 
 

@@ -64,10 +64,10 @@ async def tracking_account(
     `integration_id` is the shipment's own integration: used while it is
     active, else the tenant's only active integration for `carrier`.
     Credentials are decrypted here; the adapter makes no request until used.
-    Raises ProblemError: the 422s of `integrations.resolve_for_carrier`
+    Raises Problems: the 422s of `integrations.resolve_for_carrier`
     (`integration-required`, `integration-ambiguous`), 500
     `credentials-undecryptable`, and the 422s of `build_adapter`
-    (`unknown-carrier`, `stored-credentials-invalid`).
+    (`unsupported-carrier`, `stored-credentials-invalid`).
     """
     integration = None
     if integration_id is not None:
@@ -89,8 +89,8 @@ async def refresh_shipment(
 ) -> RefreshReport:
     """Track one shipment now and store the result (next scheduled refresh per `TrackingSchedule.from_settings`).
 
-    The integration is chosen by `tracking_account`. Raises ProblemError 404
-    (no such shipment), the ProblemErrors of `tracking_account` (422s, 500
+    The integration is chosen by `tracking_account`. Raises ShipmentNotFound 404
+    (no such shipment), the Problems of `tracking_account` (422s, 500
     credentials undecryptable), and `CarrierError` for carrier failures
     (nothing stored, `next_track_at` untouched). A number the carrier does
     not know gives `outcome.found = False`.
