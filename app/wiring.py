@@ -8,12 +8,17 @@ idempotent, so calling it again (tests build many apps) changes nothing.
 
 from __future__ import annotations
 
+from app.integrations import service as integrations
 from app.shipments import service as shipments
 from app.webhooks import fanout
+from app.webhooks import service as webhooks
 
 
 def install_hooks() -> None:
-    """Register every cross-package hook: the webhook outbox (app.events.hooks) and shipments
-    detaching from a deleted integration (app.integrations.hooks)."""
+    """Register every cross-package hook: the webhook outbox (app.events.hooks), shipments
+    detaching from a deleted integration (app.integrations.hooks) and the usage counters
+    billing shows (app.billing.usage: carriers, webhook endpoints)."""
     fanout.register()
     shipments.register_hooks()
+    integrations.register_usage()
+    webhooks.register_usage()

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing import plans
 from app.billing.models import UsageCounter
+from app.billing.usage import UsageCount
 from app.core.db.base import utcnow
 from app.core.problems import ProblemError
 
@@ -99,30 +100,20 @@ async def used_this_month(*, session: AsyncSession, tenant_id: uuid.UUID, metric
     return await _used(session, tenant_id, metric, period_start(now or utcnow()))
 
 
-async def active_carriers(*, session: AsyncSession) -> int:
-    """How many distinct carriers the session's tenant has active integrations for (quota `carriers`)."""
-    from app.integrations.models import Integration
+async def ensure_carrier_allowed(*, session: AsyncSession, tenant_id: uuid.UUID, used: int, has_carrier: bool) -> None:
+    """402 `quota-exceeded` (quota "carriers") if activating an integration would exceed the plan's carrier count.
 
-    stmt = select(func.count(func.distinct(Integration.carrier))).where(Integration.is_active.is_(True))
-    return (await session.execute(stmt)).scalar_one()
-
-
-async def ensure_carrier_allowed(*, session: AsyncSession, tenant_id: uuid.UUID, carrier: str) -> None:
-    """402 `quota-exceeded` (quota "carriers") if connecting `carrier` would exceed the plan's carrier count.
-
-    For the integrations service to call before activating an integration of
-    a carrier the tenant has none of yet.
+    For the integrations service to call before activating an integration:
+    `used` is how many distinct carriers the tenant has active integrations
+    for now, `has_carrier` whether the integration's carrier is among them
+    (then the count does not grow and nothing is checked).
     """
-    from app.integrations.models import Integration
-
+    if has_carrier:
+        return
     limits = await plans.in_force(session=session, tenant_id=tenant_id)
     if limits.carriers is None:
         return
-    has = (
-        await session.execute(select(Integration.id).where(Integration.carrier == carrier, Integration.is_active.is_(True)).limit(1))
-    ).first()
-    used = await active_carriers(session=session)
-    if has is None and used + 1 > limits.carriers:
+    if used + 1 > limits.carriers:
         raise ProblemError(
             402,
             "quota-exceeded",
@@ -135,19 +126,13 @@ async def ensure_carrier_allowed(*, session: AsyncSession, tenant_id: uuid.UUID,
         )
 
 
-async def webhook_endpoint_count(*, session: AsyncSession) -> int:
-    """How many webhook endpoints the session's tenant has, enabled or not (quota `webhook_endpoints`)."""
-    from app.webhooks.models import WebhookEndpoint
-
-    return (await session.execute(select(func.count()).select_from(WebhookEndpoint))).scalar_one()
-
-
-async def ensure_webhook_endpoint_allowed(*, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+async def ensure_webhook_endpoint_allowed(*, session: AsyncSession, tenant_id: uuid.UUID, count: UsageCount) -> None:
     """402 `quota-exceeded` (quota "webhook_endpoints") if one more endpoint would exceed the plan's limit.
 
-    For the webhooks service to call right before it inserts an endpoint.
-    Disabled endpoints count too (they can be re-enabled at any time). A
-    transaction-scoped advisory lock per tenant serializes concurrent
+    For the webhooks service to call right before it inserts an endpoint,
+    with `count` its counter of the tenant's endpoints (disabled ones count
+    too: they can be re-enabled at any time). A transaction-scoped advisory
+    lock per tenant, taken before `count` runs, serializes concurrent
     creators until commit, so two requests cannot both take the last slot.
     """
     limits = await plans.in_force(session=session, tenant_id=tenant_id)
@@ -156,7 +141,7 @@ async def ensure_webhook_endpoint_allowed(*, session: AsyncSession, tenant_id: u
     await session.execute(
         select(func.pg_advisory_xact_lock(func.hashtextextended(f"quota:webhook_endpoints:{tenant_id}", 0)))
     )
-    used = await webhook_endpoint_count(session=session)
+    used = await count(session=session, tenant_id=tenant_id)
     if used + 1 > limits.webhook_endpoints:
         raise ProblemError(
             402,

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.billing import plans
+from app.billing import plans, quota, usage
 from app.billing.models import FREE_PLAN, TenantSubscription
 from app.core.db.base import utcnow
 from app.events import service as events
@@ -241,9 +241,9 @@ async def overview(*, session: AsyncSession, tenant_id: uuid.UUID, now: datetime
     """The tenant's billing state for `GET /v1/billing/subscription` (shape: `schemas.SubscriptionOut`).
 
     Settles an ended grace period first, so what it shows is what is enforced.
+    Usage of carriers and webhook endpoints comes from the counters registered
+    in app.billing.usage (LookupError if one is missing).
     """
-    from app.billing import quota
-
     now = now or utcnow()
     await expire_grace_if_due(session=session, tenant_id=tenant_id, now=now)
     row = await get(session=session, tenant_id=tenant_id)
@@ -271,8 +271,12 @@ async def overview(*, session: AsyncSession, tenant_id: uuid.UUID, now: datetime
             {
                 "quota": "webhook_endpoints",
                 "limit": limits.webhook_endpoints,
-                "used": await quota.webhook_endpoint_count(session=session),
+                "used": await usage.count(usage.WEBHOOK_ENDPOINTS, session=session, tenant_id=tenant_id),
             },
-            {"quota": "carriers", "limit": limits.carriers, "used": await quota.active_carriers(session=session)},
+            {
+                "quota": "carriers",
+                "limit": limits.carriers,
+                "used": await usage.count(usage.CARRIERS, session=session, tenant_id=tenant_id),
+            },
         ],
     }

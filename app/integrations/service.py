@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.billing import quota
+from app.billing import quota, usage
 from app.couriers.base import CourierAdapter
 from app.couriers.registry import UnknownCarrier, get_adapter_class
 from app.core.db.base import utcnow
@@ -327,6 +327,32 @@ def _conflict(carrier: str, name: str, existing: uuid.UUID | None = None) -> Int
     )
 
 
+async def active_carrier_count(*, session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    """How many distinct carriers the tenant has active integrations for (billing quota "carriers")."""
+    stmt = select(func.count(func.distinct(Integration.carrier))).where(
+        Integration.tenant_id == tenant_id, Integration.is_active.is_(True)
+    )
+    return (await session.execute(stmt)).scalar_one()
+
+
+async def _ensure_carrier_quota(*, session: AsyncSession, tenant_id: uuid.UUID, carrier: str) -> None:
+    """402 `quota-exceeded` if activating an integration of `carrier` would pass the plan's carrier count."""
+    has_carrier = (
+        await session.execute(
+            select(Integration.id)
+            .where(Integration.tenant_id == tenant_id, Integration.carrier == carrier, Integration.is_active.is_(True))
+            .limit(1)
+        )
+    ).first() is not None
+    used = await active_carrier_count(session=session, tenant_id=tenant_id)
+    await quota.ensure_carrier_allowed(session=session, tenant_id=tenant_id, used=used, has_carrier=has_carrier)
+
+
+def register_usage() -> None:
+    """Count billing's "carriers" usage here (idempotent; called at start-up by app.wiring)."""
+    usage.register(usage.CARRIERS, active_carrier_count)
+
+
 async def _flush_unique(session: AsyncSession, carrier: str, name: str) -> None:
     """Flush; a race lost on the one-active-per-name index becomes the 409 problem."""
     try:
@@ -359,7 +385,7 @@ async def create(
     plain = validate_credentials(carrier=carrier, credentials=credentials)
     if is_active:
         await _ensure_name_free(session=session, carrier=carrier, name=name, exclude_id=None)
-        await quota.ensure_carrier_allowed(session=session, tenant_id=tenant_id, carrier=carrier)
+        await _ensure_carrier_quota(session=session, tenant_id=tenant_id, carrier=carrier)
     webhook_secret = new_secret()
     row = Integration(
         tenant_id=tenant_id,
@@ -401,7 +427,7 @@ async def update(
         # checked before any attribute changes, so autoflush cannot trip the index first
         await _ensure_name_free(session=session, carrier=integration.carrier, name=new_name, exclude_id=integration.id)
     if "is_active" in changed and changes["is_active"]:
-        await quota.ensure_carrier_allowed(session=session, tenant_id=integration.tenant_id, carrier=integration.carrier)
+        await _ensure_carrier_quota(session=session, tenant_id=integration.tenant_id, carrier=integration.carrier)
     for field in changed:
         setattr(integration, field, changes[field])
     if plain is not None:

@@ -21,7 +21,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.billing import quota
+from app.billing import quota, usage
 from app.core.db.base import utcnow
 from app.core.db.session import Database
 from app.events import service as events
@@ -93,6 +93,17 @@ def validate_url(url: str, *, dev_hosts: frozenset[str]) -> str:
         ) from None
 
 
+async def endpoint_count(*, session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    """How many webhook endpoints the tenant has, enabled or not (billing quota "webhook_endpoints")."""
+    stmt = select(func.count()).select_from(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id)
+    return (await session.execute(stmt)).scalar_one()
+
+
+def register_usage() -> None:
+    """Count billing's "webhook_endpoints" usage here (idempotent; called at start-up by app.wiring)."""
+    usage.register(usage.WEBHOOK_ENDPOINTS, endpoint_count)
+
+
 async def create(
     *,
     session: AsyncSession,
@@ -111,7 +122,7 @@ async def create(
     (quota "webhook_endpoints": the plan's endpoint count is used up).
     """
     url = validate_url(url, dev_hosts=dev_hosts)
-    await quota.ensure_webhook_endpoint_allowed(session=session, tenant_id=tenant_id)
+    await quota.ensure_webhook_endpoint_allowed(session=session, tenant_id=tenant_id, count=endpoint_count)
     secret = new_secret()
     endpoint = WebhookEndpoint(
         tenant_id=tenant_id,
