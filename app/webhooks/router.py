@@ -16,7 +16,18 @@ from app.core.db.session import Database
 from app.idempotency.service import execute_request
 from app.api.deps import Cipher
 from app.core.pagination import Page, PageParams, make_page, page_params
+from app.api.errors import PIPELINE_PROBLEMS
+from app.billing.errors import QuotaExceeded
+from app.core.problems import CredentialsEncryptionUnconfigured, InvalidCursor, problem_responses
+from app.idempotency.errors import IdempotencyKeyInFlight, IdempotencyKeyInvalid, IdempotencyKeyReused
 from app.webhooks import service
+from app.webhooks.errors import (
+    DeliveryNotFound,
+    EndpointDisabled,
+    InvalidReplayWindow,
+    InvalidWebhookUrl,
+    WebhookEndpointNotFound,
+)
 from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks.schemas import (
     DeliveryAttemptOut,
@@ -36,6 +47,9 @@ deliveries_router = APIRouter(prefix="/v1/deliveries", tags=["webhooks"])
 
 TenantAdmin = Annotated[Principal, Depends(require_roles("tenant_admin"))]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Optional; 1-255 chars.")]
+
+_IDEMPOTENCY = (IdempotencyKeyInvalid, IdempotencyKeyReused, IdempotencyKeyInFlight)
+_ENDPOINT = (PIPELINE_PROBLEMS, WebhookEndpointNotFound)
 
 
 def _out(endpoint: WebhookEndpoint) -> WebhookEndpointOut:
@@ -79,7 +93,15 @@ async def _one_delivery(session: Any, delivery: WebhookDelivery) -> DeliveryOut:
 # --------------------------------------------------------------------------- endpoints
 
 
-@router.post("", response_model=WebhookEndpointCreated, status_code=201, summary="Create a webhook endpoint")
+@router.post(
+    "",
+    response_model=WebhookEndpointCreated,
+    status_code=201,
+    summary="Create a webhook endpoint",
+    responses=problem_responses(
+        PIPELINE_PROBLEMS, InvalidWebhookUrl, QuotaExceeded, CredentialsEncryptionUnconfigured, _IDEMPOTENCY
+    ),
+)
 async def create_webhook_endpoint(
     body: WebhookEndpointCreate,
     request: Request,
@@ -126,7 +148,12 @@ async def create_webhook_endpoint(
     )
 
 
-@router.get("", response_model=Page[WebhookEndpointOut], summary="List webhook endpoints")
+@router.get(
+    "",
+    response_model=Page[WebhookEndpointOut],
+    summary="List webhook endpoints",
+    responses=problem_responses(PIPELINE_PROBLEMS, InvalidCursor),
+)
 async def list_webhook_endpoints(
     _: MerchantOrAdmin, session: TenantSession, params: Annotated[PageParams, Depends(page_params)]
 ) -> dict:
@@ -135,13 +162,23 @@ async def list_webhook_endpoints(
     return make_page(rows, params, convert=_out)
 
 
-@router.get("/{endpoint_id}", response_model=WebhookEndpointOut, summary="Get a webhook endpoint")
+@router.get(
+    "/{endpoint_id}",
+    response_model=WebhookEndpointOut,
+    summary="Get a webhook endpoint",
+    responses=problem_responses(_ENDPOINT),
+)
 async def get_webhook_endpoint(endpoint_id: uuid.UUID, _: MerchantOrAdmin, session: TenantSession) -> WebhookEndpointOut:
     """One webhook endpoint (no secret); 404 if the tenant has none with this id."""
     return _out(await service.get_or_404(session=session, endpoint_id=endpoint_id))
 
 
-@router.patch("/{endpoint_id}", response_model=WebhookEndpointOut, summary="Update a webhook endpoint")
+@router.patch(
+    "/{endpoint_id}",
+    response_model=WebhookEndpointOut,
+    summary="Update a webhook endpoint",
+    responses=problem_responses(_ENDPOINT, InvalidWebhookUrl),
+)
 async def update_webhook_endpoint(
     endpoint_id: uuid.UUID,
     body: WebhookEndpointUpdate,
@@ -163,7 +200,9 @@ async def update_webhook_endpoint(
     return _out(endpoint)
 
 
-@router.delete("/{endpoint_id}", status_code=204, summary="Delete a webhook endpoint")
+@router.delete(
+    "/{endpoint_id}", status_code=204, summary="Delete a webhook endpoint", responses=problem_responses(_ENDPOINT)
+)
 async def delete_webhook_endpoint(endpoint_id: uuid.UUID, _: TenantAdmin, session: TenantSession) -> Response:
     """Delete the endpoint with its deliveries and their attempts (to pause it instead, PATCH `enabled: false`). 404 unknown id."""
     endpoint = await service.get_or_404(session=session, endpoint_id=endpoint_id, for_update=True)
@@ -171,7 +210,12 @@ async def delete_webhook_endpoint(endpoint_id: uuid.UUID, _: TenantAdmin, sessio
     return Response(status_code=204)
 
 
-@router.post("/{endpoint_id}/rotate-secret", response_model=SecretRotated, summary="Rotate the signing secret")
+@router.post(
+    "/{endpoint_id}/rotate-secret",
+    response_model=SecretRotated,
+    summary="Rotate the signing secret",
+    responses=problem_responses(_ENDPOINT, CredentialsEncryptionUnconfigured, _IDEMPOTENCY),
+)
 async def rotate_webhook_secret(
     endpoint_id: uuid.UUID,
     request: Request,
@@ -209,7 +253,12 @@ async def rotate_webhook_secret(
     )
 
 
-@router.get("/{endpoint_id}/deliveries", response_model=Page[DeliveryOut], summary="List an endpoint's deliveries")
+@router.get(
+    "/{endpoint_id}/deliveries",
+    response_model=Page[DeliveryOut],
+    summary="List an endpoint's deliveries",
+    responses=problem_responses(_ENDPOINT, InvalidCursor),
+)
 async def list_endpoint_deliveries(
     endpoint_id: uuid.UUID,
     _: MerchantOrAdmin,
@@ -227,7 +276,13 @@ async def list_endpoint_deliveries(
     return make_page(rows, params, convert=lambda d: _delivery_out(d, attempts.get(d.id, [])))
 
 
-@router.post("/{endpoint_id}/replay", response_model=ReplayResult, status_code=202, summary="Replay past events")
+@router.post(
+    "/{endpoint_id}/replay",
+    response_model=ReplayResult,
+    status_code=202,
+    summary="Replay past events",
+    responses=problem_responses(_ENDPOINT, EndpointDisabled, InvalidReplayWindow),
+)
 async def replay_webhook_events(
     endpoint_id: uuid.UUID,
     _: TenantAdmin,
@@ -249,7 +304,13 @@ async def replay_webhook_events(
     return ReplayResult(replayed=outcome.replayed, truncated=outcome.truncated, next_since=outcome.next_since)
 
 
-@router.post("/{endpoint_id}/test", response_model=PingResult, status_code=202, summary="Send a test event")
+@router.post(
+    "/{endpoint_id}/test",
+    response_model=PingResult,
+    status_code=202,
+    summary="Send a test event",
+    responses=problem_responses(_ENDPOINT, EndpointDisabled),
+)
 async def test_webhook_endpoint(endpoint_id: uuid.UUID, _: TenantAdmin, session: TenantSession) -> PingResult:
     """Write a `ping` integration event about this endpoint and queue it to this endpoint only.
 
@@ -264,14 +325,25 @@ async def test_webhook_endpoint(endpoint_id: uuid.UUID, _: TenantAdmin, session:
 # --------------------------------------------------------------------------- deliveries
 
 
-@deliveries_router.get("/{delivery_id}", response_model=DeliveryOut, summary="Get a delivery")
+@deliveries_router.get(
+    "/{delivery_id}",
+    response_model=DeliveryOut,
+    summary="Get a delivery",
+    responses=problem_responses(PIPELINE_PROBLEMS, DeliveryNotFound),
+)
 async def get_delivery(delivery_id: uuid.UUID, _: MerchantOrAdmin, session: TenantSession) -> DeliveryOut:
     """One delivery with its last 20 attempts (newest first); 404 if the tenant has none with this id."""
     delivery = await service.get_delivery_or_404(session=session, delivery_id=delivery_id)
     return await _one_delivery(session, delivery)
 
 
-@deliveries_router.post("/{delivery_id}/retry", response_model=DeliveryOut, status_code=202, summary="Retry a delivery now")
+@deliveries_router.post(
+    "/{delivery_id}/retry",
+    response_model=DeliveryOut,
+    status_code=202,
+    summary="Retry a delivery now",
+    responses=problem_responses(PIPELINE_PROBLEMS, DeliveryNotFound, EndpointDisabled),
+)
 async def retry_delivery(delivery_id: uuid.UUID, _: TenantAdmin, session: TenantSession) -> DeliveryOut:
     """Send the delivery again now, whatever its status: pending, due now, with a fresh retry schedule.
 

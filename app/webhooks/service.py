@@ -5,7 +5,7 @@ CREDENTIALS_ENCRYPTION_KEYS) and shown only when created or rotated. A
 rotation keeps the previous secret signing for
 WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS (`signing_secrets`). Disabling an
 endpoint fails its queued deliveries; `replay` queues them again later.
-No FastAPI here: errors are ProblemError, the router shapes responses.
+No FastAPI here: errors are Problems (app.webhooks.errors), the router shapes responses.
 """
 
 from __future__ import annotations
@@ -28,8 +28,14 @@ from app.events import service as events
 from app.events.models import IntegrationEvent
 from app.core.crypto import CredentialsCipher, CredentialsDecryptError
 from app.core.pagination import PageParams, paginate_query
-from app.core.problems import ProblemError
 from app.webhooks import fanout
+from app.webhooks.errors import (
+    DeliveryNotFound,
+    EndpointDisabled,
+    InvalidReplayWindow,
+    InvalidWebhookUrl,
+    WebhookEndpointNotFound,
+)
 from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from app.core.webhook_secrets import new_secret, seal, unseal
 from app.webhooks.ssrf import UnsafeWebhookUrl, validate_endpoint_url
@@ -60,10 +66,10 @@ async def get(*, session: AsyncSession, endpoint_id: uuid.UUID, for_update: bool
 
 
 async def get_or_404(*, session: AsyncSession, endpoint_id: uuid.UUID, for_update: bool = False) -> WebhookEndpoint:
-    """Like `get`; ProblemError 404 `not-found` when the tenant has no such endpoint."""
+    """Like `get`; WebhookEndpointNotFound 404 `not-found` when the tenant has no such endpoint."""
     endpoint = await get(session=session, endpoint_id=endpoint_id, for_update=for_update)
     if endpoint is None:
-        raise ProblemError(404, "not-found", "No such webhook endpoint.")
+        raise WebhookEndpointNotFound("No such webhook endpoint.")
     return endpoint
 
 
@@ -84,13 +90,11 @@ def secret_rotation_ends_at(endpoint: WebhookEndpoint, now: datetime | None = No
 
 
 def validate_url(url: str, *, dev_hosts: frozenset[str]) -> str:
-    """The normalized endpoint URL (app.webhooks.ssrf); 422 problem `invalid-webhook-url` with the `reason`."""
+    """The normalized endpoint URL (app.webhooks.ssrf); InvalidWebhookUrl 422 with the `reason`."""
     try:
         return validate_endpoint_url(url, dev_hosts=dev_hosts)
     except UnsafeWebhookUrl as exc:
-        raise ProblemError(
-            422, "invalid-webhook-url", f"The webhook URL cannot be used: {exc}.", title="Invalid webhook URL", reason=str(exc)
-        ) from None
+        raise InvalidWebhookUrl(f"The webhook URL cannot be used: {exc}.", reason=str(exc)) from None
 
 
 async def endpoint_count(*, session: AsyncSession, tenant_id: uuid.UUID) -> int:
@@ -118,7 +122,7 @@ async def create(
     """Store a new endpoint with a fresh signing secret; returns (endpoint, the secret in clear, `whsec_...`).
 
     `event_types` must already be normalized (schemas.normalize_event_types).
-    Raises ProblemError 422 `invalid-webhook-url`, 402 `quota-exceeded`
+    Raises InvalidWebhookUrl 422 `invalid-webhook-url`, QuotaExceeded 402 `quota-exceeded`
     (quota "webhook_endpoints": the plan's endpoint count is used up).
     """
     url = validate_url(url, dev_hosts=dev_hosts)
@@ -146,7 +150,7 @@ async def update(
     Enabling clears `disabled_reason` and `failing_since` (queued-and-failed
     deliveries stay failed: use `replay`); disabling sets `disabled_reason`
     "manual" and fails the endpoint's queued deliveries. Nothing is written
-    when nothing changes. Raises ProblemError 422 `invalid-webhook-url`.
+    when nothing changes. Raises InvalidWebhookUrl 422 `invalid-webhook-url`.
     """
     before = (endpoint.url, endpoint.description, list(endpoint.event_types), endpoint.enabled)
     if "url" in changes:
@@ -256,13 +260,10 @@ async def _fail_queued(*, session: AsyncSession, endpoint: WebhookEndpoint, reas
 
 
 def ensure_enabled(endpoint: WebhookEndpoint) -> None:
-    """ProblemError 409 `endpoint-disabled` unless the endpoint is enabled."""
+    """EndpointDisabled 409 `endpoint-disabled` unless the endpoint is enabled."""
     if not endpoint.enabled:
-        raise ProblemError(
-            409,
-            "endpoint-disabled",
+        raise EndpointDisabled(
             f"This webhook endpoint is disabled ({endpoint.disabled_reason}); enable it with PATCH first.",
-            title="Endpoint disabled",
             disabled_reason=endpoint.disabled_reason,
         )
 
@@ -277,10 +278,10 @@ async def get_delivery(*, session: AsyncSession, delivery_id: uuid.UUID) -> Webh
 
 
 async def get_delivery_or_404(*, session: AsyncSession, delivery_id: uuid.UUID) -> WebhookDelivery:
-    """Like `get_delivery`; ProblemError 404 `not-found` when the tenant has no such delivery."""
+    """Like `get_delivery`; DeliveryNotFound 404 `not-found` when the tenant has no such delivery."""
     delivery = await get_delivery(session=session, delivery_id=delivery_id)
     if delivery is None:
-        raise ProblemError(404, "not-found", "No such delivery.")
+        raise DeliveryNotFound("No such delivery.")
     return delivery
 
 
@@ -329,7 +330,7 @@ async def retry_delivery(*, session: AsyncSession, delivery: WebhookDelivery) ->
     retry schedule) and drops any worker's claim (an attempt already in
     flight is still recorded, but no longer moves the delivery). The endpoint row is locked
     first (the order PATCH uses), so a concurrent disable cannot slip in
-    between. Raises ProblemError 409 `endpoint-disabled` when its endpoint is disabled.
+    between. Raises EndpointDisabled 409 `endpoint-disabled` when its endpoint is disabled.
     """
     endpoint = await get_or_404(session=session, endpoint_id=delivery.endpoint_id, for_update=True)
     ensure_enabled(endpoint)
@@ -424,15 +425,15 @@ async def replay(
     (older than the endpoint, or from while it was disabled) get one created.
     `ping` events of other endpoints are never replayed. One statement. When
     more than `limit` events match, `truncated` is true and `next_since` is
-    where to resume. Raises ProblemError 409 `endpoint-disabled`, 422
+    where to resume. Raises EndpointDisabled 409 `endpoint-disabled`, InvalidReplayWindow 422
     `invalid-replay-window` (`since` in the future, or `until` not after `since`).
     """
     ensure_enabled(endpoint)
     now = now or utcnow()
     if since > now:
-        raise ProblemError(422, "invalid-replay-window", "`since` is in the future.", title="Invalid replay window")
+        raise InvalidReplayWindow("`since` is in the future.")
     if until is not None and until <= since:
-        raise ProblemError(422, "invalid-replay-window", "`until` must be after `since`.", title="Invalid replay window")
+        raise InvalidReplayWindow("`until` must be after `since`.")
     row = (
         await session.execute(
             _REPLAY,
@@ -461,7 +462,7 @@ async def send_test(
 
     The event (subject_type "webhook_endpoint", data {endpoint_id, message})
     is written without the normal fan-out, so "*" subscribers do not get it.
-    Raises ProblemError 409 `endpoint-disabled`.
+    Raises EndpointDisabled 409 `endpoint-disabled`.
     """
     ensure_enabled(endpoint)
     event = await events.record(
