@@ -16,7 +16,7 @@ from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import Select
 
-from app.core.problems import ProblemError
+from app.core.problems import InvalidCursor
 
 T = TypeVar("T")
 
@@ -42,12 +42,12 @@ def encode_cursor(last_id: uuid.UUID) -> str:
 
 
 def decode_cursor(cursor: str) -> uuid.UUID:
-    """Inverse of `encode_cursor`; 400 problem+json for a malformed cursor."""
+    """Inverse of `encode_cursor`; InvalidCursor 400 for a malformed cursor."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         return uuid.UUID(bytes=raw)
     except (binascii.Error, ValueError) as exc:
-        raise ProblemError(400, "invalid-cursor", "The cursor is malformed; use `next_cursor` from a previous page.") from exc
+        raise InvalidCursor("The cursor is malformed; use `next_cursor` from a previous page.") from exc
 
 
 def page_params(

@@ -353,7 +353,8 @@ async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Register the handlers that turn every error into problem+json."""
+    """Register the handlers that turn every error into problem+json, and describe that body in `app.openapi()`."""
+    install_problem_openapi(app)
     app.add_exception_handler(Problem, _problem_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

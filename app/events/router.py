@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
 from app.api.deps import TenantMember, TenantSession
+from app.api.errors import PIPELINE_PROBLEMS
+from app.core.problems import InvalidCursor, problem_responses
 from app.events import service
 from app.events.schemas import EventOut
 from app.core.pagination import Page, PageParams, make_page, page_params
@@ -15,7 +17,12 @@ from app.core.pagination import Page, PageParams, make_page, page_params
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
 
-@router.get("", response_model=Page[EventOut], summary="List integration events")
+@router.get(
+    "",
+    response_model=Page[EventOut],
+    summary="List integration events",
+    responses=problem_responses(PIPELINE_PROBLEMS, InvalidCursor),
+)
 async def list_events(
     _: TenantMember,
     session: TenantSession,

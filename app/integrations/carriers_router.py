@@ -8,6 +8,8 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from app.api.deps import CurrentPrincipal
+from app.api.errors import PIPELINE_PROBLEMS
+from app.core.problems import problem_responses
 from app.couriers import registry
 from app.integrations.schemas import CarrierOut
 
@@ -25,7 +27,12 @@ class CarrierWithWebhookAuthOut(CarrierOut):
     webhook_auth_header: str | None = Field(description="Header carrying the webhook secret (secret-header scheme only).")
 
 
-@router.get("", response_model=list[CarrierWithWebhookAuthOut], summary="List carriers")
+@router.get(
+    "",
+    response_model=list[CarrierWithWebhookAuthOut],
+    summary="List carriers",
+    responses=problem_responses(PIPELINE_PROBLEMS),
+)
 async def list_carriers(_: CurrentPrincipal) -> list[dict]:
     """Every registered carrier (built-in and plugin): code, name, capabilities, max_batch_size, the
     JSON Schema of the `credentials` an integration with it needs, and how its inbound pushes are
