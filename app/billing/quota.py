@@ -17,10 +17,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing import plans
+from app.billing.errors import QuotaExceeded
 from app.billing.models import UsageCounter
 from app.billing.usage import UsageCount
 from app.core.db.base import utcnow
-from app.core.problems import ProblemError
 
 SHIPMENTS = "shipments"
 """Metric: shipments created this month (plan column `shipments_per_month`)."""
@@ -50,7 +50,7 @@ async def consume(
     creation succeeded (a rollback returns the units). The limit is the
     plan in force (`plans.in_force`); NULL means unlimited.
 
-    Raises ProblemError 402 `quota-exceeded` with members `quota` (e.g.
+    Raises QuotaExceeded 402 `quota-exceeded` with members `quota` (e.g.
     "shipments_per_month"), `limit`, `used` and `resets_at` (ISO 8601, UTC).
     """
     now = now or utcnow()
@@ -74,12 +74,9 @@ async def consume(
 
 def _raise_exceeded(*, field: str, limit: int, used: int, now: datetime, plan: str) -> None:
     resets_at = period_end(now)
-    raise ProblemError(
-        402,
-        "quota-exceeded",
+    raise QuotaExceeded(
         f"The monthly quota {field} ({limit} on plan '{plan}') is used up; it resets at {resets_at.isoformat()}. "
         "Upgrade the plan to raise it.",
-        title="Quota exceeded",
         quota=field,
         limit=limit,
         used=used,
@@ -114,11 +111,8 @@ async def ensure_carrier_allowed(*, session: AsyncSession, tenant_id: uuid.UUID,
     if limits.carriers is None:
         return
     if used + 1 > limits.carriers:
-        raise ProblemError(
-            402,
-            "quota-exceeded",
+        raise QuotaExceeded(
             f"Plan '{limits.code}' allows {limits.carriers} carrier(s); this tenant already uses {used}. Upgrade the plan.",
-            title="Quota exceeded",
             quota="carriers",
             limit=limits.carriers,
             used=used,
@@ -143,12 +137,9 @@ async def ensure_webhook_endpoint_allowed(*, session: AsyncSession, tenant_id: u
     )
     used = await count(session=session, tenant_id=tenant_id)
     if used + 1 > limits.webhook_endpoints:
-        raise ProblemError(
-            402,
-            "quota-exceeded",
+        raise QuotaExceeded(
             f"Plan '{limits.code}' allows {limits.webhook_endpoints} webhook endpoint(s); this tenant already has {used}. "
             "Delete one or upgrade the plan.",
-            title="Quota exceeded",
             quota="webhook_endpoints",
             limit=limits.webhook_endpoints,
             used=used,

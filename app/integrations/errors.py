@@ -175,7 +175,7 @@ class WebhookPayloadInvalid(Problem):
 
 
 class UnknownCarrier(Problem):
-    """The carrier code in the path names no carrier of this server; member `known_carriers`."""
+    """The carrier code in the path names no carrier of this server."""
 
     status = carrier_errors.UnknownCarrier.http_status
     type_ = carrier_errors.UnknownCarrier.problem_type

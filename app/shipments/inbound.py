@@ -47,8 +47,16 @@ from app.integrations import service as integrations
 from app.core.crypto import CredentialsCipher, CredentialsDecryptError
 from app.integrations.models import Integration
 from app.core.pagination import PageParams, paginate_query
-from app.core.problems import ProblemError
+from app.core.problems import CredentialsEncryptionUnconfigured
+from app.integrations.errors import UnknownCarrier as UnknownCarrierProblem
+from app.integrations.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
 from app.shipments import service as shipments
+from app.shipments.errors import (
+    InboundIntegrationNotFound,
+    InboundWebhookNotFound,
+    UnsupportedPushMediaType,
+    WebhookSecretUndecryptable,
+)
 from app.shipments.models import Shipment
 from app.shipments.schemas import normalize_tracking_number
 from app.shipments.inbound_models import InboundWebhook, UnmatchedTrackingUpdate
@@ -83,11 +91,11 @@ class InboundOutcome:
 
 
 def adapter_for(carrier: str) -> type[CourierAdapter]:
-    """The adapter class of `carrier`; ProblemError 404 `unknown-carrier` when none is registered."""
+    """The adapter class of `carrier`; UnknownCarrier problem 404 `unknown-carrier` when none is registered."""
     try:
         return get_adapter_class(carrier)
     except UnknownCarrier:
-        raise ProblemError(404, "unknown-carrier", f"No carrier '{carrier}' receives pushes here.") from None
+        raise UnknownCarrierProblem(f"No carrier '{carrier}' receives pushes here.") from None
 
 
 async def resolve_tenant(*, db: Database, carrier: str, integration_id: uuid.UUID) -> uuid.UUID | None:
@@ -107,33 +115,27 @@ def push_secrets(
 
     The integration's own (plus the previous one during a rotation overlap);
     for an integration without one, WEBHOOK_SECRET when ENVIRONMENT is not
-    production. Raises ProblemError 401 `webhook-signature-invalid` when there
+    production. Raises WebhookSignatureInvalid 401 `webhook-signature-invalid` when there
     is none, 500 `credentials-encryption-unconfigured` / `webhook-secret-undecryptable`
     when the stored secret cannot be read (a server fault: the carrier should retry).
     """
     if integration.webhook_secret_ciphertext:
         if cipher is None:
-            raise ProblemError(
-                500,
-                "credentials-encryption-unconfigured",
+            raise CredentialsEncryptionUnconfigured(
                 "The server cannot read webhook secrets: CREDENTIALS_ENCRYPTION_KEYS is missing or malformed.",
             )
         try:
             return integrations.webhook_secrets(integration=integration, cipher=cipher, now=now)
         except CredentialsDecryptError as exc:
             logger.error("integration %s webhook secret: %s", integration.id, exc)
-            raise ProblemError(
-                500,
-                "webhook-secret-undecryptable",
+            raise WebhookSecretUndecryptable(
                 "The webhook secret of this integration cannot be decrypted with the server's keys.",
             ) from None
     if settings.environment != "production" and settings.webhook_secret is not None:
         default = settings.webhook_secret.get_secret_value()
         if default:
             return [default]
-    raise ProblemError(
-        401,
-        "webhook-signature-invalid",
+    raise WebhookSignatureInvalid(
         "This integration has no webhook secret: issue one with POST /v1/integrations/{id}/rotate-webhook-secret.",
     )
 
@@ -141,7 +143,7 @@ def push_secrets(
 def verify(adapter: type[CourierAdapter], *, headers: Mapping[str, str], body: bytes, secrets: Sequence[str]) -> None:
     """Accept the push if `adapter.verify_webhook` accepts it with any of `secrets`.
 
-    Raises ProblemError 401 `webhook-signature-invalid` (detail from the first
+    Raises WebhookSignatureInvalid 401 `webhook-signature-invalid` (detail from the first
     secret's failure: a missing header, a stale timestamp, no matching signature...).
     """
     first: WebhookAuthError | None = None
@@ -152,25 +154,25 @@ def verify(adapter: type[CourierAdapter], *, headers: Mapping[str, str], body: b
         except WebhookAuthError as exc:
             first = first or exc
     message = first.message if first else "no webhook secret"
-    raise ProblemError(401, "webhook-signature-invalid", f"The push is not authentic: {message}.")
+    raise WebhookSignatureInvalid(f"The push is not authentic: {message}.")
 
 
 def check_content_type(headers: Mapping[str, str]) -> None:
     """Accept JSON bodies: no Content-Type, application/json, application/*+json, text/json or text/plain.
 
-    Raises ProblemError 415 `unsupported-media-type` for anything else (forms, multipart, XML...).
+    Raises UnsupportedPushMediaType 415 `unsupported-media-type` for anything else (forms, multipart, XML...).
     """
     value = lower_headers(headers).get("content-type", "")
     media_type = value.split(";", 1)[0].strip().lower()
     if not media_type or media_type in JSON_MEDIA_TYPES or (media_type.startswith("application/") and media_type.endswith("+json")):
         return
-    raise ProblemError(415, "unsupported-media-type", f"Pushes are JSON; got Content-Type {media_type!r}.")
+    raise UnsupportedPushMediaType(f"Pushes are JSON; got Content-Type {media_type!r}.")
 
 
 def parse(adapter: type[CourierAdapter], *, headers: Mapping[str, str], body: bytes) -> tuple[Any, list[TrackingResult]]:
     """(the body as a JSON value fit for a JSONB column, the adapter's TrackingResults).
 
-    Raises ProblemError 400 `webhook-payload-invalid` when the body is not the
+    Raises WebhookPayloadInvalid 400 `webhook-payload-invalid` when the body is not the
     carrier's push format, or holds what PostgreSQL cannot store (NUL
     characters, unpaired surrogates, NaN/Infinity).
     """
@@ -180,10 +182,10 @@ def parse(adapter: type[CourierAdapter], *, headers: Mapping[str, str], body: by
         document = decode_push_json(carrier, body)
         _ensure_storable(carrier, document)
     except WebhookPayloadError as exc:
-        raise ProblemError(400, "webhook-payload-invalid", f"The push cannot be read: {exc.message}.") from None
+        raise WebhookPayloadInvalid(f"The push cannot be read: {exc.message}.") from None
     except Exception:  # an odd value the parser tripped over (a date out of range...): bad input, never a 500
         logger.warning("%s push: parser failed", carrier, exc_info=True)
-        raise ProblemError(400, "webhook-payload-invalid", f"The push cannot be read as a {carrier} push.") from None
+        raise WebhookPayloadInvalid(f"The push cannot be read as a {carrier} push.") from None
     return document, results
 
 
@@ -232,7 +234,7 @@ async def receive(
     """Verify, store and apply one push for integration `integration_id` of `carrier` (steps in the module docstring).
 
     `headers` is any mapping, `body` the raw request bytes; `cipher` is None
-    when CREDENTIALS_ENCRYPTION_KEYS is not configured. Raises ProblemError:
+    when CREDENTIALS_ENCRYPTION_KEYS is not configured. Raises Problems:
     404 `unknown-carrier` / `not-found` (no active integration with this id
     and carrier), 401 `webhook-signature-invalid`, 415 `unsupported-media-type`,
     400 `webhook-payload-invalid` (nothing is stored in any of these cases),
@@ -266,8 +268,8 @@ async def receive(
     return outcome
 
 
-def _no_such_integration(carrier: str) -> ProblemError:
-    return ProblemError(404, "not-found", f"No active {carrier} integration with this id.")
+def _no_such_integration(carrier: str) -> InboundIntegrationNotFound:
+    return InboundIntegrationNotFound(f"No active {carrier} integration with this id.")
 
 
 # --------------------------------------------------------------------------- storing and applying
@@ -438,10 +440,10 @@ async def list_page(
 
 
 async def get_or_404(*, session: AsyncSession, inbound_id: uuid.UUID) -> InboundWebhook:
-    """One received push of the tenant; ProblemError 404 otherwise."""
+    """One received push of the tenant; InboundWebhookNotFound 404 otherwise."""
     row = (await session.execute(select(InboundWebhook).where(InboundWebhook.id == inbound_id))).scalar_one_or_none()
     if row is None:
-        raise ProblemError(404, "not-found", "No such inbound webhook.")
+        raise InboundWebhookNotFound("No such inbound webhook.")
     return row
 
 

@@ -14,8 +14,16 @@ from app.core.config import Settings, get_settings
 from app.core.db.session import Database
 from app.core.crypto import CredentialsCipher, CredentialsKeyError, cipher_from_settings
 from app.core.pagination import Page, PageParams, make_page, page_params
-from app.core.problems import ProblemError
+from app.api.errors import PIPELINE_PROBLEMS
+from app.core.problems import BodyTooLarge, CredentialsEncryptionUnconfigured, InvalidCursor, problem_responses
+from app.integrations.errors import UnknownCarrier, WebhookPayloadInvalid, WebhookSignatureInvalid
 from app.shipments import inbound
+from app.shipments.errors import (
+    InboundIntegrationNotFound,
+    InboundWebhookNotFound,
+    UnsupportedPushMediaType,
+    WebhookSecretUndecryptable,
+)
 from app.shipments.inbound_schemas import (
     InboundAck,
     InboundStatus,
@@ -29,13 +37,17 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/inbound", tags=["inbound webhooks"])
 operator_router = APIRouter(prefix="/v1/inbound-webhooks", tags=["inbound webhooks"])
 
-PROBLEMS = {
-    400: {"description": "`webhook-payload-invalid`: authentic, but not the carrier's push format; nothing stored."},
-    401: {"description": "`webhook-signature-invalid`: missing or wrong secret header / signature; nothing stored."},
-    404: {"description": "`unknown-carrier`, or `not-found`: no active integration of this carrier with this id."},
-    413: {"description": "`body-too-large`: over MAX_BODY_BYTES."},
-    415: {"description": "`unsupported-media-type`: pushes are JSON."},
-}
+PUSH_PROBLEMS = problem_responses(
+    WebhookPayloadInvalid,
+    WebhookSignatureInvalid,
+    UnknownCarrier,
+    InboundIntegrationNotFound,
+    BodyTooLarge,
+    UnsupportedPushMediaType,
+    CredentialsEncryptionUnconfigured,
+    WebhookSecretUndecryptable,
+)
+"""What a push may be answered instead of 200; nothing is stored in any of these cases."""
 
 
 def _cipher(settings: Settings) -> CredentialsCipher | None:
@@ -49,7 +61,7 @@ def _cipher(settings: Settings) -> CredentialsCipher | None:
     "/{carrier}/{integration_id}",
     response_model=InboundAck,
     summary="Receive a carrier's tracking push",
-    responses=PROBLEMS,  # type: ignore[arg-type]
+    responses=PUSH_PROBLEMS,
 )
 async def receive_push(
     carrier: str,
@@ -76,7 +88,7 @@ async def receive_push(
     try:
         parsed_id = uuid.UUID(integration_id)
     except ValueError:
-        raise ProblemError(404, "not-found", f"No active {carrier} integration with this id.") from None
+        raise InboundIntegrationNotFound(f"No active {carrier} integration with this id.") from None
     outcome = await inbound.receive(
         db=db,
         settings=settings,
@@ -95,7 +107,12 @@ async def receive_push(
     )
 
 
-@operator_router.get("", response_model=Page[InboundWebhookOut], summary="List received carrier pushes")
+@operator_router.get(
+    "",
+    response_model=Page[InboundWebhookOut],
+    summary="List received carrier pushes",
+    responses=problem_responses(PIPELINE_PROBLEMS, InvalidCursor),
+)
 async def list_inbound_webhooks(
     _: MerchantOrAdmin,
     session: TenantSession,
@@ -110,7 +127,10 @@ async def list_inbound_webhooks(
 
 
 @operator_router.get(
-    "/unmatched", response_model=Page[UnmatchedUpdateOut], summary="List pushed updates that matched no shipment"
+    "/unmatched",
+    response_model=Page[UnmatchedUpdateOut],
+    summary="List pushed updates that matched no shipment",
+    responses=problem_responses(PIPELINE_PROBLEMS, InvalidCursor),
 )
 async def list_unmatched_updates(
     _: MerchantOrAdmin,
@@ -140,7 +160,12 @@ async def list_unmatched_updates(
     return make_page(rows, params, convert=UnmatchedUpdateOut.model_validate)
 
 
-@operator_router.get("/{inbound_id}", response_model=InboundWebhookDetail, summary="Get a received carrier push")
+@operator_router.get(
+    "/{inbound_id}",
+    response_model=InboundWebhookDetail,
+    summary="Get a received carrier push",
+    responses=problem_responses(PIPELINE_PROBLEMS, InboundWebhookNotFound),
+)
 async def get_inbound_webhook(inbound_id: uuid.UUID, _: MerchantOrAdmin, session: TenantSession) -> InboundWebhookDetail:
     """One received push with its JSON body and the headers kept; 404 if the tenant has none with this id."""
     return InboundWebhookDetail.model_validate(await inbound.get_or_404(session=session, inbound_id=inbound_id))

@@ -22,7 +22,8 @@ from standardwebhooks.webhooks import Webhook
 
 from app.core.config import get_settings
 from app.core.crypto import cipher_from_settings
-from app.core.problems import ProblemError
+from app.core.problems import CredentialsEncryptionUnconfigured
+from app.integrations.errors import WebhookSignatureInvalid
 from app.shipments import inbound
 from app.core import webhook_secrets
 from app.webhooks.models import WebhookEndpoint
@@ -500,7 +501,7 @@ async def test_push_secrets_service_rules(settings):
     row = Integration(carrier="fedex", webhook_secret_ciphertext=None)
     dev = settings.model_copy(update={"webhook_secret": SecretStr("whsec_dev")})
     assert inbound.push_secrets(integration=row, cipher=cipher, settings=dev) == ["whsec_dev"]
-    with pytest.raises(ProblemError) as refused:
+    with pytest.raises(WebhookSignatureInvalid) as refused:
         inbound.push_secrets(integration=row, cipher=cipher, settings=dev.model_copy(update={"environment": "production"}))
     assert refused.value.status == 401
     row.webhook_secret_ciphertext = integrations.seal_webhook_secret(
@@ -508,6 +509,6 @@ async def test_push_secrets_service_rules(settings):
     )
     assert inbound.push_secrets(integration=row, cipher=cipher, settings=dev) == ["whsec_new", "whsec_old"]
     assert inbound.push_secrets(integration=row, cipher=cipher, settings=dev, now=now + timedelta(hours=2)) == ["whsec_new"]
-    with pytest.raises(ProblemError) as unconfigured:
+    with pytest.raises(CredentialsEncryptionUnconfigured) as unconfigured:
         inbound.push_secrets(integration=row, cipher=None, settings=dev)
     assert unconfigured.value.status == 500
