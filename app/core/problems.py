@@ -225,8 +225,10 @@ def problem_responses(*classes: type[Problem] | Iterable[Any]) -> dict[int | str
         if isinstance(item, type) and issubclass(item, Problem):
             if item not in flat:
                 flat.append(item)
-        else:
+        elif isinstance(item, Iterable) and not isinstance(item, (str, bytes, type)):
             pending.extend(reversed(list(item)))
+        else:
+            raise TypeError(f"not a Problem class: {item!r}")
     by_status: dict[int, list[type[Problem]]] = {}
     for cls in flat:
         by_status.setdefault(cls.status, []).append(cls)
