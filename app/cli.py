@@ -138,6 +138,9 @@ def create_admin_key(name: Annotated[str, typer.Option("--name", help="What the 
     from app.auth.service import issue_platform_admin_key
     from app.core.db.session import Database
     from app.core.db.urls import owner_url
+    from app.wiring import install_hooks
+
+    install_hooks()
 
     async def run() -> str:
         db = Database(owner_url(_settings()), pool_size=1, max_overflow=0)
@@ -159,6 +162,9 @@ def revoke_admin_key(prefix: Annotated[str, typer.Option("--prefix", help="The k
     from app.auth.service import revoke_platform_admin_key
     from app.core.db.session import Database
     from app.core.db.urls import owner_url
+    from app.wiring import install_hooks
+
+    install_hooks()
 
     async def run() -> bool:
         db = Database(owner_url(_settings()), pool_size=1, max_overflow=0)
@@ -194,6 +200,9 @@ def purge_idempotency_keys() -> None:
     """Delete expired Idempotency-Keys of every tenant (run from cron; the API also purges as it goes)."""
     from app.core.db.session import Database
     from app.idempotency.service import purge_all_expired
+    from app.wiring import install_hooks
+
+    install_hooks()
 
     async def run() -> int:
         db = Database.from_settings(_settings())
@@ -216,7 +225,9 @@ def rotate_credentials() -> None:
     from app.core.crypto import CredentialsKeyError, cipher_from_settings
     from app.integrations.service import rotate_all
     from app.webhooks import service as webhooks
+    from app.wiring import install_hooks
 
+    install_hooks()
     settings = _settings()
     try:
         cipher = cipher_from_settings(settings)

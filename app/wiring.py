@@ -2,12 +2,16 @@
 
 Every entry point calls `install_hooks()` once before it serves or works:
 `create_app` (the API, also `courier-hub serve`), `run_worker` (`courier-hub
-worker`) and CLI commands that write through services. Each registration is
-idempotent, so calling it again (tests build many apps) changes nothing.
+worker`) and the CLI commands that write through services. Each registration
+is idempotent, so calling it again (tests build many apps) changes nothing.
+Importing this module also imports every model (app.models): a process that
+never imports app.tenants still needs `tenants` in the metadata, which every
+tenant foreign key names.
 """
 
 from __future__ import annotations
 
+import app.models  # noqa: F401  (complete Base.metadata, see above)
 from app.integrations import service as integrations
 from app.shipments import service as shipments
 from app.webhooks import fanout

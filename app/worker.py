@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import uuid
 from datetime import timedelta
 
 from app.core.config import Settings
@@ -30,6 +31,7 @@ from app.couriers.http import CarrierHttp
 from app.core.db.base import utcnow
 from app.core.db.session import Database
 from app.core.crypto import cipher_from_settings
+from app.core.tenancy import for_each_tenant
 from app.webhooks import ssrf
 from app.webhooks.delivery import DeliverySender
 from app.wiring import install_hooks
@@ -52,19 +54,25 @@ async def run_maintenance(*, db: Database, settings: Settings) -> dict[str, int]
 
     from app.billing.service import expire_grace_if_due
     from app.idempotency.service import purge_all_expired
-    from app.tenants import service as tenants
     from app.webhooks.models import DeliveryAttempt
 
     purged = await purge_all_expired(db=db)
-    tenant_ids = await tenants.all_ids(db=db)
-    expired = attempts = 0
     cutoff = utcnow() - timedelta(seconds=settings.webhook_attempt_retention_seconds)
-    for tenant_id in tenant_ids:
+
+    async def settle(tenant_id: uuid.UUID) -> tuple[int, int]:
         async with db.transaction(tenant_id) as session:
-            expired += int(await expire_grace_if_due(session=session, tenant_id=tenant_id))
-            result = await session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.attempted_at < cutoff))
-            attempts += int(result.rowcount or 0)
-    return {"idempotency_keys_purged": purged, "grace_periods_expired": expired, "delivery_attempts_purged": attempts}
+            expired = int(await expire_grace_if_due(session=session, tenant_id=tenant_id))
+            result = await session.execute(
+                delete(DeliveryAttempt).where(DeliveryAttempt.tenant_id == tenant_id, DeliveryAttempt.attempted_at < cutoff)
+            )
+            return expired, int(result.rowcount or 0)
+
+    done = await for_each_tenant(db, settle)
+    return {
+        "idempotency_keys_purged": purged,
+        "grace_periods_expired": sum(expired for expired, _ in done),
+        "delivery_attempts_purged": sum(attempts for _, attempts in done),
+    }
 
 
 async def _every(stop: asyncio.Event, seconds: float) -> bool:

@@ -42,6 +42,7 @@ from app.core.db.base import utcnow
 from app.core.db.session import Database
 from app.idempotency.models import IdempotencyKey
 from app.core.crypto import CredentialsCipher
+from app.core.tenancy import for_each_tenant
 from app.core.problems import ProblemError
 
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -262,11 +263,11 @@ async def purge_expired(*, db: Database, tenant_id: uuid.UUID, batch: int = 1000
 
 async def purge_all_expired(*, db: Database) -> int:
     """Purge expired keys of every tenant (CLI/worker maintenance); returns the total deleted."""
-    from app.tenants import service as tenants
 
-    tenant_ids = await tenants.all_ids(db=db)
-    total = 0
-    for tenant_id in tenant_ids:
+    async def purge(tenant_id: uuid.UUID) -> int:
+        total = 0
         while (deleted := await purge_expired(db=db, tenant_id=tenant_id)) > 0:
             total += deleted
-    return total
+        return total
+
+    return sum(await for_each_tenant(db, purge))

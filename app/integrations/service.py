@@ -35,6 +35,7 @@ from app.core.crypto import CredentialsCipher, CredentialsDecryptError
 from app.integrations import hooks
 from app.integrations.models import Integration
 from app.core.pagination import PageParams, paginate_query
+from app.core.tenancy import for_each_tenant
 from app.integrations.errors import (
     CredentialsUndecryptable,
     IntegrationAmbiguous,
@@ -489,16 +490,16 @@ async def rotate_all(*, db: Database, cipher: CredentialsCipher) -> int:
     Returns how many integrations were re-encrypted. Raises CredentialsDecryptError if one
     decrypts under none of the keys (that tenant's transaction rolls back).
     """
-    from app.tenants import service as tenants
 
-    tenant_ids = await tenants.all_ids(db=db)
-    total = 0
-    for tenant_id in tenant_ids:
+    async def rotate(tenant_id: uuid.UUID) -> int:
         async with db.transaction(tenant_id) as session:
-            rows = (await session.execute(select(Integration).with_for_update())).scalars()
+            rows = (
+                await session.execute(select(Integration).where(Integration.tenant_id == tenant_id).with_for_update())
+            ).scalars().all()
             for row in rows:
                 row.credentials_ciphertext = cipher.rotate(row.credentials_ciphertext)
                 if row.webhook_secret_ciphertext:
                     row.webhook_secret_ciphertext = cipher.rotate(row.webhook_secret_ciphertext)
-                total += 1
-    return total
+            return len(rows)
+
+    return sum(await for_each_tenant(db, rotate))

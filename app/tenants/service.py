@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db.session import Database
 from app.core.pagination import PageParams, paginate_query
 from app.tenants.errors import SlugTaken
 from app.tenants.models import Tenant
@@ -37,9 +36,3 @@ async def list_page(*, session: AsyncSession, params: PageParams) -> list[Tenant
     """Up to `limit + 1` tenants, newest first, after the cursor."""
     stmt = paginate_query(select(Tenant), Tenant.id, params)
     return list((await session.execute(stmt)).scalars())
-
-
-async def all_ids(*, db: Database) -> list[uuid.UUID]:
-    """Every tenant's id (a platform-admin read), for jobs that then work tenant by tenant in scoped transactions."""
-    async with db.transaction(platform_admin=True) as session:
-        return list((await session.execute(select(Tenant.id).order_by(Tenant.id))).scalars())

@@ -28,6 +28,7 @@ from app.events import service as events
 from app.events.models import IntegrationEvent
 from app.core.crypto import CredentialsCipher, CredentialsDecryptError
 from app.core.pagination import PageParams, paginate_query
+from app.core.tenancy import for_each_tenant
 from app.webhooks import fanout
 from app.webhooks.errors import (
     DeliveryNotFound,
@@ -494,15 +495,15 @@ async def rotate_all(*, db: Database, cipher: CredentialsCipher) -> int:
     how many endpoints were re-encrypted. Raises CredentialsDecryptError if a
     secret decrypts under none of the keys (that tenant's transaction rolls back).
     """
-    from app.tenants import service as tenants
 
-    tenant_ids = await tenants.all_ids(db=db)
-    total = 0
-    for tenant_id in tenant_ids:
+    async def rotate(tenant_id: uuid.UUID) -> int:
         async with db.transaction(tenant_id) as session:
-            for endpoint in (await session.execute(select(WebhookEndpoint).with_for_update())).scalars():
+            stmt = select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id).with_for_update()
+            endpoints = (await session.execute(stmt)).scalars().all()
+            for endpoint in endpoints:
                 endpoint.secret_ciphertext = cipher.rotate(endpoint.secret_ciphertext)
                 if endpoint.previous_secret_ciphertext:
                     endpoint.previous_secret_ciphertext = cipher.rotate(endpoint.previous_secret_ciphertext)
-                total += 1
-    return total
+            return len(endpoints)
+
+    return sum(await for_each_tenant(db, rotate))
