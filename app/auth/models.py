@@ -24,9 +24,6 @@ class ApiKey(TenantMixin, Base):
         CheckConstraint("role IN ('tenant_admin', 'merchant', 'courier')", name="role"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(32))
     prefix: Mapped[str] = mapped_column(String(32))

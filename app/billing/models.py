@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, func
-from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db.base import Base, utcnow
+from app.core.db.base import Base, TenantKeyMixin, utcnow
 
 FREE_PLAN = "free"
 
@@ -37,7 +35,7 @@ class Plan(Base):
     )
 
 
-class TenantSubscription(Base):
+class TenantSubscription(TenantKeyMixin, Base):
     """A tenant's billing state: its Stripe customer and subscription, and the plan in force now.
 
     `plan_code` is what the API enforces (the effective plan); `subscribed_plan_code`
@@ -50,9 +48,6 @@ class TenantSubscription(Base):
     __tablename__ = "tenant_subscriptions"
     __table_args__ = (Index("ix_tenant_subscriptions_stripe_customer_id", "stripe_customer_id"),)
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
     plan_code: Mapped[str] = mapped_column(String(32), ForeignKey("plans.code"), server_default=FREE_PLAN, default=FREE_PLAN)
     subscribed_plan_code: Mapped[str | None] = mapped_column(String(32), ForeignKey("plans.code"))
     status: Mapped[str] = mapped_column(String(32), server_default="none", default="none")
@@ -94,14 +89,11 @@ def plan_for_status(status: str, subscribed_plan_code: str | None, grace_ends_at
     return FREE_PLAN
 
 
-class UsageCounter(Base):
+class UsageCounter(TenantKeyMixin, Base):
     """How much of a monthly quota (`metric`, e.g. "shipments") a tenant used in the month starting `period_start`."""
 
     __tablename__ = "usage_counters"
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
     metric: Mapped[str] = mapped_column(String(32), primary_key=True)
     period_start: Mapped[date] = mapped_column(Date, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, server_default="0", default=0)

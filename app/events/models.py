@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, func
+from sqlalchemy import DateTime, Index, String, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -19,9 +19,6 @@ class IntegrationEvent(TenantMixin, Base):
     __tablename__ = "integration_events"
     __table_args__ = (Index("ix_integration_events_tenant_id_type_id", "tenant_id", "type", "id"),)
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
     type: Mapped[str] = mapped_column(String(100))
     subject_type: Mapped[str] = mapped_column(String(50))
     subject_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, LargeBinary, SmallInteger, String, UniqueConstraint
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy import CheckConstraint, DateTime, Index, LargeBinary, SmallInteger, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db.base import Base, TenantMixin
@@ -23,9 +22,6 @@ class IdempotencyKey(TenantMixin, Base):
         CheckConstraint("state IN ('in_flight', 'completed')", name="state"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
     key: Mapped[str] = mapped_column(String(255))
     request_method: Mapped[str] = mapped_column(String(10))
     request_path: Mapped[str] = mapped_column(String(500))

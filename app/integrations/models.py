@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, Text, func, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db.base import Base, TenantMixin, utcnow
@@ -33,9 +31,6 @@ class Integration(TenantMixin, Base):
         CheckConstraint("last_check_status IN ('ok', 'failed')", name="last_check_status"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
     carrier: Mapped[str] = mapped_column(String(50))
     name: Mapped[str] = mapped_column(String(100))
     environment: Mapped[str] = mapped_column(String(16))

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, ForeignKeyConstraint, Index, String, Text
+from sqlalchemy import CheckConstraint, DateTime, ForeignKeyConstraint, Index, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,9 +27,6 @@ class InboundWebhook(TenantMixin, Base):
         Index("ix_inbound_webhooks_tenant_id_integration_id_id", "tenant_id", "integration_id", "id"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
     carrier: Mapped[str] = mapped_column(String(50))
     integration_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     headers: Mapped[dict[str, Any]] = mapped_column(JSONB)
@@ -54,9 +51,6 @@ class UnmatchedTrackingUpdate(TenantMixin, Base):
         Index("ix_unmatched_tracking_updates_tenant_id_carrier_tracking_number", "tenant_id", "carrier", "tracking_number"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
     inbound_webhook_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     carrier: Mapped[str] = mapped_column(String(50))
     tracking_number: Mapped[str] = mapped_column(String(64))

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy import DateTime, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,9 +32,6 @@ class Shipment(TenantMixin, Base):
         Index("ix_shipments_next_track_at", "next_track_at", postgresql_where=text("next_track_at IS NOT NULL")),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
     carrier: Mapped[str] = mapped_column(String(50))
     tracking_number: Mapped[str] = mapped_column(String(64))
     integration_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -61,9 +58,6 @@ class TrackingEvent(TenantMixin, Base):
         Index("ix_tracking_events_tenant_id_shipment_id_occurred_at", "tenant_id", "shipment_id", "occurred_at"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
     shipment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(32))

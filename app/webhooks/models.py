@@ -9,7 +9,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
-    ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -42,9 +41,6 @@ class WebhookEndpoint(TenantMixin, Base):
         CheckConstraint("disabled_reason IN ('manual', 'gone', 'failing')", name="disabled_reason"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
     url: Mapped[str] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
     event_types: Mapped[list[str]] = mapped_column(ARRAY(String(100)))
@@ -82,9 +78,6 @@ class WebhookDelivery(TenantMixin, Base):
         Index("ix_webhook_deliveries_tenant_id_endpoint_id_id", "tenant_id", "endpoint_id", "id"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
     endpoint_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     event_type: Mapped[str] = mapped_column(String(100))
@@ -111,9 +104,6 @@ class DeliveryAttempt(TenantMixin, Base):
         Index("ix_delivery_attempts_tenant_id_delivery_id_id", "tenant_id", "delivery_id", "id"),
     )
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
-    )
     delivery_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     endpoint_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

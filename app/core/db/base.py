@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timezone
 
 import uuid6
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, ForeignKey, MetaData, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -30,18 +30,28 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    """Base of every table. Tenant-owned tables use `TenantMixin`."""
+    """Base of every table. Tenant-owned tables use `TenantMixin` (or `TenantKeyMixin`)."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class TenantMixin:
-    """Columns of a tenant-owned table: composite primary key (tenant_id, id).
+class TenantKeyMixin:
+    """The tenant key of a tenant-owned table: `tenant_id`, the first primary-key column,
+    a foreign key to `tenants.id` that deletes the row with its tenant (ON DELETE CASCADE).
 
     Every tenant-owned table gets RLS in its migration through
     `migrations.rls.enable_tenant_rls` and is checked by `courier-hub doctor`.
+    Tables keyed by the tenant alone (or with other key columns) use this mixin;
+    tables with their own id use `TenantMixin`.
     """
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True, sort_order=-2
+    )
+
+
+class TenantMixin(TenantKeyMixin):
+    """Columns of a tenant-owned table with its own id: composite primary key (tenant_id, id), `created_at`."""
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id, sort_order=-1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)
