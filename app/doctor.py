@@ -29,7 +29,9 @@ _TENANT_TABLES = text(
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = 'public' AND c.relkind = 'r'
       AND (c.relname = 'tenants' OR EXISTS (
-          SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped))
+          -- tenant-owned: a NOT NULL tenant_id (api_key_lookup's is nullable: a global table)
+          SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id'
+                 AND a.attnotnull AND NOT a.attisdropped))
     ORDER BY c.relname
     """
 )

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from app.api.deps import get_db
+from app.api.deps import Db
 from app.core.db.migrate import head_revision
-from app.core.db.session import Database
 
 router = APIRouter(tags=["operations"])
 
@@ -22,7 +20,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="Readiness")
-async def readyz(db: Annotated[Database, Depends(get_db)]) -> JSONResponse:
+async def readyz(db: Db) -> JSONResponse:
     """200 when the database answers and its schema is at the migration head; 503 otherwise.
 
     Body: `{"status": "ready"|"not_ready", "database": bool, "revision": str|null, "head": str}`.

@@ -18,10 +18,9 @@ from app.events.router import router as events_router
 from app.health import router as health_router
 from app.integrations.carriers_router import router as carriers_router
 from app.integrations.router import router as integrations_router
-from app.api.middleware import RequestContextMiddleware
 from app.pos.router import router as pos_router
 from app.core.problems import install_problem_handlers
-from app.api.ratelimit.setup import install_rate_limits
+from app.api.setup import install_pipeline
 from app.core.requestid import configure_logging
 from app.shipments.router import router as shipments_router
 from app.tenants.router import router as tenants_router
@@ -53,11 +52,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Multi-tenant courier integration: POS order ingestion, carriers, tracking, webhooks.",
         lifespan=lifespan,
     )
-    app.dependency_overrides[get_settings] = lambda: settings
     install_billing(app, settings)
-    install_rate_limits(app, settings)  # before RequestContextMiddleware: that one stays outermost
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
+    install_pipeline(app, settings)
     for router in (
         health_router,
         tenants_router,

@@ -1,6 +1,6 @@
 """Imports every model so `Base.metadata` is complete (Alembic, doctor, tests)."""
 
-from app.auth.models import ApiKey, PlatformApiKey
+from app.auth.models import ApiKey, ApiKeyLookup, PlatformApiKey
 from app.billing.models import Plan, StripeEvent, TenantSubscription, UsageCounter
 from app.core.db.base import Base
 from app.events.models import IntegrationEvent
@@ -14,6 +14,7 @@ from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoin
 
 __all__ = [
     "ApiKey",
+    "ApiKeyLookup",
     "DeliveryAttempt",
     "InboundWebhook",
     "Base",

@@ -146,9 +146,8 @@ async def running_app(settings: Settings) -> AsyncIterator[Any]:
 
 @asynccontextmanager
 async def client_of(application: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """An in-process HTTP client of `application`, its rate-limit counts and cached plans reset first."""
+    """An in-process HTTP client of `application`, its rate-limit counts reset first."""
     application.state.rate_limiter.reset()
-    application.state.plan_cache.invalidate()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://testserver") as c:
         yield c
 
@@ -162,7 +161,7 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def client(app: Any, owner_db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to the app in-process (rate-limit counts and cached plans reset first)."""
+    """An HTTP client talking to the app in-process (rate-limit counts reset first)."""
     async with client_of(app) as c:
         yield c
 

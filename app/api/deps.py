@@ -1,38 +1,85 @@
-"""The request pipeline's dependencies: principal, role aliases, tenant session, settings, cipher, carrier HTTP."""
+"""The request pipeline's dependencies — the one module to open first.
+
+A request's path: `RequestContextMiddleware` (request id, body cap, security
+headers) -> `get_principal` (the bearer key and its plan's limits resolved in
+one statement, then rate limits) -> the request's ONE transaction, scoped with
+`SET LOCAL` to the key's tenant -> for creating POSTs, the `Idempotency-Key`
+claimed in that same transaction (`idempotent(...)`) -> the endpoint calls its
+domain service, which writes integration events (and, through the outbox hook,
+webhook deliveries) in that transaction -> commit before the response is sent.
+
+Role aliases (`PlatformAdmin`, `TenantAdmin`, `TenantMember`,
+`MerchantOrAdmin`, `KeyManager`) and sessions (`TenantSession`,
+`PlatformAdminSession`) are defined here once; settings come from
+`AppSettings` (the app's `state.settings`), nothing else.
+"""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
-import logging
-
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.principal import Principal, Role, resolve_api_key
-from app.core.db.session import Database
-from app.core.problems import ProblemError
+from app.api.errors import Forbidden, Unauthorized
+from app.api.principal import LastUsedStamper, Principal, Role, resolve
 from app.api.ratelimit import enforce as ratelimit
-from app.core.config import Settings, get_settings
+from app.core.config import Settings
 from app.core.crypto import CredentialsCipher, CredentialsKeyError, cipher_from_settings
+from app.core.db.session import Database, driver_connection, set_scope
+from app.core.problems import CredentialsEncryptionUnconfigured, NotFound
 from app.couriers.http import CarrierHttp, get_carrier_http
+from app.idempotency import service as idempotency
 
 logger = logging.getLogger(__name__)
 
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="courier-hub"'}
+_MAX_KEY_LENGTH = 200
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     """The process's Database (set up in the app lifespan)."""
     return request.app.state.db
 
 
-async def get_principal(request: Request, db: Annotated[Database, Depends(get_db)]) -> Principal:
-    """Authenticate `Authorization: Bearer <key>`; 401 problem+json when missing, unknown, revoked or expired.
+async def get_app_settings(request: Request) -> Settings:
+    """The app's Settings (`create_app(settings)` puts them on `app.state.settings`)."""
+    return request.app.state.settings
 
-    Then rate-limits (app.api.ratelimit.enforce): 429 problem+json with Retry-After
+
+Db = Annotated[Database, Depends(get_db)]
+AppSettings = Annotated[Settings, Depends(get_app_settings)]
+
+
+async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's one transaction: committed when the endpoint returns, rolled back when it raises.
+
+    Its scope (tenant, platform admin) is set by `get_principal` as soon as the
+    key is known, and applies to every transaction of the session. An endpoint
+    that must call a carrier may `await session.commit()` first, so that no
+    transaction (nor pooled connection) is held while the carrier answers;
+    its next statement begins a new transaction with the same scope.
+    """
+    async with request.app.state.db.sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+RequestSession = Annotated[AsyncSession, Depends(request_session, scope="function")]
+
+
+async def get_principal(request: Request, session: RequestSession) -> Principal:
+    """Authenticate `Authorization: Bearer <key>` and scope the request's transaction to its tenant.
+
+    401 problem+json when the key is missing, unknown, revoked or expired. Then
+    rate limits (app.api.ratelimit.enforce): 429 problem+json with Retry-After
     over the key's or tenant's plan limit, or while the client address is over
     its failed-authentication budget.
     """
@@ -40,48 +87,60 @@ async def get_principal(request: Request, db: Annotated[Database, Depends(get_db
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise ProblemError(401, "unauthorized", "Send an API key as `Authorization: Bearer <key>`.", headers=_UNAUTHORIZED_HEADERS)
+        raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.", headers=_UNAUTHORIZED_HEADERS)
     await ratelimit.guard_auth_attempt(request)  # 429 while this address is over its failed-auth budget
-    if len(token) > 200:
-        principal = None
-    else:
-        principal = await resolve_api_key(db, token)
+    conn = await driver_connection(session)
+    principal = await resolve(conn, token) if len(token) <= _MAX_KEY_LENGTH else None
     if principal is None:
         await ratelimit.record_auth_failure(request)
-        raise ProblemError(401, "unauthorized", "The API key is invalid, revoked or expired.", headers=_UNAUTHORIZED_HEADERS)
+        raise Unauthorized("The API key is invalid, revoked or expired.", headers=_UNAUTHORIZED_HEADERS)
     request.state.principal = principal
     await ratelimit.enforce_principal(request, principal)  # 429 over the key's or tenant's plan limits
+    await set_scope(session, principal.tenant_id, platform_admin=principal.is_platform_admin)
+    stamper: LastUsedStamper = request.app.state.key_stamper
+    await stamper.stamp(conn, principal)
     return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def require_roles(*roles: Role):  # noqa: ANN201 - FastAPI dependency factory
-    """Dependency: the principal, if its role is one of `roles`; 403 otherwise."""
+def require_roles(*roles: Role) -> Any:
+    """Dependency: the principal, if its role is one of `roles`; 403 `forbidden` otherwise."""
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
-            raise ProblemError(
-                403, "forbidden", f"This operation needs one of the roles: {', '.join(roles)}.", role=principal.role
-            )
+            raise Forbidden(f"This operation needs one of the roles: {', '.join(roles)}.", role=principal.role)
         return principal
 
     return dependency
 
 
-PlatformAdmin = Annotated[Principal, Depends(require_roles("platform_admin"))]
-TenantMember = Annotated[Principal, Depends(require_roles("tenant_admin", "merchant", "courier"))]
-MerchantOrAdmin = Annotated[Principal, Depends(require_roles("tenant_admin", "merchant"))]
+PLATFORM_ADMIN: tuple[Role, ...] = ("platform_admin",)
+TENANT_ADMIN: tuple[Role, ...] = ("tenant_admin",)
+TENANT_MEMBER: tuple[Role, ...] = ("tenant_admin", "merchant", "courier")
+MERCHANT_OR_ADMIN: tuple[Role, ...] = ("tenant_admin", "merchant")
+KEY_MANAGER: tuple[Role, ...] = ("platform_admin", "tenant_admin")
+
+PlatformAdmin = Annotated[Principal, Depends(require_roles(*PLATFORM_ADMIN))]
+TenantAdmin = Annotated[Principal, Depends(require_roles(*TENANT_ADMIN))]
+TenantMember = Annotated[Principal, Depends(require_roles(*TENANT_MEMBER))]
+MerchantOrAdmin = Annotated[Principal, Depends(require_roles(*MERCHANT_OR_ADMIN))]
+KeyManager = Annotated[Principal, Depends(require_roles(*KEY_MANAGER))]
 
 
-async def tenant_session(principal: TenantMember, db: Annotated[Database, Depends(get_db)]) -> AsyncIterator[AsyncSession]:
-    """One transaction scoped to the caller's tenant; committed before the response is sent."""
-    async with db.transaction(principal.tenant_id) as session:
-        yield session
+async def tenant_session(_: TenantMember, session: RequestSession) -> AsyncSession:
+    """The request's transaction, scoped to the caller's tenant (tenant keys only: 403 for platform admins)."""
+    return session
 
 
-TenantSession = Annotated[AsyncSession, Depends(tenant_session, scope="function")]
+async def platform_admin_session(_: PlatformAdmin, session: RequestSession) -> AsyncSession:
+    """The request's transaction with `app.platform_admin` on (platform-admin keys only)."""
+    return session
+
+
+TenantSession = Annotated[AsyncSession, Depends(tenant_session)]
+PlatformAdminSession = Annotated[AsyncSession, Depends(platform_admin_session)]
 
 
 def scoped_tenant_id(principal: Principal, tenant_id: uuid.UUID) -> uuid.UUID:
@@ -92,30 +151,118 @@ def scoped_tenant_id(principal: Principal, tenant_id: uuid.UUID) -> uuid.UUID:
     if principal.is_platform_admin or (principal.role == "tenant_admin" and principal.tenant_id == tenant_id):
         return tenant_id
     if principal.role == "tenant_admin":
-        raise ProblemError(404, "not-found", "No such tenant.")
-    raise ProblemError(403, "forbidden", "Only platform admins and the tenant's admins manage API keys.", role=principal.role)
+        raise NotFound("No such tenant.")
+    raise Forbidden("Only platform admins and the tenant's admins may do this.", role=principal.role)
 
 
+async def managed_tenant_session(tenant_id: uuid.UUID, principal: KeyManager, session: RequestSession) -> AsyncSession:
+    """The request's transaction scoped to the path's `tenant_id`, if the caller may manage that tenant."""
+    tenant_id = scoped_tenant_id(principal, tenant_id)
+    if tenant_id != principal.tenant_id:
+        await set_scope(session, tenant_id, platform_admin=principal.is_platform_admin)
+    return session
 
-def carrier_http(request: Request) -> CarrierHttp:
+
+ManagedTenantSession = Annotated[AsyncSession, Depends(managed_tenant_session)]
+
+
+async def end_request_transaction(_: CurrentPrincipal, session: RequestSession) -> None:
+    """For endpoints that call a carrier or Stripe: end the request's transaction once the key is checked.
+
+    They then work in short transactions of their own (`Db`), so no
+    transaction (nor pooled connection) is held while the outside answers.
+    """
+    await session.commit()
+
+
+CallsOut = Annotated[None, Depends(end_request_transaction)]
+
+
+async def carrier_http(request: Request) -> CarrierHttp:
     """`app.state.carrier_http` when the app (or a test) set one, else the process-wide CarrierHttp."""
     http = getattr(request.app.state, "carrier_http", None)
     return http if http is not None else get_carrier_http()
 
 
-def credentials_cipher(settings: Annotated[Settings, Depends(get_settings)]) -> CredentialsCipher:
+def cipher_or_problem(settings: Settings) -> CredentialsCipher:
     """The credentials cipher; 500 problem `credentials-encryption-unconfigured` when no key is set."""
     try:
         return cipher_from_settings(settings)
     except CredentialsKeyError as exc:
         logger.error("credentials encryption: %s", exc)
-        raise ProblemError(
-            500,
-            "credentials-encryption-unconfigured",
+        raise CredentialsEncryptionUnconfigured(
             "The server cannot store or read carrier credentials: its encryption key is missing or malformed "
-            "(operator: set CREDENTIALS_ENCRYPTION_KEYS).",
+            "(operator: set CREDENTIALS_ENCRYPTION_KEYS)."
         ) from None
+
+
+async def credentials_cipher(settings: AppSettings) -> CredentialsCipher:
+    """Dependency form of `cipher_or_problem`."""
+    return cipher_or_problem(settings)
 
 
 Cipher = Annotated[CredentialsCipher, Depends(credentials_cipher)]
 Http = Annotated[CarrierHttp, Depends(carrier_http)]
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", description="1-255 printable ASCII characters, e.g. a UUID. A retry with the same "
+           "key and body gets the first response again; another body is 422; while the first still runs, 409."),
+]
+
+
+def idempotent(roles: tuple[Role, ...], *, required: bool, sealed: bool = False) -> Any:
+    """Declare a creating POST idempotent: `request: Annotated[IdempotentRequest, idempotent(MERCHANT_OR_ADMIN, required=True)]`.
+
+    The endpoint does its work in `request.session` (the request's tenant
+    transaction, the key already claimed in it) and answers with
+    `await request.respond(status, payload)`, which stores the response in
+    that transaction. A replay never reaches the endpoint. `required=True`:
+    400 without the header. `sealed=True`: the stored response is encrypted
+    (it shows a secret once). Errors: 400 `idempotency-key-missing` /
+    `-invalid`, 409 `idempotency-key-in-flight`, 422 `idempotency-key-reused`.
+    """
+    role_dependency = require_roles(*roles)
+
+    async def dependency(
+        request: Request,
+        session: RequestSession,
+        settings: AppSettings,
+        idempotency_key: IdempotencyKeyHeader = None,
+        # A default, not Annotated: annotations are strings here and cannot name this closure's variable.
+        principal: Principal = Depends(role_dependency),  # noqa: B008
+    ) -> AsyncIterator[idempotency.IdempotentRequest]:
+        if principal.tenant_id is None:
+            raise Forbidden("This operation needs a tenant's API key.", role=principal.role)
+        cipher = cipher_or_problem(settings) if sealed else None
+        body = await request.body()
+        state = idempotency.IdempotentRequest(
+            session=session,
+            tenant_id=principal.tenant_id,
+            key=None,
+            fingerprint=None,
+            ttl_seconds=settings.idempotency_key_ttl_seconds,
+            body=body,
+            cipher=cipher,
+        )
+        if idempotency_key is not None or required:
+            state.key = idempotency.validate_key(idempotency_key)
+            parsed = idempotency.canonical_json(body)
+            if parsed is not None:
+                state.parsed_body = parsed[0]
+            state.fingerprint = idempotency.RequestFingerprint.of(
+                request.method, request.url.path, body, canonical=parsed[1] if parsed is not None else body
+            )
+            await idempotency.claim(
+                session=session,
+                tenant_id=principal.tenant_id,
+                key=state.key,
+                fingerprint=state.fingerprint,
+                retry_after_seconds=settings.idempotency_retry_after_seconds,
+                cipher=cipher,
+            )
+        yield state
+        if not state.responded:
+            raise RuntimeError(f"{request.url.path}: an idempotent endpoint must answer with IdempotentRequest.respond")
+
+    return Depends(dependency, scope="function")

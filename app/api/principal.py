@@ -1,27 +1,46 @@
-"""Who is calling: resolved from the bearer API key through the SECURITY DEFINER resolver."""
+"""Who is calling: the bearer API key resolved, with its plan's rate limits, in one statement.
+
+The key's SHA-256 is looked up through `auth_resolve_api_key`, a SECURITY
+DEFINER function that reads only `api_key_lookup`, the tenant's subscription
+and `plans` (small tables; reference tables on Citus). It runs in the
+request's own transaction, before the tenant scope is set.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import time
 import uuid
 from dataclasses import dataclass
-from typing import Literal
-
-from sqlalchemy import text
-
-from app.auth.keys import hash_key
-from app.core.db.session import Database
+from typing import Any, Literal
 
 Role = Literal["platform_admin", "tenant_admin", "merchant", "courier"]
 
+FALLBACK_REQUESTS_PER_MINUTE_PER_KEY = 60
+FALLBACK_REQUESTS_PER_MINUTE_PER_TENANT = 120
+"""Applied only if the `free` plan row is missing (the migration seeds it): limiting beats failing every request."""
 
-@dataclass(frozen=True)
+
+def hash_key(key: str) -> str:
+    """SHA-256 hex digest (64 chars) of the full key string (keys are high-entropy: a fast hash is right)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated API key: its id, role, name and tenant (None for platform admins)."""
+    """An authenticated API key: its id, role, name and tenant (None for platform admins).
+
+    For tenant keys also the plan in force (`plan_code`) and its rate limits in
+    requests per minute, per key and per tenant.
+    """
 
     key_id: uuid.UUID
     role: Role
     key_name: str
     tenant_id: uuid.UUID | None
+    plan_code: str | None = None
+    requests_per_minute_per_key: int = FALLBACK_REQUESTS_PER_MINUTE_PER_KEY
+    requests_per_minute_per_tenant: int = FALLBACK_REQUESTS_PER_MINUTE_PER_TENANT
 
     @property
     def is_platform_admin(self) -> bool:
@@ -29,18 +48,55 @@ class Principal:
         return self.role == "platform_admin"
 
 
-_RESOLVE = text("SELECT key_id, tenant_id, role, key_name FROM auth_resolve_api_key(:key_hash)")
+RESOLVE_SQL = (
+    "SELECT key_id, tenant_id, role, key_name, plan_code, requests_per_minute_per_key, "
+    "requests_per_minute_per_tenant FROM auth_resolve_api_key($1)"
+)
+STAMP_TENANT_KEY_SQL = (
+    "UPDATE api_keys SET last_used_at = now() WHERE tenant_id = $1 AND id = $2 "
+    "AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')"
+)
+STAMP_PLATFORM_KEY_SQL = "SELECT auth_touch_platform_key($1)"
+STAMP_INTERVAL_SECONDS = 60.0
 
 
-async def resolve_api_key(db: Database, key: str) -> Principal | None:
-    """The principal of a valid (not revoked, not expired) key, or None.
-
-    Runs in its own transaction with no tenant set: the only read of
-    `api_keys` that happens before the tenant is known, and it goes through
-    `auth_resolve_api_key`, never through an open policy.
-    """
-    async with db.transaction() as session:
-        row = (await session.execute(_RESOLVE, {"key_hash": hash_key(key)})).first()
+async def resolve(conn: Any, key: str) -> Principal | None:
+    """The principal of a valid (not revoked, not expired) key, or None. `conn` is an asyncpg connection."""
+    row = await conn.fetchrow(RESOLVE_SQL, hash_key(key))
     if row is None:
         return None
-    return Principal(key_id=row.key_id, role=row.role, key_name=row.key_name, tenant_id=row.tenant_id)
+    key_id, tenant_id, role, name, plan_code, per_key, per_tenant = row
+    return Principal(
+        key_id=key_id,
+        role=role,
+        key_name=name,
+        tenant_id=tenant_id,
+        plan_code=plan_code,
+        requests_per_minute_per_key=per_key if per_key is not None else FALLBACK_REQUESTS_PER_MINUTE_PER_KEY,
+        requests_per_minute_per_tenant=per_tenant if per_tenant is not None else FALLBACK_REQUESTS_PER_MINUTE_PER_TENANT,
+    )
+
+
+class LastUsedStamper:
+    """Stamps a key's `last_used_at` at most once a minute per key and process, in the request's transaction.
+
+    The database keeps the minute rule too (the UPDATE's WHERE), so several
+    processes write at most once a minute each.
+    """
+
+    def __init__(self, interval_seconds: float = STAMP_INTERVAL_SECONDS) -> None:
+        self.interval_seconds = interval_seconds
+        self._stamped: dict[uuid.UUID, float] = {}
+
+    async def stamp(self, conn: Any, principal: Principal) -> None:
+        """UPDATE the key's row if this process has not in the last interval (tenant scope must be set)."""
+        now = time.monotonic()
+        if now - self._stamped.get(principal.key_id, -self.interval_seconds) < self.interval_seconds:
+            return
+        if principal.tenant_id is None:
+            await conn.execute(STAMP_PLATFORM_KEY_SQL, principal.key_id)
+        else:
+            await conn.execute(STAMP_TENANT_KEY_SQL, principal.tenant_id, principal.key_id)
+        if len(self._stamped) > 100_000:
+            self._stamped.clear()  # bound memory; costs one extra UPDATE per key
+        self._stamped[principal.key_id] = now

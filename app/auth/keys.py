@@ -8,10 +8,11 @@ A key looks like `chub_<8 public chars>_<43 secret chars>`: the first part
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import string
 from dataclasses import dataclass
+
+from app.api.principal import hash_key
 
 KEY_NAMESPACE = "chub"
 _PUBLIC_ALPHABET = string.ascii_lowercase + string.digits
@@ -24,11 +25,6 @@ class NewKey:
     key: str
     prefix: str
     key_hash: str
-
-
-def hash_key(key: str) -> str:
-    """SHA-256 hex digest (64 chars) of the full key string."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def generate_key() -> NewKey:

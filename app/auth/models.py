@@ -46,3 +46,23 @@ class PlatformApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKeyLookup(Base):
+    """Key hash -> key, tenant (None for platform admins), role: the only table read before the tenant is known.
+
+    Global and small (a Citus reference table); read only through the SECURITY
+    DEFINER function `auth_resolve_api_key`, written by `app.auth.service` in
+    the transaction that issues or revokes the key it mirrors.
+    """
+
+    __tablename__ = "api_key_lookup"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)

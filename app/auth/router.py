@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service
-from app.api.deps import CurrentPrincipal, get_db, require_roles, scoped_tenant_id
+from app.api.deps import CurrentPrincipal, ManagedTenantSession, RequestSession
 from app.api.errors import PIPELINE_PROBLEMS
 from app.auth.errors import ApiKeyNotFound
-from app.api.principal import Principal
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, MeOut
-from app.core.db.session import Database
 from app.core.pagination import Page, PageParams, make_page, page_params
 from app.core.problems import InvalidCursor, problem_responses
 from app.tenants import service as tenants
@@ -23,21 +20,14 @@ from app.tenants.errors import TenantNotFound
 
 router = APIRouter(tags=["api keys"])
 
-KeyManager = Annotated[Principal, Depends(require_roles("platform_admin", "tenant_admin"))]
+async def key_managed_session(tenant_id: uuid.UUID, session: ManagedTenantSession) -> AsyncSession:
+    """The request's transaction scoped to `tenant_id`, if the caller may manage its keys (404 if no such tenant)."""
+    if await tenants.get(session=session, tenant_id=tenant_id) is None:
+        raise TenantNotFound("No such tenant.")
+    return session
 
 
-async def managed_tenant_session(
-    tenant_id: uuid.UUID, principal: KeyManager, db: Annotated[Database, Depends(get_db)]
-) -> AsyncIterator[AsyncSession]:
-    """A transaction scoped to `tenant_id`, if the caller may manage its keys (404 if no such tenant)."""
-    tenant_id = scoped_tenant_id(principal, tenant_id)
-    async with db.transaction(tenant_id) as session:
-        if await tenants.get(session=session, tenant_id=tenant_id) is None:
-            raise TenantNotFound("No such tenant.")
-        yield session
-
-
-ManagedSession = Annotated[AsyncSession, Depends(managed_tenant_session, scope="function")]
+ManagedSession = Annotated[AsyncSession, Depends(key_managed_session)]
 
 
 @router.post(
@@ -86,12 +76,11 @@ async def revoke_api_key(tenant_id: uuid.UUID, key_id: uuid.UUID, session: Manag
 
 
 @router.get("/v1/me", response_model=MeOut, summary="Who am I", responses=problem_responses(PIPELINE_PROBLEMS))
-async def me(principal: CurrentPrincipal, db: Annotated[Database, Depends(get_db)]) -> MeOut:
+async def me(principal: CurrentPrincipal, session: RequestSession) -> MeOut:
     """The calling key: its id, name, role and tenant."""
     out = MeOut(key_id=principal.key_id, key_name=principal.key_name, role=principal.role, tenant_id=principal.tenant_id)
     if principal.tenant_id is not None:
-        async with db.transaction(principal.tenant_id) as session:
-            tenant = await tenants.get(session=session, tenant_id=principal.tenant_id)
+        tenant = await tenants.get(session=session, tenant_id=principal.tenant_id)
         if tenant is not None:
             out.tenant_name, out.tenant_slug = tenant.name, tenant.slug
     return out

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.keys import NewKey, generate_key
-from app.auth.models import ApiKey, PlatformApiKey
+from app.auth.models import ApiKey, ApiKeyLookup, PlatformApiKey
 from app.core.db.base import utcnow
 from app.core.pagination import PageParams, paginate_query
 
@@ -23,7 +23,25 @@ async def issue(
     session.add(row)
     await session.flush()
     await session.refresh(row)
+    await _mirror(session, row, tenant_id=tenant_id, role=role)
     return row, new.key
+
+
+async def _mirror(session: AsyncSession, row: ApiKey | PlatformApiKey, *, tenant_id: uuid.UUID | None, role: str) -> None:
+    """Insert the key's `api_key_lookup` row (what `auth_resolve_api_key` reads) in the issuing transaction."""
+    await session.execute(
+        insert(ApiKeyLookup).values(
+            key_hash=row.key_hash, key_id=row.id, tenant_id=tenant_id, role=role, name=row.name,
+            expires_at=row.expires_at, created_at=row.created_at,
+        )
+    )
+
+
+async def _mirror_revocation(session: AsyncSession, *, key_id: uuid.UUID, tenant_id: uuid.UUID | None, at: datetime) -> None:
+    stmt = update(ApiKeyLookup).where(ApiKeyLookup.key_id == key_id, ApiKeyLookup.revoked_at.is_(None))
+    if tenant_id is not None:  # every statement on a tenant's rows names the tenant (Citus routing, RLS)
+        stmt = stmt.where(ApiKeyLookup.tenant_id == tenant_id)
+    await session.execute(stmt.values(revoked_at=at))
 
 
 async def list_page(*, session: AsyncSession, params: PageParams) -> list[ApiKey]:
@@ -39,6 +57,7 @@ async def revoke(*, session: AsyncSession, key_id: uuid.UUID) -> ApiKey | None:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         await session.flush()
+        await _mirror_revocation(session, key_id=key.id, tenant_id=key.tenant_id, at=key.revoked_at)
     return key
 
 
@@ -48,14 +67,21 @@ async def issue_platform_admin_key(*, session: AsyncSession, name: str, expires_
     row = PlatformApiKey(name=name, prefix=new.prefix, key_hash=new.key_hash, expires_at=expires_at)
     session.add(row)
     await session.flush()
+    await _mirror(session, row, tenant_id=None, role="platform_admin")
     return row, new.key
 
 
 async def revoke_platform_admin_key(*, session: AsyncSession, prefix: str) -> bool:
     """Revoke a platform-admin key by prefix (owner session). True if one was revoked."""
-    result = await session.execute(
-        update(PlatformApiKey)
-        .where(PlatformApiKey.prefix == prefix, PlatformApiKey.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-    return bool(result.rowcount)
+    now = utcnow()
+    revoked = (
+        await session.execute(
+            update(PlatformApiKey)
+            .where(PlatformApiKey.prefix == prefix, PlatformApiKey.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .returning(PlatformApiKey.id)
+        )
+    ).scalar_one_or_none()
+    if revoked is not None:
+        await _mirror_revocation(session, key_id=revoked, tenant_id=None, at=now)
+    return revoked is not None

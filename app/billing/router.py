@@ -8,9 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import PlatformAdmin, TenantMember, TenantSession, get_db, require_roles
+from app.api.deps import AppSettings, CallsOut, Db, PlatformAdminSession, TenantAdmin, TenantMember, TenantSession
 from app.api.errors import PIPELINE_PROBLEMS
-from app.api.principal import Principal
 from app.billing import checkout, plans, service, webhook
 from app.billing.errors import (
     STRIPE_PROBLEMS,
@@ -35,8 +34,6 @@ from app.billing.schemas import (
     WebhookAck,
 )
 from app.billing.stripe_client import StripeGateway
-from app.core.config import Settings
-from app.core.db.session import Database
 from app.idempotency.errors import IdempotencyKeyReused
 from app.core.problems import ValidationFailed, problem_responses
 from app.tenants.errors import TenantNotFound
@@ -44,22 +41,12 @@ from app.tenants.errors import TenantNotFound
 plans_router = APIRouter(prefix="/v1/plans", tags=["billing"])
 router = APIRouter(prefix="/v1/billing", tags=["billing"])
 
-TenantAdmin = Annotated[Principal, Depends(require_roles("tenant_admin"))]
-Db = Annotated[Database, Depends(get_db)]
-
-
-def get_gateway(request: Request) -> StripeGateway:
+async def get_gateway(request: Request) -> StripeGateway:
     """The process's StripeGateway (set by `app.billing.setup.install_billing`)."""
     return request.app.state.stripe
 
 
-def get_app_settings(request: Request) -> Settings:
-    """The app's Settings (those `create_app` was built with)."""
-    return request.app.state.settings
-
-
 Gateway = Annotated[StripeGateway, Depends(get_gateway)]
-AppSettings = Annotated[Settings, Depends(get_app_settings)]
 
 
 async def _reader_session(db: Db) -> AsyncIterator[AsyncSession]:
@@ -67,13 +54,7 @@ async def _reader_session(db: Db) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def _admin_session(_: PlatformAdmin, db: Db) -> AsyncIterator[AsyncSession]:
-    async with db.transaction(platform_admin=True) as session:
-        yield session
-
-
 ReaderSession = Annotated[AsyncSession, Depends(_reader_session, scope="function")]
-AdminSession = Annotated[AsyncSession, Depends(_admin_session, scope="function")]
 
 
 @plans_router.get("", response_model=list[PlanOut], summary="List plans", responses=problem_responses(ValidationFailed))
@@ -93,10 +74,9 @@ async def list_plans(session: ReaderSession) -> list[PlanOut]:
     summary="Create a plan",
     responses=problem_responses(PIPELINE_PROBLEMS, PlanExists, PriceInUse),
 )
-async def create_plan(body: PlanCreate, session: AdminSession, request: Request) -> PlanOut:
+async def create_plan(body: PlanCreate, session: PlatformAdminSession, request: Request) -> PlanOut:
     """Create a plan (platform admin). 409 `plan-exists`, 409 `price-in-use`."""
     plan = await plans.create(session=session, values=body.model_dump())
-    request.app.state.plan_cache.invalidate()
     return PlanOut.model_validate(plan)
 
 
@@ -106,12 +86,11 @@ async def create_plan(body: PlanCreate, session: AdminSession, request: Request)
     summary="Edit a plan",
     responses=problem_responses(PIPELINE_PROBLEMS, PlanNotFound, PriceInUse),
 )
-async def update_plan(code: str, body: PlanUpdate, session: AdminSession, request: Request) -> PlanOut:
+async def update_plan(code: str, body: PlanUpdate, session: PlatformAdminSession, request: Request) -> PlanOut:
     """Change a plan's name, Stripe price or limits (platform admin); fields left out stay.
 
     Sending `null` for a quota makes it unlimited. New limits apply to every
-    tenant on the plan within PLAN_CACHE_TTL_SECONDS (at once in this
-    process). 404 `not-found`, 409 `price-in-use`.
+    tenant on the plan from their next request. 404 `not-found`, 409 `price-in-use`.
     """
     changes = body.model_dump(exclude_unset=True)
     for required in ("name", "requests_per_minute_per_key", "requests_per_minute_per_tenant", "sort_order"):
@@ -120,7 +99,6 @@ async def update_plan(code: str, body: PlanUpdate, session: AdminSession, reques
     plan = await plans.update(session=session, code=code, changes=changes)
     if plan is None:
         raise PlanNotFound(f"No plan '{code}'.")
-    request.app.state.plan_cache.invalidate()
     return PlanOut.model_validate(plan)
 
 
@@ -159,6 +137,7 @@ async def get_subscription(principal: TenantMember, session: TenantSession) -> d
 async def create_checkout_session(
     body: CheckoutRequest,
     principal: TenantAdmin,
+    _: CallsOut,
     db: Db,
     gateway: Gateway,
     settings: AppSettings,
@@ -193,7 +172,12 @@ async def create_checkout_session(
     responses=problem_responses(PIPELINE_PROBLEMS, ReturnUrlRequired, TenantNotFound, STRIPE_PROBLEMS),
 )
 async def create_portal_session(
-    principal: TenantAdmin, db: Db, gateway: Gateway, settings: AppSettings, body: PortalRequest | None = None
+    principal: TenantAdmin,
+    _: CallsOut,
+    db: Db,
+    gateway: Gateway,
+    settings: AppSettings,
+    body: PortalRequest | None = None,
 ) -> SessionOut:
     """A Customer Portal session (change plan, payment method, invoices, cancel); send the user to `url` (tenant admin).
 
@@ -229,7 +213,5 @@ async def stripe_webhook(
     / `malformed-event`, 502 if Stripe had to be asked and failed (Stripe retries).
     """
     event = webhook.verify(await request.body(), stripe_signature, settings)
-    outcome = await webhook.handle(
-        event, db=db, gateway=gateway, settings=settings, on_plan_change=request.app.state.plan_cache.invalidate
-    )
+    outcome = await webhook.handle(event, db=db, gateway=gateway, settings=settings)
     return WebhookAck(status=outcome.status)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -93,7 +93,6 @@ async def handle(
     db: Database,
     gateway: StripeGateway,
     settings: Settings,
-    on_plan_change: Callable[[uuid.UUID], None] | None = None,
 ) -> WebhookOutcome:
     """Apply one verified event once. Unhandled types and unknown tenants are recorded as "ignored".
 
@@ -131,8 +130,6 @@ async def handle(
             current = SubscriptionSnapshot.from_stripe(await gateway.retrieve_subscription(snapshot.id))
             result = await service.apply_subscription(snapshot=current, authoritative=True, **apply)
         await _set_outcome(session, event["id"], result.outcome)
-    if result.plan_changed and on_plan_change is not None:
-        on_plan_change(tenant_id)
     return WebhookOutcome(result.outcome, tenant_id, result.plan_changed)
 
 

@@ -85,9 +85,6 @@ class Settings(BaseSettings):
         default="10/minute", description="Failed authentications allowed per client address (limits notation)."
     )
     platform_admin_rate_limit: str = Field(default="600/minute", description="Requests per platform-admin key.")
-    plan_cache_ttl_seconds: float = Field(
-        default=10.0, description="How long a process caches a tenant's plan for rate limiting."
-    )
 
     # Outbound webhooks (app/webhooks) and the worker (`courier-hub worker`).
     webhook_dev_allowed_hosts: str = Field(

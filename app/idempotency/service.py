@@ -1,74 +1,106 @@
-"""Idempotency-Key handling: claim, run once, store the response, replay.
+"""Idempotency-Key handling: claim, run once, store the response, replay — in one transaction.
 
 Protocol (after Stripe and Brandur Leach's "Implementing Stripe-like
-Idempotency Keys in Postgres"):
+Idempotency Keys in Postgres", folded into the request's own transaction):
 
-1. Claim: a short transaction inserts the key as `in_flight` (unique per
-   tenant). If it exists: a different request fingerprint -> 422; completed ->
-   the stored response, byte for byte, with `Idempotent-Replayed: true`;
-   in flight -> 409 with `Retry-After`; expired, or in flight longer than the
-   lock timeout (its request died) -> claimed again.
-2. Work: the handler runs in its own tenant transaction, and the response is
-   stored in that same transaction, so "order created" and "response stored"
-   commit together or not at all.
-3. Failure: if the handler raises, the claim is released (deleted) so the
-   client can retry with the same key.
+1. Claim (`claim`, one round trip through the SQL function
+   `idempotency_claim`): a transaction-level advisory lock on (tenant, key).
+   Not obtained -> the same key is in flight in another transaction: 409 with
+   `Retry-After`. Obtained -> the stored, unexpired row for the key, if any:
+   another request fingerprint -> 422; the same -> the stored response, byte
+   for byte, with `Idempotent-Replayed: true`.
+2. Work: the handler runs in that same tenant transaction.
+3. Store (`IdempotentRequest.respond`): the response is inserted (an expired
+   row for the key is overwritten) in that transaction, so "order created"
+   and "response stored" commit together or not at all.
+4. Failure: the transaction rolls back, which releases the lock and leaves
+   no row: the client can retry with the same key. A process that dies
+   mid-request loses its connection, and PostgreSQL rolls back the same way.
 
 A response that carries a secret shown once (a webhook signing secret) is
-stored encrypted: routers pass `seal_with` (the credentials cipher), and the
-replay decrypts it.
+stored encrypted with the credentials cipher, and the replay decrypts it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import random
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from fastapi import Request
+import orjson
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, Response
-from sqlalchemy import delete, select, text
-from sqlalchemy.dialects.postgresql import insert
+from pydantic import BaseModel
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
 
-from app.core.config import Settings
-from app.core.db.base import utcnow
-from app.core.db.session import Database
-from app.idempotency.models import IdempotencyKey
 from app.core.crypto import CredentialsCipher
 from app.core.tenancy import for_each_tenant
-from app.core.problems import ProblemError
+from app.core.db.base import new_id, utcnow
+from app.core.db.session import Database, driver_connection
+from app.core.problems import InternalError, MalformedJson
+from app.idempotency.errors import (
+    IdempotencyKeyInFlight,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyMissing,
+    IdempotencyKeyReused,
+)
 
 REPLAY_HEADER = "Idempotent-Replayed"
-_STORED_HEADERS = ("content-type", "location")
-_PURGE_PROBABILITY = 0.01
+JSON_MEDIA_TYPE = "application/json"
 _SEALED_PREFIX = b"fernet:"
 """Marks a stored response body encrypted with the credentials cipher."""
 
-Handler = Callable[[AsyncSession], Awaitable[tuple[int, Any]]]
+_CLAIM_SQL = "SELECT locked, request_hash, response_status, response_headers, response_body FROM idempotency_claim($1, $2)"
+_STORE_SQL = (
+    "INSERT INTO idempotency_keys (tenant_id, id, key, request_method, request_path, request_hash, "
+    "response_status, response_headers, response_body, expires_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) "
+    "ON CONFLICT (tenant_id, key) DO UPDATE SET id = EXCLUDED.id, request_method = EXCLUDED.request_method, "
+    "request_path = EXCLUDED.request_path, request_hash = EXCLUDED.request_hash, "
+    "response_status = EXCLUDED.response_status, response_headers = EXCLUDED.response_headers, "
+    "response_body = EXCLUDED.response_body, expires_at = EXCLUDED.expires_at, created_at = now()"
+)
 
 
-@dataclass(frozen=True)
+def canonical_json(body: bytes) -> tuple[Any, bytes] | None:
+    """(parsed, canonical bytes with sorted keys) of a JSON body, or None when it is not JSON.
+
+    orjson first; the standard library for what orjson refuses but JSON allows
+    (integers beyond 64 bits).
+    """
+    try:
+        parsed = orjson.loads(body)
+        return parsed, orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONDecodeError, TypeError):
+        pass
+    try:
+        parsed = json.loads(body)
+        return parsed, json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class RequestFingerprint:
-    """What makes two requests "the same": method, path and the JSON body (key order ignored)."""
+    """What makes two requests "the same": method, path and the JSON body (key order and spacing ignored)."""
 
     method: str
     path: str
     digest: str
 
     @classmethod
-    def of(cls, method: str, path: str, body: bytes) -> RequestFingerprint:
-        """Fingerprint a request. A JSON body is canonicalized (sorted keys); other bodies hash as bytes."""
-        try:
-            canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-        except (ValueError, UnicodeDecodeError):
-            canonical = body
+    def of(cls, method: str, path: str, body: bytes, *, canonical: bytes | None = None) -> RequestFingerprint:
+        """Fingerprint a request. A JSON body is canonicalized (sorted keys); other bodies hash as bytes.
+
+        Pass `canonical` when the caller already canonicalized the body (`canonical_json`).
+        """
+        if canonical is None:
+            parsed = canonical_json(body)
+            canonical = parsed[1] if parsed is not None else body
         digest = hashlib.sha256(method.encode() + b"\n" + path.encode() + b"\n" + canonical).hexdigest()
         return cls(method=method, path=path, digest=digest)
 
@@ -76,85 +108,131 @@ class RequestFingerprint:
 def validate_key(key: str | None) -> str:
     """The header value if it is a usable key (1-255 printable ASCII chars); 400 problem otherwise."""
     if key is None or not key.strip():
-        raise ProblemError(400, "idempotency-key-missing", "This request needs an `Idempotency-Key` header (e.g. a UUID).")
+        raise IdempotencyKeyMissing("This request needs an `Idempotency-Key` header (e.g. a UUID).")
     if len(key) > 255 or not all(32 < ord(c) < 127 for c in key):
-        raise ProblemError(400, "idempotency-key-invalid", "`Idempotency-Key` must be 1-255 printable ASCII characters without spaces.")
+        raise IdempotencyKeyInvalid("`Idempotency-Key` must be 1-255 printable ASCII characters without spaces.")
     return key
 
 
-async def execute(
+class IdempotentReplay(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by `claim` when the key's stored response answers the request; `response` is that response."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("idempotent replay")
+        self.response = response
+
+
+@dataclass(slots=True)
+class IdempotentRequest:
+    """An idempotent POST in progress: its tenant transaction (`session`) and how to answer it (`respond`).
+
+    `key` is None when the request carried no `Idempotency-Key` and the
+    endpoint allows that: `respond` then only builds the response.
+    """
+
+    session: AsyncSession
+    tenant_id: uuid.UUID
+    key: str | None
+    fingerprint: RequestFingerprint | None
+    ttl_seconds: int
+    body: bytes = b""
+    parsed_body: Any = None
+    cipher: CredentialsCipher | None = None
+    responded: bool = field(default=False)
+
+    def json(self) -> Any:
+        """The request body parsed as JSON (parsed once, shared with the fingerprint); 400 `malformed-json` if it is not."""
+        if self.parsed_body is None:
+            parsed = canonical_json(self.body)
+            if parsed is None:
+                raise MalformedJson("The request body is not valid JSON.")
+            self.parsed_body = parsed[0]
+        return self.parsed_body
+
+    async def respond(self, status: int, payload: Any) -> Response:
+        """The JSON response (`payload`: a pydantic model or JSON-able data), stored under the key in this transaction.
+
+        With a `cipher` the stored copy is encrypted (responses that show a secret once).
+        """
+        if isinstance(payload, BaseModel):
+            body = payload.__pydantic_serializer__.to_json(payload)
+        else:
+            body = orjson.dumps(jsonable_encoder(payload))
+        response = Response(content=body, status_code=status, media_type=JSON_MEDIA_TYPE)
+        if self.key is not None and self.fingerprint is not None:
+            await store(
+                session=self.session,
+                tenant_id=self.tenant_id,
+                key=self.key,
+                fingerprint=self.fingerprint,
+                status=status,
+                headers={"content-type": JSON_MEDIA_TYPE},
+                body=_seal(body, self.cipher),
+                ttl_seconds=self.ttl_seconds,
+            )
+        self.responded = True
+        return response
+
+
+async def claim(
     *,
-    db: Database,
-    settings: Settings,
+    session: AsyncSession,
     tenant_id: uuid.UUID,
     key: str,
     fingerprint: RequestFingerprint,
-    handler: Handler,
-    seal_with: CredentialsCipher | None = None,
-) -> Response:
-    """Run `handler` at most once per (tenant, key) and return its (stored or replayed) response.
+    retry_after_seconds: int,
+    cipher: CredentialsCipher | None = None,
+) -> None:
+    """Claim `key` for this transaction (session scoped to `tenant_id`), or answer from what it stored.
 
-    `handler(session)` returns `(status_code, json_payload)`. With `seal_with`
-    the stored response body is encrypted with that cipher (for responses
-    carrying a one-time secret). Raises ProblemError 422 (key reused with
-    another request) or 409 (same key in flight).
+    Returns when the request should run. Raises IdempotentReplay (the stored
+    response), IdempotencyKeyReused (422, another request under this key) or
+    IdempotencyKeyInFlight (409 with Retry-After, the key is held by a running transaction).
     """
-    claimed = await _claim(
-        db=db, settings=settings, tenant_id=tenant_id, key=key, fingerprint=fingerprint, seal_with=seal_with
-    )
-    if isinstance(claimed, Response):
-        return claimed
-    try:
-        async with db.transaction(tenant_id) as session:
-            status, payload = await handler(session)
-            response = JSONResponse(jsonable_encoder(payload), status_code=status)
-            headers = {k: v for k, v in response.headers.items() if k in _STORED_HEADERS}
-            await session.execute(
-                IdempotencyKey.__table__.update()
-                .where(IdempotencyKey.tenant_id == tenant_id, IdempotencyKey.id == claimed)
-                .values(
-                    state="completed",
-                    locked_at=None,
-                    response_status=status,
-                    response_headers=headers,
-                    response_body=_seal(bytes(response.body), seal_with),
-                )
-            )
-    except BaseException:
-        await _release(db=db, tenant_id=tenant_id, key_id=claimed)
-        raise
-    if random.random() < _PURGE_PROBABILITY:
-        await purge_expired(db=db, tenant_id=tenant_id)
-    return response
+    conn = await driver_connection(session)
+    locked, request_hash, status, headers, body = await conn.fetchrow(_CLAIM_SQL, tenant_id, key)
+    if not locked:
+        raise IdempotencyKeyInFlight(
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+            headers={"Retry-After": str(retry_after_seconds)},
+        )
+    if request_hash is None:
+        return
+    if request_hash != fingerprint.digest:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request (method, path or body). "
+            "Use a new key for a new request."
+        )
+    stored = orjson.loads(headers) if isinstance(headers, str) else dict(headers or {})
+    stored[REPLAY_HEADER] = "true"
+    raise IdempotentReplay(Response(content=_unseal(body, cipher), status_code=status, headers=stored))
 
 
-async def execute_request(
+async def store(
     *,
-    request: Request,
-    db: Database,
-    settings: Settings,
+    session: AsyncSession,
     tenant_id: uuid.UUID,
-    key: str | None,
-    handler: Handler,
-    required: bool,
-    seal_with: CredentialsCipher | None = None,
-) -> Response:
-    """The one entry point for routers: run `handler(session) -> (status, payload)` for this request.
-
-    With a key: validated (400 if malformed) and run through `execute` (stored
-    response, replay, 409/422 on misuse). Without one: 400 if `required`, else
-    the handler runs once in a tenant transaction (Stripe's model for optional
-    keys: the endpoint's own natural key must then prevent duplicates).
-    Pass `seal_with` when the response carries a secret: it is then stored encrypted.
-    """
-    if key is None and not required:
-        async with db.transaction(tenant_id) as session:
-            status, payload = await handler(session)
-        return JSONResponse(jsonable_encoder(payload), status_code=status)
-    key = validate_key(key)
-    fingerprint = RequestFingerprint.of(request.method, request.url.path, await request.body())
-    return await execute(
-        db=db, settings=settings, tenant_id=tenant_id, key=key, fingerprint=fingerprint, handler=handler, seal_with=seal_with
+    key: str,
+    fingerprint: RequestFingerprint,
+    status: int,
+    headers: dict[str, str],
+    body: bytes,
+    ttl_seconds: int,
+) -> None:
+    """Insert the key's response (overwriting an expired row for the key) in the session's transaction."""
+    conn = await driver_connection(session)
+    await conn.execute(
+        _STORE_SQL,
+        tenant_id,
+        new_id(),
+        key,
+        fingerprint.method,
+        fingerprint.path,
+        fingerprint.digest,
+        status,
+        orjson.dumps(headers).decode(),
+        body,
+        utcnow() + timedelta(seconds=ttl_seconds),
     )
 
 
@@ -164,97 +242,24 @@ def _seal(body: bytes, cipher: CredentialsCipher | None) -> bytes:
     return _SEALED_PREFIX + cipher.encrypt({"body": body.decode("utf-8")}).encode("ascii")
 
 
-def _unseal(stored: bytes | None, cipher: CredentialsCipher | None) -> bytes | None:
-    if stored is None or not stored.startswith(_SEALED_PREFIX):
+def _unseal(stored: bytes, cipher: CredentialsCipher | None) -> bytes:
+    if not stored.startswith(_SEALED_PREFIX):
         return stored
     if cipher is None:  # the same key on the same path always brings its cipher; never expected
-        raise ProblemError(500, "internal-error", "A stored response cannot be read back.")
+        raise InternalError("A stored response cannot be read back.")
     return str(cipher.decrypt(stored[len(_SEALED_PREFIX) :].decode("ascii"))["body"]).encode("utf-8")
 
 
-async def _claim(
-    *,
-    db: Database,
-    settings: Settings,
-    tenant_id: uuid.UUID,
-    key: str,
-    fingerprint: RequestFingerprint,
-    seal_with: CredentialsCipher | None = None,
-) -> uuid.UUID | Response:
-    now = utcnow()
-    expires_at = now + timedelta(seconds=settings.idempotency_key_ttl_seconds)
-    async with db.transaction(tenant_id) as session:
-        inserted = (
-            await session.execute(
-                insert(IdempotencyKey)
-                .values(
-                    tenant_id=tenant_id,
-                    key=key,
-                    request_method=fingerprint.method,
-                    request_path=fingerprint.path,
-                    request_hash=fingerprint.digest,
-                    state="in_flight",
-                    locked_at=now,
-                    expires_at=expires_at,
-                )
-                .on_conflict_do_nothing(index_elements=[IdempotencyKey.tenant_id, IdempotencyKey.key])
-                .returning(IdempotencyKey.id)
-            )
-        ).scalar_one_or_none()
-        if inserted is not None:
-            return inserted
-
-        row = (
-            await session.execute(
-                select(IdempotencyKey).where(IdempotencyKey.tenant_id == tenant_id, IdempotencyKey.key == key).with_for_update()
-            )
-        ).scalar_one()
-        stale_lock = row.locked_at is not None and row.locked_at < now - timedelta(
-            seconds=settings.idempotency_lock_timeout_seconds
-        )
-        if row.expires_at <= now or (row.state == "in_flight" and stale_lock):
-            row.request_method, row.request_path, row.request_hash = fingerprint.method, fingerprint.path, fingerprint.digest
-            row.state, row.locked_at, row.expires_at = "in_flight", now, expires_at
-            row.response_status = row.response_headers = row.response_body = None
-            await session.flush()
-            return row.id
-        if row.request_hash != fingerprint.digest:
-            raise ProblemError(
-                422,
-                "idempotency-key-reused",
-                "This Idempotency-Key was already used with a different request (method, path or body). "
-                "Use a new key for a new request.",
-            )
-        if row.state == "in_flight":
-            retry_after = str(settings.idempotency_retry_after_seconds)
-            raise ProblemError(
-                409,
-                "idempotency-key-in-flight",
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
-                headers={"Retry-After": retry_after},
-            )
-        headers = dict(row.response_headers or {})
-        headers[REPLAY_HEADER] = "true"
-        body = _unseal(row.response_body, seal_with)
-        return Response(content=body, status_code=row.response_status or 200, headers=headers)
-
-
-async def _release(*, db: Database, tenant_id: uuid.UUID, key_id: uuid.UUID) -> None:
-    async with db.transaction(tenant_id) as session:
-        await session.execute(
-            delete(IdempotencyKey).where(
-                IdempotencyKey.tenant_id == tenant_id, IdempotencyKey.id == key_id, IdempotencyKey.state == "in_flight"
-            )
-        )
-
-
 async def purge_expired(*, db: Database, tenant_id: uuid.UUID, batch: int = 1000) -> int:
-    """Delete up to `batch` expired keys of one tenant; returns how many were deleted."""
+    """Delete up to `batch` expired keys of one tenant; returns how many were deleted.
+
+    Both statements name the tenant, so on Citus the delete goes to one shard.
+    """
     async with db.transaction(tenant_id) as session:
         result = await session.execute(
             text(
-                "DELETE FROM idempotency_keys WHERE ctid IN ("
-                " SELECT ctid FROM idempotency_keys WHERE tenant_id = :tenant_id AND expires_at <= now() LIMIT :batch)"
+                "DELETE FROM idempotency_keys WHERE tenant_id = :tenant_id AND id IN ("
+                " SELECT id FROM idempotency_keys WHERE tenant_id = :tenant_id AND expires_at <= now() LIMIT :batch)"
             ),
             {"tenant_id": tenant_id, "batch": batch},
         )

@@ -7,15 +7,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from app.api.deps import MerchantOrAdmin, TenantSession, get_db, require_roles
-from app.api.principal import Principal
-from app.core.config import Settings, get_settings
+from app.api.deps import TENANT_ADMIN, AppSettings, MerchantOrAdmin, TenantAdmin, TenantSession, idempotent
 from app.couriers.errors import CapabilityNotSupported, CarrierError
 from app.couriers.registry import UnknownCarrier, get_adapter_class
-from app.core.db.session import Database
-from app.idempotency.service import execute_request
+from app.idempotency.service import IdempotentRequest
 from app.integrations import service
 from app.integrations.adapters import AdapterSpec, build_adapter, carrier_problem
 from app.core.crypto import CredentialsCipher
@@ -50,9 +47,6 @@ _WRITE = (UnsupportedCarrier, InvalidCredentials, IntegrationExists, QuotaExceed
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/integrations", tags=["integrations"])
-
-TenantAdmin = Annotated[Principal, Depends(require_roles("tenant_admin"))]
-
 
 def _webhook_auth(carrier: str) -> WebhookAuth | None:
     try:
@@ -110,48 +104,30 @@ def _fields(row: Integration, cipher: CredentialsCipher, base_url: str) -> dict[
 async def create_integration(
     body: IntegrationCreate,
     request: Request,
-    principal: TenantAdmin,
-    db: Annotated[Database, Depends(get_db)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    idempotent_request: Annotated[IdempotentRequest, idempotent(TENANT_ADMIN, required=False, sealed=True)],
     cipher: Cipher,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", description="Optional; 1-255 chars.")] = None,
 ) -> Response:
     """Store an integration; `credentials` are validated against the carrier's schema and encrypted.
 
     The response carries `webhook_secret`, shown only here (and in an
-    Idempotency-Key replay of this response): configure it at the carrier for
-    its pushes to `inbound_webhook_url`, as `webhook_auth` says. Errors: 422 `unknown-carrier` (lists `known_carriers`), 422
+    Idempotency-Key replay of this response, stored encrypted): configure it at
+    the carrier for its pushes to `inbound_webhook_url`, as `webhook_auth` says.
+    Errors: 422 `unknown-carrier` (lists `known_carriers`), 422
     `invalid-credentials` (field errors, never the values), 409
     `integration-exists` (an active one with this carrier and name). With an
     `Idempotency-Key`, a retry gets the first response again.
     """
-    assert principal.tenant_id is not None
-    tenant_id = principal.tenant_id
-    base_url = _base_url(request)
-
-    async def handler(session: Any) -> tuple[int, Any]:
-        row, secret = await service.create(
-            session=session,
-            tenant_id=tenant_id,
-            cipher=cipher,
-            carrier=body.carrier,
-            name=body.name,
-            environment=body.environment,
-            credentials=body.credentials,
-            is_active=body.is_active,
-        )
-        return 201, _with_secret(row, cipher, base_url, secret)
-
-    return await execute_request(
-        request=request,
-        db=db,
-        settings=settings,
-        tenant_id=tenant_id,
-        key=idempotency_key,
-        handler=handler,
-        required=False,
-        seal_with=cipher,  # the response shows the secret once: stored encrypted for replays
+    row, secret = await service.create(
+        session=idempotent_request.session,
+        tenant_id=idempotent_request.tenant_id,
+        cipher=cipher,
+        carrier=body.carrier,
+        name=body.name,
+        environment=body.environment,
+        credentials=body.credentials,
+        is_active=body.is_active,
     )
+    return await idempotent_request.respond(201, _with_secret(row, cipher, _base_url(request), secret))
 
 
 @router.get(
@@ -223,7 +199,7 @@ async def rotate_webhook_secret(
     request: Request,
     _: TenantAdmin,
     session: TenantSession,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: AppSettings,
     cipher: Cipher,
 ) -> IntegrationWithSecret:
     """A new `webhook_secret` (shown only in this response) for pushes to `inbound_webhook_url`.
@@ -272,12 +248,7 @@ async def delete_integration(integration_id: uuid.UUID, _: TenantAdmin, session:
     ),
 )
 async def test_integration(
-    integration_id: uuid.UUID,
-    principal: TenantAdmin,
-    db: Annotated[Database, Depends(get_db)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    cipher: Cipher,
-    http: Http,
+    integration_id: uuid.UUID, _: TenantAdmin, session: TenantSession, settings: AppSettings, cipher: Cipher, http: Http
 ) -> IntegrationCheck:
     """Make the carrier's cheapest authenticated call with the stored credentials and record the outcome.
 
@@ -286,9 +257,8 @@ async def test_integration(
     rate limited...). The outcome is stored as last_check_status /
     last_checked_at / last_error. 404 unknown id; 501 if the carrier offers no credentials test.
     """
-    assert principal.tenant_id is not None
-    async with db.transaction(principal.tenant_id) as session:
-        spec = AdapterSpec.of(await service.get_or_404(session=session, integration_id=integration_id), cipher)
+    spec = AdapterSpec.of(await service.get_or_404(session=session, integration_id=integration_id), cipher)
+    await session.commit()  # hold no transaction while the carrier answers
     adapter = build_adapter(spec=spec, settings=settings, http=http)
     status, error, error_type = "ok", None, None
     try:
@@ -298,14 +268,12 @@ async def test_integration(
     except CarrierError as exc:
         logger.info("integration %s test failed: %s", integration_id, exc)
         status, error, error_type = "failed", exc.message, exc.problem_type
-    async with db.transaction(principal.tenant_id) as session:
-        row = await service.get_or_404(session=session, integration_id=integration_id, for_update=True)
-        row = await service.record_check(session=session, integration=row, status=status, error=error)
-        assert row.last_checked_at is not None
-        return IntegrationCheck(
-            integration_id=row.id,
-            status=status,  # type: ignore[arg-type]
-            last_checked_at=row.last_checked_at,
-            last_error=row.last_error,
-            error_type=error_type,
-        )
+    row = await service.get_or_404(session=session, integration_id=integration_id, for_update=True)
+    row = await service.record_check(session=session, integration=row, status=status, error=error)
+    return IntegrationCheck(
+        integration_id=row.id,
+        status=status,  # type: ignore[arg-type]
+        last_checked_at=row.last_checked_at,  # type: ignore[arg-type] - record_check sets it
+        last_error=row.last_error,
+        error_type=error_type,
+    )

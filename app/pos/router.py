@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from app.api.deps import MerchantOrAdmin, TenantMember, TenantSession, get_db
-from app.core.config import Settings, get_settings
-from app.core.db.session import Database
-from app.idempotency import service as idempotency
+from app.api.deps import MERCHANT_OR_ADMIN, TenantMember, TenantSession, idempotent
+from app.idempotency.service import IdempotentRequest
 from app.core.pagination import Page, PageParams, make_page, page_params
 from app.pos import service
 from app.pos.canonical import PayloadError
 from app.pos.schemas import IngestResult, OrderDetail, OrderOut
 from app.pos.sources import UnknownSource, get_mapper
-from app.core.problems import ProblemError
+from app.pos.errors import InvalidOrderPayload, OrderNotFound, UnknownPosSource
 
 router = APIRouter(prefix="/v1/pos", tags=["pos"])
-
-
-def _parse_json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProblemError(400, "malformed-json", f"The request body is not valid JSON: {exc}.") from exc
 
 
 @router.post(
@@ -46,10 +36,7 @@ def _parse_json(raw: bytes) -> Any:
 async def ingest_order(
     source: str,
     request: Request,
-    principal: MerchantOrAdmin,
-    db: Annotated[Database, Depends(get_db)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", description="Required; 1-255 chars, e.g. a UUID.")] = None,
+    idempotent_request: Annotated[IdempotentRequest, idempotent(MERCHANT_OR_ADMIN, required=True)],
 ) -> Response:
     """Store one order from `source` (`generic`, `shopify`, `woocommerce`, ...) exactly once.
 
@@ -63,29 +50,23 @@ async def ingest_order(
     try:
         mapper = get_mapper(source)
     except UnknownSource as exc:
-        raise ProblemError(404, "unknown-source", f"Unknown POS source '{source}'.", known_sources=exc.known) from exc
-    key = idempotency.validate_key(idempotency_key)
-    raw = await request.body()
-    payload = _parse_json(raw)
+        raise UnknownPosSource(f"Unknown POS source '{source}'.", known_sources=exc.known) from exc
+    payload = idempotent_request.json()
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
         order = mapper(payload, headers)
     except PayloadError as exc:
-        raise ProblemError(422, "invalid-order-payload", str(exc), source=source) from exc
-
-    assert principal.tenant_id is not None
-    tenant_id = principal.tenant_id
-
-    async def handler(session) -> tuple[int, Any]:  # noqa: ANN001
-        row, created = await service.ingest(
-            session=session, tenant_id=tenant_id, source=source, order=order, raw_payload=payload
-        )
-        result = IngestResult(result="created" if created else "existing", order=OrderOut.model_validate(row))
-        return (201 if created else 200), result
-
-    return await idempotency.execute_request(
-        request=request, db=db, settings=settings, tenant_id=tenant_id, key=key, handler=handler, required=True
+        raise InvalidOrderPayload(str(exc), source=source) from exc
+    row, created = await service.ingest(
+        session=idempotent_request.session,
+        tenant_id=idempotent_request.tenant_id,
+        source=source,
+        order=order,
+        raw_payload=payload,
+        raw_json=idempotent_request.body.decode("utf-8"),
     )
+    result = IngestResult(result="created" if created else "existing", order=OrderOut.model_validate(row))
+    return await idempotent_request.respond(201 if created else 200, result)
 
 
 @router.get("/orders", response_model=Page[OrderOut], summary="List orders")
@@ -105,5 +86,5 @@ async def get_order(order_id: uuid.UUID, _: TenantMember, session: TenantSession
     """One order with its raw payload; 404 if the tenant has none with this id."""
     row = await service.get(session=session, order_id=order_id)
     if row is None:
-        raise ProblemError(404, "not-found", "No such order.")
+        raise OrderNotFound("No such order.")
     return OrderDetail.model_validate(row)

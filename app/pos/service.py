@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db.base import new_id, utcnow
+from app.core.db.session import driver_connection
 
 from app.events import service as events
 from app.core.pagination import PageParams, paginate_query
@@ -17,44 +20,88 @@ from app.pos.models import PosOrder
 ORDER_INGESTED = "pos.order.ingested"
 
 
-async def ingest(
-    *, session: AsyncSession, tenant_id: uuid.UUID, source: str, order: CanonicalOrder, raw_payload: Any
-) -> tuple[PosOrder, bool]:
-    """Store `order` unless (tenant, source, external_id) exists; returns (order row, created?).
+_ORDER_COLUMNS = (
+    "id, source, external_id, order_number, placed_at, currency, customer, shipping_address, line_items, "
+    "subtotal, shipping_total, tax_total, discount_total, total, financial_status, test, created_at"
+)
+_INSERT_SQL = (
+    "INSERT INTO pos_orders (tenant_id, id, source, external_id, order_number, placed_at, currency, customer, "
+    "shipping_address, line_items, subtotal, shipping_total, tax_total, discount_total, total, financial_status, "
+    "test, raw_payload, created_at, updated_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11, $12, $13, $14, $15, $16, $17, "
+    "$18::jsonb, $19, $19) "
+    "ON CONFLICT (tenant_id, source, external_id) DO NOTHING RETURNING created_at"
+)
+# The stored order, without its raw payload (which can be large and is not in the response).
+_EXISTING_SQL = f"SELECT {_ORDER_COLUMNS} FROM pos_orders WHERE tenant_id = $1 AND source = $2 AND external_id = $3"
 
-    Race-free under concurrency (INSERT ... ON CONFLICT DO NOTHING). A new order
-    writes `pos.order.ingested` in the same transaction; an existing one writes nothing.
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+async def ingest(
+    *,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    source: str,
+    order: CanonicalOrder,
+    raw_payload: Any,
+    raw_json: str | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Store `order` unless (tenant, source, external_id) exists; returns (the order's columns, created?).
+
+    The columns are those of `OrderOut` (no raw payload). Race-free under
+    concurrency (INSERT ... ON CONFLICT DO NOTHING). A new order writes
+    `pos.order.ingested` in the same transaction; an existing one writes
+    nothing. `raw_json` is `raw_payload` as JSON text when the caller has it
+    (the request body): it is stored as is, not serialized again.
     """
-    values = order.model_dump(mode="json", exclude={"placed_at"})
-    values["placed_at"] = order.placed_at
-    stmt = (
-        insert(PosOrder)
-        .values(tenant_id=tenant_id, source=source, raw_payload=raw_payload, **values)
-        .on_conflict_do_nothing(index_elements=[PosOrder.tenant_id, PosOrder.source, PosOrder.external_id])
-        .returning(PosOrder)
+    conn = await driver_connection(session)
+    order_id, now = new_id(), utcnow()
+    dumped = order.model_dump(mode="json", exclude={"placed_at"})
+    created_at = await conn.fetchval(
+        _INSERT_SQL,
+        tenant_id,
+        order_id,
+        source,
+        order.external_id,
+        order.order_number,
+        order.placed_at,
+        order.currency,
+        _json(dumped["customer"]),
+        _json(dumped["shipping_address"]),
+        _json(dumped["line_items"]),
+        order.subtotal,
+        order.shipping_total,
+        order.tax_total,
+        order.discount_total,
+        order.total,
+        order.financial_status,
+        order.test,
+        raw_json if raw_json is not None else _json(raw_payload),
+        now,
     )
-    row = (await session.execute(stmt)).scalar_one_or_none()
-    if row is None:
-        existing = await session.execute(
-            select(PosOrder).where(PosOrder.source == source, PosOrder.external_id == order.external_id)
-        )
-        return existing.scalar_one(), False
+    if created_at is None:
+        row = await conn.fetchrow(_EXISTING_SQL, tenant_id, source, order.external_id)
+        return dict(row.items()), False
     await events.record(
         session=session,
         tenant_id=tenant_id,
         type=ORDER_INGESTED,
         subject_type="pos_order",
-        subject_id=row.id,
+        subject_id=order_id,
         data={
-            "order_id": str(row.id),
+            "order_id": str(order_id),
             "source": source,
-            "external_id": row.external_id,
-            "order_number": row.order_number,
-            "currency": row.currency,
-            "total": row.total,
-            "test": row.test,
+            "external_id": order.external_id,
+            "order_number": order.order_number,
+            "currency": order.currency,
+            "total": order.total,
+            "test": order.test,
         },
     )
+    row = {"id": order_id, "source": source, "created_at": created_at, **dumped, "placed_at": order.placed_at}
     return row, True
 
 

@@ -9,9 +9,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from app.api.deps import MerchantOrAdmin, TenantSession, get_db
-from app.core.config import Settings, get_settings
-from app.core.db.session import Database
+from app.api.deps import AppSettings, Db, MerchantOrAdmin, TenantSession
+from app.core.config import Settings
 from app.core.crypto import CredentialsCipher, CredentialsKeyError, cipher_from_settings
 from app.core.pagination import Page, PageParams, make_page, page_params
 from app.api.errors import PIPELINE_PROBLEMS
@@ -67,8 +66,8 @@ async def receive_push(
     carrier: str,
     integration_id: str,
     request: Request,
-    db: Annotated[Database, Depends(get_db)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    db: Db,
+    settings: AppSettings,
 ) -> InboundAck:
     """A carrier's push notification for one of a tenant's integrations (no API key: carriers cannot send one).
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
-from app.api.deps import MerchantOrAdmin, TenantSession, get_db
-from app.core.config import Settings, get_settings
+from app.api.deps import MERCHANT_OR_ADMIN, AppSettings, CallsOut, Db, MerchantOrAdmin, TenantSession, idempotent
 from app.couriers.errors import CarrierError
 from app.couriers.types import TrackingStatus
-from app.core.db.session import Database
-from app.idempotency.service import execute_request
+from app.idempotency.service import IdempotentRequest
 from app.integrations.adapters import carrier_problem
 from app.api.deps import Cipher, Http
 from app.core.pagination import Page, PageParams, make_page, page_params
@@ -73,11 +71,8 @@ _TRACKING_ACCOUNT = (
 )
 async def register_shipment(
     body: ShipmentCreate,
-    request: Request,
-    principal: MerchantOrAdmin,
-    db: Annotated[Database, Depends(get_db)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", description="Optional; 1-255 chars.")] = None,
+    idempotent_request: Annotated[IdempotentRequest, idempotent(MERCHANT_OR_ADMIN, required=False)],
+    settings: AppSettings,
 ) -> Response:
     """Register a tracking number for tracking; it does not call the carrier (refresh does).
 
@@ -91,25 +86,17 @@ async def register_shipment(
     402 `quota-exceeded`: the plan's monthly shipment quota is used up (body
     names the quota and `resets_at`).
     """
-    assert principal.tenant_id is not None
-    tenant_id = principal.tenant_id
-
-    async def handler(session: Any) -> tuple[int, Any]:
-        row, created = await service.register(
-            session=session,
-            tenant_id=tenant_id,
-            carrier=body.carrier,
-            tracking_number=body.tracking_number,
-            integration_id=body.integration_id,
-            order_id=body.order_id,
-            schedule=service.TrackingSchedule.from_settings(settings),
-        )
-        payload = ShipmentRegistration(result="created" if created else "existing", shipment=ShipmentOut.model_validate(row))
-        return (201 if created else 200), payload
-
-    return await execute_request(
-        request=request, db=db, settings=settings, tenant_id=tenant_id, key=idempotency_key, handler=handler, required=False
+    row, created = await service.register(
+        session=idempotent_request.session,
+        tenant_id=idempotent_request.tenant_id,
+        carrier=body.carrier,
+        tracking_number=body.tracking_number,
+        integration_id=body.integration_id,
+        order_id=body.order_id,
+        schedule=service.TrackingSchedule.from_settings(settings),
     )
+    payload = ShipmentRegistration(result="created" if created else "existing", shipment=ShipmentOut.model_validate(row))
+    return await idempotent_request.respond(201 if created else 200, payload)
 
 
 @router.get(
@@ -148,8 +135,9 @@ async def get_shipment(shipment_id: uuid.UUID, _: MerchantOrAdmin, session: Tena
 async def refresh_shipment(
     shipment_id: uuid.UUID,
     principal: MerchantOrAdmin,
-    db: Annotated[Database, Depends(get_db)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    _: CallsOut,
+    db: Db,
+    settings: AppSettings,
     cipher: Cipher,
     http: Http,
 ) -> RefreshOut:
@@ -189,8 +177,9 @@ async def refresh_shipment(
 async def track_numbers(
     body: TrackRequest,
     principal: MerchantOrAdmin,
-    db: Annotated[Database, Depends(get_db)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    _: CallsOut,
+    db: Db,
+    settings: AppSettings,
     cipher: Cipher,
     http: Http,
 ) -> TrackResponse:

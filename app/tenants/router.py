@@ -6,10 +6,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import PlatformAdmin, get_db
-from app.core.db.session import Database
+from app.api.deps import PlatformAdminSession
 from app.core.pagination import Page, PageParams, make_page, page_params
 from app.api.errors import PIPELINE_PROBLEMS
 from app.core.problems import InvalidCursor, problem_responses
@@ -20,20 +18,13 @@ from app.tenants.schemas import TenantCreate, TenantOut
 router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
 
 
-async def admin_session(_: PlatformAdmin, db: Annotated[Database, Depends(get_db)]):  # noqa: ANN201
-    """A platform-admin transaction (sees every tenant row; no tenant-owned rows)."""
-    async with db.transaction(platform_admin=True) as session:
-        yield session
-
-
-AdminSession = Annotated[AsyncSession, Depends(admin_session, scope="function")]
 
 
 @router.post(
     "", status_code=201, response_model=TenantOut, summary="Create a tenant",
     responses=problem_responses(PIPELINE_PROBLEMS, SlugTaken),
 )
-async def create_tenant(body: TenantCreate, session: AdminSession) -> TenantOut:
+async def create_tenant(body: TenantCreate, session: PlatformAdminSession) -> TenantOut:
     """Create a tenant `{name, slug}` (platform admin). 409 if the slug exists."""
     tenant = await service.create(session=session, name=body.name, slug=body.slug)
     return TenantOut.model_validate(tenant)
@@ -42,7 +33,7 @@ async def create_tenant(body: TenantCreate, session: AdminSession) -> TenantOut:
 @router.get(
     "", response_model=Page[TenantOut], summary="List tenants", responses=problem_responses(PIPELINE_PROBLEMS, InvalidCursor)
 )
-async def list_tenants(session: AdminSession, params: Annotated[PageParams, Depends(page_params)]) -> dict:
+async def list_tenants(session: PlatformAdminSession, params: Annotated[PageParams, Depends(page_params)]) -> dict:
     """Every tenant, newest first, cursor-paginated (platform admin)."""
     rows = await service.list_page(session=session, params=params)
     return make_page(rows, params, convert=TenantOut.model_validate)
@@ -52,7 +43,7 @@ async def list_tenants(session: AdminSession, params: Annotated[PageParams, Depe
     "/{tenant_id}", response_model=TenantOut, summary="Get a tenant",
     responses=problem_responses(PIPELINE_PROBLEMS, TenantNotFound),
 )
-async def get_tenant(tenant_id: uuid.UUID, session: AdminSession) -> TenantOut:
+async def get_tenant(tenant_id: uuid.UUID, session: PlatformAdminSession) -> TenantOut:
     """One tenant by id (platform admin); 404 if none."""
     tenant = await service.get(session=session, tenant_id=tenant_id)
     if tenant is None:

@@ -6,14 +6,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AwareDatetime
 
-from app.api.deps import MerchantOrAdmin, TenantSession, get_db, require_roles
-from app.api.principal import Principal
-from app.core.config import Settings, get_settings
-from app.core.db.session import Database
-from app.idempotency.service import execute_request
+from app.api.deps import TENANT_ADMIN, AppSettings, MerchantOrAdmin, TenantAdmin, TenantSession, idempotent
+from app.idempotency.service import IdempotentRequest
 from app.api.deps import Cipher
 from app.core.pagination import Page, PageParams, make_page, page_params
 from app.api.errors import PIPELINE_PROBLEMS
@@ -45,11 +42,9 @@ from app.webhooks.schemas import (
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
 deliveries_router = APIRouter(prefix="/v1/deliveries", tags=["webhooks"])
 
-TenantAdmin = Annotated[Principal, Depends(require_roles("tenant_admin"))]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Optional; 1-255 chars.")]
-
 _IDEMPOTENCY = (IdempotencyKeyInvalid, IdempotencyKeyReused, IdempotencyKeyInFlight)
 _ENDPOINT = (PIPELINE_PROBLEMS, WebhookEndpointNotFound)
+
 
 
 def _out(endpoint: WebhookEndpoint) -> WebhookEndpointOut:
@@ -104,12 +99,9 @@ async def _one_delivery(session: Any, delivery: WebhookDelivery) -> DeliveryOut:
 )
 async def create_webhook_endpoint(
     body: WebhookEndpointCreate,
-    request: Request,
-    principal: TenantAdmin,
-    db: Annotated[Database, Depends(get_db)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    idempotent_request: Annotated[IdempotentRequest, idempotent(TENANT_ADMIN, required=False, sealed=True)],
+    settings: AppSettings,
     cipher: Cipher,
-    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Register a URL for the event types listed (or "*"); the response carries its signing `secret`, shown only here.
 
@@ -120,32 +112,17 @@ async def create_webhook_endpoint(
     endpoint count is used up). With an `Idempotency-Key`, a retry gets the
     first response (same endpoint, same secret) again.
     """
-    assert principal.tenant_id is not None
-    tenant_id = principal.tenant_id
-
-    async def handler(session: Any) -> tuple[int, Any]:
-        endpoint, secret = await service.create(
-            session=session,
-            tenant_id=tenant_id,
-            cipher=cipher,
-            dev_hosts=settings.webhook_dev_hosts,
-            url=body.url,
-            event_types=body.event_types,
-            description=body.description,
-            enabled=body.enabled,
-        )
-        return 201, WebhookEndpointCreated(**_out(endpoint).model_dump(), secret=secret)
-
-    return await execute_request(
-        request=request,
-        db=db,
-        settings=settings,
-        tenant_id=tenant_id,
-        key=idempotency_key,
-        handler=handler,
-        required=False,
-        seal_with=cipher,  # the response shows the secret once: stored encrypted for replays
+    endpoint, secret = await service.create(
+        session=idempotent_request.session,
+        tenant_id=idempotent_request.tenant_id,
+        cipher=cipher,
+        dev_hosts=settings.webhook_dev_hosts,
+        url=body.url,
+        event_types=body.event_types,
+        description=body.description,
+        enabled=body.enabled,
     )
+    return await idempotent_request.respond(201, WebhookEndpointCreated(**_out(endpoint).model_dump(), secret=secret))
 
 
 @router.get(
@@ -184,7 +161,7 @@ async def update_webhook_endpoint(
     body: WebhookEndpointUpdate,
     _: TenantAdmin,
     session: TenantSession,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: AppSettings,
 ) -> WebhookEndpointOut:
     """Change url, description, event_types and/or enabled; only the fields sent change.
 
@@ -218,12 +195,9 @@ async def delete_webhook_endpoint(endpoint_id: uuid.UUID, _: TenantAdmin, sessio
 )
 async def rotate_webhook_secret(
     endpoint_id: uuid.UUID,
-    request: Request,
-    principal: TenantAdmin,
-    db: Annotated[Database, Depends(get_db)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    idempotent_request: Annotated[IdempotentRequest, idempotent(TENANT_ADMIN, required=False, sealed=True)],
+    settings: AppSettings,
     cipher: Cipher,
-    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Issue a new signing secret (returned only here); the old one keeps signing until `previous_secret_expires_at`.
 
@@ -232,25 +206,12 @@ async def rotate_webhook_secret(
     retires the older secret at once. With an `Idempotency-Key`, a retry gets
     the first response (the same secret) instead of rotating twice. 404 unknown id.
     """
-    assert principal.tenant_id is not None
-
-    async def handler(session: Any) -> tuple[int, Any]:
-        endpoint = await service.get_or_404(session=session, endpoint_id=endpoint_id, for_update=True)
-        secret, expires_at = await service.rotate_secret(
-            session=session, endpoint=endpoint, cipher=cipher, overlap_seconds=settings.webhook_secret_rotation_overlap_seconds
-        )
-        return 200, SecretRotated(secret=secret, previous_secret_expires_at=expires_at)
-
-    return await execute_request(
-        request=request,
-        db=db,
-        settings=settings,
-        tenant_id=principal.tenant_id,
-        key=idempotency_key,
-        handler=handler,
-        required=False,
-        seal_with=cipher,  # the response shows the new secret once: stored encrypted for replays
+    session = idempotent_request.session
+    endpoint = await service.get_or_404(session=session, endpoint_id=endpoint_id, for_update=True)
+    secret, expires_at = await service.rotate_secret(
+        session=session, endpoint=endpoint, cipher=cipher, overlap_seconds=settings.webhook_secret_rotation_overlap_seconds
     )
+    return await idempotent_request.respond(200, SecretRotated(secret=secret, previous_secret_expires_at=expires_at))
 
 
 @router.get(

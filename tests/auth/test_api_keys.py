@@ -66,8 +66,10 @@ async def test_expired_key_gets_401(client, admin_headers, make_tenant, owner_db
     headers = {"Authorization": f"Bearer {created.json()['key']}"}
     assert (await client.get("/v1/me", headers=headers)).status_code == 200
     async with owner_db.transaction() as session:
+        # The key as the resolver reads it (api_key_lookup, mirrored from api_keys when issued).
         await session.execute(
-            text("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = :id"), {"id": created.json()["id"]}
+            text("UPDATE api_key_lookup SET expires_at = now() - interval '1 second' WHERE key_id = :id"),
+            {"id": created.json()["id"]},
         )
     assert (await client.get("/v1/me", headers=headers)).status_code == 401
 

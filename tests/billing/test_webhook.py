@@ -172,7 +172,6 @@ async def test_past_due_keeps_the_plan_for_the_grace_period_then_free(
 
     # The grace period ends (moved into the past): the next read falls back to free and says so.
     await _move_grace_end(owner_db, tenant.id, seconds_ago=1)
-    billing_app.state.plan_cache.invalidate()
     after = await subscription_of(bclient, tenant)
     assert after.json()["plan"]["code"] == "free" and after.json()["subscribed_plan"] == "starter"
     assert policy(after) == FREE

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from contextlib import asynccontextmanager
 
 from sqlalchemy import func, select, text
 
-from app.core.db.base import utcnow
-from app.idempotency.models import IdempotencyKey
-from app.idempotency.service import RequestFingerprint, purge_expired
+from app.idempotency.service import purge_expired
 from app.pos.models import PosOrder
 
 ORDER = {"external_id": "ORD-1", "currency": "EUR", "total": 2500,
@@ -66,35 +64,40 @@ async def test_same_key_other_body_is_422(client, make_tenant, owner_db):
     assert await _orders(owner_db) == 1
 
 
-async def _claim_in_flight(owner_db, tenant_id, key: str, body: dict, *, locked_ago: timedelta = timedelta()) -> None:
-    fingerprint = RequestFingerprint.of("POST", PATH, json.dumps(body).encode())
+@asynccontextmanager
+async def _in_flight(owner_db, tenant_id, key: str):
+    """Hold the key's claim as a request still running would: its advisory lock in an open transaction."""
     async with owner_db.transaction() as session:
-        session.add(
-            IdempotencyKey(
-                tenant_id=tenant_id, key=key, request_method="POST", request_path=PATH,
-                request_hash=fingerprint.digest, state="in_flight", locked_at=utcnow() - locked_ago,
-                expires_at=utcnow() + timedelta(hours=24),
-            )
+        locked = await session.execute(
+            text("SELECT pg_try_advisory_xact_lock(hashtextextended(:name, 0))"),
+            {"name": f"idempotency:{tenant_id}:{key}"},
         )
+        assert locked.scalar_one() is True
+        yield session
 
 
 async def test_key_in_flight_is_409_with_retry_after(client, make_tenant, owner_db):
     tenant = await make_tenant("acme")
-    await _claim_in_flight(owner_db, tenant.id, "busy", ORDER)
-    response = await client.post(PATH, json=ORDER, headers=tenant.headers(**{"Idempotency-Key": "busy"}))
+    async with _in_flight(owner_db, tenant.id, "busy"):
+        response = await client.post(PATH, json=ORDER, headers=tenant.headers(**{"Idempotency-Key": "busy"}))
     assert response.status_code == 409
     assert int(response.headers["retry-after"]) >= 1
     assert response.json()["type"].endswith("/idempotency-key-in-flight")
     assert await _orders(owner_db) == 0
-
-
-async def test_abandoned_in_flight_key_is_reclaimed_after_lock_timeout(client, make_tenant, owner_db, settings):
-    tenant = await make_tenant("acme")
-    stale = timedelta(seconds=settings.idempotency_lock_timeout_seconds + 5)
-    await _claim_in_flight(owner_db, tenant.id, "crashed", ORDER, locked_ago=stale)
-    response = await client.post(PATH, json=ORDER, headers=tenant.headers(**{"Idempotency-Key": "crashed"}))
-    assert response.status_code == 201
+    # Once the first request's transaction ends (here: rolled back, as when its process died), the key is free.
+    retried = await client.post(PATH, json=ORDER, headers=tenant.headers(**{"Idempotency-Key": "busy"}))
+    assert retried.status_code == 201
     assert await _orders(owner_db) == 1
+
+
+async def test_claim_lives_in_the_work_transaction(client, make_tenant, owner_db):
+    """No row marks a key in flight: a key row exists only with its stored response."""
+    tenant = await make_tenant("acme")
+    headers = tenant.headers(**{"Idempotency-Key": "one-tx"})
+    assert (await client.post(PATH, json=ORDER, headers=headers)).status_code == 201
+    async with owner_db.transaction() as session:
+        rows = (await session.execute(text("SELECT response_status, response_body FROM idempotency_keys"))).all()
+    assert len(rows) == 1 and rows[0].response_status == 201 and b'"created"' in rows[0].response_body
 
 
 async def test_expired_key_is_forgotten_and_purged(client, make_tenant, owner_db, app_db):

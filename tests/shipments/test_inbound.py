@@ -20,7 +20,6 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook
 
-from app.core.config import get_settings
 from app.core.crypto import cipher_from_settings
 from app.core.problems import CredentialsEncryptionUnconfigured
 from app.integrations.errors import WebhookSignatureInvalid
@@ -159,13 +158,13 @@ def assert_problem(response, status: int, slug: str) -> None:
 @pytest.fixture
 def override_settings(app):
     """Run the app with other settings for one test (restored afterwards)."""
-    previous = app.dependency_overrides[get_settings]
+    previous = app.state.settings
 
     def use(settings) -> None:
-        app.dependency_overrides[get_settings] = lambda: settings
+        app.state.settings = settings
 
     yield use
-    app.dependency_overrides[get_settings] = previous
+    app.state.settings = previous
 
 
 # --------------------------------------------------------------------------- carriers' formats

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text
 
-from app.core.config import get_settings
 from app.core.db.base import new_id
 from app.events import service as events
 from app.core.crypto import cipher_from_settings
@@ -142,7 +141,7 @@ async def test_plain_http_only_for_dev_allowed_hosts(client, app, make_tenant, s
     _problem(await _create(client, acme, url="http://127.0.0.1:8080/hook"), 422, "invalid-webhook-url")
 
     dev = settings.model_copy(update={"webhook_dev_allowed_hosts": "127.0.0.1, receiver.test"})
-    monkeypatch.setitem(app.dependency_overrides, get_settings, lambda: dev)
+    monkeypatch.setitem(app.state._state, "settings", dev)
     created = await _create(client, acme, url="http://127.0.0.1:8080/hook")
     assert created.status_code == 201, created.text
     assert created.json()["url"] == "http://127.0.0.1:8080/hook"

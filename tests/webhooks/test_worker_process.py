@@ -65,7 +65,7 @@ async def test_maintenance_purges_expired_keys_and_old_attempts(api, growth_tena
             session.add(
                 IdempotencyKey(
                     tenant_id=tenant.id, key=key, request_method="POST", request_path="/v1/x",
-                    request_hash="h" * 64, state="completed", expires_at=expires_at,
+                    request_hash="h" * 64, response_status=201, response_headers={}, response_body=b"{}", expires_at=expires_at,
                 )
             )
         for status_code, attempted_at in ((500, utcnow() - retention - timedelta(hours=1)), (200, utcnow())):

@@ -2,7 +2,7 @@
 
 * Authenticated: one hit on the API key's policy ("key") and, for tenant
   keys, one on the tenant's ("tenant"); both values come from the tenant's
-  plan (cached, `app.billing.cache`). Platform-admin keys have one policy
+  plan, resolved with the key (`app.api.principal`). Platform-admin keys have one policy
   from PLATFORM_ADMIN_RATE_LIMIT.
 * Failed authentication: each unknown, revoked or expired key counts
   against the client address ("auth-failures", AUTH_FAILURE_RATE_LIMIT);
@@ -83,10 +83,9 @@ async def enforce_principal(request: Request, principal: Principal) -> None:
     if principal.tenant_id is None:
         policies = [Policy("key", limiter.platform_admin_limit, str(principal.key_id))]
     else:
-        plan = await request.app.state.plan_cache.get(request.app.state.db, principal.tenant_id)
         policies = [
-            Policy("key", f"{plan.requests_per_minute_per_key}/minute", str(principal.key_id)),
-            Policy("tenant", f"{plan.requests_per_minute_per_tenant}/minute", str(principal.tenant_id)),
+            Policy("key", f"{principal.requests_per_minute_per_key}/minute", str(principal.key_id)),
+            Policy("tenant", f"{principal.requests_per_minute_per_tenant}/minute", str(principal.tenant_id)),
         ]
     state = await limiter.hit(*policies)
     setattr(request.state, STATE_KEY, state)

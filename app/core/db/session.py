@@ -1,10 +1,16 @@
 """Engines and tenant-scoped transactions.
 
-Every unit of work runs in one transaction whose first statement sets
-`app.tenant_id` (and `app.platform_admin`) with `set_config(..., true)`:
-transaction-local, so it is safe with pooled connections and PgBouncer
-transaction pooling. Row-level security policies read those settings; a
+Every unit of work runs in one transaction scoped to one tenant with
+`SET LOCAL app.tenant_id = '<uuid>'` (and `SET LOCAL app.platform_admin = on`
+for platform-admin reads): transaction-local, so it is safe with pooled
+connections and PgBouncer transaction pooling, and Citus forwards it to the
+worker nodes with `citus.propagate_set_commands = 'local'` (which
+`set_config` is not). Row-level security policies read those settings; a
 transaction that sets neither sees no tenant rows (fail closed).
+
+No pre-ping per checkout: a connection the server dropped fails its first
+statement, SQLAlchemy invalidates it, and the error handler answers 503
+`database-unavailable` (the client retries; idempotent POSTs make that safe).
 """
 
 from __future__ import annotations
@@ -14,33 +20,70 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
+from sqlalchemy.util import await_only
 
-from app.core.config import Settings
-from app.core.db.urls import app_url
+CITUS_SERVER_SETTINGS = {"citus.propagate_set_commands": "local"}
+"""Per-connection settings: Citus forwards `SET LOCAL` to the workers; plain PostgreSQL only stores the placeholder."""
 
-_SET_SCOPE = text(
-    "SELECT set_config('app.tenant_id', :tenant_id, true), set_config('app.platform_admin', :platform_admin, true)"
-)
+
+def scope_sql(tenant_id: uuid.UUID | None, *, platform_admin: bool = False) -> str | None:
+    """The `SET LOCAL` statements scoping a transaction, or None when there is nothing to set.
+
+    `tenant_id` must be a `uuid.UUID` (its text form is the only thing interpolated,
+    so no injection is possible); SET cannot take bind parameters.
+    """
+    parts = []
+    if tenant_id is not None:
+        parts.append(f"SET LOCAL app.tenant_id = '{uuid.UUID(str(tenant_id))}'")
+    if platform_admin:
+        parts.append("SET LOCAL app.platform_admin = 'on'")
+    return "; ".join(parts) if parts else None
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under `session`'s transaction, its BEGIN sent if it was not yet.
+
+    For the hot request path: statements sent here run in the same
+    transaction as the session's ORM work, without the ORM's per-statement cost.
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    await _begin(raw.dbapi_connection)
+    return raw.driver_connection
+
+
+async def _begin(adapter: Any) -> None:
+    # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement;
+    # statements sent to the driver directly must not run before it.
+    if adapter._transaction is None:  # noqa: SLF001 - the adapter has no public "begin now"
+        await adapter._start_transaction()  # noqa: SLF001
+
+
+async def set_scope(session: AsyncSession, tenant_id: uuid.UUID | None, *, platform_admin: bool = False) -> None:
+    """Scope the session's current transaction to `tenant_id` (one round trip; several SETs in one simple query)."""
+    sql = scope_sql(tenant_id, platform_admin=platform_admin)
+    if sql is not None:
+        await (await driver_connection(session)).execute(sql)
+    session.info["tenant_id"] = tenant_id
+    session.info["platform_admin"] = platform_admin
 
 
 class ScopedSession(Session):
-    """A Session that scopes every transaction it begins to `info["tenant_id"]`."""
+    """A Session that scopes every transaction it begins to `info["tenant_id"]` / `info["platform_admin"]`."""
 
 
 @event.listens_for(ScopedSession, "after_begin")
 def _set_tenant_scope(session: Session, transaction: Any, connection: Any) -> None:
-    tenant_id = session.info.get("tenant_id")
-    connection.execute(
-        _SET_SCOPE,
-        {
-            "tenant_id": str(tenant_id) if tenant_id else "",
-            "platform_admin": "on" if session.info.get("platform_admin") else "off",
-        },
-    )
+    sql = scope_sql(session.info.get("tenant_id"), platform_admin=bool(session.info.get("platform_admin")))
+    if sql is not None:
+        # The raw asyncpg connection: several SETs in one simple-protocol round trip.
+        proxied = connection.connection
+        await_only(_begin(proxied.dbapi_connection))
+        await_only(proxied.driver_connection.execute(sql))
 
 
 class Database:
@@ -48,15 +91,21 @@ class Database:
 
     def __init__(self, url: URL | str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_recycle=1800,
+            connect_args={"server_settings": CITUS_SERVER_SETTINGS},
         )
         self.sessionmaker = async_sessionmaker(
             self.engine, sync_session_class=ScopedSession, expire_on_commit=False, autoflush=True
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Database:
+    def from_settings(cls, settings: Any) -> Database:
         """Connect as the application role (APP_DB_USER) to DATABASE_URL's database."""
+        from app.core.db.urls import app_url
+
         return cls(app_url(settings), pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
 
     @asynccontextmanager
