@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.api.deps import Db
+from app.api.routing import PipelineRouter
 from app.core.db.migrate import head_revision
 
-router = APIRouter(tags=["operations"])
+router = PipelineRouter(tags=["operations"])
 
 
 @router.get("/healthz", summary="Liveness")

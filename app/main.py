@@ -7,25 +7,25 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.api.setup import install_pipeline
 from app.auth.router import router as auth_router
 from app.billing.router import plans_router
 from app.billing.router import router as billing_router
 from app.billing.setup import install_billing
 from app.core.config import Settings, get_settings
-from app.couriers.http import aclose_carrier_http
 from app.core.db.session import Database
+from app.core.problems import install_problem_handlers
+from app.core.requestid import configure_logging
+from app.couriers.http import aclose_carrier_http
 from app.events.router import router as events_router
 from app.health import router as health_router
 from app.integrations.carriers_router import router as carriers_router
 from app.integrations.router import router as integrations_router
 from app.pos.router import router as pos_router
-from app.core.problems import install_problem_handlers
-from app.api.setup import install_pipeline
-from app.core.requestid import configure_logging
-from app.shipments.router import router as shipments_router
-from app.tenants.router import router as tenants_router
 from app.shipments.inbound_router import operator_router as inbound_webhooks_router
 from app.shipments.inbound_router import router as inbound_router
+from app.shipments.router import router as shipments_router
+from app.tenants.router import router as tenants_router
 from app.webhooks.router import deliveries_router as webhook_deliveries_router
 from app.webhooks.router import router as webhook_endpoints_router
 from app.wiring import install_hooks

@@ -15,7 +15,6 @@ from app.core.problems import (
     PROBLEM_SCHEMA_REF,
     NotFound,
     Problem,
-    ProblemError,
     install_problem_handlers,
     problem_responses,
 )
@@ -31,7 +30,7 @@ def _problem_classes() -> list[type[Problem]]:
         if cls not in found:
             found.append(cls)
             pending.extend(cls.__subclasses__())
-    return [cls for cls in found if cls is not ProblemError]  # the untyped shim has no slug of its own
+    return found
 
 
 def test_one_slug_has_one_status_and_one_title() -> None:
@@ -102,12 +101,6 @@ async def test_a_problem_renders_as_problem_json_with_headers_and_members() -> N
     }
     assert missing.status_code == 404
     assert missing.json()["type"] == PROBLEM_BASE + "not-found" and missing.json()["title"] == NotFound.title
-
-
-def test_the_untyped_shim_still_renders_what_it_is_given() -> None:
-    legacy = ProblemError(409, "legacy-conflict", "Old style.", extra=True)
-    assert (legacy.status, legacy.type_, legacy.title, legacy.extensions) == (409, "legacy-conflict", "Conflict", {"extra": True})
-    assert isinstance(legacy, Problem)
 
 
 def test_problem_responses_group_classes_by_status() -> None:

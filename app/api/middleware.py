@@ -13,7 +13,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.problems import problem_response
+from app.core.problems import BodyTooLarge
 from app.core.requestid import bind_request_id, reset_request_id
 
 access_log = logging.getLogger("courier_hub.access")
@@ -97,7 +97,5 @@ class RequestContextMiddleware:
             reset_request_id(token)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            413, "body-too-large", f"The request body exceeds {self.max_body_bytes} bytes."
-        )
+        response = BodyTooLarge(f"The request body exceeds {self.max_body_bytes} bytes.").response()
         await response(scope, receive, send)

@@ -1,15 +1,11 @@
-"""Wiring the request pipeline into the app: middleware, rate limits, replays, disconnects, JSON parsing."""
+"""Wiring the request pipeline into the app: middleware, rate limits, replays, disconnects, database errors."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 import asyncpg
-import orjson
 from fastapi import FastAPI, Request
-from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
@@ -19,36 +15,17 @@ from app.api.middleware import RequestContextMiddleware
 from app.api.principal import LastUsedStamper
 from app.api.ratelimit.setup import install_rate_limits
 from app.core.config import Settings
-from app.core.problems import UNSTORABLE_TEXT_SQLSTATES, InternalError, UnsupportedCharacter
+from app.core.problems import (
+    UNSTORABLE_TEXT_SQLSTATES,
+    InternalError,
+    UnsupportedCharacter,
+)
 from app.idempotency.service import IdempotentReplay
 
 logger = logging.getLogger(__name__)
 
 CLIENT_CLOSED_REQUEST = 499
 """nginx's status for "the client went away before the response": logged, never sent to anyone."""
-
-
-class OrjsonRequest(Request):
-    """A Request whose `json()` parses with orjson (FastAPI's body parsing calls it)."""
-
-    async def json(self) -> Any:
-        """The body parsed as JSON (once); raises orjson.JSONDecodeError, a json.JSONDecodeError, when invalid."""
-        if not hasattr(self, "_json"):
-            self._json = orjson.loads(await self.body())
-        return self._json
-
-
-class PipelineRoute(APIRoute):
-    """The route class of every router: requests parsed with orjson (`OrjsonRequest`)."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """FastAPI's handler, given an `OrjsonRequest` over the same ASGI scope."""
-        handler = super().get_route_handler()
-
-        async def route_handler(request: Request) -> Response:
-            return await handler(OrjsonRequest(request.scope, request.receive))
-
-        return route_handler
 
 
 async def _replay(_: Request, exc: IdempotentReplay) -> Response:

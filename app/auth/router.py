@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import service
 from app.api.deps import CurrentPrincipal, ManagedTenantSession, RequestSession
 from app.api.errors import PIPELINE_PROBLEMS
+from app.api.routing import PipelineRouter
+from app.auth import service
 from app.auth.errors import ApiKeyNotFound
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, MeOut
 from app.core.pagination import Page, PageParams, make_page, page_params
@@ -18,7 +19,7 @@ from app.core.problems import InvalidCursor, problem_responses
 from app.tenants import service as tenants
 from app.tenants.errors import TenantNotFound
 
-router = APIRouter(tags=["api keys"])
+router = PipelineRouter(tags=["api keys"])
 
 async def key_managed_session(tenant_id: uuid.UUID, session: ManagedTenantSession) -> AsyncSession:
     """The request's transaction scoped to `tenant_id`, if the caller may manage its keys (404 if no such tenant)."""

@@ -5,11 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import AppSettings, CallsOut, Db, PlatformAdminSession, TenantAdmin, TenantMember, TenantSession
+from app.api.deps import (
+    AppSettings,
+    CallsOut,
+    Db,
+    PlatformAdminSession,
+    TenantAdmin,
+    TenantMember,
+    TenantSession,
+)
 from app.api.errors import PIPELINE_PROBLEMS
+from app.api.routing import PipelineRouter
 from app.billing import checkout, plans, service, webhook
 from app.billing.errors import (
     STRIPE_PROBLEMS,
@@ -34,12 +43,12 @@ from app.billing.schemas import (
     WebhookAck,
 )
 from app.billing.stripe_client import StripeGateway
-from app.idempotency.errors import IdempotencyKeyReused
 from app.core.problems import ValidationFailed, problem_responses
+from app.idempotency.errors import IdempotencyKeyReused
 from app.tenants.errors import TenantNotFound
 
-plans_router = APIRouter(prefix="/v1/plans", tags=["billing"])
-router = APIRouter(prefix="/v1/billing", tags=["billing"])
+plans_router = PipelineRouter(prefix="/v1/plans", tags=["billing"])
+router = PipelineRouter(prefix="/v1/billing", tags=["billing"])
 
 async def get_gateway(request: Request) -> StripeGateway:
     """The process's StripeGateway (set by `app.billing.setup.install_billing`)."""

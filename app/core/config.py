@@ -39,9 +39,6 @@ class Settings(BaseSettings):
 
     # Idempotency
     idempotency_key_ttl_seconds: int = Field(default=24 * 3600, description="How long an Idempotency-Key is kept.")
-    idempotency_lock_timeout_seconds: int = Field(
-        default=60, description="After this, an in-flight key whose request died can be claimed again."
-    )
     idempotency_retry_after_seconds: int = 1
 
     # Courier API base URLs: each overrides both sandbox and production.

@@ -63,28 +63,6 @@ class Problem(Exception):
         )
 
 
-class ProblemError(Problem):
-    """Deprecated: an untyped problem `ProblemError(status, slug, detail, ...)`; raise a Problem subclass instead.
-
-    Kept only until the last raise sites are switched to typed classes.
-    """
-
-    def __init__(
-        self,
-        status: int,
-        type_: str,
-        detail: str,
-        *,
-        title: str | None = None,
-        headers: dict[str, str] | None = None,
-        **extensions: Any,
-    ) -> None:
-        super().__init__(detail, headers=headers, **extensions)
-        self.status = status
-        self.type_ = type_
-        self.title = title or HTTPStatus(status).phrase
-
-
 # --------------------------------------------------------------------------- generic problems
 
 
@@ -161,7 +139,7 @@ class CredentialsEncryptionUnconfigured(Problem):
 
 
 def all_problem_classes() -> list[type[Problem]]:
-    """Every Problem subclass imported so far (recursively), the deprecated untyped ProblemError excluded."""
+    """Every Problem subclass imported so far (recursively)."""
     found: list[type[Problem]] = []
     pending = list(Problem.__subclasses__())
     while pending:
@@ -169,7 +147,7 @@ def all_problem_classes() -> list[type[Problem]]:
         if cls not in found:
             found.append(cls)
             pending.extend(cls.__subclasses__())
-    return [cls for cls in found if cls is not ProblemError]
+    return found
 
 
 # --------------------------------------------------------------------------- OpenAPI

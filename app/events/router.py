@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import AwareDatetime
 
 from app.api.deps import TenantMember, TenantSession
 from app.api.errors import PIPELINE_PROBLEMS
+from app.api.routing import PipelineRouter
+from app.core.pagination import Page, PageParams, make_page, page_params
 from app.core.problems import InvalidCursor, problem_responses
 from app.events import service
 from app.events.schemas import EventOut
-from app.core.pagination import Page, PageParams, make_page, page_params
 
-router = APIRouter(prefix="/v1/events", tags=["events"])
+router = PipelineRouter(prefix="/v1/events", tags=["events"])
 
 
 @router.get(

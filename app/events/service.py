@@ -12,12 +12,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db.base import new_id, utcnow
+from app.core.db.session import driver_connection
 from app.core.pagination import PageParams, paginate_query
 from app.events import hooks
 from app.events.models import IntegrationEvent
+
+_INSERT_SQL = (
+    "INSERT INTO integration_events (tenant_id, id, type, subject_type, subject_id, data, occurred_at, created_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $7)"
+)
 
 
 async def record(
@@ -38,9 +46,17 @@ async def record(
     the hooks and address endpoints yourself (a `ping`). Raises whatever a hook
     raises (the caller's transaction then rolls back).
     """
-    event = IntegrationEvent(tenant_id=tenant_id, type=type, subject_type=subject_type, subject_id=subject_id, data=data)
-    session.add(event)
-    await session.flush()
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # the ORM work before the event reaches the database first (hooks may read it)
+    now = utcnow()
+    event = IntegrationEvent(
+        tenant_id=tenant_id, id=new_id(), type=type, subject_type=subject_type, subject_id=subject_id, data=data,
+        occurred_at=now, created_at=now,
+    )
+    conn = await driver_connection(session)
+    await conn.execute(
+        _INSERT_SQL, tenant_id, event.id, type, subject_type, subject_id, orjson.dumps(data, default=str).decode(), now
+    )
     if fan_out:
         await hooks.run(session, event)
     return event

@@ -38,10 +38,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from app.core.crypto import CredentialsCipher
-from app.core.tenancy import for_each_tenant
 from app.core.db.base import new_id, utcnow
 from app.core.db.session import Database, driver_connection
 from app.core.problems import InternalError, MalformedJson
+from app.core.tenancy import for_each_tenant
 from app.idempotency.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyInvalid,

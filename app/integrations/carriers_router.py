@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
 from pydantic import Field
 
 from app.api.deps import CurrentPrincipal
 from app.api.errors import PIPELINE_PROBLEMS
+from app.api.routing import PipelineRouter
 from app.core.problems import problem_responses
 from app.couriers import registry
 from app.integrations.schemas import CarrierOut
 
-router = APIRouter(prefix="/v1/carriers", tags=["carriers"])
+router = PipelineRouter(prefix="/v1/carriers", tags=["carriers"])
 
 
 class CarrierWithWebhookAuthOut(CarrierOut):

@@ -7,30 +7,38 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
-from app.api.deps import TENANT_ADMIN, AppSettings, MerchantOrAdmin, TenantAdmin, TenantSession, idempotent
+from app.api.deps import (
+    TENANT_ADMIN,
+    AppSettings,
+    Cipher,
+    Http,
+    MerchantOrAdmin,
+    TenantAdmin,
+    TenantSession,
+    idempotent,
+)
+from app.api.errors import PIPELINE_PROBLEMS
+from app.api.routing import PipelineRouter
+from app.billing.errors import QuotaExceeded
+from app.core.crypto import CredentialsCipher
+from app.core.pagination import Page, PageParams, make_page, page_params
+from app.core.problems import (
+    CredentialsEncryptionUnconfigured,
+    InvalidCursor,
+    problem_responses,
+)
 from app.couriers.errors import CapabilityNotSupported, CarrierError
 from app.couriers.registry import UnknownCarrier, get_adapter_class
+from app.idempotency.errors import (
+    IdempotencyKeyInFlight,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+)
 from app.idempotency.service import IdempotentRequest
 from app.integrations import service
 from app.integrations.adapters import AdapterSpec, build_adapter, carrier_problem
-from app.core.crypto import CredentialsCipher
-from app.api.deps import Cipher, Http
-from app.integrations.models import Integration
-from app.integrations.schemas import (
-    IntegrationCheck,
-    IntegrationCreate,
-    IntegrationOut,
-    IntegrationUpdate,
-    IntegrationWithSecret,
-    WebhookAuth,
-)
-from app.core.pagination import Page, PageParams, make_page, page_params
-from app.api.errors import PIPELINE_PROBLEMS
-from app.billing.errors import QuotaExceeded
-from app.core.problems import CredentialsEncryptionUnconfigured, InvalidCursor, problem_responses
-from app.idempotency.errors import IdempotencyKeyInFlight, IdempotencyKeyInvalid, IdempotencyKeyReused
 from app.integrations.errors import (
     CarrierCapabilityNotSupported,
     CredentialsUndecryptable,
@@ -40,13 +48,22 @@ from app.integrations.errors import (
     StoredCredentialsInvalid,
     UnsupportedCarrier,
 )
+from app.integrations.models import Integration
+from app.integrations.schemas import (
+    IntegrationCheck,
+    IntegrationCreate,
+    IntegrationOut,
+    IntegrationUpdate,
+    IntegrationWithSecret,
+    WebhookAuth,
+)
 
 _COMMON = (PIPELINE_PROBLEMS, CredentialsEncryptionUnconfigured)
 _WRITE = (UnsupportedCarrier, InvalidCredentials, IntegrationExists, QuotaExceeded)
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/v1/integrations", tags=["integrations"])
+router = PipelineRouter(prefix="/v1/integrations", tags=["integrations"])
 
 def _webhook_auth(carrier: str) -> WebhookAuth | None:
     try:
@@ -112,7 +129,7 @@ async def create_integration(
     The response carries `webhook_secret`, shown only here (and in an
     Idempotency-Key replay of this response, stored encrypted): configure it at
     the carrier for its pushes to `inbound_webhook_url`, as `webhook_auth` says.
-    Errors: 422 `unknown-carrier` (lists `known_carriers`), 422
+    Errors: 422 `unsupported-carrier` (lists `known_carriers`), 422
     `invalid-credentials` (field errors, never the values), 409
     `integration-exists` (an active one with this carrier and name). With an
     `Idempotency-Key`, a retry gets the first response again.

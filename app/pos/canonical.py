@@ -13,7 +13,6 @@ from decimal import Decimal, InvalidOperation
 from babel.numbers import get_currency_precision
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-
 MAX_MINOR_UNITS = 10**15
 """Largest absolute amount accepted, in minor units (fits BIGINT with room to add)."""
 

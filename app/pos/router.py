@@ -5,18 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from app.api.deps import MERCHANT_OR_ADMIN, TenantMember, TenantSession, idempotent
-from app.idempotency.service import IdempotentRequest
+from app.api.errors import PIPELINE_PROBLEMS
+from app.api.routing import PipelineRouter
 from app.core.pagination import Page, PageParams, make_page, page_params
+from app.core.problems import InvalidCursor, MalformedJson, problem_responses
+from app.idempotency.errors import IDEMPOTENCY_PROBLEMS
+from app.idempotency.service import IdempotentRequest
 from app.pos import service
 from app.pos.canonical import PayloadError
+from app.pos.errors import InvalidOrderPayload, OrderNotFound, UnknownPosSource
 from app.pos.schemas import IngestResult, OrderDetail, OrderOut
 from app.pos.sources import UnknownSource, get_mapper
-from app.pos.errors import InvalidOrderPayload, OrderNotFound, UnknownPosSource
 
-router = APIRouter(prefix="/v1/pos", tags=["pos"])
+router = PipelineRouter(prefix="/v1/pos", tags=["pos"])
 
 
 @router.post(
@@ -24,7 +28,10 @@ router = APIRouter(prefix="/v1/pos", tags=["pos"])
     response_model=IngestResult,
     status_code=201,
     summary="Ingest one order from a POS or shop system",
-    responses={200: {"model": IngestResult, "description": "The order existed already (same source and external id)."}},
+    responses={
+        200: {"model": IngestResult, "description": "The order existed already (same source and external id)."},
+        **problem_responses(PIPELINE_PROBLEMS, IDEMPOTENCY_PROBLEMS, UnknownPosSource, MalformedJson, InvalidOrderPayload),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -69,7 +76,9 @@ async def ingest_order(
     return await idempotent_request.respond(201 if created else 200, result)
 
 
-@router.get("/orders", response_model=Page[OrderOut], summary="List orders")
+@router.get(
+    "/orders", response_model=Page[OrderOut], summary="List orders", responses=problem_responses(PIPELINE_PROBLEMS, InvalidCursor)
+)
 async def list_orders(
     _: TenantMember,
     session: TenantSession,
@@ -81,7 +90,12 @@ async def list_orders(
     return make_page(rows, params, convert=OrderOut.model_validate)
 
 
-@router.get("/orders/{order_id}", response_model=OrderDetail, summary="Get an order")
+@router.get(
+    "/orders/{order_id}",
+    response_model=OrderDetail,
+    summary="Get an order",
+    responses=problem_responses(PIPELINE_PROBLEMS, OrderNotFound),
+)
 async def get_order(order_id: uuid.UUID, _: TenantMember, session: TenantSession) -> OrderDetail:
     """One order with its raw payload; 404 if the tenant has none with this id."""
     row = await service.get(session=session, order_id=order_id)

@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db.base import new_id, utcnow
 from app.core.db.session import driver_connection
-
-from app.events import service as events
 from app.core.pagination import PageParams, paginate_query
+from app.events import service as events
 from app.pos.canonical import CanonicalOrder
 from app.pos.models import PosOrder
 

@@ -7,15 +7,25 @@ import logging
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from app.api.deps import AppSettings, Db, MerchantOrAdmin, TenantSession
+from app.api.errors import PIPELINE_PROBLEMS
+from app.api.routing import PipelineRouter
 from app.core.config import Settings
 from app.core.crypto import CredentialsCipher, CredentialsKeyError, cipher_from_settings
 from app.core.pagination import Page, PageParams, make_page, page_params
-from app.api.errors import PIPELINE_PROBLEMS
-from app.core.problems import BodyTooLarge, CredentialsEncryptionUnconfigured, InvalidCursor, problem_responses
-from app.integrations.errors import UnknownCarrier, WebhookPayloadInvalid, WebhookSignatureInvalid
+from app.core.problems import (
+    BodyTooLarge,
+    CredentialsEncryptionUnconfigured,
+    InvalidCursor,
+    problem_responses,
+)
+from app.integrations.errors import (
+    UnknownCarrier,
+    WebhookPayloadInvalid,
+    WebhookSignatureInvalid,
+)
 from app.shipments import inbound
 from app.shipments.errors import (
     InboundIntegrationNotFound,
@@ -33,8 +43,8 @@ from app.shipments.inbound_schemas import (
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/v1/inbound", tags=["inbound webhooks"])
-operator_router = APIRouter(prefix="/v1/inbound-webhooks", tags=["inbound webhooks"])
+router = PipelineRouter(prefix="/v1/inbound", tags=["inbound webhooks"])
+operator_router = PipelineRouter(prefix="/v1/inbound-webhooks", tags=["inbound webhooks"])
 
 PUSH_PROBLEMS = problem_responses(
     WebhookPayloadInvalid,

@@ -5,19 +5,37 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 
-from app.api.deps import MERCHANT_OR_ADMIN, AppSettings, CallsOut, Db, MerchantOrAdmin, TenantSession, idempotent
+from app.api.deps import (
+    MERCHANT_OR_ADMIN,
+    AppSettings,
+    CallsOut,
+    Cipher,
+    Db,
+    Http,
+    MerchantOrAdmin,
+    TenantSession,
+    idempotent,
+)
+from app.api.errors import PIPELINE_PROBLEMS
+from app.api.routing import PipelineRouter
+from app.billing.errors import QuotaExceeded
+from app.core.pagination import Page, PageParams, make_page, page_params
+from app.core.problems import (
+    CredentialsEncryptionUnconfigured,
+    InvalidCursor,
+    problem_responses,
+)
 from app.couriers.errors import CarrierError
 from app.couriers.types import TrackingStatus
+from app.idempotency.errors import (
+    IdempotencyKeyInFlight,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+)
 from app.idempotency.service import IdempotentRequest
 from app.integrations.adapters import carrier_problem
-from app.api.deps import Cipher, Http
-from app.core.pagination import Page, PageParams, make_page, page_params
-from app.api.errors import PIPELINE_PROBLEMS
-from app.billing.errors import QuotaExceeded
-from app.core.problems import CredentialsEncryptionUnconfigured, InvalidCursor, problem_responses
-from app.idempotency.errors import IdempotencyKeyInFlight, IdempotencyKeyInvalid, IdempotencyKeyReused
 from app.integrations.errors import (
     CARRIER_CALL_PROBLEMS,
     RESOLVE_PROBLEMS,
@@ -38,7 +56,7 @@ from app.shipments.schemas import (
     TrackResponse,
 )
 
-router = APIRouter(prefix="/v1/shipments", tags=["shipments"])
+router = PipelineRouter(prefix="/v1/shipments", tags=["shipments"])
 
 _TRACKING_ACCOUNT = (
     RESOLVE_PROBLEMS,
@@ -80,7 +98,7 @@ async def register_shipment(
     `result: existing` with the stored shipment. With `Idempotency-Key`,
     a retry replays the first response (`Idempotent-Replayed: true`; other
     body -> 422, still running -> 409). The tracking number is upper-cased
-    with spaces removed. Errors (422): `unknown-carrier`, `order-not-found`,
+    with spaces removed. Errors (422): `unsupported-carrier`, `order-not-found`,
     `integration-required` (connect the carrier first), `integration-ambiguous`
     (pass `integration_id`), `integration-not-found`, `integration-inactive`.
     402 `quota-exceeded`: the plan's monthly shipment quota is used up (body

@@ -5,17 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from app.api.deps import PlatformAdminSession
-from app.core.pagination import Page, PageParams, make_page, page_params
 from app.api.errors import PIPELINE_PROBLEMS
+from app.api.routing import PipelineRouter
+from app.core.pagination import Page, PageParams, make_page, page_params
 from app.core.problems import InvalidCursor, problem_responses
 from app.tenants import service
 from app.tenants.errors import SlugTaken, TenantNotFound
 from app.tenants.schemas import TenantCreate, TenantOut
 
-router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
+router = PipelineRouter(prefix="/v1/tenants", tags=["tenants"])
 
 
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select, true
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db.base import new_id
+from app.core.db.base import UUID7_SQL
+from app.core.db.session import driver_connection
 from app.events import hooks as event_hooks
 from app.events.models import IntegrationEvent
-from app.webhooks.models import WebhookDelivery, WebhookEndpoint
+from app.webhooks.models import WebhookEndpoint
 
 WILDCARD = "*"
 """An endpoint whose event types include "*" receives every event type."""
@@ -35,6 +35,23 @@ def subscribed(event_type: str):  # noqa: ANN201 - a SQLAlchemy boolean clause
     )
 
 
+# FOR KEY SHARE: a concurrent DELETE of an endpoint waits for this transaction
+# (or, if it committed first, the endpoint is skipped) instead of failing the
+# insert, and with it the business write that recorded the event, on the
+# foreign key. It does not block PATCH, retry or the worker (FOR NO KEY UPDATE).
+# One statement: selecting the endpoints and inserting their deliveries.
+_ENQUEUE_SQL = f"""
+INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, event_type, status, next_attempt_at)
+SELECT e.tenant_id, {UUID7_SQL}, e.id, $2::uuid, $3::text, 'pending', clock_timestamp()
+FROM webhook_endpoints e
+WHERE e.tenant_id = $1 AND e.enabled
+  AND ($4::uuid[] IS NULL AND ($3::text = ANY (e.event_types::text[]) OR '{WILDCARD}' = ANY (e.event_types::text[]))
+       OR e.id = ANY ($4::uuid[]))
+FOR KEY SHARE
+ON CONFLICT (tenant_id, endpoint_id, event_id) DO NOTHING
+"""
+
+
 async def enqueue(
     *, session: AsyncSession, event: IntegrationEvent, endpoint_ids: Sequence[uuid.UUID] | None = None
 ) -> int:
@@ -45,46 +62,11 @@ async def enqueue(
     `endpoint_ids` is given. An existing (endpoint, event) delivery is left
     as it is (ON CONFLICT DO NOTHING). Returns the number of deliveries created.
     """
-    condition = WebhookEndpoint.enabled.is_(true())
-    if endpoint_ids is None:
-        condition = condition & subscribed(event.type)
-    else:
-        condition = condition & WebhookEndpoint.id.in_(list(endpoint_ids))
-    # FOR KEY SHARE: a concurrent DELETE of an endpoint waits for this transaction
-    # (or, if it committed first, the endpoint is skipped) instead of failing the
-    # insert below, and with it the business write that recorded the event, on the
-    # foreign key. It does not block PATCH, retry or the worker (FOR NO KEY UPDATE).
-    endpoints = (
-        await session.execute(
-            select(WebhookEndpoint.id)
-            .where(condition, WebhookEndpoint.tenant_id == event.tenant_id)
-            .with_for_update(read=True, key_share=True)
-        )
-    ).scalars().all()
-    if not endpoints:
-        return 0
-    stmt = (
-        insert(WebhookDelivery)
-        .values(
-            [
-                {
-                    "tenant_id": event.tenant_id,
-                    "id": new_id(),
-                    "endpoint_id": endpoint_id,
-                    "event_id": event.id,
-                    "event_type": event.type,
-                    "status": "pending",
-                    "next_attempt_at": func.clock_timestamp(),
-                }
-                for endpoint_id in endpoints
-            ]
-        )
-        .on_conflict_do_nothing(
-            index_elements=[WebhookDelivery.tenant_id, WebhookDelivery.endpoint_id, WebhookDelivery.event_id]
-        )
-        .returning(WebhookDelivery.id)
+    conn = await driver_connection(session)
+    status = await conn.execute(
+        _ENQUEUE_SQL, event.tenant_id, event.id, event.type, list(endpoint_ids) if endpoint_ids is not None else None
     )
-    return len((await session.execute(stmt)).scalars().all())
+    return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 <n>"
 
 
 async def on_event(session: AsyncSession, event: IntegrationEvent) -> None:

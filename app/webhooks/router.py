@@ -6,17 +6,33 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from pydantic import AwareDatetime
 
-from app.api.deps import TENANT_ADMIN, AppSettings, MerchantOrAdmin, TenantAdmin, TenantSession, idempotent
-from app.idempotency.service import IdempotentRequest
-from app.api.deps import Cipher
-from app.core.pagination import Page, PageParams, make_page, page_params
+from app.api.deps import (
+    TENANT_ADMIN,
+    AppSettings,
+    Cipher,
+    MerchantOrAdmin,
+    TenantAdmin,
+    TenantSession,
+    idempotent,
+)
 from app.api.errors import PIPELINE_PROBLEMS
+from app.api.routing import PipelineRouter
 from app.billing.errors import QuotaExceeded
-from app.core.problems import CredentialsEncryptionUnconfigured, InvalidCursor, problem_responses
-from app.idempotency.errors import IdempotencyKeyInFlight, IdempotencyKeyInvalid, IdempotencyKeyReused
+from app.core.pagination import Page, PageParams, make_page, page_params
+from app.core.problems import (
+    CredentialsEncryptionUnconfigured,
+    InvalidCursor,
+    problem_responses,
+)
+from app.idempotency.errors import (
+    IdempotencyKeyInFlight,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+)
+from app.idempotency.service import IdempotentRequest
 from app.webhooks import service
 from app.webhooks.errors import (
     DeliveryNotFound,
@@ -39,8 +55,8 @@ from app.webhooks.schemas import (
     WebhookEndpointUpdate,
 )
 
-router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
-deliveries_router = APIRouter(prefix="/v1/deliveries", tags=["webhooks"])
+router = PipelineRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
+deliveries_router = PipelineRouter(prefix="/v1/deliveries", tags=["webhooks"])
 
 _IDEMPOTENCY = (IdempotencyKeyInvalid, IdempotencyKeyReused, IdempotencyKeyInFlight)
 _ENDPOINT = (PIPELINE_PROBLEMS, WebhookEndpointNotFound)

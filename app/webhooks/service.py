@@ -22,7 +22,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing import quota, usage
-from app.core.db.base import utcnow
+from app.core.db.base import UUID7_SQL, utcnow
 from app.core.db.session import Database
 from app.events import service as events
 from app.events.models import IntegrationEvent
@@ -363,11 +363,6 @@ class ReplayOutcome:
 # A UUIDv7 made in SQL (ms timestamp over a v4's random bits, version nibble set to 7), so
 # deliveries created by INSERT ... SELECT keep the time-ordered ids the cursors rely on,
 # on any PostgreSQL version (uuidv7() only exists from 18 on).
-_UUID7_SQL = (
-    "encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing "
-    "substring(int8send((extract(epoch from clock_timestamp()) * 1000)::bigint) from 3) from 1 for 6), "
-    "52, 1), 53, 1), 'hex')::uuid"
-)
 
 _REPLAY = text(
     f"""
@@ -394,7 +389,7 @@ _REPLAY = text(
     ),
     created AS (
         INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, event_type, status, next_attempt_at)
-        SELECT :tenant_id, {_UUID7_SQL}, :endpoint_id, p.id, p.type, 'pending', clock_timestamp()
+        SELECT :tenant_id, {UUID7_SQL}, :endpoint_id, p.id, p.type, 'pending', clock_timestamp()
         FROM picked p
         WHERE NOT EXISTS (
             SELECT 1 FROM webhook_deliveries d

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from app.api.errors import RateLimited
 from app.api.principal import Principal
-from app.core.problems import ProblemError
 from app.api.ratelimit.limiter import LimitState, Policy, PolicyState, RateLimiter
 from app.api.ratelimit.middleware import STATE_KEY
 
@@ -38,15 +38,12 @@ def _auth_policy(request: Request, limiter: RateLimiter) -> Policy:
     return Policy("auth-failures", limiter.auth_failure_limit, _client_address(request))
 
 
-def _refuse(state: LimitState, policy: PolicyState) -> ProblemError:
+def _refuse(state: LimitState, policy: PolicyState) -> RateLimited:
     retry_after = policy.reset_after()
     what = {"key": "this API key", "tenant": "this tenant", "auth-failures": "failed authentications from this address"}
-    return ProblemError(
-        429,
-        "rate-limited",
+    return RateLimited(
         f"Rate limit exceeded for {what.get(policy.name, policy.name)}: {policy.quota} requests per "
         f"{policy.window_seconds} s. Retry in {retry_after} s.",
-        title="Too Many Requests",
         headers={"Retry-After": str(retry_after)},
         policy=policy.name,
         limit=policy.quota,

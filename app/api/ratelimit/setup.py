@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from app.core.config import Settings
 from app.api.ratelimit.limiter import RateLimiter
 from app.api.ratelimit.middleware import RateLimitHeadersMiddleware
+from app.core.config import Settings
 
 
 def install_rate_limits(app: FastAPI, settings: Settings) -> None:

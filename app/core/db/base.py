@@ -24,6 +24,17 @@ def new_id() -> uuid.UUID:
     return uuid.UUID(int=uuid6.uuid7().int)
 
 
+UUID7_SQL = (
+    "encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing "
+    "substring(int8send((extract(epoch from clock_timestamp()) * 1000)::bigint) from 3) from 1 for 6), "
+    "52, 1), 53, 1), 'hex')::uuid"
+)
+"""`new_id()` in SQL, for set-based inserts: a UUIDv7 (48-bit ms timestamp, version 7, variant bits) per row.
+
+PostgreSQL 18's `uuidv7()` does the same; this works on 15+.
+"""
+
+
 def utcnow() -> datetime:
     """Timezone-aware current UTC time."""
     return datetime.now(timezone.utc)

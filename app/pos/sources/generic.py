@@ -14,7 +14,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.pos.canonical import CanonicalOrder, PayloadError
-from app.pos.sources._fields import country_code, currency_code, describe_validation_error, require_dict, shown
+from app.pos.sources._fields import (
+    country_code,
+    currency_code,
+    describe_validation_error,
+    require_dict,
+    shown,
+)
 
 _ORDER_MONEY = ("subtotal", "shipping_total", "tax_total", "discount_total", "total")
 _LINE_INTEGERS = ("quantity", "unit_price", "total")

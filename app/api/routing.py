@@ -1,0 +1,49 @@
+"""Routers of the API: `PipelineRouter` is FastAPI's APIRouter whose routes parse JSON bodies with orjson."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
+from starlette.responses import Response
+
+
+class OrjsonRequest(Request):
+    """A Request whose `json()` parses with orjson (FastAPI's body parsing calls it)."""
+
+    async def json(self) -> Any:
+        """The body parsed as JSON (once); raises json.JSONDecodeError when it is not JSON."""
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            try:
+                self._json = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                # What orjson refuses but JSON's grammar allows (lone surrogate escapes, integers
+                # beyond 64 bits) is left to the standard library, as FastAPI itself would parse it.
+                self._json = json.loads(body)
+        return self._json
+
+
+class PipelineRoute(APIRoute):
+    """The route class of every router: requests parsed with orjson (`OrjsonRequest`)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """FastAPI's handler, given an `OrjsonRequest` over the same ASGI scope."""
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            return await handler(OrjsonRequest(request.scope, request.receive))
+
+        return route_handler
+
+
+class PipelineRouter(APIRouter):
+    """An APIRouter whose routes are `PipelineRoute`s; every domain router is one."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("route_class", PipelineRoute)
+        super().__init__(**kwargs)
