@@ -80,13 +80,13 @@ async def ingest_order(
     "/orders", response_model=Page[OrderOut], summary="List orders", responses=problem_responses(PIPELINE_PROBLEMS, InvalidCursor)
 )
 async def list_orders(
-    _: TenantMember,
+    principal: TenantMember,
     session: TenantSession,
     params: Annotated[PageParams, Depends(page_params)],
     source: Annotated[str | None, Query(max_length=50, description="Only orders from this source.")] = None,
 ) -> dict:
     """The tenant's orders, newest first, cursor-paginated; `?source=` filters by source."""
-    rows = await service.list_page(session=session, params=params, source=source)
+    rows = await service.list_page(session=session, tenant_id=principal.tenant_id, params=params, source=source)
     return make_page(rows, params, convert=OrderOut.model_validate)
 
 
@@ -96,9 +96,9 @@ async def list_orders(
     summary="Get an order",
     responses=problem_responses(PIPELINE_PROBLEMS, OrderNotFound),
 )
-async def get_order(order_id: uuid.UUID, _: TenantMember, session: TenantSession) -> OrderDetail:
+async def get_order(order_id: uuid.UUID, principal: TenantMember, session: TenantSession) -> OrderDetail:
     """One order with its raw payload; 404 if the tenant has none with this id."""
-    row = await service.get(session=session, order_id=order_id)
+    row = await service.get(session=session, tenant_id=principal.tenant_id, order_id=order_id)
     if row is None:
         raise OrderNotFound("No such order.")
     return OrderDetail.model_validate(row)

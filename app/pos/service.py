@@ -104,14 +104,20 @@ async def ingest(
     return row, True
 
 
-async def get(*, session: AsyncSession, order_id: uuid.UUID) -> PosOrder | None:
-    """One order of the session's tenant, or None."""
-    return (await session.execute(select(PosOrder).where(PosOrder.id == order_id))).scalar_one_or_none()
+async def get(*, session: AsyncSession, tenant_id: uuid.UUID, order_id: uuid.UUID) -> PosOrder | None:
+    """The order `order_id` of `tenant_id` (the session's tenant), or None.
+
+    Every statement names the tenant (`tenant_id = ...`), so Citus routes it to one shard; RLS still guards.
+    """
+    stmt = select(PosOrder).where(PosOrder.tenant_id == tenant_id, PosOrder.id == order_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def list_page(*, session: AsyncSession, params: PageParams, source: str | None = None) -> list[PosOrder]:
-    """The tenant's orders, newest first, optionally of one source."""
-    stmt = select(PosOrder)
+async def list_page(
+    *, session: AsyncSession, tenant_id: uuid.UUID, params: PageParams, source: str | None = None
+) -> list[PosOrder]:
+    """The orders of `tenant_id` (the session's tenant), newest first, `limit + 1` rows; optionally of one source."""
+    stmt = select(PosOrder).where(PosOrder.tenant_id == tenant_id)
     if source:
         stmt = stmt.where(PosOrder.source == source)
     return list((await session.execute(paginate_query(stmt, PosOrder.id, params))).scalars())
