@@ -59,7 +59,7 @@ async def list_api_keys(
     tenant_id: uuid.UUID, session: ManagedSession, params: Annotated[PageParams, Depends(page_params)]
 ) -> dict:
     """The tenant's keys (prefix, name, role, created, last used, expiry, revocation; never the secret)."""
-    rows = await service.list_page(session=session, params=params)
+    rows = await service.list_page(session=session, tenant_id=tenant_id, params=params)
     return make_page(rows, params, convert=ApiKeyOut.model_validate)
 
 
@@ -71,7 +71,7 @@ async def list_api_keys(
 )
 async def revoke_api_key(tenant_id: uuid.UUID, key_id: uuid.UUID, session: ManagedSession) -> Response:
     """Revoke a key: it gets 401 from the next request on. 404 if the tenant has no such key."""
-    if await service.revoke(session=session, key_id=key_id) is None:
+    if await service.revoke(session=session, tenant_id=tenant_id, key_id=key_id) is None:
         raise ApiKeyNotFound("No such API key.")
     return Response(status_code=204)
 

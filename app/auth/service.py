@@ -44,14 +44,20 @@ async def _mirror_revocation(session: AsyncSession, *, key_id: uuid.UUID, tenant
     await session.execute(stmt.values(revoked_at=at))
 
 
-async def list_page(*, session: AsyncSession, params: PageParams) -> list[ApiKey]:
-    """The tenant's keys (RLS-scoped), newest first, `limit + 1` rows."""
-    return list((await session.execute(paginate_query(select(ApiKey), ApiKey.id, params))).scalars())
+async def list_page(*, session: AsyncSession, tenant_id: uuid.UUID, params: PageParams) -> list[ApiKey]:
+    """The keys of `tenant_id` (the session's tenant; RLS guards too), newest first, `limit + 1` rows."""
+    stmt = select(ApiKey).where(ApiKey.tenant_id == tenant_id)
+    return list((await session.execute(paginate_query(stmt, ApiKey.id, params))).scalars())
 
 
-async def revoke(*, session: AsyncSession, key_id: uuid.UUID) -> ApiKey | None:
-    """Revoke a key now (idempotent: an already revoked key keeps its time). None if not visible."""
-    key = (await session.execute(select(ApiKey).where(ApiKey.id == key_id).with_for_update())).scalar_one_or_none()
+async def revoke(*, session: AsyncSession, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey | None:
+    """Revoke the key `key_id` of `tenant_id` now (idempotent: an already revoked key keeps its time).
+
+    Returns the key, or None if the tenant has no such key. The row is locked
+    FOR UPDATE by (tenant_id, id), a statement Citus routes to one shard.
+    """
+    stmt = select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.id == key_id).with_for_update()
+    key = (await session.execute(stmt)).scalar_one_or_none()
     if key is None:
         return None
     if key.revoked_at is None:

@@ -25,7 +25,7 @@ router = PipelineRouter(prefix="/v1/events", tags=["events"])
     responses=problem_responses(PIPELINE_PROBLEMS, InvalidCursor),
 )
 async def list_events(
-    _: TenantMember,
+    principal: TenantMember,
     session: TenantSession,
     params: Annotated[PageParams, Depends(page_params)],
     type: Annotated[list[str] | None, Query(description="Only these event types (repeatable).")] = None,
@@ -34,6 +34,11 @@ async def list_events(
 ) -> dict:
     """The caller's tenant's events, newest first, cursor-paginated; filter by type and time range."""
     rows = await service.list_page(
-        session=session, params=params, types=type, occurred_after=occurred_after, occurred_before=occurred_before
+        session=session,
+        tenant_id=principal.tenant_id,
+        params=params,
+        types=type,
+        occurred_after=occurred_after,
+        occurred_before=occurred_before,
     )
     return make_page(rows, params, convert=EventOut.model_validate)

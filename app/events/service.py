@@ -65,13 +65,18 @@ async def record(
 async def list_page(
     *,
     session: AsyncSession,
+    tenant_id: uuid.UUID,
     params: PageParams,
     types: list[str] | None = None,
     occurred_after: datetime | None = None,
     occurred_before: datetime | None = None,
 ) -> list[IntegrationEvent]:
-    """The tenant's events, newest first, optionally filtered by type(s) and [after, before) time range."""
-    stmt = select(IntegrationEvent)
+    """The events of `tenant_id` (the session's tenant), newest first, `limit + 1` rows.
+
+    Optionally filtered by type(s) and the [after, before) time range. The
+    statement names the tenant, so Citus routes it to one shard.
+    """
+    stmt = select(IntegrationEvent).where(IntegrationEvent.tenant_id == tenant_id)
     if types:
         stmt = stmt.where(IntegrationEvent.type.in_(types))
     if occurred_after is not None:
