@@ -155,7 +155,7 @@ async def create_integration(
 )
 async def list_integrations(
     request: Request,
-    _: MerchantOrAdmin,
+    principal: MerchantOrAdmin,
     session: TenantSession,
     cipher: Cipher,
     params: Annotated[PageParams, Depends(page_params)],
@@ -163,7 +163,9 @@ async def list_integrations(
     is_active: Annotated[bool | None, Query(description="Only active (true) or inactive (false) ones.")] = None,
 ) -> dict:
     """The tenant's integrations, newest first, cursor-paginated; credentials masked."""
-    rows = await service.list_page(session=session, params=params, carrier=carrier, is_active=is_active)
+    rows = await service.list_page(
+        session=session, tenant_id=principal.tenant_id, params=params, carrier=carrier, is_active=is_active
+    )
     base_url = _base_url(request)
     return make_page(rows, params, convert=lambda row: _out(row, cipher, base_url))
 
@@ -175,10 +177,11 @@ async def list_integrations(
     responses=problem_responses(_COMMON, IntegrationNotFound),
 )
 async def get_integration(
-    integration_id: uuid.UUID, request: Request, _: MerchantOrAdmin, session: TenantSession, cipher: Cipher
+    integration_id: uuid.UUID, request: Request, principal: MerchantOrAdmin, session: TenantSession, cipher: Cipher
 ) -> IntegrationOut:
     """One integration (credentials masked); 404 if the tenant has none with this id."""
-    return _out(await service.get_or_404(session=session, integration_id=integration_id), cipher, _base_url(request))
+    row = await service.get_or_404(session=session, tenant_id=principal.tenant_id, integration_id=integration_id)
+    return _out(row, cipher, _base_url(request))
 
 
 @router.patch(
@@ -191,7 +194,7 @@ async def update_integration(
     integration_id: uuid.UUID,
     body: IntegrationUpdate,
     request: Request,
-    _: TenantAdmin,
+    principal: TenantAdmin,
     session: TenantSession,
     cipher: Cipher,
 ) -> IntegrationOut:
@@ -200,7 +203,9 @@ async def update_integration(
     New credentials or a new environment clear the last test result. Errors
     as for POST; 404 unknown id.
     """
-    row = await service.get_or_404(session=session, integration_id=integration_id, for_update=True)
+    row = await service.get_or_404(
+        session=session, tenant_id=principal.tenant_id, integration_id=integration_id, for_update=True
+    )
     row = await service.update(session=session, integration=row, cipher=cipher, changes=body.model_dump(exclude_unset=True))
     return _out(row, cipher, _base_url(request))
 
@@ -214,7 +219,7 @@ async def update_integration(
 async def rotate_webhook_secret(
     integration_id: uuid.UUID,
     request: Request,
-    _: TenantAdmin,
+    principal: TenantAdmin,
     session: TenantSession,
     settings: AppSettings,
     cipher: Cipher,
@@ -226,7 +231,9 @@ async def rotate_webhook_secret(
     subscription. Records `integration.updated` with `changed: ["webhook_secret"]`.
     Also issues the first secret of an integration that has none. 404 unknown id.
     """
-    row = await service.get_or_404(session=session, integration_id=integration_id, for_update=True)
+    row = await service.get_or_404(
+        session=session, tenant_id=principal.tenant_id, integration_id=integration_id, for_update=True
+    )
     had_secret = bool(row.webhook_secret_ciphertext)
     overlap = settings.webhook_secret_rotation_overlap_seconds
     secret = await service.rotate_webhook_secret(session=session, integration=row, cipher=cipher, overlap_seconds=overlap)
@@ -240,13 +247,15 @@ async def rotate_webhook_secret(
     summary="Delete an integration",
     responses=problem_responses(PIPELINE_PROBLEMS, IntegrationNotFound),
 )
-async def delete_integration(integration_id: uuid.UUID, _: TenantAdmin, session: TenantSession) -> Response:
+async def delete_integration(integration_id: uuid.UUID, principal: TenantAdmin, session: TenantSession) -> Response:
     """Delete the integration and its stored credentials (to pause it instead, PATCH `is_active: false`).
 
     Its shipments stay, with `integration_id` null; they are tracked through
     the tenant's only other active integration with that carrier, if any. 404 unknown id.
     """
-    row = await service.get_or_404(session=session, integration_id=integration_id, for_update=True)
+    row = await service.get_or_404(
+        session=session, tenant_id=principal.tenant_id, integration_id=integration_id, for_update=True
+    )
     await service.delete(session=session, integration=row)
     return Response(status_code=204)
 
@@ -265,7 +274,12 @@ async def delete_integration(integration_id: uuid.UUID, _: TenantAdmin, session:
     ),
 )
 async def test_integration(
-    integration_id: uuid.UUID, _: TenantAdmin, session: TenantSession, settings: AppSettings, cipher: Cipher, http: Http
+    integration_id: uuid.UUID,
+    principal: TenantAdmin,
+    session: TenantSession,
+    settings: AppSettings,
+    cipher: Cipher,
+    http: Http,
 ) -> IntegrationCheck:
     """Make the carrier's cheapest authenticated call with the stored credentials and record the outcome.
 
@@ -274,7 +288,8 @@ async def test_integration(
     rate limited...). The outcome is stored as last_check_status /
     last_checked_at / last_error. 404 unknown id; 501 if the carrier offers no credentials test.
     """
-    spec = AdapterSpec.of(await service.get_or_404(session=session, integration_id=integration_id), cipher)
+    tenant_id = principal.tenant_id
+    spec = AdapterSpec.of(await service.get_or_404(session=session, tenant_id=tenant_id, integration_id=integration_id), cipher)
     await session.commit()  # hold no transaction while the carrier answers
     adapter = build_adapter(spec=spec, settings=settings, http=http)
     status, error, error_type = "ok", None, None
@@ -285,7 +300,7 @@ async def test_integration(
     except CarrierError as exc:
         logger.info("integration %s test failed: %s", integration_id, exc)
         status, error, error_type = "failed", exc.message, exc.problem_type
-    row = await service.get_or_404(session=session, integration_id=integration_id, for_update=True)
+    row = await service.get_or_404(session=session, tenant_id=tenant_id, integration_id=integration_id, for_update=True)
     row = await service.record_check(session=session, integration=row, status=status, error=error)
     return IntegrationCheck(
         integration_id=row.id,

@@ -235,27 +235,39 @@ async def rotate_webhook_secret(
 # --------------------------------------------------------------------------- reads
 
 
-async def get(*, session: AsyncSession, integration_id: uuid.UUID, for_update: bool = False) -> Integration | None:
-    """One integration of the session's tenant, or None."""
-    stmt = select(Integration).where(Integration.id == integration_id)
+async def get(
+    *, session: AsyncSession, tenant_id: uuid.UUID, integration_id: uuid.UUID, for_update: bool = False
+) -> Integration | None:
+    """The integration `integration_id` of `tenant_id` (the session's tenant), row-locked with `for_update`; or None.
+
+    Selected by (tenant_id, id): Citus routes the statement (and its FOR UPDATE) to one shard.
+    """
+    stmt = select(Integration).where(Integration.tenant_id == tenant_id, Integration.id == integration_id)
     if for_update:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def get_or_404(*, session: AsyncSession, integration_id: uuid.UUID, for_update: bool = False) -> Integration:
+async def get_or_404(
+    *, session: AsyncSession, tenant_id: uuid.UUID, integration_id: uuid.UUID, for_update: bool = False
+) -> Integration:
     """Like `get`; IntegrationNotFound 404 when the tenant has no such integration."""
-    row = await get(session=session, integration_id=integration_id, for_update=for_update)
+    row = await get(session=session, tenant_id=tenant_id, integration_id=integration_id, for_update=for_update)
     if row is None:
         raise IntegrationNotFound("No such integration.")
     return row
 
 
 async def list_page(
-    *, session: AsyncSession, params: PageParams, carrier: str | None = None, is_active: bool | None = None
+    *,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    params: PageParams,
+    carrier: str | None = None,
+    is_active: bool | None = None,
 ) -> list[Integration]:
-    """The tenant's integrations, newest first, optionally of one carrier / activity state."""
-    stmt = select(Integration)
+    """The integrations of `tenant_id`, newest first (`limit + 1` rows), optionally of one carrier / activity state."""
+    stmt = select(Integration).where(Integration.tenant_id == tenant_id)
     if carrier:
         stmt = stmt.where(Integration.carrier == carrier)
     if is_active is not None:
@@ -264,9 +276,9 @@ async def list_page(
 
 
 async def resolve_for_carrier(
-    *, session: AsyncSession, carrier: str, integration_id: uuid.UUID | None = None
+    *, session: AsyncSession, tenant_id: uuid.UUID, carrier: str, integration_id: uuid.UUID | None = None
 ) -> Integration:
-    """The active integration to use with `carrier`: the one named, or the tenant's only active one.
+    """The active integration of `tenant_id` to use with `carrier`: the one named, or the tenant's only active one.
 
     Raises (all 422, `integrations.errors.RESOLVE_PROBLEMS`): `integration-not-found` (no such integration or
     another carrier's), `integration-inactive`, `integration-required` (no
@@ -274,7 +286,7 @@ async def resolve_for_carrier(
     `integration_id`; lists their ids).
     """
     if integration_id is not None:
-        row = await get(session=session, integration_id=integration_id)
+        row = await get(session=session, tenant_id=tenant_id, integration_id=integration_id)
         if row is None or row.carrier != carrier:
             raise UnknownIntegration(f"integration_id does not name a {carrier} integration of this tenant.")
         if not row.is_active:
@@ -283,7 +295,9 @@ async def resolve_for_carrier(
     rows = list(
         (
             await session.execute(
-                select(Integration).where(Integration.carrier == carrier, Integration.is_active).order_by(Integration.id)
+                select(Integration)
+                .where(Integration.tenant_id == tenant_id, Integration.carrier == carrier, Integration.is_active)
+                .order_by(Integration.id)
             )
         ).scalars()
     )
@@ -310,8 +324,12 @@ def _event_data(row: Integration) -> dict[str, Any]:
     }
 
 
-async def _ensure_name_free(*, session: AsyncSession, carrier: str, name: str, exclude_id: uuid.UUID | None) -> None:
-    stmt = select(Integration.id).where(Integration.carrier == carrier, Integration.name == name, Integration.is_active)
+async def _ensure_name_free(
+    *, session: AsyncSession, tenant_id: uuid.UUID, carrier: str, name: str, exclude_id: uuid.UUID | None
+) -> None:
+    stmt = select(Integration.id).where(
+        Integration.tenant_id == tenant_id, Integration.carrier == carrier, Integration.name == name, Integration.is_active
+    )
     if exclude_id is not None:
         stmt = stmt.where(Integration.id != exclude_id)
     existing = (await session.execute(stmt.limit(1))).scalar_one_or_none()
@@ -385,7 +403,7 @@ async def create(
     """
     plain = validate_credentials(carrier=carrier, credentials=credentials)
     if is_active:
-        await _ensure_name_free(session=session, carrier=carrier, name=name, exclude_id=None)
+        await _ensure_name_free(session=session, tenant_id=tenant_id, carrier=carrier, name=name, exclude_id=None)
         await _ensure_carrier_quota(session=session, tenant_id=tenant_id, carrier=carrier)
     webhook_secret = new_secret()
     row = Integration(
@@ -426,7 +444,13 @@ async def update(
     new_name = changes.get("name", integration.name)
     if changes.get("is_active", integration.is_active) and {"name", "is_active"} & set(changed):
         # checked before any attribute changes, so autoflush cannot trip the index first
-        await _ensure_name_free(session=session, carrier=integration.carrier, name=new_name, exclude_id=integration.id)
+        await _ensure_name_free(
+            session=session,
+            tenant_id=integration.tenant_id,
+            carrier=integration.carrier,
+            name=new_name,
+            exclude_id=integration.id,
+        )
     if "is_active" in changed and changes["is_active"]:
         await _ensure_carrier_quota(session=session, tenant_id=integration.tenant_id, carrier=integration.carrier)
     for field in changed:

@@ -246,7 +246,9 @@ async def receive(
         raise _no_such_integration(carrier)
     async with db.transaction(tenant_id) as session:
         integration = (
-            await session.execute(select(Integration).where(Integration.id == integration_id))
+            await session.execute(
+                select(Integration).where(Integration.tenant_id == tenant_id, Integration.id == integration_id)
+            )
         ).scalar_one_or_none()
         if integration is None or integration.carrier != carrier or not integration.is_active:
             raise _no_such_integration(carrier)  # deactivated or deleted since the lookup
@@ -321,7 +323,9 @@ async def store(
         by_number.setdefault(number, []).append(result)
     matched = unmatched = new_events = 0
     for number in sorted(by_number):
-        shipment = await _locked_shipment(session=session, carrier=integration.carrier, tracking_number=number)
+        shipment = await _locked_shipment(
+            session=session, tenant_id=integration.tenant_id, carrier=integration.carrier, tracking_number=number
+        )
         if shipment is None:
             unmatched += 1
             for result in by_number[number]:
@@ -337,15 +341,19 @@ async def store(
     return InboundOutcome(inbound_id=inbound.id, status=inbound.status, matched=matched, unmatched=unmatched, new_events=new_events)
 
 
-async def _locked_shipment(*, session: AsyncSession, carrier: str, tracking_number: str) -> Shipment | None:
+async def _locked_shipment(
+    *, session: AsyncSession, tenant_id: uuid.UUID, carrier: str, tracking_number: str
+) -> Shipment | None:
     shipment_id = (
         await session.execute(
-            select(Shipment.id).where(Shipment.carrier == carrier, Shipment.tracking_number == tracking_number)
+            select(Shipment.id).where(
+                Shipment.tenant_id == tenant_id, Shipment.carrier == carrier, Shipment.tracking_number == tracking_number
+            )
         )
     ).scalar_one_or_none()
     if shipment_id is None:
         return None
-    return await shipments.get(session=session, shipment_id=shipment_id, for_update=True)
+    return await shipments.get(session=session, tenant_id=tenant_id, shipment_id=shipment_id, for_update=True)
 
 
 def _dedup_key(result: TrackingResult) -> tuple[str, frozenset[str]]:
@@ -362,6 +370,7 @@ async def _keep_unmatched(
     existing = (
         await session.execute(
             select(UnmatchedTrackingUpdate.result).where(
+                UnmatchedTrackingUpdate.tenant_id == inbound.tenant_id,
                 UnmatchedTrackingUpdate.carrier == inbound.carrier,
                 UnmatchedTrackingUpdate.tracking_number == tracking_number,
                 UnmatchedTrackingUpdate.resolved_at.is_(None),
@@ -398,6 +407,7 @@ async def apply_unmatched(
             await session.execute(
                 select(UnmatchedTrackingUpdate)
                 .where(
+                    UnmatchedTrackingUpdate.tenant_id == shipment.tenant_id,
                     UnmatchedTrackingUpdate.carrier == shipment.carrier,
                     UnmatchedTrackingUpdate.tracking_number == shipment.tracking_number,
                     UnmatchedTrackingUpdate.resolved_at.is_(None),
@@ -423,13 +433,14 @@ async def apply_unmatched(
 async def list_page(
     *,
     session: AsyncSession,
+    tenant_id: uuid.UUID,
     params: PageParams,
     status: str | None = None,
     integration_id: uuid.UUID | None = None,
     carrier: str | None = None,
 ) -> list[InboundWebhook]:
-    """The tenant's received pushes, newest first, optionally of one status / integration / carrier."""
-    stmt = select(InboundWebhook)
+    """The pushes `tenant_id` received, newest first (`limit + 1` rows), optionally of one status / integration / carrier."""
+    stmt = select(InboundWebhook).where(InboundWebhook.tenant_id == tenant_id)
     if status:
         stmt = stmt.where(InboundWebhook.status == status)
     if integration_id is not None:
@@ -439,9 +450,10 @@ async def list_page(
     return list((await session.execute(paginate_query(stmt, InboundWebhook.id, params))).scalars())
 
 
-async def get_or_404(*, session: AsyncSession, inbound_id: uuid.UUID) -> InboundWebhook:
-    """One received push of the tenant; InboundWebhookNotFound 404 otherwise."""
-    row = (await session.execute(select(InboundWebhook).where(InboundWebhook.id == inbound_id))).scalar_one_or_none()
+async def get_or_404(*, session: AsyncSession, tenant_id: uuid.UUID, inbound_id: uuid.UUID) -> InboundWebhook:
+    """The received push `inbound_id` of `tenant_id`; InboundWebhookNotFound 404 otherwise."""
+    stmt = select(InboundWebhook).where(InboundWebhook.tenant_id == tenant_id, InboundWebhook.id == inbound_id)
+    row = (await session.execute(stmt)).scalar_one_or_none()
     if row is None:
         raise InboundWebhookNotFound("No such inbound webhook.")
     return row
@@ -450,16 +462,18 @@ async def get_or_404(*, session: AsyncSession, inbound_id: uuid.UUID) -> Inbound
 async def list_unmatched_page(
     *,
     session: AsyncSession,
+    tenant_id: uuid.UUID,
     params: PageParams,
     carrier: str | None = None,
     tracking_number: str | None = None,
     resolved: bool | None = False,
 ) -> list[UnmatchedTrackingUpdate]:
-    """Pushed updates no shipment matched, newest first: unresolved ones by default (`resolved=None`: all).
+    """Pushed updates of `tenant_id` no shipment matched, newest first (`limit + 1` rows): unresolved ones by
+    default (`resolved=None`: all).
 
     `tracking_number` is compared compacted and upper-cased, as numbers are stored.
     """
-    stmt = select(UnmatchedTrackingUpdate)
+    stmt = select(UnmatchedTrackingUpdate).where(UnmatchedTrackingUpdate.tenant_id == tenant_id)
     if carrier:
         stmt = stmt.where(UnmatchedTrackingUpdate.carrier == carrier)
     if tracking_number:

@@ -123,7 +123,7 @@ async def receive_push(
     responses=problem_responses(PIPELINE_PROBLEMS, InvalidCursor),
 )
 async def list_inbound_webhooks(
-    _: MerchantOrAdmin,
+    principal: MerchantOrAdmin,
     session: TenantSession,
     params: Annotated[PageParams, Depends(page_params)],
     status: Annotated[InboundStatus | None, Query(description="Only pushes with this outcome.")] = None,
@@ -131,7 +131,14 @@ async def list_inbound_webhooks(
     carrier: Annotated[str | None, Query(max_length=50, description="Only this carrier's pushes.")] = None,
 ) -> dict:
     """The tenant's received pushes, newest first, cursor-paginated (bodies: GET /v1/inbound-webhooks/{id})."""
-    rows = await inbound.list_page(session=session, params=params, status=status, integration_id=integration_id, carrier=carrier)
+    rows = await inbound.list_page(
+        session=session,
+        tenant_id=principal.tenant_id,
+        params=params,
+        status=status,
+        integration_id=integration_id,
+        carrier=carrier,
+    )
     return make_page(rows, params, convert=InboundWebhookOut.model_validate)
 
 
@@ -142,7 +149,7 @@ async def list_inbound_webhooks(
     responses=problem_responses(PIPELINE_PROBLEMS, InvalidCursor),
 )
 async def list_unmatched_updates(
-    _: MerchantOrAdmin,
+    principal: MerchantOrAdmin,
     session: TenantSession,
     params: Annotated[PageParams, Depends(page_params)],
     carrier: Annotated[str | None, Query(max_length=50, description="Only this carrier's updates.")] = None,
@@ -161,6 +168,7 @@ async def list_unmatched_updates(
     """
     rows = await inbound.list_unmatched_page(
         session=session,
+        tenant_id=principal.tenant_id,
         params=params,
         carrier=carrier,
         tracking_number=tracking_number,
@@ -175,6 +183,9 @@ async def list_unmatched_updates(
     summary="Get a received carrier push",
     responses=problem_responses(PIPELINE_PROBLEMS, InboundWebhookNotFound),
 )
-async def get_inbound_webhook(inbound_id: uuid.UUID, _: MerchantOrAdmin, session: TenantSession) -> InboundWebhookDetail:
+async def get_inbound_webhook(
+    inbound_id: uuid.UUID, principal: MerchantOrAdmin, session: TenantSession
+) -> InboundWebhookDetail:
     """One received push with its JSON body and the headers kept; 404 if the tenant has none with this id."""
-    return InboundWebhookDetail.model_validate(await inbound.get_or_404(session=session, inbound_id=inbound_id))
+    row = await inbound.get_or_404(session=session, tenant_id=principal.tenant_id, inbound_id=inbound_id)
+    return InboundWebhookDetail.model_validate(row)

@@ -178,7 +178,8 @@ async def _prepare_groups(
     now = utcnow()
     groups: dict[uuid.UUID, _Group] = {}
     async with db.transaction(tenant_id) as session:
-        shipments = list((await session.execute(select(Shipment).where(Shipment.id.in_(shipment_ids)))).scalars())
+        stmt = select(Shipment).where(Shipment.tenant_id == tenant_id, Shipment.id.in_(shipment_ids))
+        shipments = list((await session.execute(stmt)).scalars())
         skipped = len(shipment_ids) - len(shipments)
         by_account: dict[tuple[str, uuid.UUID | None], list[Shipment]] = defaultdict(list)
         for shipment in shipments:
@@ -186,8 +187,8 @@ async def _prepare_groups(
         for (carrier, integration_id), members in by_account.items():
             try:
                 account = await tracking.tracking_account(
-                    session=session, carrier=carrier, integration_id=integration_id, settings=settings, http=http,
-                    cipher=cipher,
+                    session=session, tenant_id=tenant_id, carrier=carrier, integration_id=integration_id,
+                    settings=settings, http=http, cipher=cipher,
                 )
             except Problem as exc:
                 logger.warning(
@@ -222,7 +223,9 @@ async def _refresh_group(
     for shipment_id, number in group.shipments.items():
         try:
             async with db.transaction(group.tenant_id) as session:
-                shipment = await service.get(session=session, shipment_id=shipment_id, for_update=True)
+                shipment = await service.get(
+                    session=session, tenant_id=group.tenant_id, shipment_id=shipment_id, for_update=True
+                )
                 if shipment is None:
                     tally.skipped += 1
                     continue
@@ -256,7 +259,11 @@ async def _postpone_after_failure(*, db: Database, group: _Group, error: Excepti
         )
     try:
         async with db.transaction(group.tenant_id) as session:
-            stmt = select(Shipment).where(Shipment.id.in_(list(group.shipments))).with_for_update()
+            stmt = (
+                select(Shipment)
+                .where(Shipment.tenant_id == group.tenant_id, Shipment.id.in_(list(group.shipments)))
+                .with_for_update()
+            )
             shipments = list((await session.execute(stmt)).scalars())
             _postpone(shipments, now=utcnow(), delay_seconds=delay, schedule=schedule)
     except Exception:

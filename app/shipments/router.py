@@ -121,14 +121,20 @@ async def register_shipment(
     "", response_model=Page[ShipmentOut], summary="List shipments", responses=problem_responses(PIPELINE_PROBLEMS, InvalidCursor)
 )
 async def list_shipments(
-    _: MerchantOrAdmin,
+    principal: MerchantOrAdmin,
     session: TenantSession,
     params: Annotated[PageParams, Depends(page_params)],
     carrier: Annotated[str | None, Query(max_length=50, description="Only this carrier's shipments.")] = None,
     status: Annotated[TrackingStatus | None, Query(description="Only shipments currently in this status.")] = None,
 ) -> dict:
     """The tenant's shipments, newest first, cursor-paginated (without events: GET one for those)."""
-    rows = await service.list_page(session=session, params=params, carrier=carrier, status=status.value if status else None)
+    rows = await service.list_page(
+        session=session,
+        tenant_id=principal.tenant_id,
+        params=params,
+        carrier=carrier,
+        status=status.value if status else None,
+    )
     return make_page(rows, params, convert=ShipmentOut.model_validate)
 
 
@@ -138,10 +144,11 @@ async def list_shipments(
     summary="Get a shipment with its tracking events",
     responses=problem_responses(PIPELINE_PROBLEMS, ShipmentNotFound),
 )
-async def get_shipment(shipment_id: uuid.UUID, _: MerchantOrAdmin, session: TenantSession) -> ShipmentDetail:
+async def get_shipment(shipment_id: uuid.UUID, principal: MerchantOrAdmin, session: TenantSession) -> ShipmentDetail:
     """One shipment, its current status and its tracking events (oldest first); 404 if unknown."""
-    row = await service.get_or_404(session=session, shipment_id=shipment_id)
-    return ShipmentDetail.of(row, await service.list_events(session=session, shipment_id=shipment_id))
+    tenant_id = principal.tenant_id
+    row = await service.get_or_404(session=session, tenant_id=tenant_id, shipment_id=shipment_id)
+    return ShipmentDetail.of(row, await service.list_events(session=session, tenant_id=tenant_id, shipment_id=shipment_id))
 
 
 @router.post(

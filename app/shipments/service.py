@@ -139,10 +139,14 @@ async def register(
     """
     integrations.adapter_class(carrier)
     if order_id is not None:
-        found = (await session.execute(select(PosOrder.id).where(PosOrder.id == order_id))).scalar_one_or_none()
+        found = (
+            await session.execute(select(PosOrder.id).where(PosOrder.tenant_id == tenant_id, PosOrder.id == order_id))
+        ).scalar_one_or_none()
         if found is None:
             raise UnknownOrder("order_id does not name an order of this tenant (GET /v1/pos/orders).")
-    integration = await integrations.resolve_for_carrier(session=session, carrier=carrier, integration_id=integration_id)
+    integration = await integrations.resolve_for_carrier(
+        session=session, tenant_id=tenant_id, carrier=carrier, integration_id=integration_id
+    )
     stmt = (
         insert(Shipment)
         .values(
@@ -161,7 +165,9 @@ async def register(
     row = (await session.execute(stmt)).scalar_one_or_none()
     if row is None:
         existing = await session.execute(
-            select(Shipment).where(Shipment.carrier == carrier, Shipment.tracking_number == tracking_number)
+            select(Shipment).where(
+                Shipment.tenant_id == tenant_id, Shipment.carrier == carrier, Shipment.tracking_number == tracking_number
+            )
         )
         return existing.scalar_one(), False
     # Counted only for a shipment actually inserted; over the plan's monthly
@@ -181,37 +187,49 @@ async def register(
     return row, True
 
 
-async def get(*, session: AsyncSession, shipment_id: uuid.UUID, for_update: bool = False) -> Shipment | None:
-    """One shipment of the session's tenant (row-locked with `for_update`), or None."""
-    stmt = select(Shipment).where(Shipment.id == shipment_id)
+async def get(
+    *, session: AsyncSession, tenant_id: uuid.UUID, shipment_id: uuid.UUID, for_update: bool = False
+) -> Shipment | None:
+    """The shipment `shipment_id` of `tenant_id` (the session's tenant), row-locked with `for_update`; or None.
+
+    Selected by (tenant_id, id): Citus routes the statement (and its FOR UPDATE) to one shard.
+    """
+    stmt = select(Shipment).where(Shipment.tenant_id == tenant_id, Shipment.id == shipment_id)
     if for_update:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def get_or_404(*, session: AsyncSession, shipment_id: uuid.UUID, for_update: bool = False) -> Shipment:
+async def get_or_404(
+    *, session: AsyncSession, tenant_id: uuid.UUID, shipment_id: uuid.UUID, for_update: bool = False
+) -> Shipment:
     """Like `get`; ShipmentNotFound 404 when the tenant has no such shipment."""
-    row = await get(session=session, shipment_id=shipment_id, for_update=for_update)
+    row = await get(session=session, tenant_id=tenant_id, shipment_id=shipment_id, for_update=for_update)
     if row is None:
         raise ShipmentNotFound("No such shipment.")
     return row
 
 
-async def list_events(*, session: AsyncSession, shipment_id: uuid.UUID) -> list[TrackingEvent]:
-    """A shipment's stored tracking events, oldest first."""
+async def list_events(*, session: AsyncSession, tenant_id: uuid.UUID, shipment_id: uuid.UUID) -> list[TrackingEvent]:
+    """The stored tracking events of the shipment `shipment_id` of `tenant_id`, oldest first."""
     stmt = (
         select(TrackingEvent)
-        .where(TrackingEvent.shipment_id == shipment_id)
+        .where(TrackingEvent.tenant_id == tenant_id, TrackingEvent.shipment_id == shipment_id)
         .order_by(TrackingEvent.occurred_at, TrackingEvent.id)
     )
     return list((await session.execute(stmt)).scalars())
 
 
 async def list_page(
-    *, session: AsyncSession, params: PageParams, carrier: str | None = None, status: str | None = None
+    *,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    params: PageParams,
+    carrier: str | None = None,
+    status: str | None = None,
 ) -> list[Shipment]:
-    """The tenant's shipments, newest first, optionally of one carrier and/or in one status."""
-    stmt = select(Shipment)
+    """The shipments of `tenant_id`, newest first (`limit + 1` rows), optionally of one carrier and/or in one status."""
+    stmt = select(Shipment).where(Shipment.tenant_id == tenant_id)
     if carrier:
         stmt = stmt.where(Shipment.carrier == carrier)
     if status:
@@ -268,7 +286,11 @@ async def apply_tracking_result(
 
     if result.events:
         newest_stored = (
-            await session.execute(select(func.max(TrackingEvent.occurred_at)).where(TrackingEvent.shipment_id == shipment.id))
+            await session.execute(
+                select(func.max(TrackingEvent.occurred_at)).where(
+                    TrackingEvent.tenant_id == shipment.tenant_id, TrackingEvent.shipment_id == shipment.id
+                )
+            )
         ).scalar_one()
         if newest_stored is not None and max(e.occurred_at for e in result.events) < newest_stored:
             result = result.model_copy(update={"status": TrackingStatus.UNKNOWN, "estimated_delivery": None})

@@ -53,13 +53,14 @@ class TrackingAccount:
 async def tracking_account(
     *,
     session: AsyncSession,
+    tenant_id: uuid.UUID,
     carrier: str,
     integration_id: uuid.UUID | None,
     settings: Settings,
     http: CarrierHttp,
     cipher: CredentialsCipher,
 ) -> TrackingAccount:
-    """The account to track a stored shipment of `carrier` with; call inside the shipment's tenant transaction.
+    """The account to track a stored shipment of `carrier` with; call inside the shipment's tenant (`tenant_id`) transaction.
 
     `integration_id` is the shipment's own integration: used while it is
     active, else the tenant's only active integration for `carrier`.
@@ -71,9 +72,9 @@ async def tracking_account(
     """
     integration = None
     if integration_id is not None:
-        integration = await integrations.get(session=session, integration_id=integration_id)
+        integration = await integrations.get(session=session, tenant_id=tenant_id, integration_id=integration_id)
     if integration is None or not integration.is_active:
-        integration = await integrations.resolve_for_carrier(session=session, carrier=carrier)
+        integration = await integrations.resolve_for_carrier(session=session, tenant_id=tenant_id, carrier=carrier)
     spec = AdapterSpec.of(integration, cipher)
     return TrackingAccount(integration_id=integration.id, adapter=build_adapter(spec=spec, settings=settings, http=http))
 
@@ -96,9 +97,10 @@ async def refresh_shipment(
     not know gives `outcome.found = False`.
     """
     async with db.transaction(tenant_id) as session:
-        shipment = await service.get_or_404(session=session, shipment_id=shipment_id)
+        shipment = await service.get_or_404(session=session, tenant_id=tenant_id, shipment_id=shipment_id)
         account = await tracking_account(
             session=session,
+            tenant_id=tenant_id,
             carrier=shipment.carrier,
             integration_id=shipment.integration_id,
             settings=settings,
@@ -112,11 +114,11 @@ async def refresh_shipment(
     except CarrierNotFound as exc:
         result = TrackingResult(tracking_number=tracking_number, found=False, error=exc.message)
     async with db.transaction(tenant_id) as session:
-        shipment = await service.get_or_404(session=session, shipment_id=shipment_id, for_update=True)
+        shipment = await service.get_or_404(session=session, tenant_id=tenant_id, shipment_id=shipment_id, for_update=True)
         outcome = await service.apply_tracking_result(
             session=session, shipment=shipment, result=result, schedule=service.TrackingSchedule.from_settings(settings)
         )
-        tracking_events = await service.list_events(session=session, shipment_id=shipment_id)
+        tracking_events = await service.list_events(session=session, tenant_id=tenant_id, shipment_id=shipment_id)
     return RefreshReport(shipment=shipment, events=tracking_events, outcome=outcome)
 
 
@@ -134,7 +136,7 @@ async def adapter_for(
     async with db.transaction(tenant_id) as session:
         integrations.adapter_class(carrier)
         integration = await integrations.resolve_for_carrier(
-            session=session, carrier=carrier, integration_id=integration_id
+            session=session, tenant_id=tenant_id, carrier=carrier, integration_id=integration_id
         )
         spec = AdapterSpec.of(integration, cipher)
     return build_adapter(spec=spec, settings=settings, http=http)
