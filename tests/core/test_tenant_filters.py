@@ -354,7 +354,6 @@ async def test_every_statement_on_a_tenant_table_names_its_tenant(
         await _drive_api(client, app, tenant, owner_db)
 
     on_tenant_tables = [sql for sql in statements if touches_tenant_table(sql)]
-    open("/tmp/tenant-filters/statements.txt", "w").write("\n".join(" ".join(s.split()) for s in statements))
     offenders = {sql: problems for sql in dict.fromkeys(on_tenant_tables) if (problems := untied_tables(sql))}
     print(f"{len(statements)} statements recorded, {len(on_tenant_tables)} on tenant tables, {len(offenders)} distinct offenders")
     assert len(on_tenant_tables) >= 100, f"the flows ran too few statements on tenant tables: {len(on_tenant_tables)}"
