@@ -291,7 +291,11 @@ class DeliverySender:
                 # path does not serialize deliveries to one endpoint.
                 await session.execute(
                     update(WebhookEndpoint)
-                    .where(WebhookEndpoint.id == prepared.endpoint_id, WebhookEndpoint.failing_since.is_not(None))
+                    .where(
+                        WebhookEndpoint.tenant_id == claim.tenant_id,
+                        WebhookEndpoint.id == prepared.endpoint_id,
+                        WebhookEndpoint.failing_since.is_not(None),
+                    )
                     .values(failing_since=None)
                 )
             else:
@@ -299,7 +303,7 @@ class DeliverySender:
                 endpoint = (
                     await session.execute(
                         select(WebhookEndpoint)
-                        .where(WebhookEndpoint.id == prepared.endpoint_id)
+                        .where(WebhookEndpoint.tenant_id == claim.tenant_id, WebhookEndpoint.id == prepared.endpoint_id)
                         .with_for_update(key_share=True)
                     )
                 ).scalar_one_or_none()
@@ -387,10 +391,11 @@ class DeliverySender:
 
 
 async def _held(session: AsyncSession, claim: Claim) -> WebhookDelivery | None:
-    """The claimed delivery, row-locked, while it is still pending under our token."""
+    """The claimed delivery, row-locked by (tenant_id, id), while it is still pending under our token."""
     stmt = (
         select(WebhookDelivery)
         .where(
+            WebhookDelivery.tenant_id == claim.tenant_id,
             WebhookDelivery.id == claim.delivery_id,
             WebhookDelivery.claim_token == claim.token,
             WebhookDelivery.status == "pending",

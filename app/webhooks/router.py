@@ -97,7 +97,7 @@ def _delivery_out(delivery: WebhookDelivery, attempts: Sequence[DeliveryAttempt]
 
 
 async def _one_delivery(session: Any, delivery: WebhookDelivery) -> DeliveryOut:
-    attempts = await service.recent_attempts(session=session, delivery_ids=[delivery.id])
+    attempts = await service.recent_attempts(session=session, tenant_id=delivery.tenant_id, delivery_ids=[delivery.id])
     return _delivery_out(delivery, attempts.get(delivery.id, []))
 
 
@@ -148,10 +148,10 @@ async def create_webhook_endpoint(
     responses=problem_responses(PIPELINE_PROBLEMS, InvalidCursor),
 )
 async def list_webhook_endpoints(
-    _: MerchantOrAdmin, session: TenantSession, params: Annotated[PageParams, Depends(page_params)]
+    principal: MerchantOrAdmin, session: TenantSession, params: Annotated[PageParams, Depends(page_params)]
 ) -> dict:
     """The tenant's webhook endpoints, newest first, cursor-paginated; never their secrets."""
-    rows = await service.list_page(session=session, params=params)
+    rows = await service.list_page(session=session, tenant_id=principal.tenant_id, params=params)
     return make_page(rows, params, convert=_out)
 
 
@@ -161,9 +161,11 @@ async def list_webhook_endpoints(
     summary="Get a webhook endpoint",
     responses=problem_responses(_ENDPOINT),
 )
-async def get_webhook_endpoint(endpoint_id: uuid.UUID, _: MerchantOrAdmin, session: TenantSession) -> WebhookEndpointOut:
+async def get_webhook_endpoint(
+    endpoint_id: uuid.UUID, principal: MerchantOrAdmin, session: TenantSession
+) -> WebhookEndpointOut:
     """One webhook endpoint (no secret); 404 if the tenant has none with this id."""
-    return _out(await service.get_or_404(session=session, endpoint_id=endpoint_id))
+    return _out(await service.get_or_404(session=session, tenant_id=principal.tenant_id, endpoint_id=endpoint_id))
 
 
 @router.patch(
@@ -175,7 +177,7 @@ async def get_webhook_endpoint(endpoint_id: uuid.UUID, _: MerchantOrAdmin, sessi
 async def update_webhook_endpoint(
     endpoint_id: uuid.UUID,
     body: WebhookEndpointUpdate,
-    _: TenantAdmin,
+    principal: TenantAdmin,
     session: TenantSession,
     settings: AppSettings,
 ) -> WebhookEndpointOut:
@@ -186,7 +188,9 @@ async def update_webhook_endpoint(
     `disabled_reason` "manual" and fails the queued deliveries. Errors: 422
     `invalid-webhook-url`, 422 `validation-error`, 404 unknown id.
     """
-    endpoint = await service.get_or_404(session=session, endpoint_id=endpoint_id, for_update=True)
+    endpoint = await service.get_or_404(
+        session=session, tenant_id=principal.tenant_id, endpoint_id=endpoint_id, for_update=True
+    )
     endpoint = await service.update(
         session=session, endpoint=endpoint, changes=body.model_dump(exclude_unset=True), dev_hosts=settings.webhook_dev_hosts
     )
@@ -196,9 +200,11 @@ async def update_webhook_endpoint(
 @router.delete(
     "/{endpoint_id}", status_code=204, summary="Delete a webhook endpoint", responses=problem_responses(_ENDPOINT)
 )
-async def delete_webhook_endpoint(endpoint_id: uuid.UUID, _: TenantAdmin, session: TenantSession) -> Response:
+async def delete_webhook_endpoint(endpoint_id: uuid.UUID, principal: TenantAdmin, session: TenantSession) -> Response:
     """Delete the endpoint with its deliveries and their attempts (to pause it instead, PATCH `enabled: false`). 404 unknown id."""
-    endpoint = await service.get_or_404(session=session, endpoint_id=endpoint_id, for_update=True)
+    endpoint = await service.get_or_404(
+        session=session, tenant_id=principal.tenant_id, endpoint_id=endpoint_id, for_update=True
+    )
     await service.delete(session=session, endpoint=endpoint)
     return Response(status_code=204)
 
@@ -223,7 +229,9 @@ async def rotate_webhook_secret(
     the first response (the same secret) instead of rotating twice. 404 unknown id.
     """
     session = idempotent_request.session
-    endpoint = await service.get_or_404(session=session, endpoint_id=endpoint_id, for_update=True)
+    endpoint = await service.get_or_404(
+        session=session, tenant_id=idempotent_request.tenant_id, endpoint_id=endpoint_id, for_update=True
+    )
     secret, expires_at = await service.rotate_secret(
         session=session, endpoint=endpoint, cipher=cipher, overlap_seconds=settings.webhook_secret_rotation_overlap_seconds
     )
@@ -238,7 +246,7 @@ async def rotate_webhook_secret(
 )
 async def list_endpoint_deliveries(
     endpoint_id: uuid.UUID,
-    _: MerchantOrAdmin,
+    principal: MerchantOrAdmin,
     session: TenantSession,
     params: Annotated[PageParams, Depends(page_params)],
     status: Annotated[DeliveryStatus | None, Query(description="Only deliveries in this state.")] = None,
@@ -247,9 +255,11 @@ async def list_endpoint_deliveries(
 
     404 unknown endpoint; 422 an unknown `status`.
     """
-    endpoint = await service.get_or_404(session=session, endpoint_id=endpoint_id)
+    endpoint = await service.get_or_404(session=session, tenant_id=principal.tenant_id, endpoint_id=endpoint_id)
     rows = await service.list_deliveries(session=session, endpoint=endpoint, params=params, status=status)
-    attempts = await service.recent_attempts(session=session, delivery_ids=[r.id for r in rows[: params.limit]])
+    attempts = await service.recent_attempts(
+        session=session, tenant_id=endpoint.tenant_id, delivery_ids=[r.id for r in rows[: params.limit]]
+    )
     return make_page(rows, params, convert=lambda d: _delivery_out(d, attempts.get(d.id, [])))
 
 
@@ -262,7 +272,7 @@ async def list_endpoint_deliveries(
 )
 async def replay_webhook_events(
     endpoint_id: uuid.UUID,
-    _: TenantAdmin,
+    principal: TenantAdmin,
     session: TenantSession,
     since: Annotated[AwareDatetime, Query(description="Inclusive start, ISO 8601 with offset; not in the future.")],
     until: Annotated[AwareDatetime | None, Query(description="Exclusive end, ISO 8601 with offset.")] = None,
@@ -276,7 +286,9 @@ async def replay_webhook_events(
     422 `invalid-replay-window` (`since` in the future, `until` not after
     it), 422 `validation-error` (missing or naive datetimes), 404 unknown id.
     """
-    endpoint = await service.get_or_404(session=session, endpoint_id=endpoint_id, for_update=True)
+    endpoint = await service.get_or_404(
+        session=session, tenant_id=principal.tenant_id, endpoint_id=endpoint_id, for_update=True
+    )
     outcome = await service.replay(session=session, endpoint=endpoint, since=since, until=until)
     return ReplayResult(replayed=outcome.replayed, truncated=outcome.truncated, next_since=outcome.next_since)
 
@@ -288,13 +300,15 @@ async def replay_webhook_events(
     summary="Send a test event",
     responses=problem_responses(_ENDPOINT, EndpointDisabled),
 )
-async def test_webhook_endpoint(endpoint_id: uuid.UUID, _: TenantAdmin, session: TenantSession) -> PingResult:
+async def test_webhook_endpoint(endpoint_id: uuid.UUID, principal: TenantAdmin, session: TenantSession) -> PingResult:
     """Write a `ping` integration event about this endpoint and queue it to this endpoint only.
 
     The worker sends it like any delivery; follow it with GET
     /v1/deliveries/{delivery_id}. Errors: 409 `endpoint-disabled`, 404 unknown id.
     """
-    endpoint = await service.get_or_404(session=session, endpoint_id=endpoint_id, for_update=True)
+    endpoint = await service.get_or_404(
+        session=session, tenant_id=principal.tenant_id, endpoint_id=endpoint_id, for_update=True
+    )
     event, delivery_id = await service.send_test(session=session, endpoint=endpoint)
     return PingResult(event_id=event.id, delivery_id=delivery_id)
 
@@ -308,9 +322,9 @@ async def test_webhook_endpoint(endpoint_id: uuid.UUID, _: TenantAdmin, session:
     summary="Get a delivery",
     responses=problem_responses(PIPELINE_PROBLEMS, DeliveryNotFound),
 )
-async def get_delivery(delivery_id: uuid.UUID, _: MerchantOrAdmin, session: TenantSession) -> DeliveryOut:
+async def get_delivery(delivery_id: uuid.UUID, principal: MerchantOrAdmin, session: TenantSession) -> DeliveryOut:
     """One delivery with its last 20 attempts (newest first); 404 if the tenant has none with this id."""
-    delivery = await service.get_delivery_or_404(session=session, delivery_id=delivery_id)
+    delivery = await service.get_delivery_or_404(session=session, tenant_id=principal.tenant_id, delivery_id=delivery_id)
     return await _one_delivery(session, delivery)
 
 
@@ -321,11 +335,11 @@ async def get_delivery(delivery_id: uuid.UUID, _: MerchantOrAdmin, session: Tena
     summary="Retry a delivery now",
     responses=problem_responses(PIPELINE_PROBLEMS, DeliveryNotFound, EndpointDisabled),
 )
-async def retry_delivery(delivery_id: uuid.UUID, _: TenantAdmin, session: TenantSession) -> DeliveryOut:
+async def retry_delivery(delivery_id: uuid.UUID, principal: TenantAdmin, session: TenantSession) -> DeliveryOut:
     """Send the delivery again now, whatever its status: pending, due now, with a fresh retry schedule.
 
     Errors: 409 `endpoint-disabled` (enable the endpoint first), 404 unknown id.
     """
-    delivery = await service.get_delivery_or_404(session=session, delivery_id=delivery_id)
+    delivery = await service.get_delivery_or_404(session=session, tenant_id=principal.tenant_id, delivery_id=delivery_id)
     delivery = await service.retry_delivery(session=session, delivery=delivery)
     return await _one_delivery(session, delivery)

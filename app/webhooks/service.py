@@ -57,26 +57,34 @@ REPLAY_LIMIT = 10_000
 # --------------------------------------------------------------------------- endpoints: reads
 
 
-async def get(*, session: AsyncSession, endpoint_id: uuid.UUID, for_update: bool = False) -> WebhookEndpoint | None:
-    """One webhook endpoint of the session's tenant, or None."""
-    stmt = select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
+async def get(
+    *, session: AsyncSession, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, for_update: bool = False
+) -> WebhookEndpoint | None:
+    """The webhook endpoint `endpoint_id` of `tenant_id` (the session's tenant), row-locked with `for_update`; or None.
+
+    Selected by (tenant_id, id): Citus routes the statement (and its row lock) to one shard.
+    """
+    stmt = select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.id == endpoint_id)
     if for_update:
         # FOR NO KEY UPDATE: fan-out's delivery inserts (FOR KEY SHARE through the foreign key) need not wait.
         stmt = stmt.with_for_update(key_share=True)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def get_or_404(*, session: AsyncSession, endpoint_id: uuid.UUID, for_update: bool = False) -> WebhookEndpoint:
+async def get_or_404(
+    *, session: AsyncSession, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, for_update: bool = False
+) -> WebhookEndpoint:
     """Like `get`; WebhookEndpointNotFound 404 `not-found` when the tenant has no such endpoint."""
-    endpoint = await get(session=session, endpoint_id=endpoint_id, for_update=for_update)
+    endpoint = await get(session=session, tenant_id=tenant_id, endpoint_id=endpoint_id, for_update=for_update)
     if endpoint is None:
         raise WebhookEndpointNotFound("No such webhook endpoint.")
     return endpoint
 
 
-async def list_page(*, session: AsyncSession, params: PageParams) -> list[WebhookEndpoint]:
-    """The tenant's webhook endpoints, newest first (`limit + 1` rows, for `make_page`)."""
-    return list((await session.execute(paginate_query(select(WebhookEndpoint), WebhookEndpoint.id, params))).scalars())
+async def list_page(*, session: AsyncSession, tenant_id: uuid.UUID, params: PageParams) -> list[WebhookEndpoint]:
+    """The webhook endpoints of `tenant_id`, newest first (`limit + 1` rows, for `make_page`)."""
+    stmt = select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id)
+    return list((await session.execute(paginate_query(stmt, WebhookEndpoint.id, params))).scalars())
 
 
 def secret_rotation_ends_at(endpoint: WebhookEndpoint, now: datetime | None = None) -> datetime | None:
@@ -272,15 +280,15 @@ def ensure_enabled(endpoint: WebhookEndpoint) -> None:
 # --------------------------------------------------------------------------- deliveries
 
 
-async def get_delivery(*, session: AsyncSession, delivery_id: uuid.UUID) -> WebhookDelivery | None:
-    """One delivery of the session's tenant, or None."""
-    stmt = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+async def get_delivery(*, session: AsyncSession, tenant_id: uuid.UUID, delivery_id: uuid.UUID) -> WebhookDelivery | None:
+    """The delivery `delivery_id` of `tenant_id` (the session's tenant), or None."""
+    stmt = select(WebhookDelivery).where(WebhookDelivery.tenant_id == tenant_id, WebhookDelivery.id == delivery_id)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def get_delivery_or_404(*, session: AsyncSession, delivery_id: uuid.UUID) -> WebhookDelivery:
+async def get_delivery_or_404(*, session: AsyncSession, tenant_id: uuid.UUID, delivery_id: uuid.UUID) -> WebhookDelivery:
     """Like `get_delivery`; DeliveryNotFound 404 `not-found` when the tenant has no such delivery."""
-    delivery = await get_delivery(session=session, delivery_id=delivery_id)
+    delivery = await get_delivery(session=session, tenant_id=tenant_id, delivery_id=delivery_id)
     if delivery is None:
         raise DeliveryNotFound("No such delivery.")
     return delivery
@@ -299,9 +307,16 @@ async def list_deliveries(
 
 
 async def recent_attempts(
-    *, session: AsyncSession, delivery_ids: Sequence[uuid.UUID], per_delivery: int = ATTEMPTS_SHOWN
+    *,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    delivery_ids: Sequence[uuid.UUID],
+    per_delivery: int = ATTEMPTS_SHOWN,
 ) -> dict[uuid.UUID, list[DeliveryAttempt]]:
-    """Delivery id -> its last `per_delivery` attempts, newest first (one query for the whole page)."""
+    """Delivery id -> its last `per_delivery` attempts, newest first (one query for the whole page).
+
+    `delivery_ids` are deliveries of `tenant_id`; both the ranking and the outer select name the tenant.
+    """
     if not delivery_ids:
         return {}
     ranked = (
@@ -309,13 +324,13 @@ async def recent_attempts(
             DeliveryAttempt.id,
             func.row_number().over(partition_by=DeliveryAttempt.delivery_id, order_by=DeliveryAttempt.id.desc()).label("n"),
         )
-        .where(DeliveryAttempt.delivery_id.in_(list(delivery_ids)))
+        .where(DeliveryAttempt.tenant_id == tenant_id, DeliveryAttempt.delivery_id.in_(list(delivery_ids)))
         .subquery()
     )
     stmt = (
         select(DeliveryAttempt)
         .join(ranked, ranked.c.id == DeliveryAttempt.id)
-        .where(ranked.c.n <= per_delivery)
+        .where(DeliveryAttempt.tenant_id == tenant_id, ranked.c.n <= per_delivery)
         .order_by(DeliveryAttempt.delivery_id, DeliveryAttempt.id.desc())
     )
     result: dict[uuid.UUID, list[DeliveryAttempt]] = {}
@@ -333,7 +348,9 @@ async def retry_delivery(*, session: AsyncSession, delivery: WebhookDelivery) ->
     first (the order PATCH uses), so a concurrent disable cannot slip in
     between. Raises EndpointDisabled 409 `endpoint-disabled` when its endpoint is disabled.
     """
-    endpoint = await get_or_404(session=session, endpoint_id=delivery.endpoint_id, for_update=True)
+    endpoint = await get_or_404(
+        session=session, tenant_id=delivery.tenant_id, endpoint_id=delivery.endpoint_id, for_update=True
+    )
     ensure_enabled(endpoint)
     await session.execute(
         sql_update(WebhookDelivery)

@@ -431,11 +431,13 @@ async def test_recording_an_outcome_during_a_manual_retry_does_not_deadlock(api,
 
     async with app_db.transaction(tenant.id) as session:
         # the retry request has its endpoint lock when the worker comes to record the outcome ...
-        endpoint = await service.get_or_404(session=session, endpoint_id=prepared.endpoint_id, for_update=True)
+        endpoint = await service.get_or_404(
+            session=session, tenant_id=tenant.id, endpoint_id=prepared.endpoint_id, for_update=True
+        )
         recording = asyncio.create_task(sender._record(claim, prepared, attempted_at, result))
         await asyncio.sleep(0.3)
         # ... and then re-queues the delivery
-        delivery = await service.get_delivery_or_404(session=session, delivery_id=claim.delivery_id)
+        delivery = await service.get_delivery_or_404(session=session, tenant_id=tenant.id, delivery_id=claim.delivery_id)
         await asyncio.wait_for(service.retry_delivery(session=session, delivery=delivery), timeout=10)
         assert endpoint.enabled
     await asyncio.wait_for(recording, timeout=10)  # raised DeadlockDetected before the fix
@@ -478,7 +480,7 @@ async def test_deleting_an_endpoint_while_an_event_fans_out_does_not_fail_the_ev
     tenant = await growth_tenant("acme")
     endpoint = await create_endpoint(api, tenant, "https://hooks.example.com/x")
     async with app_db.transaction(tenant.id) as session:
-        doomed = await service.get_or_404(session=session, endpoint_id=uuid.UUID(endpoint["id"]), for_update=True)
+        doomed = await service.get_or_404(session=session, tenant_id=tenant.id, endpoint_id=uuid.UUID(endpoint["id"]), for_update=True)
         await service.delete(session=session, endpoint=doomed)
         recording = asyncio.create_task(record_event(app_db, tenant.id))
         await asyncio.sleep(0.3)

@@ -298,7 +298,7 @@ async def test_rotate_secret_keeps_the_previous_one_signing_for_the_overlap(clie
 
     cipher = cipher_from_settings(settings)
     async with app_db.transaction(acme.id) as session:
-        row = await service.get(session=session, endpoint_id=uuid.UUID(endpoint["id"]))
+        row = await service.get(session=session, tenant_id=acme.id, endpoint_id=uuid.UUID(endpoint["id"]))
     assert row is not None
     assert service.signing_secrets(row, cipher, expires_at - timedelta(seconds=1)) == [new, old]
     assert service.signing_secrets(row, cipher, expires_at) == [new]
@@ -307,7 +307,7 @@ async def test_rotate_secret_keeps_the_previous_one_signing_for_the_overlap(clie
     # Rotating again inside the window: the first secret is gone, the second one is now the previous.
     newest = (await client.post(f"{url}/rotate-secret", headers=acme.headers("admin"))).json()["secret"]
     async with app_db.transaction(acme.id) as session:
-        row = await service.get(session=session, endpoint_id=uuid.UUID(endpoint["id"]))
+        row = await service.get(session=session, tenant_id=acme.id, endpoint_id=uuid.UUID(endpoint["id"]))
     assert row is not None
     assert service.signing_secrets(row, cipher, datetime.now(timezone.utc)) == [newest, new]
 
@@ -316,7 +316,7 @@ async def test_signing_secrets_of_a_never_rotated_endpoint(client, make_tenant, 
     acme = await make_tenant("acme")
     endpoint = await _endpoint(client, acme)
     async with app_db.transaction(acme.id) as session:
-        row = await service.get(session=session, endpoint_id=uuid.UUID(endpoint["id"]))
+        row = await service.get(session=session, tenant_id=acme.id, endpoint_id=uuid.UUID(endpoint["id"]))
     assert row is not None
     now = datetime.now(timezone.utc)
     assert service.signing_secrets(row, cipher_from_settings(settings), now) == [endpoint["secret"]]
@@ -523,13 +523,13 @@ async def test_replay_is_capped_per_call(client, make_tenant, app_db, owner_db):
     await _execute(owner_db, "UPDATE webhook_endpoints SET enabled = true, disabled_reason = NULL")
     since = datetime.now(timezone.utc) - timedelta(hours=1)
     async with app_db.transaction(acme.id) as session:
-        row = await service.get_or_404(session=session, endpoint_id=uuid.UUID(endpoint["id"]), for_update=True)
+        row = await service.get_or_404(session=session, tenant_id=acme.id, endpoint_id=uuid.UUID(endpoint["id"]), for_update=True)
         first = await service.replay(session=session, endpoint=row, since=since, limit=3)
     assert first.replayed == 3 and first.truncated and first.next_since is not None
     occurred = await _scalar(owner_db, "SELECT occurred_at FROM integration_events WHERE id = :e", e=event_ids[3])
     assert first.next_since == occurred  # the first event left out
     async with app_db.transaction(acme.id) as session:
-        row = await service.get_or_404(session=session, endpoint_id=uuid.UUID(endpoint["id"]), for_update=True)
+        row = await service.get_or_404(session=session, tenant_id=acme.id, endpoint_id=uuid.UUID(endpoint["id"]), for_update=True)
         rest = await service.replay(session=session, endpoint=row, since=first.next_since, limit=3)
     assert rest.replayed == 2 and not rest.truncated and rest.next_since is None
     assert await _scalar(owner_db, "SELECT count(*) FROM webhook_deliveries") == 5
@@ -574,7 +574,7 @@ async def test_disable_endpoint_fails_its_queue_and_tells_other_endpoints(client
         t=uuid.uuid4(), e=leased,
     )
     async with app_db.transaction(acme.id) as session:
-        row = await service.get_or_404(session=session, endpoint_id=uuid.UUID(failing["id"]), for_update=True)
+        row = await service.get_or_404(session=session, tenant_id=acme.id, endpoint_id=uuid.UUID(failing["id"]), for_update=True)
         await service.disable_endpoint(session=session, endpoint=row, reason="failing", detail="every attempt failed for 5 days")
         await service.disable_endpoint(session=session, endpoint=row, reason="gone", detail="again")  # no-op
         with pytest.raises(ValueError):
