@@ -56,6 +56,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default HOST or 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default PORT or 8000).")] = None,
     migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Apply migrations first.")] = False,
+    workers: Annotated[int, typer.Option(min=1, help="Uvicorn worker processes (each with its own pool).")] = 1,
 ) -> None:
     """Serve the API with uvicorn (Ctrl-C stops it, and the embedded database with it)."""
     import uvicorn
@@ -78,6 +79,7 @@ def serve(
         log_config=None,  # keep our handler: request id on every line
         access_log=False,  # our middleware logs each request with its id
         proxy_headers=True,
+        workers=workers,
     )
 
 

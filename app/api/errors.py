@@ -39,10 +39,3 @@ class RateLimited(Problem):
 PIPELINE_PROBLEMS: tuple[type[Problem], ...] = (Unauthorized, Forbidden, RateLimited, ValidationFailed)
 """What every authenticated route may answer before (or besides) its own problems."""
 
-
-class DatabaseUnavailable(Problem):
-    """The database did not answer or dropped the connection; nothing was changed. Retry after `Retry-After` seconds."""
-
-    status = 503
-    type_ = "database-unavailable"
-    title = "Database unavailable"

@@ -10,13 +10,13 @@ from sqlalchemy.exc import DBAPIError
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from app.api.errors import DatabaseUnavailable
 from app.api.middleware import RequestContextMiddleware
 from app.api.principal import LastUsedStamper
 from app.api.ratelimit.setup import install_rate_limits
 from app.core.config import Settings
 from app.core.problems import (
     UNSTORABLE_TEXT_SQLSTATES,
+    DatabaseUnavailable,
     InternalError,
     UnsupportedCharacter,
 )
@@ -32,7 +32,7 @@ async def _replay(_: Request, exc: IdempotentReplay) -> Response:
     return exc.response
 
 
-_DISCONNECTS = (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.InterfaceError, ConnectionError)
+_DISCONNECTS = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError)
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:
@@ -71,4 +71,5 @@ def install_pipeline(app: FastAPI, settings: Settings) -> None:
     app.add_exception_handler(IdempotentReplay, _replay)  # type: ignore[arg-type]
     app.add_exception_handler(ClientDisconnect, _client_disconnected)  # type: ignore[arg-type]
     app.add_exception_handler(asyncpg.PostgresError, _database_error)
+    app.add_exception_handler(asyncpg.InterfaceError, _database_error)  # a connection lost mid-request
     app.add_exception_handler(DBAPIError, _database_error)  # replaces the core handler: adds 503 on lost connections

@@ -66,6 +66,14 @@ class Problem(Exception):
 # --------------------------------------------------------------------------- generic problems
 
 
+class DatabaseUnavailable(Problem):
+    """The database did not answer or dropped the connection; nothing was changed. Retry after `Retry-After` seconds."""
+
+    status = 503
+    type_ = "database-unavailable"
+    title = "Database unavailable"
+
+
 class InternalError(Problem):
     """An unexpected server error; it has been logged (never a stack trace in the body)."""
 

@@ -22,9 +22,16 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
+
+from app.core.problems import DatabaseUnavailable
 
 CITUS_SERVER_SETTINGS = {"citus.propagate_set_commands": "local"}
 """Per-connection settings: Citus forwards `SET LOCAL` to the workers; plain PostgreSQL only stores the placeholder."""
@@ -52,7 +59,13 @@ async def driver_connection(session: AsyncSession) -> Any:
     """
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    await _begin(raw.dbapi_connection)
+    try:
+        await _begin(raw.dbapi_connection)
+    except Exception as exc:
+        if connection.dialect.is_disconnect(exc, raw.dbapi_connection, None):
+            await connection.invalidate(exc)  # with no pre-ping, this is how a dropped connection is found
+            raise DatabaseUnavailable("The database connection was lost; retry.", headers={"Retry-After": "1"}) from exc
+        raise
     return raw.driver_connection
 
 
@@ -82,8 +95,14 @@ def _set_tenant_scope(session: Session, transaction: Any, connection: Any) -> No
     if sql is not None:
         # The raw asyncpg connection: several SETs in one simple-protocol round trip.
         proxied = connection.connection
-        await_only(_begin(proxied.dbapi_connection))
-        await_only(proxied.driver_connection.execute(sql))
+        try:
+            await_only(_begin(proxied.dbapi_connection))
+            await_only(proxied.driver_connection.execute(sql))
+        except Exception as exc:
+            if connection.dialect.is_disconnect(exc, proxied.dbapi_connection, None):
+                connection.invalidate(exc)
+                raise DatabaseUnavailable("The database connection was lost; retry.", headers={"Retry-After": "1"}) from exc
+            raise
 
 
 class Database:

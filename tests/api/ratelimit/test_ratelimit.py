@@ -89,7 +89,7 @@ REDIS_URL = os.environ.get("REDIS_URL")
 @pytest.mark.skipif(
     not REDIS_URL,
     reason="REDIS_URL is not set: the shared-Redis rate-limit test needs a real Redis "
-    "(e.g. REDIS_URL=redis://127.0.0.1:6379/15 .venv/bin/pytest tests/ratelimit)",
+    "(e.g. REDIS_URL=redis://127.0.0.1:6379/15 .venv/bin/pytest tests/api/ratelimit)",
 )
 async def test_limits_hold_across_two_app_instances_sharing_redis(settings, client, make_tenant, put_on_plan):
     from app.main import create_app
