@@ -20,6 +20,31 @@ EventHook = Callable[[AsyncSession, IntegrationEvent], Awaitable[object]]
 """An async callable `(session, event)`; its return value is ignored."""
 
 _hooks: Registry[EventHook] = Registry("event hooks")
+_sql_hooks: Registry[str] = Registry("event SQL hooks")
+
+EVENT_CTE = "ev"
+"""The name a SQL hook reads the new event from: a CTE with columns (tenant_id, id, type)."""
+
+
+def register_sql(statement: str) -> str:
+    """Run a data-modifying `statement` (e.g. `INSERT … SELECT … FROM ev …`) in the event's own INSERT.
+
+    It reads the new event from the CTE `ev` (tenant_id, id, type), takes no
+    parameters, and runs in the same statement and transaction as the event
+    insert: one round trip for the event and everything it fans out to.
+    Registering the same statement again changes nothing.
+    """
+    return _sql_hooks.register(statement)
+
+
+def unregister_sql(statement: str) -> None:
+    """Stop running a SQL hook (tests)."""
+    _sql_hooks.unregister(statement)
+
+
+def sql_hooks() -> tuple[str, ...]:
+    """The SQL hooks in the order they were registered."""
+    return tuple(_sql_hooks)
 
 
 def register(hook: EventHook) -> EventHook:

@@ -8,6 +8,7 @@ webhook outbox among them) run in that transaction too.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,16 @@ _INSERT_SQL = (
 )
 
 
+@functools.lru_cache(maxsize=8)
+def _insert_sql(sql_hooks: tuple[str, ...]) -> str:
+    """The event INSERT, with each SQL hook as a data-modifying CTE reading the new row from `ev`."""
+    if not sql_hooks:
+        return _INSERT_SQL
+    parts = [f"{hooks.EVENT_CTE} AS ({_INSERT_SQL} RETURNING tenant_id, id, type)"]
+    parts += [f"hook_{i} AS ({statement})" for i, statement in enumerate(sql_hooks)]
+    return f"WITH {', '.join(parts)} SELECT count(*) FROM {hooks.EVENT_CTE}"
+
+
 async def record(
     *,
     session: AsyncSession,
@@ -40,10 +51,11 @@ async def record(
 ) -> IntegrationEvent:
     """Append one event (JSON-serializable `data`) in the caller's transaction.
 
-    With `fan_out` (the default) every hook of app.events.hooks then runs with
-    (session, event) in the same transaction: the webhook outbox queues the
-    event for every enabled endpoint subscribed to its type. Pass False to skip
-    the hooks and address endpoints yourself (a `ping`). Raises whatever a hook
+    With `fan_out` (the default) the SQL hooks of app.events.hooks run in the
+    event's own INSERT (the webhook outbox queues the event for every enabled
+    endpoint subscribed to its type: one round trip in all), then every Python
+    hook with (session, event), in the same transaction. Pass False to skip the
+    hooks and address endpoints yourself (a `ping`). Raises whatever a hook
     raises (the caller's transaction then rolls back).
     """
     if session.new or session.dirty or session.deleted:
@@ -55,7 +67,14 @@ async def record(
     )
     conn = await driver_connection(session)
     await conn.execute(
-        _INSERT_SQL, tenant_id, event.id, type, subject_type, subject_id, orjson.dumps(data, default=str).decode(), now
+        _insert_sql(hooks.sql_hooks() if fan_out else ()),
+        tenant_id,
+        event.id,
+        type,
+        subject_type,
+        subject_id,
+        orjson.dumps(data, default=str).decode(),
+        now,
     )
     if fan_out:
         await hooks.run(session, event)

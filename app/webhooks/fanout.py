@@ -69,11 +69,17 @@ async def enqueue(
     return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 <n>"
 
 
-async def on_event(session: AsyncSession, event: IntegrationEvent) -> None:
-    """The event hook: `enqueue` the event for every subscribed, enabled endpoint of its tenant."""
-    await enqueue(session=session, event=event)
+FAN_OUT_SQL = f"""
+INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, event_type, status, next_attempt_at)
+SELECT ev.tenant_id, {UUID7_SQL}, e.id, ev.id, ev.type, 'pending', clock_timestamp()
+FROM ev JOIN webhook_endpoints e ON e.tenant_id = ev.tenant_id
+WHERE e.enabled AND (ev.type::text = ANY (e.event_types::text[]) OR '{WILDCARD}' = ANY (e.event_types::text[]))
+FOR KEY SHARE OF e
+ON CONFLICT (tenant_id, endpoint_id, event_id) DO NOTHING
+"""
+"""The outbox as an event SQL hook: `enqueue`'s fan-out, run inside the event's INSERT (see app.events.hooks)."""
 
 
 def register() -> None:
     """Make every recorded event fan out to webhook endpoints (idempotent: a second call changes nothing)."""
-    event_hooks.register(on_event)
+    event_hooks.register_sql(FAN_OUT_SQL)

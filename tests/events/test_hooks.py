@@ -52,9 +52,9 @@ async def test_an_event_recorded_through_the_api_creates_its_deliveries(client, 
 def test_starting_twice_registers_each_hook_once(settings):
     create_app(settings)
     create_app(settings)
-    assert hooks.registered().count(fanout.on_event) == 1
+    assert hooks.sql_hooks().count(fanout.FAN_OUT_SQL) == 1
     fanout.register()
-    assert hooks.registered().count(fanout.on_event) == 1
+    assert hooks.sql_hooks().count(fanout.FAN_OUT_SQL) == 1
 
 
 def test_a_quota_has_one_usage_counter(settings):

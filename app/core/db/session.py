@@ -63,7 +63,11 @@ async def driver_connection(session: AsyncSession) -> Any:
         await _begin(raw.dbapi_connection)
     except Exception as exc:
         if connection.dialect.is_disconnect(exc, raw.dbapi_connection, None):
-            await connection.invalidate(exc)  # with no pre-ping, this is how a dropped connection is found
+            # With no pre-ping, this is how a dropped connection is found. The server most
+            # likely dropped the others too (a restart, a failover): start a new pool, as
+            # SQLAlchemy does when it sees a disconnect itself.
+            await connection.invalidate(exc)
+            await connection.engine.dispose(close=False)
             raise DatabaseUnavailable("The database connection was lost; retry.", headers={"Retry-After": "1"}) from exc
         raise
     return raw.driver_connection
@@ -101,6 +105,7 @@ def _set_tenant_scope(session: Session, transaction: Any, connection: Any) -> No
         except Exception as exc:
             if connection.dialect.is_disconnect(exc, proxied.dbapi_connection, None):
                 connection.invalidate(exc)
+                connection.engine.dispose(close=False)
                 raise DatabaseUnavailable("The database connection was lost; retry.", headers={"Retry-After": "1"}) from exc
             raise
 
