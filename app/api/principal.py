@@ -14,6 +14,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from app.api.errors import Forbidden
+
 Role = Literal["platform_admin", "tenant_admin", "merchant", "courier"]
 
 FALLBACK_REQUESTS_PER_MINUTE_PER_KEY = 60
@@ -46,6 +48,13 @@ class Principal:
     def is_platform_admin(self) -> bool:
         """True for platform-admin keys."""
         return self.role == "platform_admin"
+
+    @property
+    def tenant(self) -> uuid.UUID:
+        """The key's tenant id; 403 `forbidden` for a platform-admin key (which has none)."""
+        if self.tenant_id is None:
+            raise Forbidden("This operation needs a tenant's API key.", role=self.role)
+        return self.tenant_id
 
 
 RESOLVE_SQL = (

@@ -123,8 +123,7 @@ async def get_subscription(principal: TenantMember, session: TenantSession) -> d
     `usage[]`: `{quota, limit, used, resets_at}`; `shipments_per_month` resets
     at 00:00 UTC on the first of next month. Any tenant key.
     """
-    assert principal.tenant_id is not None
-    return await service.overview(session=session, tenant_id=principal.tenant_id)
+    return await service.overview(session=session, tenant_id=principal.tenant)
 
 
 @router.post(
@@ -159,12 +158,11 @@ async def create_checkout_session(
     `plan-not-found`, 409 `plan-not-purchasable`, 409 `subscription-exists`,
     422 `return-url-required`, 502 `stripe-*`, 503 `billing-not-configured`.
     """
-    assert principal.tenant_id is not None
     session = await checkout.create_checkout(
         db=db,
         gateway=gateway,
         settings=settings,
-        tenant_id=principal.tenant_id,
+        tenant_id=principal.tenant,
         plan_code=body.plan,
         success_url=str(body.success_url) if body.success_url else None,
         cancel_url=str(body.cancel_url) if body.cancel_url else None,
@@ -192,10 +190,9 @@ async def create_portal_session(
 
     Errors: 422 `return-url-required`, 502 `stripe-*`, 503 `billing-not-configured`.
     """
-    assert principal.tenant_id is not None
     return_url = str(body.return_url) if body is not None and body.return_url else None
     session = await checkout.create_portal(
-        db=db, gateway=gateway, settings=settings, tenant_id=principal.tenant_id, return_url=return_url
+        db=db, gateway=gateway, settings=settings, tenant_id=principal.tenant, return_url=return_url
     )
     return SessionOut(id=session["id"], url=session["url"])
 

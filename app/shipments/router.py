@@ -130,7 +130,7 @@ async def list_shipments(
     """The tenant's shipments, newest first, cursor-paginated (without events: GET one for those)."""
     rows = await service.list_page(
         session=session,
-        tenant_id=principal.tenant_id,
+        tenant_id=principal.tenant,
         params=params,
         carrier=carrier,
         status=status.value if status else None,
@@ -146,7 +146,7 @@ async def list_shipments(
 )
 async def get_shipment(shipment_id: uuid.UUID, principal: MerchantOrAdmin, session: TenantSession) -> ShipmentDetail:
     """One shipment, its current status and its tracking events (oldest first); 404 if unknown."""
-    tenant_id = principal.tenant_id
+    tenant_id = principal.tenant
     row = await service.get_or_404(session=session, tenant_id=tenant_id, shipment_id=shipment_id)
     return ShipmentDetail.of(row, await service.list_events(session=session, tenant_id=tenant_id, shipment_id=shipment_id))
 
@@ -175,10 +175,9 @@ async def refresh_shipment(
     `carrier-auth-failed` / `carrier-bad-response`. 404 unknown shipment;
     422 when no usable integration exists.
     """
-    assert principal.tenant_id is not None
     try:
         report = await tracking.refresh_shipment(
-            db=db, tenant_id=principal.tenant_id, shipment_id=shipment_id, settings=settings, http=http, cipher=cipher
+            db=db, tenant_id=principal.tenant, shipment_id=shipment_id, settings=settings, http=http, cipher=cipher
         )
     except CarrierError as exc:
         raise carrier_problem(exc) from None
@@ -215,10 +214,9 @@ async def track_numbers(
     distinct number, in request order. Unknown numbers give `found: false`.
     Carrier failures: problem+json as for refresh. 422 as for registration.
     """
-    assert principal.tenant_id is not None
     adapter = await tracking.adapter_for(
         db=db,
-        tenant_id=principal.tenant_id,
+        tenant_id=principal.tenant,
         carrier=body.carrier,
         integration_id=body.integration_id,
         settings=settings,
