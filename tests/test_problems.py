@@ -15,6 +15,7 @@ from app.core.problems import (
     PROBLEM_SCHEMA_REF,
     NotFound,
     Problem,
+    all_problem_classes,
     install_problem_handlers,
     problem_responses,
 )
@@ -22,19 +23,8 @@ from app.couriers import errors as carrier_errors
 from app.integrations.errors import problem_class_for
 
 
-def _problem_classes() -> list[type[Problem]]:
-    found: list[type[Problem]] = []
-    pending = list(Problem.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        if cls not in found:
-            found.append(cls)
-            pending.extend(cls.__subclasses__())
-    return found
-
-
 def test_one_slug_has_one_status_and_one_title() -> None:
-    classes = _problem_classes()
+    classes = all_problem_classes()
     assert len(classes) > 40  # every domain's errors module was imported
     statuses: dict[str, set[tuple[int, str]]] = defaultdict(set)
     titles: dict[str, set[str]] = defaultdict(set)
@@ -47,7 +37,7 @@ def test_one_slug_has_one_status_and_one_title() -> None:
 
 
 def test_every_problem_class_says_when_it_is_raised() -> None:
-    for cls in _problem_classes():
+    for cls in all_problem_classes():
         assert "__doc__" in vars(cls) and cls.__doc__, f"{cls.__qualname__} has no docstring of its own"
         assert 400 <= cls.status <= 599 and cls.type_ and cls.title, cls
 
