@@ -15,15 +15,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.core.config import Settings
+from app.core.crypto import CredentialsCipher
+from app.core.problems import Problem
 from app.couriers.base import CourierAdapter
 from app.couriers.errors import CarrierError, CarrierRateLimited
 from app.couriers.http import CarrierHttp
 from app.couriers.registry import UnknownCarrier, create_adapter
-from app.integrations import service
-from app.core.crypto import CredentialsCipher
-from app.integrations.errors import StoredCredentialsInvalid, UnsupportedCarrier, problem_class_for
+from app.integrations import credentials
+from app.integrations.errors import (
+    StoredCredentialsInvalid,
+    UnsupportedCarrier,
+    problem_class_for,
+)
 from app.integrations.models import Integration
-from app.core.problems import Problem
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class AdapterSpec:
             integration_id=integration.id,
             carrier=integration.carrier,
             environment=integration.environment,
-            credentials=service.decrypt_credentials(integration=integration, cipher=cipher),
+            credentials=credentials.decrypt_credentials(integration=integration, cipher=cipher),
         )
 
 

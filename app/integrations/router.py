@@ -37,7 +37,7 @@ from app.idempotency.errors import (
     IdempotencyKeyReused,
 )
 from app.idempotency.service import IdempotentRequest
-from app.integrations import service
+from app.integrations import credentials, service
 from app.integrations.adapters import AdapterSpec, build_adapter, carrier_problem
 from app.integrations.errors import (
     CarrierCapabilityNotSupported,
@@ -97,7 +97,7 @@ def _fields(row: Integration, cipher: CredentialsCipher, base_url: str) -> dict[
         name=row.name,
         environment=row.environment,
         is_active=row.is_active,
-        credentials=service.masked_credentials(integration=row, cipher=cipher),
+        credentials=credentials.masked_credentials(integration=row, cipher=cipher),
         last_check_status=row.last_check_status,
         last_checked_at=row.last_checked_at,
         last_error=row.last_error,

@@ -17,37 +17,36 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta
-from typing import Any, get_args
+from datetime import timedelta
+from typing import Any
 
-from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing import quota, usage
-from app.couriers.base import CourierAdapter
-from app.couriers.registry import UnknownCarrier, get_adapter_class
+from app.core.crypto import CredentialsCipher
 from app.core.db.base import utcnow
 from app.core.db.session import Database
-from app.events import service as events
-from app.core.crypto import CredentialsCipher, CredentialsDecryptError
-from app.integrations import hooks
-from app.integrations.models import Integration
 from app.core.pagination import PageParams, paginate_query
 from app.core.tenancy import for_each_tenant
+from app.core.webhook_secrets import new_secret, seal
+from app.events import service as events
+from app.integrations import hooks
+from app.integrations.credentials import (
+    current_webhook_secret,
+    seal_webhook_secret,
+    validate_credentials,
+)
 from app.integrations.errors import (
-    CredentialsUndecryptable,
     IntegrationAmbiguous,
     IntegrationExists,
     IntegrationInactive,
     IntegrationNotFound,
     IntegrationRequired,
-    InvalidCredentials,
     UnknownIntegration,
-    UnsupportedCarrier,
 )
-from app.core.webhook_secrets import new_secret, seal, unseal
+from app.integrations.models import Integration
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +55,6 @@ INTEGRATION_UPDATED = "integration.updated"
 INTEGRATION_DELETED = "integration.deleted"
 ACTIVE_NAME_INDEX = "uq_integrations_tenant_id_carrier_name_active"
 MAX_ERROR_CHARS = 1000
-MASK = "****"
 INBOUND_PATH = "/v1/inbound/{carrier}/{integration_id}"
 """Where a carrier pushes for one integration (served by app.shipments.inbound_router)."""
 
@@ -64,144 +62,6 @@ INBOUND_PATH = "/v1/inbound/{carrier}/{integration_id}"
 def inbound_path(carrier: str, integration_id: uuid.UUID) -> str:
     """The path a carrier pushes to for this integration: `/v1/inbound/{carrier}/{integration_id}`."""
     return INBOUND_PATH.format(carrier=carrier, integration_id=integration_id)
-
-
-# --------------------------------------------------------------------------- carriers and credentials
-
-
-def adapter_class(carrier: str) -> type[CourierAdapter]:
-    """The adapter class registered as `carrier`; UnsupportedCarrier 422 listing `known_carriers` otherwise."""
-    try:
-        return get_adapter_class(carrier)
-    except UnknownCarrier as exc:
-        raise UnsupportedCarrier(f"Unknown carrier '{carrier}'. See GET /v1/carriers.", known_carriers=exc.known) from exc
-
-
-def _reveal(value: Any) -> Any:
-    if isinstance(value, (SecretStr, SecretBytes)):
-        secret = value.get_secret_value()
-        return secret.decode() if isinstance(secret, bytes) else secret
-    if isinstance(value, dict):
-        return {k: _reveal(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_reveal(v) for v in value]
-    return value
-
-
-def validate_credentials(*, carrier: str, credentials: dict[str, Any]) -> dict[str, Any]:
-    """`credentials` validated and normalized by the carrier's credentials model, as a plain JSON-able dict.
-
-    Raises UnsupportedCarrier 422 `unsupported-carrier`, or InvalidCredentials 422 `invalid-credentials`
-    whose `errors` give each field's location, message and type, never the
-    submitted values.
-    """
-    model = adapter_class(carrier).credentials_model
-    try:
-        validated = model.model_validate(credentials)
-    except ValidationError as exc:
-        errors = [
-            {"loc": ["body", "credentials", *err["loc"]], "msg": err["msg"], "type": err["type"]}
-            for err in exc.errors(include_url=False, include_input=False, include_context=False)
-        ]
-        raise InvalidCredentials(
-            f"The credentials do not match the {carrier} credentials schema (GET /v1/carriers); see `errors`.",
-            errors=errors,
-        ) from None
-    return _reveal(validated.model_dump(exclude_none=True))
-
-
-def _secret_fields(model: type[BaseModel]) -> set[str]:
-    secret_types = (SecretStr, SecretBytes)
-    names = set()
-    for name, field in model.model_fields.items():
-        annotation = field.annotation
-        candidates = (annotation, *get_args(annotation))
-        if any(isinstance(c, type) and issubclass(c, secret_types) for c in candidates):
-            names.add(name)
-    return names
-
-
-def mask_credentials(*, carrier: str, credentials: dict[str, Any]) -> dict[str, str]:
-    """Field name -> "****" for secret fields (SecretStr in the carrier's model), "****" + last 2 chars otherwise.
-
-    Values shorter than 6 characters and non-strings are fully masked.
-    """
-    try:
-        secrets = _secret_fields(get_adapter_class(carrier).credentials_model)
-    except UnknownCarrier:
-        secrets = set(credentials)  # carrier plugin gone: show nothing but names
-    masked = {}
-    for name, value in credentials.items():
-        if name in secrets or not isinstance(value, str) or len(value) < 6:
-            masked[name] = MASK
-        else:
-            masked[name] = MASK + value[-2:]
-    return masked
-
-
-def decrypt_credentials(*, integration: Integration, cipher: CredentialsCipher) -> dict[str, Any]:
-    """The integration's plain credentials; CredentialsUndecryptable 500 if no configured key opens them."""
-    try:
-        return cipher.decrypt(integration.credentials_ciphertext)
-    except CredentialsDecryptError as exc:
-        logger.error("integration %s: %s", integration.id, exc)
-        raise CredentialsUndecryptable(
-            "The stored credentials of this integration cannot be decrypted with the server's keys; "
-            "the operator must restore the old key, or replace the credentials with PATCH.",
-            integration_id=str(integration.id),
-        ) from None
-
-
-def masked_credentials(*, integration: Integration, cipher: CredentialsCipher) -> dict[str, str] | None:
-    """`mask_credentials` of the stored credentials, or None (logged) when they cannot be decrypted."""
-    try:
-        plain = cipher.decrypt(integration.credentials_ciphertext)
-    except CredentialsDecryptError as exc:
-        logger.error("integration %s: %s", integration.id, exc)
-        return None
-    return mask_credentials(carrier=integration.carrier, credentials=plain)
-
-
-# --------------------------------------------------------------------------- webhook secret
-
-
-def seal_webhook_secret(
-    *, cipher: CredentialsCipher, secret: str, previous: str | None = None, previous_expires_at: datetime | None = None
-) -> str:
-    """The Fernet token stored in `webhook_secret_ciphertext`: `secret`, plus the previous one until it expires.
-
-    Without `previous` the token is exactly `app.core.webhook_secrets.seal(cipher, secret)`.
-    """
-    if previous is None or previous_expires_at is None:
-        return seal(cipher, secret)
-    return cipher.encrypt({"secret": secret, "previous": previous, "previous_expires_at": previous_expires_at.isoformat()})
-
-
-def webhook_secrets(*, integration: Integration, cipher: CredentialsCipher, now: datetime | None = None) -> list[str]:
-    """The secrets that authenticate pushes for `integration` now: the current one, then the previous one during
-    the rotation overlap. [] when it has none (created before per-integration secrets existed).
-
-    Raises CredentialsDecryptError when no configured key opens the stored token.
-    """
-    if not integration.webhook_secret_ciphertext:
-        return []
-    sealed = cipher.decrypt(integration.webhook_secret_ciphertext)
-    secrets_ = [str(sealed["secret"])]
-    previous, expires = sealed.get("previous"), sealed.get("previous_expires_at")
-    if previous and expires and datetime.fromisoformat(expires) > (now or utcnow()):
-        secrets_.append(str(previous))
-    return secrets_
-
-
-def _current_webhook_secret(integration: Integration, cipher: CredentialsCipher) -> str | None:
-    if not integration.webhook_secret_ciphertext:
-        return None
-    try:
-        return unseal(cipher, integration.webhook_secret_ciphertext)
-    except CredentialsDecryptError as exc:
-        # an undecryptable old secret must not block issuing a new one: it just gets no overlap
-        logger.error("integration %s webhook secret: %s", integration.id, exc)
-        return None
 
 
 async def rotate_webhook_secret(
@@ -214,7 +74,7 @@ async def rotate_webhook_secret(
     time to update the carrier's subscription; 0 ends it at once.
     """
     secret = new_secret()
-    previous = _current_webhook_secret(integration, cipher) if overlap_seconds > 0 else None
+    previous = current_webhook_secret(integration, cipher) if overlap_seconds > 0 else None
     now = utcnow()
     integration.webhook_secret_ciphertext = seal_webhook_secret(
         cipher=cipher, secret=secret, previous=previous, previous_expires_at=now + timedelta(seconds=overlap_seconds)

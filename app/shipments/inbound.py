@@ -37,19 +37,24 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.couriers.base import SECRET_HEADER, CourierAdapter, decode_push_json, lower_headers
+from app.core.crypto import CredentialsCipher, CredentialsDecryptError
+from app.core.db.base import utcnow
+from app.core.db.session import Database
+from app.core.pagination import PageParams, paginate_query
+from app.core.problems import CredentialsEncryptionUnconfigured
+from app.couriers.base import (
+    SECRET_HEADER,
+    CourierAdapter,
+    decode_push_json,
+    lower_headers,
+)
 from app.couriers.errors import UnknownCarrier, WebhookAuthError, WebhookPayloadError
 from app.couriers.registry import get_adapter_class
 from app.couriers.types import TrackingResult
-from app.core.db.base import utcnow
-from app.core.db.session import Database
-from app.integrations import service as integrations
-from app.core.crypto import CredentialsCipher, CredentialsDecryptError
-from app.integrations.models import Integration
-from app.core.pagination import PageParams, paginate_query
-from app.core.problems import CredentialsEncryptionUnconfigured
+from app.integrations import credentials
 from app.integrations.errors import UnknownCarrier as UnknownCarrierProblem
 from app.integrations.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
+from app.integrations.models import Integration
 from app.shipments import service as shipments
 from app.shipments.errors import (
     InboundIntegrationNotFound,
@@ -57,9 +62,9 @@ from app.shipments.errors import (
     UnsupportedPushMediaType,
     WebhookSecretUndecryptable,
 )
+from app.shipments.inbound_models import InboundWebhook, UnmatchedTrackingUpdate
 from app.shipments.models import Shipment
 from app.shipments.schemas import normalize_tracking_number
-from app.shipments.inbound_models import InboundWebhook, UnmatchedTrackingUpdate
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +130,7 @@ def push_secrets(
                 "The server cannot read webhook secrets: CREDENTIALS_ENCRYPTION_KEYS is missing or malformed.",
             )
         try:
-            return integrations.webhook_secrets(integration=integration, cipher=cipher, now=now)
+            return credentials.webhook_secrets(integration=integration, cipher=cipher, now=now)
         except CredentialsDecryptError as exc:
             logger.error("integration %s webhook secret: %s", integration.id, exc)
             raise WebhookSecretUndecryptable(

@@ -38,13 +38,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text
 
 from app.core.config import Settings
+from app.core.crypto import CredentialsCipher
+from app.core.db.base import utcnow
+from app.core.db.session import Database
+from app.core.problems import Problem
 from app.couriers.base import CourierAdapter
 from app.couriers.errors import CarrierError, CarrierRateLimited
 from app.couriers.http import CarrierHttp
-from app.core.db.base import utcnow
-from app.core.db.session import Database
-from app.core.crypto import CredentialsCipher
-from app.core.problems import Problem
 from app.shipments import service, tracking
 from app.shipments.models import Shipment
 from app.shipments.service import TrackingSchedule

@@ -23,14 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing import quota
 from app.core.config import Settings
+from app.core.db.base import new_id, utcnow
+from app.core.pagination import PageParams, paginate_query
 from app.couriers import types as courier_types
 from app.couriers.types import FINAL_STATUSES, TrackingResult, TrackingStatus
-from app.core.db.base import new_id, utcnow
 from app.events import service as events
+from app.integrations import credentials
 from app.integrations import hooks as integration_hooks
 from app.integrations import service as integrations
 from app.integrations.models import Integration
-from app.core.pagination import PageParams, paginate_query
 from app.pos.models import PosOrder
 from app.shipments.errors import ShipmentNotFound, UnknownOrder
 from app.shipments.models import Shipment, TrackingEvent
@@ -137,7 +138,7 @@ async def register(
     app.billing.quota), records `shipment.created` and is due for its first
     scheduled refresh at once (`next_track_at` = now).
     """
-    integrations.adapter_class(carrier)
+    credentials.adapter_class(carrier)
     if order_id is not None:
         found = (
             await session.execute(select(PosOrder.id).where(PosOrder.tenant_id == tenant_id, PosOrder.id == order_id))

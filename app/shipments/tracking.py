@@ -18,14 +18,15 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
+from app.core.crypto import CredentialsCipher
+from app.core.db.session import Database
 from app.couriers.base import CourierAdapter
 from app.couriers.errors import CarrierError, CarrierNotFound
 from app.couriers.http import CarrierHttp
 from app.couriers.types import TrackingResult
-from app.core.db.session import Database
+from app.integrations import credentials
 from app.integrations import service as integrations
 from app.integrations.adapters import AdapterSpec, build_adapter
-from app.core.crypto import CredentialsCipher
 from app.shipments import service
 from app.shipments.models import Shipment, TrackingEvent
 
@@ -134,7 +135,7 @@ async def adapter_for(
 ) -> CourierAdapter:
     """An adapter for the tenant's `carrier` integration (named, or the only active one); 422s as `resolve_for_carrier`."""
     async with db.transaction(tenant_id) as session:
-        integrations.adapter_class(carrier)
+        credentials.adapter_class(carrier)
         integration = await integrations.resolve_for_carrier(
             session=session, tenant_id=tenant_id, carrier=carrier, integration_id=integration_id
         )

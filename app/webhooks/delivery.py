@@ -44,11 +44,11 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.couriers.http import parse_retry_after
+from app.core.crypto import CredentialsCipher, CredentialsDecryptError
 from app.core.db.base import new_id, utcnow
 from app.core.db.session import Database
+from app.couriers.http import parse_retry_after
 from app.events.models import IntegrationEvent
-from app.core.crypto import CredentialsCipher, CredentialsDecryptError
 from app.webhooks import service, signing, ssrf
 from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 

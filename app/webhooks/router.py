@@ -33,7 +33,7 @@ from app.idempotency.errors import (
     IdempotencyKeyReused,
 )
 from app.idempotency.service import IdempotentRequest
-from app.webhooks import service
+from app.webhooks import deliveries, service
 from app.webhooks.errors import (
     DeliveryNotFound,
     EndpointDisabled,
@@ -97,7 +97,7 @@ def _delivery_out(delivery: WebhookDelivery, attempts: Sequence[DeliveryAttempt]
 
 
 async def _one_delivery(session: Any, delivery: WebhookDelivery) -> DeliveryOut:
-    attempts = await service.recent_attempts(session=session, tenant_id=delivery.tenant_id, delivery_ids=[delivery.id])
+    attempts = await deliveries.recent_attempts(session=session, tenant_id=delivery.tenant_id, delivery_ids=[delivery.id])
     return _delivery_out(delivery, attempts.get(delivery.id, []))
 
 
@@ -256,8 +256,8 @@ async def list_endpoint_deliveries(
     404 unknown endpoint; 422 an unknown `status`.
     """
     endpoint = await service.get_or_404(session=session, tenant_id=principal.tenant_id, endpoint_id=endpoint_id)
-    rows = await service.list_deliveries(session=session, endpoint=endpoint, params=params, status=status)
-    attempts = await service.recent_attempts(
+    rows = await deliveries.list_deliveries(session=session, endpoint=endpoint, params=params, status=status)
+    attempts = await deliveries.recent_attempts(
         session=session, tenant_id=endpoint.tenant_id, delivery_ids=[r.id for r in rows[: params.limit]]
     )
     return make_page(rows, params, convert=lambda d: _delivery_out(d, attempts.get(d.id, [])))
@@ -289,7 +289,7 @@ async def replay_webhook_events(
     endpoint = await service.get_or_404(
         session=session, tenant_id=principal.tenant_id, endpoint_id=endpoint_id, for_update=True
     )
-    outcome = await service.replay(session=session, endpoint=endpoint, since=since, until=until)
+    outcome = await deliveries.replay(session=session, endpoint=endpoint, since=since, until=until)
     return ReplayResult(replayed=outcome.replayed, truncated=outcome.truncated, next_since=outcome.next_since)
 
 
@@ -309,7 +309,7 @@ async def test_webhook_endpoint(endpoint_id: uuid.UUID, principal: TenantAdmin, 
     endpoint = await service.get_or_404(
         session=session, tenant_id=principal.tenant_id, endpoint_id=endpoint_id, for_update=True
     )
-    event, delivery_id = await service.send_test(session=session, endpoint=endpoint)
+    event, delivery_id = await deliveries.send_test(session=session, endpoint=endpoint)
     return PingResult(event_id=event.id, delivery_id=delivery_id)
 
 
@@ -324,7 +324,7 @@ async def test_webhook_endpoint(endpoint_id: uuid.UUID, principal: TenantAdmin, 
 )
 async def get_delivery(delivery_id: uuid.UUID, principal: MerchantOrAdmin, session: TenantSession) -> DeliveryOut:
     """One delivery with its last 20 attempts (newest first); 404 if the tenant has none with this id."""
-    delivery = await service.get_delivery_or_404(session=session, tenant_id=principal.tenant_id, delivery_id=delivery_id)
+    delivery = await deliveries.get_delivery_or_404(session=session, tenant_id=principal.tenant_id, delivery_id=delivery_id)
     return await _one_delivery(session, delivery)
 
 
@@ -340,6 +340,6 @@ async def retry_delivery(delivery_id: uuid.UUID, principal: TenantAdmin, session
 
     Errors: 409 `endpoint-disabled` (enable the endpoint first), 404 unknown id.
     """
-    delivery = await service.get_delivery_or_404(session=session, tenant_id=principal.tenant_id, delivery_id=delivery_id)
-    delivery = await service.retry_delivery(session=session, delivery=delivery)
+    delivery = await deliveries.get_delivery_or_404(session=session, tenant_id=principal.tenant_id, delivery_id=delivery_id)
+    delivery = await deliveries.retry_delivery(session=session, delivery=delivery)
     return await _one_delivery(session, delivery)

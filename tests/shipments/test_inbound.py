@@ -20,11 +20,11 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook
 
+from app.core import webhook_secrets
 from app.core.crypto import cipher_from_settings
 from app.core.problems import CredentialsEncryptionUnconfigured
 from app.integrations.errors import WebhookSignatureInvalid
 from app.shipments import inbound
-from app.core import webhook_secrets
 from app.webhooks.models import WebhookEndpoint
 from tests.conftest import shared_sample
 from tests.couriers.helpers import load_yaml_12
@@ -492,7 +492,7 @@ async def test_huge_push_is_413(client, make_tenant, owner_db, settings):
 
 async def test_push_secrets_service_rules(settings):
     """`push_secrets` directly: own secret (plus previous in overlap), dev default only outside production."""
-    from app.integrations import service as integrations
+    from app.integrations import credentials
     from app.integrations.models import Integration
 
     cipher = cipher_from_settings(settings)
@@ -503,7 +503,7 @@ async def test_push_secrets_service_rules(settings):
     with pytest.raises(WebhookSignatureInvalid) as refused:
         inbound.push_secrets(integration=row, cipher=cipher, settings=dev.model_copy(update={"environment": "production"}))
     assert refused.value.status == 401
-    row.webhook_secret_ciphertext = integrations.seal_webhook_secret(
+    row.webhook_secret_ciphertext = credentials.seal_webhook_secret(
         cipher=cipher, secret="whsec_new", previous="whsec_old", previous_expires_at=now + timedelta(hours=1)
     )
     assert inbound.push_secrets(integration=row, cipher=cipher, settings=dev) == ["whsec_new", "whsec_old"]

@@ -20,17 +20,17 @@ import respx
 from sqlalchemy import text
 
 from app.core.config import Settings
-from app.couriers.http import CarrierHttp
 from app.core.crypto import cipher_from_settings
+from app.couriers.http import CarrierHttp
 from app.shipments import polling
 from app.shipments.polling import PollReport
 from app.shipments.service import TrackingSchedule, next_track_at
 from tests.shipments.test_shipments import (
     BRING_URL,
+    CASES,
     DHL_URL,
     FEDEX_TOKEN,
     FEDEX_TRACK,
-    CASES,
     _oauth,
     connect,
     events_of,

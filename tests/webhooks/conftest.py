@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import text
 
 from app.core.config import Settings
-from app.core.db.session import Database
 from app.core.crypto import cipher_from_settings
+from app.core.db.session import Database
 from app.webhooks import ssrf
 from app.webhooks.delivery import DeliverySender
 from tests.conftest import client_of, running_app

@@ -23,7 +23,14 @@ from app.webhooks import ssrf
 from app.webhooks.delivery import DeliverySender
 from app.webhooks.models import WebhookEndpoint
 from tests.conftest import SHARED
-from tests.webhooks.helpers import SCHEDULE, attempts_of, create_endpoint, deliveries, drain, record_event
+from tests.webhooks.helpers import (
+    SCHEDULE,
+    attempts_of,
+    create_endpoint,
+    deliveries,
+    drain,
+    record_event,
+)
 
 
 async def test_pos_order_event_reaches_the_receiver_signed_and_exactly_once(api, growth_tenant, receiver, make_sender, app_db):
@@ -417,6 +424,7 @@ async def test_claim_function_is_not_open_to_other_roles(owner_db):
 
 async def test_recording_an_outcome_during_a_manual_retry_does_not_deadlock(api, growth_tenant, receiver, make_sender, app_db):
     """Both lock the endpoint before the delivery, so neither is aborted as a deadlock victim."""
+    from app.webhooks import deliveries as delivery_service
     from app.webhooks import service
 
     tenant = await growth_tenant("acme")
@@ -437,8 +445,8 @@ async def test_recording_an_outcome_during_a_manual_retry_does_not_deadlock(api,
         recording = asyncio.create_task(sender._record(claim, prepared, attempted_at, result))
         await asyncio.sleep(0.3)
         # ... and then re-queues the delivery
-        delivery = await service.get_delivery_or_404(session=session, tenant_id=tenant.id, delivery_id=claim.delivery_id)
-        await asyncio.wait_for(service.retry_delivery(session=session, delivery=delivery), timeout=10)
+        delivery = await delivery_service.get_delivery_or_404(session=session, tenant_id=tenant.id, delivery_id=claim.delivery_id)
+        await asyncio.wait_for(delivery_service.retry_delivery(session=session, delivery=delivery), timeout=10)
         assert endpoint.enabled
     await asyncio.wait_for(recording, timeout=10)  # raised DeadlockDetected before the fix
 

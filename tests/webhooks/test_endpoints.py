@@ -14,11 +14,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text
 
-from app.core.db.base import new_id
-from app.events import service as events
 from app.core.crypto import cipher_from_settings
-from app.webhooks import service
+from app.core.db.base import new_id
 from app.core.webhook_secrets import SECRET_PREFIX, unseal
+from app.events import service as events
+from app.webhooks import deliveries, service
 
 ENDPOINTS = "/v1/webhook-endpoints"
 
@@ -524,13 +524,13 @@ async def test_replay_is_capped_per_call(client, make_tenant, app_db, owner_db):
     since = datetime.now(timezone.utc) - timedelta(hours=1)
     async with app_db.transaction(acme.id) as session:
         row = await service.get_or_404(session=session, tenant_id=acme.id, endpoint_id=uuid.UUID(endpoint["id"]), for_update=True)
-        first = await service.replay(session=session, endpoint=row, since=since, limit=3)
+        first = await deliveries.replay(session=session, endpoint=row, since=since, limit=3)
     assert first.replayed == 3 and first.truncated and first.next_since is not None
     occurred = await _scalar(owner_db, "SELECT occurred_at FROM integration_events WHERE id = :e", e=event_ids[3])
     assert first.next_since == occurred  # the first event left out
     async with app_db.transaction(acme.id) as session:
         row = await service.get_or_404(session=session, tenant_id=acme.id, endpoint_id=uuid.UUID(endpoint["id"]), for_update=True)
-        rest = await service.replay(session=session, endpoint=row, since=first.next_since, limit=3)
+        rest = await deliveries.replay(session=session, endpoint=row, since=first.next_since, limit=3)
     assert rest.replayed == 2 and not rest.truncated and rest.next_since is None
     assert await _scalar(owner_db, "SELECT count(*) FROM webhook_deliveries") == 5
 
