@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import pytest
-from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from sqlalchemy import text
+
+from tests.conftest import shared_sample
 
 PATH = "/v1/pos/generic/ingest"
 
@@ -466,3 +473,63 @@ async def test_a_nul_character_is_422_not_500(client, make_tenant, admin_headers
     _assert_problem(response, 422)
     assert response.json()["type"].endswith("/unsupported-character")
     assert await _row_counts(owner_db) == before
+
+
+def _shopify_variant(extra: str = "", *, order_id: str) -> str:
+    """Shopify's sample order as text, with a new id and `extra` members spliced in (kept as raw JSON text)."""
+    raw = shared_sample("pos-samples", "shopify", "orders-create.test-notification.json").read_text()
+    body = json.loads(raw)
+    body["id"] = int(order_id)
+    text = json.dumps(body)
+    return "{" + extra + text[1:] if extra else text
+
+
+@pytest.mark.parametrize(
+    ("variant", "status"),
+    [
+        ("bom", 201),  # a UTF-8 byte order mark
+        ("utf-16", 201),
+        ("nan", 400),  # NaN and Infinity are not JSON PostgreSQL stores
+        ("infinity", 400),
+        ("big-int", 201),  # beyond 64 bits: orjson refuses it, JSON allows it, jsonb stores it
+        ("lone-surrogate", 422),
+    ],
+)
+async def test_odd_json_bodies_on_ingest_are_stored_or_refused_never_500(client, make_tenant, owner_db, variant, status):
+    tenant = await make_tenant("acme")
+    order_id = str(uuid.uuid4().int % 10**12)
+    extra = {"nan": '"x_value": NaN, ', "infinity": '"x_value": Infinity, ', "big-int": '"x_value": 123456789012345678901234567890, ',
+             "lone-surrogate": '"x_value": "\\ud800", '}.get(variant, "")
+    text = _shopify_variant(extra, order_id=order_id)
+    content = {"bom": ("\ufeff" + text).encode(), "utf-16": text.encode("utf-16")}.get(variant, text.encode())
+    response = await client.post(
+        "/v1/pos/shopify/ingest",
+        content=content,
+        headers=tenant.headers(**{"Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/json"}),
+    )
+    assert response.status_code == status, response.text
+    if status >= 400:
+        assert response.headers["content-type"] == "application/problem+json"
+        return
+    order = (await client.get(f"/v1/pos/orders/{response.json()['order']['id']}", headers=tenant.headers())).json()
+    assert order["raw_payload"]["id"] == int(order_id)
+    if variant == "big-int":
+        assert order["raw_payload"]["x_value"] == 123456789012345678901234567890
+
+
+@pytest.mark.parametrize(
+    "member",
+    ['"subtotal": 9223372036854775808', '"placed_at": "0001-01-01T00:00:00+01:00"', '"total": 99999999999999999999'],
+)
+async def test_out_of_range_order_values_are_422_not_500(client, make_tenant, member):
+    tenant = await make_tenant("acme")
+    content = ('{"external_id": "R-1", "currency": "EUR", "total": 1, "line_items": [], ' + member + "}").replace(
+        '"total": 1, "line_items": [], "total"', '"line_items": [], "total"'
+    )
+    response = await client.post(
+        "/v1/pos/generic/ingest",
+        content=content.encode(),
+        headers=tenant.headers(**{"Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/json"}),
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"

@@ -63,13 +63,20 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     transaction (nor pooled connection) is held while the carrier answers;
     its next statement begins a new transaction with the same scope.
     """
-    async with request.app.state.db.sessionmaker() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
+    db: Database = request.app.state.db
+    try:
+        async with db.sessionmaker() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+    finally:
+        principal: Principal | None = getattr(request.state, "principal", None)
+        if principal is not None:
+            stamper: LastUsedStamper = request.app.state.key_stamper
+            await stamper.stamp_if_due(db, principal)
 
 
 RequestSession = Annotated[AsyncSession, Depends(request_session, scope="function")]
@@ -97,8 +104,6 @@ async def get_principal(request: Request, session: RequestSession) -> Principal:
     request.state.principal = principal
     await ratelimit.enforce_principal(request, principal)  # 429 over the key's or tenant's plan limits
     await set_scope(session, principal.tenant_id, platform_admin=principal.is_platform_admin)
-    stamper: LastUsedStamper = request.app.state.key_stamper
-    await stamper.stamp(conn, principal)
     return principal
 
 
@@ -221,6 +226,10 @@ def idempotent(roles: tuple[Role, ...], *, required: bool, sealed: bool = False)
     400 without the header. `sealed=True`: the stored response is encrypted
     (it shows a secret once). Errors: 400 `idempotency-key-missing` /
     `-invalid`, 409 `idempotency-key-in-flight`, 422 `idempotency-key-reused`.
+
+    The claim is a lock held by the request's transaction: an idempotent
+    endpoint must not commit mid-request (no `CallsOut`, no `session.commit()`),
+    or a retry could run while it still works.
     """
     role_dependency = require_roles(*roles)
 
@@ -247,11 +256,9 @@ def idempotent(roles: tuple[Role, ...], *, required: bool, sealed: bool = False)
         )
         if idempotency_key is not None or required:
             state.key = idempotency.validate_key(idempotency_key)
-            parsed = idempotency.canonical_json(body)
-            if parsed is not None:
-                state.parsed_body = parsed[0]
+            state.parsed = idempotency.canonical_json(body)
             state.fingerprint = idempotency.RequestFingerprint.of(
-                request.method, request.url.path, body, canonical=parsed[1] if parsed is not None else body
+                request.method, request.url.path, body, canonical=state.parsed.canonical if state.parsed else body
             )
             await idempotency.claim(
                 session=session,

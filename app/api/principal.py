@@ -9,12 +9,16 @@ request's own transaction, before the tenant scope is set.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from app.api.errors import Forbidden
+from app.core.db.session import Database, driver_connection
+
+logger = logging.getLogger(__name__)
 
 Role = Literal["platform_admin", "tenant_admin", "merchant", "courier"]
 
@@ -87,25 +91,34 @@ async def resolve(conn: Any, key: str) -> Principal | None:
 
 
 class LastUsedStamper:
-    """Stamps a key's `last_used_at` at most once a minute per key and process, in the request's transaction.
+    """Stamps a key's `last_used_at` at most once a minute per key and process.
 
-    The database keeps the minute rule too (the UPDATE's WHERE), so several
-    processes write at most once a minute each.
+    In a short transaction of its own, after the request's has ended (committed
+    or not): a request that fails or replays still counts as a use, and the
+    key's row is not locked while the request runs. The database keeps the
+    minute rule too (the UPDATE's WHERE), so several processes write at most
+    once a minute each.
     """
 
     def __init__(self, interval_seconds: float = STAMP_INTERVAL_SECONDS) -> None:
         self.interval_seconds = interval_seconds
         self._stamped: dict[uuid.UUID, float] = {}
 
-    async def stamp(self, conn: Any, principal: Principal) -> None:
-        """UPDATE the key's row if this process has not in the last interval (tenant scope must be set)."""
+    async def stamp_if_due(self, db: Database, principal: Principal) -> None:
+        """UPDATE the key's row unless this process did in the last interval; failures are logged, never raised."""
         now = time.monotonic()
         if now - self._stamped.get(principal.key_id, -self.interval_seconds) < self.interval_seconds:
             return
-        if principal.tenant_id is None:
-            await conn.execute(STAMP_PLATFORM_KEY_SQL, principal.key_id)
-        else:
-            await conn.execute(STAMP_TENANT_KEY_SQL, principal.tenant_id, principal.key_id)
+        try:
+            async with db.transaction(principal.tenant_id) as session:
+                conn = await driver_connection(session)
+                if principal.tenant_id is None:
+                    await conn.execute(STAMP_PLATFORM_KEY_SQL, principal.key_id)
+                else:
+                    await conn.execute(STAMP_TENANT_KEY_SQL, principal.tenant_id, principal.key_id)
+        except Exception:  # noqa: BLE001 - bookkeeping must not fail a request that already succeeded
+            logger.warning("could not stamp last use of key %s", principal.key_id, exc_info=True)
+            return
         if len(self._stamped) > 100_000:
             self._stamped.clear()  # bound memory; costs one extra UPDATE per key
         self._stamped[principal.key_id] = now

@@ -18,6 +18,7 @@ from app.core.problems import (
     UNSTORABLE_TEXT_SQLSTATES,
     DatabaseUnavailable,
     InternalError,
+    UnstorableValue,
     UnsupportedCharacter,
 )
 from app.idempotency.service import IdempotentReplay
@@ -47,6 +48,9 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     sqlstate = getattr(orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
     if sqlstate in UNSTORABLE_TEXT_SQLSTATES:
         return UnsupportedCharacter("The request contains a NUL character (U+0000), which cannot be stored.").response()
+    if isinstance(sqlstate, str) and sqlstate.startswith("22"):  # data exception: a value the client sent
+        logger.info("unstorable value: %s", orig)
+        return UnstorableValue("A value in the request cannot be stored (out of range or malformed).").response()
     if getattr(exc, "connection_invalidated", False) or isinstance(orig, _DISCONNECTS) or isinstance(cause, _DISCONNECTS):
         logger.warning("database connection lost: %s", exc)
         return DatabaseUnavailable("The database connection was lost; retry.", headers={"Retry-After": "1"}).response()

@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     String,
     UniqueConstraint,
@@ -66,6 +67,15 @@ class ApiKeyLookup(Base):
     """
 
     __tablename__ = "api_key_lookup"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('platform_admin', 'tenant_admin', 'merchant', 'courier') "
+            "AND (role = 'platform_admin') = (tenant_id IS NULL)",
+            name="role",
+        ),
+        # A tenant key's row mirrors an api_keys row (and goes with it); platform rows (tenant NULL) are not checked.
+        ForeignKeyConstraint(["tenant_id", "key_id"], ["api_keys.tenant_id", "api_keys.id"], ondelete="CASCADE"),
+    )
 
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     key_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)

@@ -74,6 +74,14 @@ class DatabaseUnavailable(Problem):
     title = "Database unavailable"
 
 
+class UnstorableValue(Problem):
+    """A value in the request is out of what the database can store (a number or date out of range, a malformed value)."""
+
+    status = 422
+    type_ = "unstorable-value"
+    title = "Unstorable value"
+
+
 class InternalError(Problem):
     """An unexpected server error; it has been logged (never a stack trace in the body)."""
 

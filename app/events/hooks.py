@@ -29,8 +29,8 @@ EVENT_CTE = "ev"
 def register_sql(statement: str) -> str:
     """Run a data-modifying `statement` (e.g. `INSERT … SELECT … FROM ev …`) in the event's own INSERT.
 
-    It reads the new event from the CTE `ev` (tenant_id, id, type), takes no
-    parameters, and runs in the same statement and transaction as the event
+    It reads the new event from the CTE `ev` (tenant_id, id, type), may use `$1`
+    (the event's tenant id) and no other parameter, and runs in the same statement and transaction as the event
     insert: one round trip for the event and everything it fans out to.
     Registering the same statement again changes nothing.
     """

@@ -66,20 +66,35 @@ _STORE_SQL = (
 )
 
 
-def canonical_json(body: bytes) -> tuple[Any, bytes] | None:
-    """(parsed, canonical bytes with sorted keys) of a JSON body, or None when it is not JSON.
+@dataclass(frozen=True, slots=True)
+class ParsedJson:
+    """A JSON body parsed once: the value, its canonical bytes (sorted keys), and whether orjson read it.
 
-    orjson first; the standard library for what orjson refuses but JSON allows
-    (integers beyond 64 bits).
+    `strict` bodies are UTF-8 JSON that PostgreSQL's jsonb reads as is, so the
+    body text can be stored without serializing it again.
+    """
+
+    value: Any
+    canonical: bytes
+    strict: bool
+
+
+def canonical_json(body: bytes) -> ParsedJson | None:
+    """The body parsed, or None when it is not JSON (or JSON no one can store: NaN, Infinity).
+
+    orjson first; the standard library for what orjson refuses but JSON's
+    grammar allows (integers beyond 64 bits, lone surrogate escapes, a BOM,
+    UTF-16).
     """
     try:
         parsed = orjson.loads(body)
-        return parsed, orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS)
+        return ParsedJson(parsed, orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS), strict=True)
     except (orjson.JSONDecodeError, TypeError):
         pass
     try:
         parsed = json.loads(body)
-        return parsed, json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
+        canonical = json.dumps(parsed, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+        return ParsedJson(parsed, canonical, strict=False)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
 
@@ -100,7 +115,7 @@ class RequestFingerprint:
         """
         if canonical is None:
             parsed = canonical_json(body)
-            canonical = parsed[1] if parsed is not None else body
+            canonical = parsed.canonical if parsed is not None else body
         digest = hashlib.sha256(method.encode() + b"\n" + path.encode() + b"\n" + canonical).hexdigest()
         return cls(method=method, path=path, digest=digest)
 
@@ -136,18 +151,22 @@ class IdempotentRequest:
     fingerprint: RequestFingerprint | None
     ttl_seconds: int
     body: bytes = b""
-    parsed_body: Any = None
+    parsed: ParsedJson | None = None
     cipher: CredentialsCipher | None = None
     responded: bool = field(default=False)
 
     def json(self) -> Any:
         """The request body parsed as JSON (parsed once, shared with the fingerprint); 400 `malformed-json` if it is not."""
-        if self.parsed_body is None:
-            parsed = canonical_json(self.body)
-            if parsed is None:
+        if self.parsed is None:
+            self.parsed = canonical_json(self.body)
+            if self.parsed is None:
                 raise MalformedJson("The request body is not valid JSON.")
-            self.parsed_body = parsed[0]
-        return self.parsed_body
+        return self.parsed.value
+
+    def json_text(self) -> str | None:
+        """The body as JSON text jsonb stores as is (strict UTF-8 JSON), or None: then serialize the value."""
+        self.json()
+        return self.body.decode("utf-8") if self.parsed is not None and self.parsed.strict else None
 
     async def respond(self, status: int, payload: Any) -> Response:
         """The JSON response (`payload`: a pydantic model or JSON-able data), stored under the key in this transaction.

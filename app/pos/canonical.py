@@ -89,10 +89,10 @@ class CanonicalOrder(BaseModel):
     customer: Customer | None = None
     shipping_address: Address | None = None
     line_items: list[LineItem] = Field(default_factory=list, max_length=1000)
-    subtotal: int | None = Field(default=None, description="Minor units.")
-    shipping_total: int | None = Field(default=None, description="Minor units.")
-    tax_total: int | None = Field(default=None, description="Minor units.")
-    discount_total: int | None = Field(default=None, description="Minor units.")
+    subtotal: int | None = Field(default=None, ge=-(10**15), le=10**15, description="Minor units.")
+    shipping_total: int | None = Field(default=None, ge=-(10**15), le=10**15, description="Minor units.")
+    tax_total: int | None = Field(default=None, ge=-(10**15), le=10**15, description="Minor units.")
+    discount_total: int | None = Field(default=None, ge=-(10**15), le=10**15, description="Minor units.")
     total: int = Field(ge=-(10**15), le=10**15, description="Minor units.")
     financial_status: str | None = Field(default=None, max_length=50)
     test: bool = False
@@ -109,6 +109,15 @@ class CanonicalOrder(BaseModel):
     @classmethod
     def _currency(cls, value: str) -> str:
         return _upper_currency(value)
+
+    @field_validator("placed_at")
+    @classmethod
+    def _placed_at_in_range(cls, value: datetime | None) -> datetime | None:
+        # PostgreSQL stores any year from 4713 BC, but Python's datetime (what the
+        # driver sends) has none before year 1 in UTC: keep to plausible order dates.
+        if value is not None and not 1900 <= value.year <= 9998:
+            raise ValueError("placed_at must be between the years 1900 and 9998")
+        return value
 
 
 def to_minor_units(amount: str | int | Decimal, currency: str) -> int:

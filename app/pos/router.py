@@ -70,7 +70,7 @@ async def ingest_order(
         source=source,
         order=order,
         raw_payload=payload,
-        raw_json=idempotent_request.body.decode("utf-8"),
+        raw_json=idempotent_request.json_text(),
     )
     result = IngestResult(result="created" if created else "existing", order=OrderOut.model_validate(row))
     return await idempotent_request.respond(201 if created else 200, result)

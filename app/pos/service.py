@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -36,7 +37,12 @@ _EXISTING_SQL = f"SELECT {_ORDER_COLUMNS} FROM pos_orders WHERE tenant_id = $1 A
 
 
 def _json(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits, lone surrogates: the standard library writes them
+        return json.dumps(value)
 
 
 async def ingest(

@@ -73,11 +73,14 @@ FAN_OUT_SQL = f"""
 INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, event_type, status, next_attempt_at)
 SELECT ev.tenant_id, {UUID7_SQL}, e.id, ev.id, ev.type, 'pending', clock_timestamp()
 FROM ev JOIN webhook_endpoints e ON e.tenant_id = ev.tenant_id
-WHERE e.enabled AND (ev.type::text = ANY (e.event_types::text[]) OR '{WILDCARD}' = ANY (e.event_types::text[]))
+WHERE e.tenant_id = $1 AND e.enabled AND (ev.type::text = ANY (e.event_types::text[]) OR '{WILDCARD}' = ANY (e.event_types::text[]))
 FOR KEY SHARE OF e
 ON CONFLICT (tenant_id, endpoint_id, event_id) DO NOTHING
 """
-"""The outbox as an event SQL hook: `enqueue`'s fan-out, run inside the event's INSERT (see app.events.hooks)."""
+"""The outbox as an event SQL hook: `enqueue`'s fan-out, run inside the event's INSERT (see app.events.hooks).
+
+`$1` is the event INSERT's tenant parameter: the endpoints are filtered by it, so Citus routes the statement to one shard.
+"""
 
 
 def register() -> None:

@@ -133,14 +133,28 @@ def upgrade() -> None:
         sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
         sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
         sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+        sa.CheckConstraint(
+            "role IN ('platform_admin', 'tenant_admin', 'merchant', 'courier') "
+            "AND (role = 'platform_admin') = (tenant_id IS NULL)",
+            name=op.f('ck_api_key_lookup_role'),
+        ),
         sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_api_key_lookup_tenant_id_tenants'), ondelete='CASCADE'),
+        # A tenant key's row mirrors an api_keys row (and goes with it); platform rows (tenant NULL) are not checked.
+        sa.ForeignKeyConstraint(
+            ['tenant_id', 'key_id'], ['api_keys.tenant_id', 'api_keys.id'],
+            name=op.f('fk_api_key_lookup_tenant_id_api_keys'), ondelete='CASCADE',
+        ),
         sa.PrimaryKeyConstraint('key_hash', name=op.f('pk_api_key_lookup')),
         sa.UniqueConstraint('key_id', name=op.f('uq_api_key_lookup_key_id')),
     )
+    # FORCEd RLS applies to the owner too, and no tenant is set here: lift it for the copy
+    # (and the in-flight cleanup below) unless the owner bypasses RLS anyway.
+    op.execute("ALTER TABLE api_keys NO FORCE ROW LEVEL SECURITY")
     op.execute(
         "INSERT INTO api_key_lookup (key_hash, key_id, tenant_id, role, name, expires_at, revoked_at, created_at) "
         "SELECT key_hash, id, tenant_id, role, name, expires_at, revoked_at, created_at FROM api_keys"
     )
+    op.execute("ALTER TABLE api_keys FORCE ROW LEVEL SECURITY")
     op.execute(
         "INSERT INTO api_key_lookup (key_hash, key_id, tenant_id, role, name, expires_at, revoked_at, created_at) "
         "SELECT key_hash, id, NULL, 'platform_admin', name, expires_at, revoked_at, created_at FROM platform_api_keys"
@@ -149,7 +163,7 @@ def upgrade() -> None:
     op.execute("ALTER TABLE api_key_lookup ENABLE ROW LEVEL SECURITY")
     op.execute(
         f"CREATE POLICY tenant_isolation ON api_key_lookup TO {APP_ROLE} "
-        f"USING (tenant_id = {TENANT_ID_EXPR}) WITH CHECK (tenant_id = {TENANT_ID_EXPR})"
+        f"USING (tenant_id = {TENANT_ID_EXPR}) WITH CHECK (tenant_id = {TENANT_ID_EXPR} AND role <> 'platform_admin')"
     )
     op.execute(f"CREATE POLICY auth_resolve ON api_key_lookup FOR SELECT TO {AUTH_ROLE} USING (true)")
     op.execute(f"GRANT INSERT, SELECT (key_id, tenant_id, revoked_at), UPDATE (revoked_at) ON api_key_lookup TO {APP_ROLE}")
@@ -174,7 +188,9 @@ def upgrade() -> None:
     op.execute(f"ALTER FUNCTION auth_touch_platform_key(uuid) OWNER TO {AUTH_ROLE}")
     op.execute(f"GRANT EXECUTE ON FUNCTION auth_touch_platform_key(uuid) TO {APP_ROLE}")
 
+    op.execute("ALTER TABLE idempotency_keys NO FORCE ROW LEVEL SECURITY")
     op.execute("DELETE FROM idempotency_keys WHERE state <> 'completed' OR response_status IS NULL")
+    op.execute("ALTER TABLE idempotency_keys FORCE ROW LEVEL SECURITY")
     op.drop_constraint(op.f('ck_idempotency_keys_state'), 'idempotency_keys', type_='check')
     op.drop_column('idempotency_keys', 'state')
     op.drop_column('idempotency_keys', 'locked_at')

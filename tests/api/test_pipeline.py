@@ -185,3 +185,31 @@ async def test_a_client_that_disconnects_is_logged_as_a_disconnect_not_a_500(app
     assert start["status"] == 499
     async with owner_db.transaction() as session:
         assert (await session.execute(text("SELECT count(*) FROM idempotency_keys"))).scalar_one() == 0
+
+
+async def test_a_failed_request_still_stamps_the_keys_last_use(client, make_tenant, owner_db):
+    tenant = await make_tenant("acme")
+    missing = await client.get(f"/v1/pos/orders/{uuid.uuid4()}", headers=tenant.headers("courier"))
+    assert missing.status_code == 404
+    async with owner_db.transaction() as session:
+        stamped = (
+            await session.execute(text("SELECT last_used_at FROM api_keys WHERE tenant_id = :t AND role = 'courier'"), {"t": tenant.id})
+        ).scalar_one()
+    assert stamped is not None
+
+
+async def test_the_app_role_cannot_mint_a_platform_admin_key(make_tenant, app_db, client):
+    from sqlalchemy.exc import DBAPIError
+
+    tenant = await make_tenant("acme")
+    for role, key_id in (("platform_admin", "gen_random_uuid()"), ("tenant_admin", "gen_random_uuid()")):
+        # a platform-admin row, or a tenant row that mirrors no api_keys row: both refused
+        with pytest.raises(DBAPIError):
+            async with app_db.transaction(tenant.id) as session:
+                await session.execute(
+                    text(
+                        "INSERT INTO api_key_lookup (key_hash, key_id, tenant_id, role, name) "
+                        f"VALUES (:h, {key_id}, :t, :r, 'forged')"
+                    ),
+                    {"h": hash_key(f"chub_forged_{role}"), "t": tenant.id, "r": role},
+                )

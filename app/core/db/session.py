@@ -64,10 +64,10 @@ async def driver_connection(session: AsyncSession) -> Any:
     except Exception as exc:
         if connection.dialect.is_disconnect(exc, raw.dbapi_connection, None):
             # With no pre-ping, this is how a dropped connection is found. The server most
-            # likely dropped the others too (a restart, a failover): start a new pool, as
-            # SQLAlchemy does when it sees a disconnect itself.
+            # likely dropped the others too (a restart, a failover): close the idle ones and
+            # start a new pool (SQLAlchemy, seeing a disconnect itself, marks the pool stale).
             await connection.invalidate(exc)
-            await connection.engine.dispose(close=False)
+            await connection.engine.dispose()
             raise DatabaseUnavailable("The database connection was lost; retry.", headers={"Retry-After": "1"}) from exc
         raise
     return raw.driver_connection
@@ -105,7 +105,7 @@ def _set_tenant_scope(session: Session, transaction: Any, connection: Any) -> No
         except Exception as exc:
             if connection.dialect.is_disconnect(exc, proxied.dbapi_connection, None):
                 connection.invalidate(exc)
-                connection.engine.dispose(close=False)
+                connection.engine.dispose()
                 raise DatabaseUnavailable("The database connection was lost; retry.", headers={"Retry-After": "1"}) from exc
             raise
 
