@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-
+import app.models  # noqa: F401
 from app.core.db import migrate
 from app.core.db.base import Base
-import app.models  # noqa: F401
 
 
 async def _tables(url) -> set[str]:
@@ -44,3 +43,60 @@ async def test_models_and_migrations_agree(owner_url):
     finally:
         await engine.dispose()
     assert diff == []
+
+
+async def test_0005_keeps_every_key_and_drops_in_flight_claims_for_a_non_superuser_owner(create_database, server_url):
+    """Managed PostgreSQL owners are no superusers: FORCEd RLS applies to them, and 0005's copy must still see every row."""
+    import uuid
+
+    from app.auth.keys import generate_key
+
+    role = f"ch_owner_{uuid.uuid4().hex[:8]}"
+    admin = create_async_engine(server_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    url = await create_database()
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS CREATEROLE"))
+            await conn.execute(text(f'ALTER DATABASE "{url.database}" OWNER TO {role}'))
+            await conn.execute(text(f"GRANT ALL ON SCHEMA public TO {role}"))
+            # The roles are cluster-wide and exist already (the session's database made them); an owner
+            # that had created them would hold them with ADMIN, which the migrations need to grant them.
+            roles = (await conn.execute(text("SELECT string_agg(rolname, ', ') FROM pg_roles WHERE rolname LIKE 'courier_hub_%'"))).scalar_one()
+            await conn.execute(text(f"GRANT {roles} TO {role} WITH ADMIN OPTION"))
+        admin_db = create_async_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        async with admin_db.connect() as conn:  # PostgreSQL 15+: the database owner does not own `public`
+            await conn.execute(text(f"ALTER SCHEMA public OWNER TO {role}"))
+            # Owning a SECURITY DEFINER function needs CREATE on its schema; a superuser owner never notices
+            # (pre-existing: 0001 needs this too on a managed server; noted for the operations issue).
+            await conn.execute(text("GRANT CREATE ON SCHEMA public TO courier_hub_auth, courier_hub_worker, courier_hub_billing"))
+        await admin_db.dispose()
+        owner = url.set(username=role, password=None)
+        migrate.upgrade(owner, "0004")
+        tenant, key = uuid.uuid4(), generate_key()
+        engine = create_async_engine(owner, poolclass=NullPool)
+        async with engine.begin() as conn:
+            await conn.execute(text("SET LOCAL app.platform_admin = 'on'"))  # FORCEd RLS holds the owner too
+            await conn.execute(text("INSERT INTO tenants (id, name, slug) VALUES (:t, 'Acme', 'acme')"), {"t": tenant})
+            await conn.execute(text(f"SET LOCAL app.tenant_id = '{tenant}'"))
+            await conn.execute(
+                text("INSERT INTO api_keys (tenant_id, id, name, role, prefix, key_hash) VALUES (:t, :i, 'k', 'merchant', :p, :h)"),
+                {"t": tenant, "i": uuid.uuid4(), "p": key.prefix, "h": key.key_hash},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO idempotency_keys (tenant_id, id, key, request_method, request_path, request_hash, state, "
+                    "locked_at, expires_at) VALUES (:t, :i, 'busy', 'POST', '/x', 'h', 'in_flight', now(), now() + interval '1 day')"
+                ),
+                {"t": tenant, "i": uuid.uuid4()},
+            )
+        migrate.upgrade(owner)
+        async with engine.connect() as conn:
+            copied = (await conn.execute(text("SELECT count(*) FROM api_key_lookup WHERE key_hash = :h"), {"h": key.key_hash})).scalar_one()
+        await engine.dispose()
+        assert copied == 1
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+            await conn.execute(text(f"DROP OWNED BY {role}"))
+            await conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        await admin.dispose()
