@@ -40,8 +40,16 @@ def _die_with_parent() -> None:  # runs in the child before exec
     os.setsid()  # no terminal Ctrl-C straight to the child: the bench stops it in order
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    except OSError:  # no Linux prctl here: the bench's own cleanup still stops the child
+        return
+
+
+def _answers_200(url: str) -> bool:
+    """True when `url` answers 200; False while nothing listens there yet (connection refused, timeout)."""
+    try:
+        return httpx.get(url, timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 class Server:
@@ -65,11 +73,8 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                if httpx.get(self.url + path, timeout=2.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            if _answers_200(self.url + path):
+                return
             time.sleep(0.3)
         raise RuntimeError(f"{self.name} not ready after {timeout} s:\n{self.log_tail()}")
 

@@ -16,6 +16,7 @@ Role aliases (`PlatformAdmin`, `TenantAdmin`, `TenantMember`,
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -110,8 +111,12 @@ async def get_principal(request: Request, session: RequestSession) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
+@functools.cache
 def require_roles(*roles: Role) -> Any:
-    """Dependency: the principal, if its role is one of `roles`; 403 `forbidden` otherwise."""
+    """Dependency: the principal, if its role is one of `roles`; 403 `forbidden` otherwise.
+
+    Cached, so one set of roles is one dependency: FastAPI then runs its check once per request.
+    """
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
@@ -241,13 +246,12 @@ def idempotent(roles: tuple[Role, ...], *, required: bool, sealed: bool = False)
         # A default, not Annotated: annotations are strings here and cannot name this closure's variable.
         principal: Principal = Depends(role_dependency),  # noqa: B008
     ) -> AsyncIterator[idempotency.IdempotentRequest]:
-        if principal.tenant_id is None:
-            raise Forbidden("This operation needs a tenant's API key.", role=principal.role)
+        tenant_id = principal.tenant  # 403 for a platform-admin key
         cipher = cipher_or_problem(settings) if sealed else None
         body = await request.body()
         state = idempotency.IdempotentRequest(
             session=session,
-            tenant_id=principal.tenant_id,
+            tenant_id=tenant_id,
             key=None,
             fingerprint=None,
             ttl_seconds=settings.idempotency_key_ttl_seconds,
@@ -262,7 +266,7 @@ def idempotent(roles: tuple[Role, ...], *, required: bool, sealed: bool = False)
             )
             await idempotency.claim(
                 session=session,
-                tenant_id=principal.tenant_id,
+                tenant_id=tenant_id,
                 key=state.key,
                 fingerprint=state.fingerprint,
                 retry_after_seconds=settings.idempotency_retry_after_seconds,

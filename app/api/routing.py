@@ -1,30 +1,24 @@
-"""Routers of the API: `PipelineRouter` is FastAPI's APIRouter whose routes parse JSON bodies with orjson."""
+"""Routers of the API: `PipelineRouter` is FastAPI's APIRouter whose routes parse JSON bodies with orjson (app.core.jsonio)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
+
+from app.core import jsonio
 
 
 class OrjsonRequest(Request):
     """A Request whose `json()` parses with orjson (FastAPI's body parsing calls it)."""
 
     async def json(self) -> Any:
-        """The body parsed as JSON (once); raises json.JSONDecodeError when it is not JSON."""
+        """The body parsed as JSON once (app.core.jsonio.loads); raises json.JSONDecodeError when it is not JSON."""
         if not hasattr(self, "_json"):
-            body = await self.body()
-            try:
-                self._json = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                # What orjson refuses but JSON's grammar allows (lone surrogate escapes, integers
-                # beyond 64 bits) is left to the standard library, as FastAPI itself would parse it.
-                self._json = json.loads(body)
+            self._json = jsonio.loads(await self.body())[0]
         return self._json
 
 

@@ -83,7 +83,7 @@ async def list_plans(session: ReaderSession) -> list[PlanOut]:
     summary="Create a plan",
     responses=problem_responses(PIPELINE_PROBLEMS, PlanExists, PriceInUse),
 )
-async def create_plan(body: PlanCreate, session: PlatformAdminSession, request: Request) -> PlanOut:
+async def create_plan(body: PlanCreate, session: PlatformAdminSession) -> PlanOut:
     """Create a plan (platform admin). 409 `plan-exists`, 409 `price-in-use`."""
     plan = await plans.create(session=session, values=body.model_dump())
     return PlanOut.model_validate(plan)
@@ -95,7 +95,7 @@ async def create_plan(body: PlanCreate, session: PlatformAdminSession, request: 
     summary="Edit a plan",
     responses=problem_responses(PIPELINE_PROBLEMS, PlanNotFound, PriceInUse),
 )
-async def update_plan(code: str, body: PlanUpdate, session: PlatformAdminSession, request: Request) -> PlanOut:
+async def update_plan(code: str, body: PlanUpdate, session: PlatformAdminSession) -> PlanOut:
     """Change a plan's name, Stripe price or limits (platform admin); fields left out stay.
 
     Sending `null` for a quota makes it unlimited. New limits apply to every

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -336,10 +337,29 @@ UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
 """PostgreSQL's character_not_in_repertoire / untranslatable_character: a NUL (U+0000) in text or JSONB."""
 
 
-async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
-    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None)
+_DISCONNECTS = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """SQLAlchemy's and asyncpg's errors (hot paths talk to the driver directly) as problems.
+
+    A NUL character is 422 `unsupported-character`; another data exception
+    (SQLSTATE class 22: a number or date out of range, a malformed value) is
+    422 `unstorable-value`; a connection the server dropped (there is no
+    pre-ping: it fails its first statement and is invalidated) is 503
+    `database-unavailable` with Retry-After; anything else is a 500.
+    """
+    orig = getattr(exc, "orig", exc)
+    cause = getattr(orig, "__cause__", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
     if sqlstate in UNSTORABLE_TEXT_SQLSTATES:
         return UnsupportedCharacter("The request contains a NUL character (U+0000), which cannot be stored.").response()
+    if isinstance(sqlstate, str) and sqlstate.startswith("22"):
+        logger.info("unstorable value: %s", orig)
+        return UnstorableValue("A value in the request cannot be stored (out of range or malformed).").response()
+    if getattr(exc, "connection_invalidated", False) or isinstance(orig, _DISCONNECTS) or isinstance(cause, _DISCONNECTS):
+        logger.warning("database connection lost: %s", exc)
+        return DatabaseUnavailable("The database connection was lost; retry.", headers={"Retry-After": "1"}).response()
     return await _unhandled(request, exc)
 
 
@@ -354,5 +374,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(DBAPIError, _database_error)  # type: ignore[arg-type]
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(asyncpg.PostgresError, _database_error)
+    app.add_exception_handler(asyncpg.InterfaceError, _database_error)  # a connection lost mid-request
     app.add_exception_handler(Exception, _unhandled)

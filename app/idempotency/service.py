@@ -37,6 +37,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from app.core import jsonio
 from app.core.crypto import CredentialsCipher
 from app.core.db.base import new_id, utcnow
 from app.core.db.session import Database, driver_connection
@@ -80,23 +81,14 @@ class ParsedJson:
 
 
 def canonical_json(body: bytes) -> ParsedJson | None:
-    """The body parsed, or None when it is not JSON (or JSON no one can store: NaN, Infinity).
-
-    orjson first; the standard library for what orjson refuses but JSON's
-    grammar allows (integers beyond 64 bits, lone surrogate escapes, a BOM,
-    UTF-16).
-    """
+    """The body parsed (app.core.jsonio.loads) with its canonical bytes, or None when it is not JSON."""
     try:
-        parsed = orjson.loads(body)
-        return ParsedJson(parsed, orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS), strict=True)
-    except (orjson.JSONDecodeError, TypeError):
-        pass
-    try:
-        parsed = json.loads(body)
-        canonical = json.dumps(parsed, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
-        return ParsedJson(parsed, canonical, strict=False)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        value, strict = jsonio.loads(body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
+    if strict:
+        return ParsedJson(value, orjson.dumps(value, option=orjson.OPT_SORT_KEYS), strict=True)
+    return ParsedJson(value, json.dumps(value, sort_keys=True, separators=(",", ":")).encode(), strict=False)
 
 
 @dataclass(frozen=True, slots=True)
