@@ -31,6 +31,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 
+from app.core.config import Settings
+from app.core.db.urls import app_url
 from app.core.problems import DatabaseUnavailable
 
 CITUS_SERVER_SETTINGS = {"citus.propagate_set_commands": "local"}
@@ -68,9 +70,13 @@ async def driver_connection(session: AsyncSession) -> Any:
             # start a new pool (SQLAlchemy, seeing a disconnect itself, marks the pool stale).
             await connection.invalidate(exc)
             await connection.engine.dispose()
-            raise DatabaseUnavailable("The database connection was lost; retry.", headers={"Retry-After": "1"}) from exc
+            raise _connection_lost() from exc
         raise
     return raw.driver_connection
+
+
+def _connection_lost() -> DatabaseUnavailable:
+    return DatabaseUnavailable("The database connection was lost; retry.", headers={"Retry-After": "1"})
 
 
 async def _begin(adapter: Any) -> None:
@@ -106,7 +112,7 @@ def _set_tenant_scope(session: Session, transaction: Any, connection: Any) -> No
             if connection.dialect.is_disconnect(exc, proxied.dbapi_connection, None):
                 connection.invalidate(exc)
                 connection.engine.dispose()
-                raise DatabaseUnavailable("The database connection was lost; retry.", headers={"Retry-After": "1"}) from exc
+                raise _connection_lost() from exc
             raise
 
 
@@ -126,10 +132,8 @@ class Database:
         )
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Database:
+    def from_settings(cls, settings: Settings) -> Database:
         """Connect as the application role (APP_DB_USER) to DATABASE_URL's database."""
-        from app.core.db.urls import app_url
-
         return cls(app_url(settings), pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
 
     @asynccontextmanager
