@@ -16,10 +16,10 @@ from app.core.config import Settings, get_settings
 from app.core.db.session import Database
 from app.core.problems import install_problem_handlers
 from app.core.requestid import configure_logging
-from app.couriers.http import aclose_carrier_http
+from app.carriers.http import aclose_carrier_http
 from app.events.router import router as events_router
 from app.health import router as health_router
-from app.integrations.carriers_router import router as carriers_router
+from app.carriers.router import router as carriers_router
 from app.integrations.router import router as integrations_router
 from app.pos.router import router as pos_router
 from app.shipments.inbound_router import operator_router as inbound_webhooks_router

@@ -27,7 +27,7 @@ import uuid
 from datetime import timedelta
 
 from app.core.config import Settings
-from app.couriers.http import CarrierHttp
+from app.carriers.http import CarrierHttp
 from app.core.db.base import utcnow
 from app.core.db.session import Database
 from app.core.crypto import cipher_from_settings

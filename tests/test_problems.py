@@ -19,7 +19,7 @@ from app.core.problems import (
     install_problem_handlers,
     problem_responses,
 )
-from app.couriers import errors as carrier_errors
+from app.carriers import errors as carrier_errors
 from app.integrations.errors import problem_class_for
 
 

@@ -32,7 +32,6 @@ from app.core.config import Settings
 from app.core.crypto import CredentialsCipher, CredentialsKeyError, cipher_from_settings
 from app.core.db.session import Database, driver_connection, set_scope
 from app.core.problems import CredentialsEncryptionUnconfigured, NotFound
-from app.couriers.http import CarrierHttp, get_carrier_http
 from app.idempotency import service as idempotency
 
 logger = logging.getLogger(__name__)
@@ -188,12 +187,6 @@ async def end_request_transaction(_: CurrentPrincipal, session: RequestSession) 
 CallsOut = Annotated[None, Depends(end_request_transaction)]
 
 
-async def carrier_http(request: Request) -> CarrierHttp:
-    """`app.state.carrier_http` when the app (or a test) set one, else the process-wide CarrierHttp."""
-    http = getattr(request.app.state, "carrier_http", None)
-    return http if http is not None else get_carrier_http()
-
-
 def cipher_or_problem(settings: Settings) -> CredentialsCipher:
     """The credentials cipher; 500 problem `credentials-encryption-unconfigured` when no key is set."""
     try:
@@ -212,7 +205,6 @@ async def credentials_cipher(settings: AppSettings) -> CredentialsCipher:
 
 
 Cipher = Annotated[CredentialsCipher, Depends(credentials_cipher)]
-Http = Annotated[CarrierHttp, Depends(carrier_http)]
 
 IdempotencyKeyHeader = Annotated[
     str | None,

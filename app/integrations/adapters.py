@@ -17,10 +17,10 @@ from pydantic import ValidationError
 from app.core.config import Settings
 from app.core.crypto import CredentialsCipher
 from app.core.problems import Problem
-from app.couriers.base import CourierAdapter
-from app.couriers.errors import CarrierError, CarrierRateLimited
-from app.couriers.http import CarrierHttp
-from app.couriers.registry import UnknownCarrier, create_adapter
+from app.carriers.base import CarrierAdapter
+from app.carriers.errors import CarrierError, CarrierRateLimited, CarrierRejected, ShipmentRequestInvalid
+from app.carriers.http import CarrierHttp
+from app.carriers.registry import UnknownCarrier, create_adapter
 from app.integrations import credentials
 from app.integrations.errors import (
     StoredCredentialsInvalid,
@@ -50,7 +50,7 @@ class AdapterSpec:
         )
 
 
-def build_adapter(*, spec: AdapterSpec, settings: Settings, http: CarrierHttp) -> CourierAdapter:
+def build_adapter(*, spec: AdapterSpec, settings: Settings, http: CarrierHttp) -> CarrierAdapter:
     """The carrier adapter for `spec` (base URL from settings/environment, shared `http`).
 
     Raises UnsupportedCarrier 422 `unsupported-carrier` (the carrier's adapter is no
@@ -77,14 +77,20 @@ def carrier_problem(exc: CarrierError) -> Problem:
     """The Problem for a carrier failure: its class from the error's class (`integrations.errors.problem_class_for`).
 
     `carrier` and `carrier_status` (the carrier's HTTP status, if any) are
-    added; a rate limit carries `Retry-After` in whole seconds when the carrier gave one.
+    added; a rate limit carries `Retry-After` in whole seconds when the carrier gave one. A refusal
+    (CarrierRejected) carries the carrier's messages as `carrier_errors`; a booking found invalid
+    before the call (ShipmentRequestInvalid) carries `errors`, both `[{code, message, field}]`.
     """
     headers: dict[str, str] = {}
+    members: dict[str, Any] = {"carrier": exc.carrier, "carrier_status": exc.status_code}
     if isinstance(exc, CarrierRateLimited) and exc.retry_after is not None:
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-    return problem_class_for(type(exc))(
-        f"The carrier call failed: {exc.message}",
-        headers=headers,
-        carrier=exc.carrier,
-        carrier_status=exc.status_code,
-    )
+    if isinstance(exc, CarrierRejected):
+        members["carrier_errors"] = [error.as_dict() for error in exc.errors]
+        detail = f"The carrier refused the request: {exc.message}"
+    elif isinstance(exc, ShipmentRequestInvalid):
+        members["errors"] = [error.as_dict() for error in exc.errors]
+        detail = f"The shipment cannot be booked with {exc.carrier} as it is: {exc.message}"
+    else:
+        detail = f"The carrier call failed: {exc.message}"
+    return problem_class_for(type(exc))(detail, headers=headers, **members)

@@ -18,8 +18,8 @@ from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 from app.core.crypto import CredentialsCipher, CredentialsDecryptError
 from app.core.db.base import utcnow
 from app.core.webhook_secrets import seal, unseal
-from app.couriers.base import CourierAdapter
-from app.couriers.registry import UnknownCarrier, get_adapter_class
+from app.carriers.base import CarrierAdapter
+from app.carriers.registry import UnknownCarrier, get_adapter_class
 from app.integrations.errors import (
     CredentialsUndecryptable,
     InvalidCredentials,
@@ -33,7 +33,7 @@ MASK = "****"
 """What a secret credential field reads as."""
 
 
-def adapter_class(carrier: str) -> type[CourierAdapter]:
+def adapter_class(carrier: str) -> type[CarrierAdapter]:
     """The adapter class registered as `carrier`; UnsupportedCarrier 422 listing `known_carriers` otherwise."""
     try:
         return get_adapter_class(carrier)

@@ -1,6 +1,6 @@
 """Problems of integrations (a tenant's carrier accounts) and of the carrier calls made through them.
 
-The carrier exceptions of `app.couriers.errors` stay plain exceptions (adapters
+The carrier exceptions of `app.carriers.errors` stay plain exceptions (adapters
 know no HTTP); `problem_for_carrier_error` turns one into its Problem here, with
 the status and slug the carrier error class declares.
 """
@@ -8,7 +8,7 @@ the status and slug the carrier error class declares.
 from __future__ import annotations
 
 from app.core.problems import NotFound, Problem
-from app.couriers import errors as carrier_errors
+from app.carriers import errors as carrier_errors
 
 
 class IntegrationNotFound(NotFound):
@@ -158,6 +158,22 @@ class CarrierInvalidResponse(CarrierFailed):
     title = "Carrier bad response"
 
 
+class CarrierRejectedRequest(CarrierFailed):
+    """The carrier refused the booking (or cancel); member `carrier_errors`: the carrier's own `{code, message, field}`."""
+
+    status = carrier_errors.CarrierRejected.http_status
+    type_ = carrier_errors.CarrierRejected.problem_type
+    title = "Rejected by the carrier"
+
+
+class ShipmentInvalid(CarrierFailed):
+    """The booking cannot go to this carrier as it is (found before calling it); member `errors`: `{field, message}`."""
+
+    status = carrier_errors.ShipmentRequestInvalid.http_status
+    type_ = carrier_errors.ShipmentRequestInvalid.problem_type
+    title = "Shipment invalid for this carrier"
+
+
 class WebhookSignatureInvalid(Problem):
     """An inbound carrier push is not authentic (shared secret or Standard Webhooks signature missing, wrong or stale)."""
 
@@ -200,6 +216,8 @@ _BY_CARRIER_ERROR: dict[type[carrier_errors.CarrierError], type[Problem]] = {
     carrier_errors.CarrierRateLimited: CarrierRateLimitExceeded,
     carrier_errors.CarrierUnavailable: CarrierServiceUnavailable,
     carrier_errors.CarrierBadResponse: CarrierInvalidResponse,
+    carrier_errors.CarrierRejected: CarrierRejectedRequest,
+    carrier_errors.ShipmentRequestInvalid: ShipmentInvalid,
     carrier_errors.WebhookAuthError: WebhookSignatureInvalid,
     carrier_errors.WebhookPayloadError: WebhookPayloadInvalid,
     carrier_errors.UnknownCarrier: UnknownCarrier,

@@ -9,11 +9,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
 
+from app.carriers.deps import Http
 from app.api.deps import (
     TENANT_ADMIN,
     AppSettings,
     Cipher,
-    Http,
     MerchantOrAdmin,
     TenantAdmin,
     TenantSession,
@@ -29,8 +29,8 @@ from app.core.problems import (
     InvalidCursor,
     problem_responses,
 )
-from app.couriers.errors import CapabilityNotSupported, CarrierError
-from app.couriers.registry import UnknownCarrier, get_adapter_class
+from app.carriers.errors import CapabilityNotSupported, CarrierError
+from app.carriers.registry import UnknownCarrier, get_adapter_class
 from app.idempotency.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyInvalid,

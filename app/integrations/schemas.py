@@ -113,14 +113,3 @@ class IntegrationCheck(BaseModel):
         description="Problem type slug of the carrier failure: carrier-auth-failed (credentials rejected), "
         "carrier-unavailable, carrier-rate-limited, carrier-bad-response.",
     )
-
-
-class CarrierOut(BaseModel):
-    """One registered carrier (GET /v1/carriers)."""
-
-    code: str
-    name: str
-    capabilities: list[str] = Field(description="Operations: track, test_credentials, parse_webhook, create_shipment, ...")
-    max_batch_size: int = Field(description="Tracking numbers one carrier request may carry.")
-    credentials_schema: dict[str, Any] = Field(description="JSON Schema of `credentials` for POST /v1/integrations.")
-    source: str = Field(description='"builtin" or "plugin:<module:attr>".')

@@ -13,7 +13,7 @@ any other service:
    production); 401 `webhook-signature-invalid` otherwise;
 3. the body: the adapter's `parse_webhook` (UPS Track Alert, Bring Event
    Cast, DHL Unified Push, or our generic format for FedEx, PostNord and
-   plugins, app.couriers.generic_push); 400 `webhook-payload-invalid` otherwise;
+   plugins, app.carriers.generic_push); 400 `webhook-payload-invalid` otherwise;
 4. in one tenant transaction: the push as received (`InboundWebhook`: JSON
    body, a safe subset of headers), then per tracking number either the
    tenant's shipment (locked) updated through the shared
@@ -42,15 +42,15 @@ from app.core.db.base import utcnow
 from app.core.db.session import Database
 from app.core.pagination import PageParams, paginate_query
 from app.core.problems import CredentialsEncryptionUnconfigured
-from app.couriers.base import (
+from app.carriers.base import (
     SECRET_HEADER,
-    CourierAdapter,
+    CarrierAdapter,
     decode_push_json,
     lower_headers,
 )
-from app.couriers.errors import UnknownCarrier, WebhookAuthError, WebhookPayloadError
-from app.couriers.registry import get_adapter_class
-from app.couriers.types import TrackingResult
+from app.carriers.errors import UnknownCarrier, WebhookAuthError, WebhookPayloadError
+from app.carriers.registry import get_adapter_class
+from app.carriers.types import TrackingResult
 from app.integrations import credentials
 from app.integrations.errors import UnknownCarrier as UnknownCarrierProblem
 from app.integrations.errors import WebhookPayloadInvalid, WebhookSignatureInvalid
@@ -95,7 +95,7 @@ class InboundOutcome:
 # --------------------------------------------------------------------------- receiving
 
 
-def adapter_for(carrier: str) -> type[CourierAdapter]:
+def adapter_for(carrier: str) -> type[CarrierAdapter]:
     """The adapter class of `carrier`; UnknownCarrier problem 404 `unknown-carrier` when none is registered."""
     try:
         return get_adapter_class(carrier)
@@ -145,7 +145,7 @@ def push_secrets(
     )
 
 
-def verify(adapter: type[CourierAdapter], *, headers: Mapping[str, str], body: bytes, secrets: Sequence[str]) -> None:
+def verify(adapter: type[CarrierAdapter], *, headers: Mapping[str, str], body: bytes, secrets: Sequence[str]) -> None:
     """Accept the push if `adapter.verify_webhook` accepts it with any of `secrets`.
 
     Raises WebhookSignatureInvalid 401 `webhook-signature-invalid` (detail from the first
@@ -174,7 +174,7 @@ def check_content_type(headers: Mapping[str, str]) -> None:
     raise UnsupportedPushMediaType(f"Pushes are JSON; got Content-Type {media_type!r}.")
 
 
-def parse(adapter: type[CourierAdapter], *, headers: Mapping[str, str], body: bytes) -> tuple[Any, list[TrackingResult]]:
+def parse(adapter: type[CarrierAdapter], *, headers: Mapping[str, str], body: bytes) -> tuple[Any, list[TrackingResult]]:
     """(the body as a JSON value fit for a JSONB column, the adapter's TrackingResults).
 
     Raises WebhookPayloadInvalid 400 `webhook-payload-invalid` when the body is not the

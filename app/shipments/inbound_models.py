@@ -45,7 +45,7 @@ class InboundWebhook(TenantMixin, Base):
 class UnmatchedTrackingUpdate(TenantMixin, Base):
     """A pushed tracking update whose (carrier, tracking number) matched no shipment of the tenant.
 
-    `result` is the normalized TrackingResult (app.couriers.types) as JSON.
+    `result` is the normalized TrackingResult (app.carriers.types) as JSON.
     `resolved_at` is set once a shipment with that number is registered and
     the update applied to it.
     """

@@ -85,7 +85,7 @@ async def receive_push(
     secret (`webhook_auth` of GET /v1/integrations/{id}): UPS Track Alert
     sends it in `x-api-key`; Bring Event Cast and DHL Unified Push in the
     custom header `x-courier-hub-secret`; FedEx, PostNord and plugin
-    carriers sign our generic JSON format (app.couriers.generic_push) with the
+    carriers sign our generic JSON format (app.carriers.generic_push) with the
     Standard Webhooks scheme (webhook-id, webhook-timestamp, webhook-signature).
 
     Verified first, then stored and applied in one transaction: matched

@@ -25,7 +25,7 @@ from app.core.db.base import Base, TenantMixin, utcnow
 class Shipment(TenantMixin, Base):
     """A parcel the tenant tracks: unique per (tenant, carrier, tracking number).
 
-    `status` is the normalized vocabulary of app.couriers.types.TrackingStatus.
+    `status` is the normalized vocabulary of app.carriers.types.TrackingStatus.
     `integration_id` is the account used to track it (NULL once that
     integration is deleted); `order_id` the POS order it ships, if any.
     """

@@ -42,9 +42,9 @@ from app.core.crypto import CredentialsCipher
 from app.core.db.base import utcnow
 from app.core.db.session import Database
 from app.core.problems import Problem
-from app.couriers.base import CourierAdapter
-from app.couriers.errors import CarrierError, CarrierRateLimited
-from app.couriers.http import CarrierHttp
+from app.carriers.base import CarrierAdapter
+from app.carriers.errors import CarrierError, CarrierRateLimited
+from app.carriers.http import CarrierHttp
 from app.shipments import service, tracking
 from app.shipments.models import Shipment
 from app.shipments.service import TrackingSchedule
@@ -88,7 +88,7 @@ class _Group:
     tenant_id: uuid.UUID
     carrier: str
     integration_id: uuid.UUID
-    adapter: CourierAdapter
+    adapter: CarrierAdapter
     shipments: dict[uuid.UUID, str] = field(default_factory=dict)  # shipment id -> tracking number
 
 

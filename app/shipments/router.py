@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Response
 
+from app.carriers.deps import Http
 from app.api.deps import (
     MERCHANT_OR_ADMIN,
     AppSettings,
     CallsOut,
     Cipher,
     Db,
-    Http,
     MerchantOrAdmin,
     TenantSession,
     idempotent,
@@ -27,8 +27,8 @@ from app.core.problems import (
     InvalidCursor,
     problem_responses,
 )
-from app.couriers.errors import CarrierError
-from app.couriers.types import TrackingStatus
+from app.carriers.errors import CarrierError
+from app.carriers.types import TrackingStatus
 from app.idempotency.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyInvalid,

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from app.couriers.types import Location, ServicePoint, TrackingResult, TrackingStatus
+from app.carriers.types import Location, ServicePoint, TrackingResult, TrackingStatus
 from app.shipments.models import Shipment, TrackingEvent
 
 MAX_TRACK_NUMBERS = 50

@@ -25,8 +25,8 @@ from app.billing import quota
 from app.core.config import Settings
 from app.core.db.base import new_id, utcnow
 from app.core.pagination import PageParams, paginate_query
-from app.couriers import types as courier_types
-from app.couriers.types import FINAL_STATUSES, TrackingResult, TrackingStatus
+from app.carriers import types as courier_types
+from app.carriers.types import FINAL_STATUSES, TrackingResult, TrackingStatus
 from app.events import service as events
 from app.integrations import credentials
 from app.integrations import hooks as integration_hooks

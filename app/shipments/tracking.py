@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.core.crypto import CredentialsCipher
 from app.core.db.session import Database
-from app.couriers.base import CourierAdapter
-from app.couriers.errors import CarrierError, CarrierNotFound
-from app.couriers.http import CarrierHttp
-from app.couriers.types import TrackingResult
+from app.carriers.base import CarrierAdapter
+from app.carriers.errors import CarrierError, CarrierNotFound
+from app.carriers.http import CarrierHttp
+from app.carriers.types import TrackingResult
 from app.integrations import credentials
 from app.integrations import service as integrations
 from app.integrations.adapters import AdapterSpec, build_adapter
@@ -48,7 +48,7 @@ class TrackingAccount:
     """The integration a shipment is tracked with (`integration_id`) and a live adapter bound to it."""
 
     integration_id: uuid.UUID
-    adapter: CourierAdapter
+    adapter: CarrierAdapter
 
 
 async def tracking_account(
@@ -132,7 +132,7 @@ async def adapter_for(
     settings: Settings,
     http: CarrierHttp,
     cipher: CredentialsCipher,
-) -> CourierAdapter:
+) -> CarrierAdapter:
     """An adapter for the tenant's `carrier` integration (named, or the only active one); 422s as `resolve_for_carrier`."""
     async with db.transaction(tenant_id) as session:
         credentials.adapter_class(carrier)
@@ -145,7 +145,7 @@ async def adapter_for(
 
 async def track_batch(
     *,
-    adapter: CourierAdapter,
+    adapter: CarrierAdapter,
     tracking_numbers: Sequence[str],
     concurrency: int = BATCH_CONCURRENCY,
     gate: asyncio.Semaphore | None = None,

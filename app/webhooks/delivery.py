@@ -47,7 +47,7 @@ from app.core.config import Settings
 from app.core.crypto import CredentialsCipher, CredentialsDecryptError
 from app.core.db.base import new_id, utcnow
 from app.core.db.session import Database
-from app.couriers.http import parse_retry_after
+from app.carriers.http import parse_retry_after
 from app.events.models import IntegrationEvent
 from app.webhooks import service, signing, ssrf
 from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint

@@ -38,8 +38,8 @@ from standardwebhooks.webhooks import Webhook
 from app import models as _all_models  # noqa: F401 - every table in Base.metadata
 from app.core.crypto import cipher_from_settings
 from app.core.db.base import Base
-from app.couriers.http import CarrierHttp
-from app.couriers.oauth import get_token_cache
+from app.carriers.http import CarrierHttp
+from app.carriers.oauth import get_token_cache
 from app.shipments import polling
 from app.webhooks.delivery import DeliverySender
 from tests.conftest import shared_sample

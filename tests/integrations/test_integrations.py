@@ -15,7 +15,7 @@ import respx
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
-from app.couriers.oauth import get_token_cache
+from app.carriers.oauth import get_token_cache
 from app.integrations import service
 from app.core.crypto import CredentialsCipher, CredentialsDecryptError, CredentialsKeyError, cipher_from_settings
 from app.core import webhook_secrets

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.couriers.http import CarrierHttp
-from app.couriers.oauth import get_token_cache
+from app.carriers.http import CarrierHttp
+from app.carriers.oauth import get_token_cache
 
 
 async def _no_sleep(_: float) -> None:

@@ -27,7 +27,7 @@ from app.integrations.errors import WebhookSignatureInvalid
 from app.shipments import inbound
 from app.webhooks.models import WebhookEndpoint
 from tests.conftest import shared_sample
-from tests.couriers.helpers import load_yaml_12
+from tests.carriers.helpers import load_yaml_12
 
 CREDENTIALS = {
     "bring": {"api_uid": "ops@example.com", "api_key": "bring-key-123456"},
@@ -66,7 +66,7 @@ def dhl_push() -> bytes:
 
 
 def generic_push(number: str, *, status: str = "in_transit", occurred_at: str = "2026-11-20T09:15:00Z") -> bytes:
-    """A body in our generic push format (app.couriers.generic_push) with one event."""
+    """A body in our generic push format (app.carriers.generic_push) with one event."""
     event = {
         "id": f"evt-{status}",
         "occurred_at": occurred_at,

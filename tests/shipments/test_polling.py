@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from app.core.config import Settings
 from app.core.crypto import cipher_from_settings
-from app.couriers.http import CarrierHttp
+from app.carriers.http import CarrierHttp
 from app.shipments import polling
 from app.shipments.polling import PollReport
 from app.shipments.service import TrackingSchedule, next_track_at

@@ -4,7 +4,7 @@ Carriers are answered by respx with the saved samples in
 ../shared/carrier-samples (each with its .source.txt). PostNord publishes
 no tracking reply at all (samples README, section 4), so its reply is built
 here from the fields of its Track & Trace v7 OpenAPI schema and the event
-code/status/text triples the README quotes (as tests/couriers/test_postnord.py
+code/status/text triples the README quotes (as tests/carriers/test_postnord.py
 does). respx only intercepts the carriers' hosts: the in-process ASGI
 client passes through.
 """

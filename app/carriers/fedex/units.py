@@ -1,0 +1,145 @@
+"""FedEx tracking codes -> normalized `TrackingStatus`.
+
+Source: FedEx developer portal appendix "Tracking Status Codes"
+(`carrier-samples/fedex/reference-fedex-tracking-status-codes.html`, vendored
+by karrio at deea10f8), whose codes are the values of Track API v1
+`scanEvents[].eventType` and `latestStatusDetail.code`. Every code of that
+table is mapped here, plus the codes seen in FedEx replies but missing from
+the table (`AE`, and the `derivedStatusCode` values `IN` and `RL`).
+
+The table has three sections. "Movement" and "Regulatory" codes are event
+types. "Possession" codes (CA carrier, RC recipient, SH shipper, CU customs,
+BR broker, TP transfer partner, SP split) describe who holds the package;
+two of them collide with movement codes (CA = Shipment Cancelled, RC = CDO
+Cancelled), and as event types the movement meaning wins.
+
+Informational codes (delivery-option requests, return-label e-mails, "arriving
+on time") say nothing new about where the package is: an event with such a
+code keeps the status of the event before it (see `INFORMATIONAL_CODES`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from app.carriers.types import TrackingStatus as S
+
+logger = logging.getLogger(__name__)
+
+EVENT_TYPE_STATUS: dict[str, S] = {
+    # --- Movement ---
+    "AA": S.IN_TRANSIT,  # At Airport
+    "AC": S.IN_TRANSIT,  # At Canada Post facility
+    "AD": S.OUT_FOR_DELIVERY,  # At Delivery
+    "AF": S.IN_TRANSIT,  # At local FedEx Facility
+    "AO": S.IN_TRANSIT,  # Shipment arriving On-time (informational)
+    "AP": S.INFO_RECEIVED,  # At Pickup: the courier is at the shipper, not yet picked up
+    "AR": S.IN_TRANSIT,  # Arrived at FedEx location: a hub/station arrival scan, not a pickup point
+    "AX": S.IN_TRANSIT,  # At USPS facility
+    "CA": S.CANCELLED,  # Shipment Cancelled
+    "CH": S.IN_TRANSIT,  # Location Changed
+    "DD": S.EXCEPTION,  # Delivery Delay
+    "DE": S.EXCEPTION,  # Delivery Exception (failed_attempt for "customer not available", see below)
+    "DL": S.DELIVERED,  # Delivered
+    "DP": S.IN_TRANSIT,  # Departed
+    "DR": S.EXCEPTION,  # Vehicle furnished but not used (freight pickup did not happen)
+    "DS": S.INFO_RECEIVED,  # Vehicle Dispatched (for pickup)
+    "DY": S.EXCEPTION,  # Delay
+    "EA": S.IN_TRANSIT,  # Enroute to Airport; also "Export Approved" in the regulatory section
+    "ED": S.OUT_FOR_DELIVERY,  # Enroute to Delivery
+    "EO": S.IN_TRANSIT,  # Enroute to Origin Airport
+    "EP": S.INFO_RECEIVED,  # Enroute to Pickup
+    "FD": S.IN_TRANSIT,  # At FedEx Destination
+    "HL": S.AVAILABLE_FOR_PICKUP,  # Hold at Location
+    "HP": S.AVAILABLE_FOR_PICKUP,  # Ready for Recipient Pickup
+    "IT": S.IN_TRANSIT,  # In Transit
+    "IX": S.IN_TRANSIT,  # In transit (see Details)
+    "LO": S.IN_TRANSIT,  # Left Origin
+    "OC": S.INFO_RECEIVED,  # Order Created (label created, shipment information sent to FedEx)
+    "OD": S.OUT_FOR_DELIVERY,  # Out for Delivery
+    "OF": S.IN_TRANSIT,  # At FedEx origin facility
+    "OW": S.IN_TRANSIT,  # On the way (written "Ow" in the table; codes are matched upper-cased)
+    "OX": S.IN_TRANSIT,  # Shipment information sent to USPS (USPS does the final delivery)
+    "PD": S.EXCEPTION,  # Pickup Delay
+    "PF": S.IN_TRANSIT,  # Plane in Flight
+    "PL": S.IN_TRANSIT,  # Plane Landed
+    "PM": S.IN_TRANSIT,  # In Progress
+    "PU": S.IN_TRANSIT,  # Picked Up
+    "PX": S.IN_TRANSIT,  # Picked up (see Details)
+    "RR": S.IN_TRANSIT,  # CDO requested (custom delivery option; informational)
+    "RM": S.IN_TRANSIT,  # CDO Modified (informational)
+    "RC": S.IN_TRANSIT,  # CDO Cancelled (informational); "Recipient" as a possession code
+    "RS": S.RETURNED,  # Return to Shipper
+    "RP": S.INFO_RECEIVED,  # Return label link emailed to return sender (informational)
+    "LP": S.INFO_RECEIVED,  # Return label link cancelled by shipment originator (informational)
+    "RG": S.INFO_RECEIVED,  # Return label link expiring soon (informational)
+    "RD": S.INFO_RECEIVED,  # Return label link expired (informational)
+    "SE": S.EXCEPTION,  # Shipment Exception
+    "SF": S.IN_TRANSIT,  # At Sort Facility
+    "SP": S.IN_TRANSIT,  # Split Status (informational)
+    "TR": S.IN_TRANSIT,  # Transfer
+    # --- Regulatory ---
+    "CC": S.IN_TRANSIT,  # Cleared Customs
+    "CD": S.EXCEPTION,  # Clearance Delay
+    "CP": S.IN_TRANSIT,  # Clearance in Progress
+    # --- Possession (not expected as event types; CA/RC/SP above keep their movement meaning) ---
+    "SH": S.INFO_RECEIVED,  # Shipper (still holds the package)
+    "CU": S.IN_TRANSIT,  # Customs
+    "BR": S.IN_TRANSIT,  # Broker
+    "TP": S.IN_TRANSIT,  # Transfer Partner
+    # --- Seen in FedEx replies, not in the table ---
+    "AE": S.IN_TRANSIT,  # Shipment arriving early (informational)
+}
+
+DERIVED_STATUS: dict[str, S] = {
+    **EVENT_TYPE_STATUS,
+    "IN": S.INFO_RECEIVED,  # derivedStatus "Label created" / initiated
+    "RL": S.IN_TRANSIT,  # "Running Late": still moving, delayed
+}
+"""`scanEvents[].derivedStatusCode` / `latestStatusDetail.derivedCode`: the event codes plus IN and RL."""
+
+INFORMATIONAL_CODES: frozenset[str] = frozenset({"AO", "AE", "RR", "RM", "RC", "RP", "LP", "RG", "RD", "SP"})
+"""Event types that do not move the package: such an event keeps the previous event's status."""
+
+CUSTOMER_NOT_AVAILABLE_EXCEPTION_CODES: frozenset[str] = frozenset({"08", "8", "15", "015"})
+"""`exceptionCode`s of a DE event that mean an attempted delivery nobody received.
+
+08 "customer not available" (FedEx exception code list, as quoted by the
+carrier-samples README) and 15 "Customer not available or business closed"
+(`latestStatusDetail.ancillaryDetails[].reason` in FedEx's spec example).
+"""
+
+
+def fedex_status(
+    event_type: str | None,
+    derived_code: str | None = None,
+    exception_code: str | None = None,
+) -> tuple[S, bool]:
+    """Normalized status of one FedEx event/status, and whether any code was recognised.
+
+    Args:
+        event_type: `scanEvents[].eventType` or `latestStatusDetail.code` (fine-grained, preferred).
+        derived_code: `derivedStatusCode` / `derivedCode`, used when `event_type` is not in the table.
+        exception_code: `exceptionCode`; turns DE into failed_attempt when it means "customer not available".
+
+    Returns `(status, known)`; an unrecognised pair gives `(UNKNOWN, False)`
+    and a warning log (the caller keeps the raw event).
+    """
+    code = (event_type or "").strip().upper()
+    if code in EVENT_TYPE_STATUS:
+        if code == "DE" and (exception_code or "").strip() in CUSTOMER_NOT_AVAILABLE_EXCEPTION_CODES:
+            return S.FAILED_ATTEMPT, True
+        return EVENT_TYPE_STATUS[code], True
+    derived = (derived_code or "").strip().upper()
+    if derived in DERIVED_STATUS:
+        if code:
+            logger.info("fedex: unmapped eventType %r, using derivedCode %r", event_type, derived_code)
+        return DERIVED_STATUS[derived], True
+    if code or derived:
+        logger.warning("fedex: unmapped tracking code eventType=%r derivedCode=%r -> unknown", event_type, derived_code)
+    return S.UNKNOWN, False
+
+
+def is_informational(event_type: str | None) -> bool:
+    """True if this FedEx event type does not change where the package is (see `INFORMATIONAL_CODES`)."""
+    return (event_type or "").strip().upper() in INFORMATIONAL_CODES
