@@ -55,10 +55,21 @@ class CarrierRateLimited(CarrierError):
 
 
 class CarrierUnavailable(CarrierError):
-    """Connect errors, timeouts or 5xx that outlasted our retries."""
+    """Connect errors, timeouts or 5xx that outlasted our retries.
+
+    `outcome_unknown` is True when the request may have reached the carrier
+    and been acted on, but no answer came back (a read timeout, a dropped
+    connection): a booking in that state must not be sent again blindly.
+    """
 
     http_status = 503
     problem_type = "carrier-unavailable"
+
+    def __init__(
+        self, carrier: str, message: str, *, status_code: int | None = None, outcome_unknown: bool = False
+    ) -> None:
+        super().__init__(carrier, message, status_code=status_code)
+        self.outcome_unknown = outcome_unknown
 
 
 class CarrierBadResponse(CarrierError):

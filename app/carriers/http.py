@@ -204,7 +204,8 @@ class CarrierHttp:
 
         Raises (after retries are exhausted where retried):
             CarrierRateLimited: HTTP 429 (`retry_after` in seconds from the header, if any).
-            CarrierUnavailable: HTTP 5xx, connect errors, timeouts, other transport errors.
+            CarrierUnavailable: HTTP 5xx, connect errors, timeouts, other transport errors
+                (`outcome_unknown` when the request may have been sent but no answer came).
             CarrierAuthError: HTTP 401 or 403.
             CarrierBadResponse: any other status not in `ok_statuses`.
         """
@@ -250,7 +251,11 @@ class CarrierHttp:
         except _RetryableStatus as exc:
             response = exc.response
         except httpx.TransportError as exc:
-            raise CarrierUnavailable(carrier, f"{method} {safe_url}: {type(exc).__name__}: {exc}") from exc
+            raise CarrierUnavailable(
+                carrier,
+                f"{method} {safe_url}: {type(exc).__name__}: {exc}",
+                outcome_unknown=not isinstance(exc, _NOT_SENT_ERRORS),
+            ) from exc
 
         status = response.status_code
         if status in ok:
