@@ -6,6 +6,7 @@ from app.core.db.base import Base
 from app.events.models import IntegrationEvent
 from app.idempotency.models import IdempotencyKey
 from app.integrations.models import Integration
+from app.labels.models import Label, LabelDocument
 from app.pos.models import PosOrder
 from app.shipments.inbound_models import InboundWebhook, UnmatchedTrackingUpdate
 from app.shipments.models import Shipment, TrackingEvent
@@ -21,6 +22,8 @@ __all__ = [
     "IdempotencyKey",
     "Integration",
     "IntegrationEvent",
+    "Label",
+    "LabelDocument",
     "Plan",
     "PlatformApiKey",
     "PosOrder",

@@ -26,6 +26,7 @@ class Plan(Base):
     requests_per_minute_per_key: Mapped[int] = mapped_column(Integer)
     requests_per_minute_per_tenant: Mapped[int] = mapped_column(Integer)
     shipments_per_month: Mapped[int | None] = mapped_column(Integer)
+    labels_per_month: Mapped[int | None] = mapped_column(Integer)
     webhook_endpoints: Mapped[int | None] = mapped_column(Integer)
     carriers: Mapped[int | None] = mapped_column(Integer)
     sort_order: Mapped[int] = mapped_column(Integer, server_default="0", default=0)

@@ -29,6 +29,7 @@ class PlanLimits:
     requests_per_minute_per_key: int
     requests_per_minute_per_tenant: int
     shipments_per_month: int | None
+    labels_per_month: int | None
     webhook_endpoints: int | None
     carriers: int | None
 
@@ -41,6 +42,7 @@ class PlanLimits:
             requests_per_minute_per_key=plan.requests_per_minute_per_key,
             requests_per_minute_per_tenant=plan.requests_per_minute_per_tenant,
             shipments_per_month=plan.shipments_per_month,
+            labels_per_month=plan.labels_per_month,
             webhook_endpoints=plan.webhook_endpoints,
             carriers=plan.carriers,
         )
@@ -54,6 +56,7 @@ FREE_FALLBACK = PlanLimits(
     requests_per_minute_per_key=60,
     requests_per_minute_per_tenant=120,
     shipments_per_month=100,
+    labels_per_month=100,
     webhook_endpoints=1,
     carriers=2,
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +25,10 @@ from app.core.db.base import utcnow
 SHIPMENTS = "shipments"
 """Metric: shipments created this month (plan column `shipments_per_month`)."""
 
-PLAN_FIELD = {SHIPMENTS: "shipments_per_month"}
+LABELS = "labels"
+"""Metric: labels booked this month (plan column `labels_per_month`)."""
+
+PLAN_FIELD = {SHIPMENTS: "shipments_per_month", LABELS: "labels_per_month"}
 
 
 def period_start(now: datetime) -> date:
@@ -70,6 +73,25 @@ async def consume(
     if count is None:
         _raise_exceeded(field=field, limit=limit or 0, used=await _used(session, tenant_id, metric, start), now=now, plan=limits.code)
     return count
+
+
+async def release(
+    *, session: AsyncSession, tenant_id: uuid.UUID, metric: str, counted_at: datetime, amount: int = 1
+) -> None:
+    """Give back `amount` units of `metric` counted at `counted_at` (in that month), never below zero.
+
+    For work whose units were counted in a transaction that committed before
+    the work was known to fail (a label booking the carrier refused).
+    """
+    await session.execute(
+        update(UsageCounter)
+        .where(
+            UsageCounter.tenant_id == tenant_id,
+            UsageCounter.metric == metric,
+            UsageCounter.period_start == period_start(counted_at),
+        )
+        .values(count=func.greatest(UsageCounter.count - amount, 0), updated_at=utcnow())
+    )
 
 
 def _raise_exceeded(*, field: str, limit: int, used: int, now: datetime, plan: str) -> None:

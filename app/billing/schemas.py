@@ -21,6 +21,7 @@ class PlanOut(BaseModel):
     requests_per_minute_per_key: int
     requests_per_minute_per_tenant: int
     shipments_per_month: int | None
+    labels_per_month: int | None
     webhook_endpoints: int | None
     carriers: int | None
     sort_order: int
@@ -36,6 +37,7 @@ class PlanUpdate(BaseModel):
     requests_per_minute_per_key: int | None = Field(default=None, ge=1, le=1_000_000)
     requests_per_minute_per_tenant: int | None = Field(default=None, ge=1, le=1_000_000)
     shipments_per_month: int | None = Field(default=None, ge=0)
+    labels_per_month: int | None = Field(default=None, ge=0)
     webhook_endpoints: int | None = Field(default=None, ge=0)
     carriers: int | None = Field(default=None, ge=0)
     sort_order: int | None = None
@@ -52,6 +54,7 @@ class PlanCreate(BaseModel):
     requests_per_minute_per_key: int = Field(ge=1, le=1_000_000)
     requests_per_minute_per_tenant: int = Field(ge=1, le=1_000_000)
     shipments_per_month: int | None = Field(default=None, ge=0)
+    labels_per_month: int | None = Field(default=None, ge=0)
     webhook_endpoints: int | None = Field(default=None, ge=0)
     carriers: int | None = Field(default=None, ge=0)
     sort_order: int = 0

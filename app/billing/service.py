@@ -269,6 +269,12 @@ async def overview(*, session: AsyncSession, tenant_id: uuid.UUID, now: datetime
                 "resets_at": quota.period_end(now),
             },
             {
+                "quota": "labels_per_month",
+                "limit": limits.labels_per_month,
+                "used": await quota.used_this_month(session=session, tenant_id=tenant_id, metric=quota.LABELS, now=now),
+                "resets_at": quota.period_end(now),
+            },
+            {
                 "quota": "webhook_endpoints",
                 "limit": limits.webhook_endpoints,
                 "used": await usage.count(usage.WEBHOOK_ENDPOINTS, session=session, tenant_id=tenant_id),

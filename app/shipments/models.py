@@ -35,6 +35,7 @@ class Shipment(TenantMixin, Base):
         UniqueConstraint("tenant_id", "carrier", "tracking_number"),
         ForeignKeyConstraint(["tenant_id", "integration_id"], ["integrations.tenant_id", "integrations.id"]),
         ForeignKeyConstraint(["tenant_id", "order_id"], ["pos_orders.tenant_id", "pos_orders.id"]),
+        ForeignKeyConstraint(["tenant_id", "label_id"], ["labels.tenant_id", "labels.id"], name="fk_shipments_label"),
         Index("ix_shipments_tenant_id_status_id", "tenant_id", "status", "id"),
         Index("ix_shipments_tenant_id_order_id", "tenant_id", "order_id"),
         Index("ix_shipments_tenant_id_integration_id", "tenant_id", "integration_id"),
@@ -45,6 +46,8 @@ class Shipment(TenantMixin, Base):
     tracking_number: Mapped[str] = mapped_column(String(64))
     integration_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     order_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    label_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    """The label (`/v1/labels`) whose booking registered this shipment, if any."""
     status: Mapped[str] = mapped_column(String(32), default="pending", server_default="pending")
     estimated_delivery: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     service_point: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
@@ -74,7 +77,9 @@ class TrackingEvent(TenantMixin, Base):
     description: Mapped[str | None] = mapped_column(Text)
     city: Mapped[str | None] = mapped_column(Text)
     postal_code: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str | None] = mapped_column(Text)
     country: Mapped[str | None] = mapped_column(Text)
     service_point: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    signed_by: Mapped[str | None] = mapped_column(Text)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
     identity: Mapped[str] = mapped_column(Text)

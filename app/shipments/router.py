@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Response
 
@@ -141,14 +141,27 @@ async def list_shipments(
 @router.get(
     "/{shipment_id}",
     response_model=ShipmentDetail,
+    response_model_exclude_unset=True,
     summary="Get a shipment with its tracking events",
     responses=problem_responses(PIPELINE_PROBLEMS, ShipmentNotFound),
 )
-async def get_shipment(shipment_id: uuid.UUID, principal: MerchantOrAdmin, session: TenantSession) -> ShipmentDetail:
-    """One shipment, its current status and its tracking events (oldest first); 404 if unknown."""
+async def get_shipment(
+    shipment_id: uuid.UUID,
+    principal: MerchantOrAdmin,
+    session: TenantSession,
+    include: Annotated[
+        list[Literal["raw"]],
+        Query(description="`raw`: each tracking event also carries the carrier's own event, verbatim (`raw`)."),
+    ] = [],  # noqa: B006 - FastAPI copies query defaults
+) -> ShipmentDetail:
+    """One shipment, its current status and its tracking events (oldest first); 404 if unknown.
+
+    With `?include=raw` every event has `raw`: the carrier's event object as it came.
+    """
     tenant_id = principal.tenant
     row = await service.get_or_404(session=session, tenant_id=tenant_id, shipment_id=shipment_id)
-    return ShipmentDetail.of(row, await service.list_events(session=session, tenant_id=tenant_id, shipment_id=shipment_id))
+    events = await service.list_events(session=session, tenant_id=tenant_id, shipment_id=shipment_id)
+    return ShipmentDetail.of(row, events, include_raw="raw" in include)
 
 
 @router.post(

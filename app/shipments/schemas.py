@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -51,18 +51,25 @@ class TrackingEventOut(BaseModel):
     description: str | None
     location: Location
     service_point: ServicePoint | None
+    signed_by: str | None = Field(description="Who signed for the parcel, on a delivered event where the carrier says.")
+    raw: dict[str, Any] | None = Field(
+        default=None, description="The carrier's own event, verbatim: only with `?include=raw` (the key is absent otherwise)."
+    )
 
     @classmethod
-    def of(cls, row: TrackingEvent) -> TrackingEventOut:
-        """From a tracking_events row."""
+    def of(cls, row: TrackingEvent, *, include_raw: bool = False) -> TrackingEventOut:
+        """From a tracking_events row; `raw` is set only when `include_raw` (serialize with exclude_unset)."""
+        extra: dict[str, Any] = {"raw": row.raw} if include_raw else {}
         return cls(
             id=row.id,
             occurred_at=row.occurred_at,
             status=TrackingStatus(row.status),
             carrier_code=row.carrier_code,
             description=row.description,
-            location=Location(city=row.city, postal_code=row.postal_code, country=row.country),
+            location=Location(city=row.city, postal_code=row.postal_code, state=row.state, country=row.country),
             service_point=ServicePoint.model_validate(row.service_point) if row.service_point else None,
+            signed_by=row.signed_by,
+            **extra,
         )
 
 
@@ -76,6 +83,7 @@ class ShipmentOut(BaseModel):
     tracking_number: str
     integration_id: uuid.UUID | None
     order_id: uuid.UUID | None
+    label_id: uuid.UUID | None = Field(description="The label (`/v1/labels`) whose booking registered it, if any.")
     status: TrackingStatus
     estimated_delivery: datetime | None
     service_point: ServicePoint | None
@@ -94,10 +102,10 @@ class ShipmentDetail(ShipmentOut):
     tracking_events: list[TrackingEventOut]
 
     @classmethod
-    def of(cls, shipment: Shipment, events: list[TrackingEvent]) -> ShipmentDetail:
-        """From a shipment row and its event rows."""
+    def of(cls, shipment: Shipment, events: list[TrackingEvent], *, include_raw: bool = False) -> ShipmentDetail:
+        """From a shipment row and its event rows; each event's `raw` only when `include_raw`."""
         base = ShipmentOut.model_validate(shipment).model_dump()
-        return cls(**base, tracking_events=[TrackingEventOut.of(e) for e in events])
+        return cls(**base, tracking_events=[TrackingEventOut.of(e, include_raw=include_raw) for e in events])
 
 
 class ShipmentRegistration(BaseModel):

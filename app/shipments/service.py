@@ -122,6 +122,8 @@ async def register(
     integration_id: uuid.UUID | None = None,
     order_id: uuid.UUID | None = None,
     schedule: TrackingSchedule | None = None,
+    label_id: uuid.UUID | None = None,
+    quota_counted: bool = False,
 ) -> tuple[Shipment, bool]:
     """Register a shipment unless (tenant, carrier, tracking number) exists; returns (row, created?).
 
@@ -137,6 +139,10 @@ async def register(
     counts against the plan's monthly shipment quota (402 `quota-exceeded`,
     app.billing.quota), records `shipment.created` and is due for its first
     scheduled refresh at once (`next_track_at` = now).
+
+    `label_id` links the shipment to the label whose booking made it;
+    `quota_counted=True` when the caller already counted the shipment against
+    the quota (a label booking counts before it calls the carrier).
     """
     credentials.adapter_class(carrier)
     if order_id is not None:
@@ -157,6 +163,7 @@ async def register(
             tracking_number=tracking_number,
             integration_id=integration.id,
             order_id=order_id,
+            label_id=label_id,
             status=TrackingStatus.PENDING.value,
             next_track_at=utcnow(),
         )
@@ -173,14 +180,21 @@ async def register(
         return existing.scalar_one(), False
     # Counted only for a shipment actually inserted; over the plan's monthly
     # quota this raises 402 and the rollback takes the insert back with it.
-    await quota.consume(session=session, tenant_id=tenant_id, metric=quota.SHIPMENTS)
+    if not quota_counted:
+        await quota.consume(session=session, tenant_id=tenant_id, metric=quota.SHIPMENTS)
     await events.record(
         session=session,
         tenant_id=tenant_id,
         type=SHIPMENT_CREATED,
         subject_type="shipment",
         subject_id=row.id,
-        data={**_shipment_ref(row), "integration_id": str(row.integration_id), "order_id": _str(row.order_id), "status": row.status},
+        data={
+            **_shipment_ref(row),
+            "integration_id": str(row.integration_id),
+            "order_id": _str(row.order_id),
+            "label_id": _str(row.label_id),
+            "status": row.status,
+        },
     )
     from app.shipments import inbound  # imported here: inbound builds on this module
 
@@ -353,8 +367,10 @@ async def _store_events(
             "description": event.description,
             "city": event.location.city,
             "postal_code": event.location.postal_code,
+            "state": event.location.state,
             "country": event.location.country,
             "service_point": event.service_point.model_dump(mode="json") if event.service_point else None,
+            "signed_by": event.signed_by,
             "raw": event.raw,
             "identity": identity,
         }

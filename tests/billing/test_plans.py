@@ -15,7 +15,7 @@ async def test_plans_are_public_and_seeded(client):
     free = plans[0]
     assert free == {
         "code": "free", "name": "Free", "stripe_price_id": None, "requests_per_minute_per_key": 60,
-        "requests_per_minute_per_tenant": 120, "shipments_per_month": 100, "webhook_endpoints": 1, "carriers": 2, "sort_order": 0,
+        "requests_per_minute_per_tenant": 120, "shipments_per_month": 100, "labels_per_month": 100, "webhook_endpoints": 1, "carriers": 2, "sort_order": 0,
     }
     assert plans[1]["stripe_price_id"] == PRICE_STARTER and plans[2]["carriers"] is None
 
