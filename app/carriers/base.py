@@ -38,13 +38,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import BaseModel
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from app.carriers.errors import CapabilityNotSupported, WebhookAuthError, WebhookPayloadError
+from app.carriers.errors import CapabilityNotSupported, ShipmentRequestInvalid, WebhookAuthError, WebhookPayloadError
 from app.carriers.generic_push import parse_generic_push
+from app.carriers.shipping import FieldError
 from app.carriers.types import TrackingResult
 
 if TYPE_CHECKING:
     from app.carriers.http import CarrierHttp
-    from app.carriers.shipping import BookedShipment, Service, ShipmentRequest, VoidRequest
+    from app.carriers.shipping import BookedShipment, Service, ShipmentRequest, VoidRequest  # noqa: F401
 
 Environment = Literal["sandbox", "production"]
 
@@ -217,6 +218,21 @@ class CarrierAdapter:
         """
         carrier = getattr(cls, "code", cls.__name__)
         return parse_generic_push(carrier, decode_push_json(carrier, body))
+
+    def validate_shipment(self, request: ShipmentRequest) -> None:
+        """Check `request` for this carrier without calling it; raises ShipmentRequestInvalid listing every failing field.
+
+        The base checks that `service` is one of `services`; carriers add
+        their own rules (required phones, customs, weight limits) by
+        overriding it and calling `super().validate_shipment(request)` first.
+        Called before a booking is recorded, and again by `create_shipment`.
+        """
+        codes = [service.code for service in self.services]
+        if codes and request.service not in codes:
+            raise ShipmentRequestInvalid(
+                self.code,
+                [FieldError(field="service", message=f"{self.code} books these services: {', '.join(codes)}")],
+            )
 
     async def create_shipment(self, request: ShipmentRequest) -> BookedShipment:
         """Book `request` at the carrier and return its tracking numbers and label files.
