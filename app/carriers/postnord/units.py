@@ -10,12 +10,27 @@ list; the event examples known (LibreTrack tests, quoted in the samples
 README: 68 INFORMED, 31 EN_ROUTE, 1 AVAILABLE_FOR_DELIVERY, z08 OTHER,
 21 DELIVERED) carry these same enum values in `status`, so events are
 mapped by `status` and `eventCode` is kept as the carrier code.
+
+Returns: the spec gives RETURNED no definition. PostNord sets it when the
+return starts (the parcel is then on its way back: RETURN_TO_SENDER, not
+final); it is final (RETURNED) only where PostNord's text says the parcel
+reached the sender (`return_status`), and a DELIVERED during a return is the
+delivery back to the sender (`ReturnLeg`).
+
+Also here: the country helpers for `LocationDto`/`AddressDto` (alpha-3
+codes, country names that must never be read as a city).
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from functools import cache
+from typing import Any
 
+from babel import Locale
+
+from app.carriers.fields import text_of
 from app.carriers.types import TrackingStatus
 
 logger = logging.getLogger(__name__)
@@ -37,9 +52,10 @@ POSTNORD_STATUSES: dict[str, TrackingStatus | None] = {
     "AVAILABLE_FOR_DELIVERY_PAR_LOC": TrackingStatus.AVAILABLE_FOR_PICKUP,
     "DELIVERED": TrackingStatus.DELIVERED,
     "DELIVERY_IMPOSSIBLE": TrackingStatus.FAILED_ATTEMPT,
-    # Refused by the recipient: delivery is over, a return usually follows.
-    "DELIVERY_REFUSED": TrackingStatus.EXCEPTION,
-    "RETURNED": TrackingStatus.RETURNED,
+    # Refused by the recipient: the parcel goes back to the sender.
+    "DELIVERY_REFUSED": TrackingStatus.RETURN_TO_SENDER,
+    # Set when the return starts; final only once back at the sender (see `return_status`).
+    "RETURNED": TrackingStatus.RETURN_TO_SENDER,
     "STOPPED": TrackingStatus.EXCEPTION,
     # Notices (e.g. z08 "E-mail notification has been sent") and the like.
     "OTHER": INFORMATIONAL,
@@ -77,14 +93,51 @@ COUNTRY_ALPHA3_TO_ALPHA2: dict[str, str] = {
 }
 
 
+def status_value(value: Any) -> str | None:
+    """A status enum value as text; tolerates the `{code, header, ...}` object some PostNord views send."""
+    if isinstance(value, dict):
+        value = value.get("code")
+    return text_of(value)
+
+
+# PostNord writes its texts in the asked locale (we ask "en"); the other
+# locales of the spec (sv, no, da, fi) are matched too. Casefolded substrings.
+_RETURN_UNDER_WAY = (
+    "being returned", "will be returned", "on its way back", "on the way back", "is returning", "returning to",
+    "returneras", "på väg tillbaka", "returneres", "på vei tilbake", "på vej tilbage", "palautetaan",
+)  # fmt: skip
+_BACK_AT_SENDER = re.compile(
+    r"(has|have|was) been returned|(delivered|handed over|handed back) to (the )?(sender|shipper|consignor)"
+    r"|delivered back|returned to (the )?(sender|shipper)"
+    r"|har returnerats|returnerad till avsändaren|(levererad|utlämnad|utlämnat|levererat) till avsändaren"
+    r"|er returnert|levert til avsender|er returneret|leveret til afsender|palautettu lähettäjälle"
+)
+"""Text saying the parcel reached the sender (checked after `_RETURN_UNDER_WAY`)."""
+
+
+def return_status(text: str | None) -> TrackingStatus | None:
+    """What PostNord's text says about a return: RETURN_TO_SENDER (under way), RETURNED (back at the sender), or None."""
+    folded = (text or "").casefold()
+    if not folded:
+        return None
+    if any(phrase in folded for phrase in _RETURN_UNDER_WAY):
+        return TrackingStatus.RETURN_TO_SENDER
+    if _BACK_AT_SENDER.search(folded):
+        return TrackingStatus.RETURNED
+    return None
+
+
 def normalize_status(
-    value: str | None, previous: TrackingStatus | None, *, what: str = "event status"
+    value: str | None, previous: TrackingStatus | None, *, text: str | None = None, what: str = "event status"
 ) -> TrackingStatus:
-    """The normalized status of one PostNord status value.
+    """The normalized status of one PostNord status value, `text` being its event description / status text.
 
     Informational values (OTHER, SPLIT) keep `previous`, or give UNKNOWN
-    when there is none. A value missing from `POSTNORD_STATUSES` gives
-    UNKNOWN and a warning log naming `what` it was.
+    when there is none. RETURNED/DELIVERY_REFUSED give RETURN_TO_SENDER, or
+    RETURNED when `text` says the parcel is back at the sender; DELIVERED
+    gives RETURNED when `text` says it was delivered to the sender. A value
+    missing from `POSTNORD_STATUSES` gives UNKNOWN and a warning log naming
+    `what` it was.
     """
     key = (value or "").strip().upper()
     if key not in POSTNORD_STATUSES:
@@ -93,7 +146,36 @@ def normalize_status(
     mapped = POSTNORD_STATUSES[key]
     if mapped is INFORMATIONAL:
         return previous or TrackingStatus.UNKNOWN
+    if mapped is TrackingStatus.RETURN_TO_SENDER and return_status(text) is TrackingStatus.RETURNED:
+        return TrackingStatus.RETURNED
+    if mapped is TrackingStatus.DELIVERED and return_status(text) is TrackingStatus.RETURNED:
+        return TrackingStatus.RETURNED
     return mapped
+
+
+class ReturnLeg:
+    """Reads a history oldest first: once a return is under way, the parcel's moves are the way back.
+
+    After a RETURN_TO_SENDER event, transit scans (INFO_RECEIVED, IN_TRANSIT,
+    OUT_FOR_DELIVERY) stay RETURN_TO_SENDER and a DELIVERED is the delivery
+    back to the sender (RETURNED). Other statuses (a pickup notice for the
+    sender, an exception) are kept as they are.
+    """
+
+    _MOVING = frozenset({TrackingStatus.INFO_RECEIVED, TrackingStatus.IN_TRANSIT, TrackingStatus.OUT_FOR_DELIVERY})
+
+    def __init__(self) -> None:
+        self.returning = False
+
+    def apply(self, status: TrackingStatus) -> TrackingStatus:
+        """`status` as seen on the return leg, if one has started; updates the leg's state."""
+        if status is TrackingStatus.RETURN_TO_SENDER:
+            self.returning = True
+        elif self.returning and status in self._MOVING:
+            return TrackingStatus.RETURN_TO_SENDER
+        elif self.returning and status is TrackingStatus.DELIVERED:
+            return TrackingStatus.RETURNED
+        return status
 
 
 def country_alpha2(value: str | None) -> str | None:
@@ -102,3 +184,42 @@ def country_alpha2(value: str | None) -> str | None:
     if len(code) == 2 and code.isalpha():
         return code
     return COUNTRY_ALPHA3_TO_ALPHA2.get(code)
+
+
+_NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
+"""CLDR territory codes that are no country (unknown region, EU, eurozone, UN, pseudo-locales)."""
+_NAME_LOCALES = ("en", "sv", "nb", "nn", "da", "fi", "de", "fr")
+"""Languages whose country names PostNord may write (its locales, plus the neighbours' languages)."""
+
+
+@cache
+def _countries_by_name() -> dict[str, str]:
+    """Casefolded country name (CLDR via babel, in `_NAME_LOCALES`) -> ISO alpha-2."""
+    names: dict[str, str] = {}
+    for locale in _NAME_LOCALES:
+        for code, name in Locale.parse(locale).territories.items():
+            if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES:
+                names.setdefault(name.casefold(), code)
+    return names
+
+
+def country_from_name(value: str | None) -> str | None:
+    """ISO alpha-2 for a country name in one of `_NAME_LOCALES` ("Sverige", "Sweden", "NORGE"), else None."""
+    text = (value or "").strip().casefold()
+    return _countries_by_name().get(text) if text else None
+
+
+def place_and_country(city: str | None, country_code: str | None, country_name: str | None) -> tuple[str | None, str | None]:
+    """`(city, alpha-2 country)` of a LocationDto/AddressDto.
+
+    A `city` that is a country name (PostNord writes e.g. "Sverige" there
+    for a national hub) is no city: it is dropped and, when no country code
+    is given, taken as the country. The country is `countryCode` (alpha-2,
+    or a known alpha-3), else the `country` name.
+    """
+    place = text_of(city)
+    named_country = country_from_name(place)
+    if named_country is not None:
+        place = None
+    country = country_alpha2(text_of(country_code)) or country_from_name(country_name) or named_country
+    return place, country
