@@ -21,6 +21,7 @@ from app.events.router import router as events_router
 from app.health import router as health_router
 from app.carriers.router import router as carriers_router
 from app.integrations.router import router as integrations_router
+from app.labels.router import router as labels_router
 from app.pos.router import router as pos_router
 from app.shipments.inbound_router import operator_router as inbound_webhooks_router
 from app.shipments.inbound_router import router as inbound_router
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="courier-hub",
         version="0.1.0",
-        description="Multi-tenant courier integration: POS order ingestion, carriers, tracking, webhooks.",
+        description="Multi-tenant courier integration: POS order ingestion, carriers, labels, tracking, webhooks.",
         lifespan=lifespan,
     )
     install_billing(app, settings)
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         carriers_router,
         integrations_router,
         shipments_router,
+        labels_router,
         plans_router,
         billing_router,
         webhook_endpoints_router,

@@ -225,6 +225,32 @@ async def get_or_404(
     return row
 
 
+async def cancel(*, session: AsyncSession, tenant_id: uuid.UUID, shipment_id: uuid.UUID, reason: str) -> Shipment | None:
+    """Mark a shipment `cancelled` (final: no more refreshes), e.g. when its label was voided at the carrier.
+
+    Records `shipment.status_changed` with `reason`; a shipment already
+    cancelled (or gone) is left as it is. Returns the shipment, or None.
+    """
+    shipment = await get(session=session, tenant_id=tenant_id, shipment_id=shipment_id, for_update=True)
+    if shipment is None or shipment.status == TrackingStatus.CANCELLED.value:
+        return shipment
+    previous, now = shipment.status, utcnow()
+    shipment.status = TrackingStatus.CANCELLED.value
+    shipment.last_status_change_at = now
+    shipment.updated_at = now
+    shipment.next_track_at = None
+    await session.flush()
+    await events.record(
+        session=session,
+        tenant_id=tenant_id,
+        type=SHIPMENT_STATUS_CHANGED,
+        subject_type="shipment",
+        subject_id=shipment.id,
+        data={**_shipment_ref(shipment), "old_status": previous, "new_status": shipment.status, "reason": reason},
+    )
+    return shipment
+
+
 async def list_events(*, session: AsyncSession, tenant_id: uuid.UUID, shipment_id: uuid.UUID) -> list[TrackingEvent]:
     """The stored tracking events of the shipment `shipment_id` of `tenant_id`, oldest first."""
     stmt = (
