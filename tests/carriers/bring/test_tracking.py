@@ -18,7 +18,8 @@ import pytest
 import respx
 
 from app.core.config import Settings
-from app.carriers.bring.adapter import BringAdapter, BringCredentials, parse_event_cast, parse_track_response
+from app.carriers.bring.adapter import BringAdapter, BringCredentials
+from app.carriers.bring.tracking import parse_event_cast, parse_track_response
 from app.carriers.errors import (
     CarrierAuthError,
     CarrierBadResponse,
