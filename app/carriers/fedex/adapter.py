@@ -1,292 +1,63 @@
-"""FedEx adapter: FedEx Track API v1 ("Basic Integrated Visibility" 1.0.0).
+"""FedEx adapter: Track API v1 and Ship API 1.0.0 over OAuth2 client credentials (I/O only).
 
-Documents followed (copies in `carrier-samples/fedex/`):
+Documents followed (copies in `carrier-samples/fedex/`): `openapi-track-api-v1.json`
+(tracking; parsed in `app.carriers.fedex.tracking`), `openapi-ship-api.json`
+(booking and cancel; built and parsed in `app.carriers.fedex.shipping`), and
+FedEx API Authorization: `POST /oauth/token`, form
+`grant_type=client_credentials&client_id&client_secret`.
 
-* `openapi-track-api-v1.json` — FedEx's OpenAPI 3 for the Track API
-  (`POST /track/v1/trackingnumbers`, `trackingInfo` at most 30 items,
-  error envelope `{transactionId, errors: [{code, message}]}`);
-* FedEx API Authorization: `POST /oauth/token`, form
-  `grant_type=client_credentials&client_id&client_secret`;
-* `reference-fedex-tracking-status-codes.html` — the scan-code table, mapped
-  in `app.carriers.fedex.units`.
+Every call carries `X-locale` and an `x-customer-transaction-id` (a new UUID,
+or for a booking the value derived from the merchant's idempotency key, so
+FedEx can match a retry). FedEx's error body is read for 4xx answers
+(`CarrierRejected` for bookings and cancels).
 
-A number FedEx does not know comes back inside an HTTP 200:
-`completeTrackResults[].trackResults[].error.code =
-TRACKING.TRACKINGNUMBER.NOTFOUND` -> `TrackingResult(found=False)`.
-
-Times: FedEx sends ISO 8601 with an offset ("2024-08-20T12:41:57-04:00"),
-but some values have none ("2024-08-15T00:00:00", a pickup date). Such a
-naive time is read in the UTC offset of the nearest event of the same
-package that has one (FedEx scans carry the facility's local offset), else
-as UTC.
+Labels are asked for inline (base64). If FedEx still answers a document with
+only a `url`, the adapter downloads it (GET, https on a fedex.com host only;
+the bearer token is sent only to the API host itself); another URL is a
+CarrierBadResponse.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.carriers.base import blank_number_result
 from app.carriers.errors import CarrierBadResponse
-from app.carriers.fedex.units import fedex_status, is_informational
-from app.carriers.fields import code_message_pairs, text_of
+from app.carriers.fedex import shipping
+from app.carriers.fedex.credentials import FedexCredentials
+from app.carriers.fedex.errors import errors_text, parse_errors
+from app.carriers.fedex.tracking import MAX_TRACKING_NUMBERS, TRACK_PATH, build_track_request, parse_track_response, result_for
+from app.carriers.fedex.units import SERVICES
 from app.carriers.http import decode_json
 from app.carriers.oauth_adapter import OAuthClientCredentialsAdapter
-from app.carriers.types import Location, ServicePoint, TrackingEvent, TrackingResult, TrackingStatus
+from app.carriers.shipping import BookedShipment, ShipmentRequest, VoidRequest
+from app.carriers.types import TrackingResult
+
+__all__ = ["FedexAdapter", "FedexCredentials"]
 
 logger = logging.getLogger(__name__)
 
 CARRIER = "fedex"
 TOKEN_PATH = "/oauth/token"
-TRACK_PATH = "/track/v1/trackingnumbers"
-MAX_TRACKING_NUMBERS = 30
-"""`trackingInfo` "Maximum limit is 30" (Track API OpenAPI, Full_Schema_Tracking_Numbers)."""
+REJECTION_STATUSES = (400, 404, 409, 422)
+"""4xx answers whose FedEx error body we read (`ErrorResponseVO`); 401/403 are auth errors, 5xx unavailable."""
 
 
-class FedexCredentials(BaseModel):
-    """A FedEx integration: the API key/secret of a FedEx developer project with the Track API, and the account."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    client_id: str = Field(min_length=1, description="FedEx project API key (OAuth client_id).")
-    client_secret: SecretStr = Field(description="FedEx project secret key (OAuth client_secret).")
-    account_number: str = Field(min_length=1, description="FedEx account number (9 digits).")
-
-
-# --------------------------------------------------------------------------- request
-
-
-def build_track_request(tracking_numbers: Sequence[str]) -> dict[str, Any]:
-    """The JSON body of `POST /track/v1/trackingnumbers` for 1..30 tracking numbers, detailed scans on.
-
-    Raises ValueError for no numbers or more than `MAX_TRACKING_NUMBERS`.
-    """
-    if not tracking_numbers or len(tracking_numbers) > MAX_TRACKING_NUMBERS:
-        raise ValueError(f"FedEx tracks 1..{MAX_TRACKING_NUMBERS} numbers per request, got {len(tracking_numbers)}")
-    return {
-        "includeDetailedScans": True,
-        "trackingInfo": [{"trackingNumberInfo": {"trackingNumber": number}} for number in tracking_numbers],
-    }
-
-
-def parse_errors(payload: Any) -> list[tuple[str, str]]:
-    """The `(code, message)` pairs of a FedEx request-level error body `{errors: [{code, message}]}`."""
-    if not isinstance(payload, Mapping):
-        return []
-    return code_message_pairs(payload.get("errors"))
-
-
-# --------------------------------------------------------------------------- response
-
-
-def _parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 date/date-time as sent by FedEx, possibly naive; None if absent or unparseable."""
-    text = text_of(value)
-    if text is None:
-        return None
+def _errors_text(response: httpx.Response) -> str:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        logger.warning("fedex: unparseable date-time %r", text)
-        return None
-
-
-def _offset_of(value: datetime | None) -> timedelta | None:
-    return value.utcoffset() if value is not None and value.tzinfo is not None else None
-
-
-def _localize(times: list[datetime | None]) -> list[datetime | None]:
-    """Give each naive time the UTC offset of the nearest aware time in the list (ties: the earlier index), else UTC."""
-    offsets = [_offset_of(t) for t in times]
-    known = [i for i, offset in enumerate(offsets) if offset is not None]
-    result: list[datetime | None] = []
-    for i, value in enumerate(times):
-        if value is None or value.tzinfo is not None:
-            result.append(value)
-            continue
-        if known:
-            nearest = min(known, key=lambda k: (abs(k - i), k))
-            tz = timezone(offsets[nearest])  # type: ignore[arg-type]
-        else:
-            logger.info("fedex: date-time %s has no offset and no event offset to borrow; read as UTC", value)
-            tz = timezone.utc
-        result.append(value.replace(tzinfo=tz))
-    return result
-
-
-def _location(address: Any) -> Location:
-    if not isinstance(address, Mapping):
-        return Location()
-    return Location(
-        city=text_of(address.get("city")),
-        postal_code=text_of(address.get("postalCode")),
-        country=text_of(address.get("countryCode")),
-    )
-
-
-def _service_point(hold: Any) -> ServicePoint | None:
-    """The Hold-at-Location place (`holdAtLocation`), if FedEx names one."""
-    if not isinstance(hold, Mapping):
-        return None
-    contact_address = hold.get("locationContactAndAddress") or {}
-    address = contact_address.get("address") or {}
-    contact = contact_address.get("contact") or {}
-    lines = [line.strip() for line in address.get("streetLines") or [] if isinstance(line, str)]
-    street = " ".join(line for line in lines if line)
-    point = ServicePoint(
-        id=text_of(hold.get("locationId")),
-        name=text_of(contact.get("companyName")),
-        address=street or None,
-        city=text_of(address.get("city")),
-        postal_code=text_of(address.get("postalCode")),
-        country=text_of(address.get("countryCode")),
-    )
-    return point if point != ServicePoint() else None
-
-
-def _description(scan: Mapping[str, Any]) -> str | None:
-    description = text_of(scan.get("eventDescription")) or text_of(scan.get("derivedStatus"))
-    exception = text_of(scan.get("exceptionDescription"))
-    if exception and exception != description:
-        return f"{description}: {exception}" if description else exception
-    return description
-
-
-def _events(scans: list[Any]) -> list[TrackingEvent]:
-    """FedEx `scanEvents` (newest first) as normalized events, oldest first."""
-    scans = [scan for scan in reversed(scans) if isinstance(scan, Mapping)]
-    times = _localize([_parse_time(scan.get("date")) for scan in scans])
-    dated = [(when, scan) for when, scan in zip(times, scans, strict=True) if when is not None]
-    if len(dated) < len(scans):
-        logger.warning("fedex: skipped %d scan event(s) without a usable date", len(scans) - len(dated))
-    dated.sort(key=lambda pair: pair[0])  # stable: same-second scans keep FedEx's order
-    events: list[TrackingEvent] = []
-    for when, scan in dated:
-        event_type = text_of(scan.get("eventType"))
-        status, _ = fedex_status(event_type, text_of(scan.get("derivedStatusCode")), text_of(scan.get("exceptionCode")))
-        if events and is_informational(event_type):
-            status = events[-1].status
-        events.append(
-            TrackingEvent(
-                occurred_at=when,
-                status=status,
-                carrier_code=event_type or text_of(scan.get("derivedStatusCode")),
-                description=_description(scan),
-                location=_location(scan.get("scanLocation")),
-                raw=dict(scan),
-            )
-        )
-    return events
-
-
-def _estimated_delivery(track: Mapping[str, Any], events: list[TrackingEvent]) -> datetime | None:
-    """FedEx's delivery estimate in UTC.
-
-    Taken from the estimated delivery window, else the ESTIMATED_DELIVERY
-    date, else the standard transit window.
-
-    Of a window the end is used (the latest promised time), else its begin. A
-    naive value is read in the offset of the newest scan that has one
-    (the estimate is local to the destination), else as UTC.
-    """
-    estimated = (track.get("estimatedDeliveryTimeWindow") or {}).get("window") or {}
-    standard = (track.get("standardTransitTimeWindow") or {}).get("window") or {}
-    candidates: list[Any] = [estimated.get("ends"), estimated.get("begins")]
-    candidates += [
-        item.get("dateTime")
-        for item in track.get("dateAndTimes") or []
-        if isinstance(item, Mapping) and item.get("type") == "ESTIMATED_DELIVERY"
-    ]
-    candidates += [standard.get("ends"), standard.get("begins")]
-    for candidate in candidates:
-        value = _parse_time(candidate)
-        if value is None:
-            continue
-        if value.tzinfo is None:
-            offsets = [_offset_of(_parse_time(event.raw.get("date"))) for event in reversed(events)]
-            offset = next((o for o in offsets if o is not None), timedelta(0))
-            value = value.replace(tzinfo=timezone(offset))
-        return value.astimezone(timezone.utc)
-    return None
-
-
-def _has_data(track: Mapping[str, Any]) -> bool:
-    return bool(track.get("scanEvents") or track.get("latestStatusDetail"))
-
-
-def _error_text(error: Any) -> str:
-    if not isinstance(error, Mapping):
-        return "tracking number not found"
-    code, message = text_of(error.get("code")), text_of(error.get("message"))
-    return ": ".join(part for part in (code, message) if part) or "tracking number not found"
-
-
-def _parse_complete_result(complete: Mapping[str, Any]) -> TrackingResult:
-    number = text_of(complete.get("trackingNumber")) or ""
-    tracks = [t for t in complete.get("trackResults") or [] if isinstance(t, Mapping)]
-    usable = [t for t in tracks if _has_data(t)]
-    if not usable:
-        error = next((t.get("error") for t in tracks if t.get("error")), None)
-        raw = dict(tracks[0]) if tracks else dict(complete)
-        if not number and tracks:
-            number = text_of((tracks[0].get("trackingNumberInfo") or {}).get("trackingNumber")) or ""
-        return TrackingResult(tracking_number=number, found=False, error=_error_text(error), raw=raw)
-
-    # Duplicate tracking numbers give several trackResults: keep the one with the newest scan.
-    parsed = [(track, _events(list(track.get("scanEvents") or []))) for track in usable]
-    epoch = datetime.min.replace(tzinfo=timezone.utc)
-    track, events = max(parsed, key=lambda pair: pair[1][-1].occurred_at if pair[1] else epoch)
-    if not number:
-        number = text_of((track.get("trackingNumberInfo") or {}).get("trackingNumber")) or ""
-
-    latest = track.get("latestStatusDetail") or {}
-    shipment_status, _ = (
-        fedex_status(text_of(latest.get("code")), text_of(latest.get("derivedCode")))
-        if latest
-        else (TrackingStatus.UNKNOWN, False)
-    )
-    status = events[-1].status if events and events[-1].status != TrackingStatus.UNKNOWN else shipment_status
-    return TrackingResult(
-        tracking_number=number,
-        found=True,
-        status=status,
-        events=events,
-        estimated_delivery=_estimated_delivery(track, events),
-        service_point=_service_point(track.get("holdAtLocation")),
-        raw=dict(track),
-    )
-
-
-def parse_track_response(payload: Mapping[str, Any]) -> list[TrackingResult]:
-    """Parse a 200 reply of `POST /track/v1/trackingnumbers` into one result per `completeTrackResults` entry.
-
-    Each result carries the requested number (`completeTrackResults[].trackingNumber`);
-    a number FedEx reports only with an `error` (e.g. TRACKING.TRACKINGNUMBER.NOTFOUND)
-    gives `found=False` and `error="<code>: <message>"`. Events are oldest first,
-    in UTC; `status` is the newest event's status, or `latestStatusDetail`'s when
-    there are no events or the newest one is unknown.
-
-    Raises CarrierBadResponse if the payload has no `output.completeTrackResults` list.
-    """
-    output = payload.get("output") if isinstance(payload, Mapping) else None
-    completes = output.get("completeTrackResults") if isinstance(output, Mapping) else None
-    if not isinstance(completes, list):
-        errors = "; ".join(f"{code}: {message}" for code, message in parse_errors(payload))
-        raise CarrierBadResponse(CARRIER, f"track reply has no output.completeTrackResults {errors}".strip())
-    return [_parse_complete_result(c) for c in completes if isinstance(c, Mapping)]
-
-
-# --------------------------------------------------------------------------- adapter
+        errors = parse_errors(decode_json(CARRIER, response))
+    except CarrierBadResponse:
+        errors = []
+    return errors_text(errors) or f"HTTP {response.status_code}"
 
 
 class FedexAdapter(OAuthClientCredentialsAdapter):
-    """FedEx through the Track API v1 with OAuth2 client credentials (token cached per credentials).
+    """FedEx: tracking, booking (labels, multi-piece, customs + commercial invoice) and cancel.
 
     Inbound pushes: FedEx publishes no webhook body we could parse, so pushes use the inherited
     generic format (`app.carriers.generic_push`) signed with Standard Webhooks.
@@ -298,8 +69,14 @@ class FedexAdapter(OAuthClientCredentialsAdapter):
     sandbox_base_url = "https://apis-sandbox.fedex.com"
     production_base_url = "https://apis.fedex.com"
     max_batch_size = MAX_TRACKING_NUMBERS
+    services = SERVICES
     token_path = TOKEN_PATH
     token_basic_auth = False  # FedEx API Authorization: client_id/client_secret in the form body
+
+    @property
+    def fedex_credentials(self) -> FedexCredentials:
+        """The integration's credentials, typed."""
+        return self.credentials  # type: ignore[return-value]
 
     def request_headers(self) -> dict[str, str]:
         """FedEx's `X-locale` and a new `x-customer-transaction-id` for each request."""
@@ -308,6 +85,8 @@ class FedexAdapter(OAuthClientCredentialsAdapter):
     def error_detail(self, response: httpx.Response) -> str:
         """The `code: message` pairs of a FedEx error body, else the HTTP status."""
         return _errors_text(response)
+
+    # ------------------------------------------------------------------ tracking
 
     async def track(self, tracking_numbers: Sequence[str]) -> list[TrackingResult]:
         """Track FedEx numbers (any count; sent in requests of at most 30); one result per input, in input order.
@@ -333,21 +112,75 @@ class FedexAdapter(OAuthClientCredentialsAdapter):
                 raise CarrierBadResponse(CARRIER, f"track request rejected: {_errors_text(response)}", status_code=400)
             for result in parse_track_response(decode_json(CARRIER, response)):
                 found.setdefault(result.tracking_number, result)
-        return [_result_for(number, found) for number in wanted]
+        return [result_for(number, found) if number else blank_number_result(number) for number in wanted]
 
+    # ------------------------------------------------------------------ booking
 
-def _errors_text(response: httpx.Response) -> str:
-    try:
-        errors = parse_errors(decode_json(CARRIER, response))
-    except CarrierBadResponse:
-        errors = []
-    return "; ".join(f"{code}: {message}" for code, message in errors) or f"HTTP {response.status_code}"
+    async def create_shipment(self, request: ShipmentRequest) -> BookedShipment:
+        """Book `request` with `POST /ship/v1/shipments` and return its tracking numbers, labels and price.
 
+        Validation (`shipping.validate_request`) runs first: ShipmentRequestInvalid
+        before any call. The booking is sent once (`idempotent=False`) with the
+        merchant's idempotency key as `x-customer-transaction-id`. Raises
+        CarrierRejected (FedEx's errors, e.g. ACCOUNTNUMBER.REGISTRATION.REQUIRED),
+        CarrierAuthError (401 twice / 403), CarrierUnavailable (5xx, transport;
+        `outcome_unknown` after a timeout), CarrierBadResponse (unreadable reply).
+        """
+        credentials = self.fedex_credentials
+        shipping.validate_request(request, credentials)
+        body = shipping.build_shipment_request(
+            request, account_number=credentials.account_number, pickup_type=credentials.pickup_type
+        )
+        headers = {}
+        transaction_id = shipping.customer_transaction_id(request.idempotency_key)
+        if transaction_id:
+            headers["x-customer-transaction-id"] = transaction_id
+        response = await self.authorized_request(
+            "POST",
+            f"{self.base_url}{shipping.SHIP_PATH}",
+            operation="create shipment",
+            headers=headers,
+            json=body,
+            ok_statuses=(200, 201, *REJECTION_STATUSES),
+            idempotent=False,
+        )
+        payload = decode_json(CARRIER, response)
+        if response.status_code in REJECTION_STATUSES:
+            raise shipping.rejection(payload, status_code=response.status_code, operation="shipment")
+        fetched = {url: await self._fetch_document(url) for url in shipping.document_urls(payload)}
+        return shipping.parse_shipment_response(payload, request, fetched=fetched)
 
-def _result_for(number: str, found: Mapping[str, TrackingResult]) -> TrackingResult:
-    if not number:
-        return blank_number_result(number)
-    result = found.get(number) or next((r for n, r in found.items() if n.upper() == number.upper()), None)
-    if result is None:
-        return TrackingResult(tracking_number=number, found=False, error="FedEx returned no result for this number")
-    return result.model_copy(update={"tracking_number": number})
+    async def _fetch_document(self, url: str) -> bytes:
+        """The bytes of a document FedEx gave only as a URL (https, fedex.com hosts only)."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme != "https" or not (host == "fedex.com" or host.endswith(".fedex.com")):
+            raise CarrierBadResponse(CARRIER, "a label came only as a URL outside fedex.com; not fetched")
+        if host == (urlsplit(self.base_url).hostname or "").lower():
+            response = await self.authorized_request("GET", url, operation="label document")
+        else:
+            response = await self.http.request(CARRIER, "GET", url)
+        if not response.content:
+            raise CarrierBadResponse(CARRIER, "a label document URL answered an empty body")
+        return response.content
+
+    async def void_shipment(self, request: VoidRequest) -> None:
+        """Cancel a booked shipment (all its packages) with `PUT /ship/v1/shipments/cancel`.
+
+        Raises CarrierRejected when FedEx refuses (its 4xx errors such as
+        SHIPMENT.USER.UNAUTHORIZED, or a 200 with `cancelledShipment` false),
+        CarrierAuthError, CarrierUnavailable, CarrierBadResponse.
+        """
+        body = shipping.build_void_request(request, account_number=self.fedex_credentials.account_number)
+        response = await self.authorized_request(
+            "PUT",
+            f"{self.base_url}{shipping.CANCEL_PATH}",
+            operation="cancel shipment",
+            json=body,
+            ok_statuses=(200, *REJECTION_STATUSES),
+            idempotent=False,
+        )
+        payload = decode_json(CARRIER, response)
+        if response.status_code in REJECTION_STATUSES:
+            raise shipping.rejection(payload, status_code=response.status_code, operation="cancel")
+        shipping.parse_void_response(payload)

@@ -1,4 +1,4 @@
-"""FedEx tracking codes -> normalized `TrackingStatus`.
+"""FedEx tracking codes -> normalized `TrackingStatus`, and the FedEx services we book.
 
 Source: FedEx developer portal appendix "Tracking Status Codes"
 (`carrier-samples/fedex/reference-fedex-tracking-status-codes.html`, vendored
@@ -16,12 +16,29 @@ Cancelled), and as event types the movement meaning wins.
 Informational codes (delivery-option requests, return-label e-mails, "arriving
 on time") say nothing new about where the package is: an event with such a
 code keeps the status of the event before it (see `INFORMATIONAL_CODES`).
+
+Returns: RS "Return to Shipper" means the package is on its way back
+(`RETURN_TO_SENDER`, not final); a delivery scan after that is the package
+delivered back to the shipper (`RETURNED`, final; see `returned_status`).
+
+`SERVICES`: the Ship API `requestedShipment.serviceType` codes we book
+(FedEx "Service Types" reference, linked from `serviceType` in
+`carrier-samples/fedex/openapi-ship-api.json`; the spec gives the codes as
+examples, not an enum). Freight, SmartPost/Ground Economy (needs a hub id)
+and Same Day services are left out: their bookings need data we do not take.
 """
 
 from __future__ import annotations
 
 import logging
 
+import math
+import re
+from decimal import ROUND_HALF_UP, Decimal
+
+from babel.numbers import get_currency_precision
+
+from app.carriers.shipping import Service
 from app.carriers.types import TrackingStatus as S
 
 logger = logging.getLogger(__name__)
@@ -69,7 +86,7 @@ EVENT_TYPE_STATUS: dict[str, S] = {
     "RR": S.IN_TRANSIT,  # CDO requested (custom delivery option; informational)
     "RM": S.IN_TRANSIT,  # CDO Modified (informational)
     "RC": S.IN_TRANSIT,  # CDO Cancelled (informational); "Recipient" as a possession code
-    "RS": S.RETURNED,  # Return to Shipper
+    "RS": S.RETURN_TO_SENDER,  # Return to Shipper: on its way back, not final (delivered back: see returned_status)
     "RP": S.INFO_RECEIVED,  # Return label link emailed to return sender (informational)
     "LP": S.INFO_RECEIVED,  # Return label link cancelled by shipment originator (informational)
     "RG": S.INFO_RECEIVED,  # Return label link expiring soon (informational)
@@ -101,11 +118,13 @@ DERIVED_STATUS: dict[str, S] = {
 INFORMATIONAL_CODES: frozenset[str] = frozenset({"AO", "AE", "RR", "RM", "RC", "RP", "LP", "RG", "RD", "SP"})
 """Event types that do not move the package: such an event keeps the previous event's status."""
 
-CUSTOMER_NOT_AVAILABLE_EXCEPTION_CODES: frozenset[str] = frozenset({"08", "8", "15", "015"})
+CUSTOMER_NOT_AVAILABLE_EXCEPTION_CODES: frozenset[str] = frozenset({"08", "8", "008", "007", "15", "015"})
 """`exceptionCode`s of a DE event that mean an attempted delivery nobody received.
 
 08 "customer not available" (FedEx exception code list, as quoted by the
-carrier-samples README) and 15 "Customer not available or business closed"
+carrier-samples README), 007 "Customer not available or business closed"
+(seen in real Track API replies; the two-digit 07 is "refused by recipient"
+and stays an exception) and 15 "Customer not available or business closed"
 (`latestStatusDetail.ancillaryDetails[].reason` in FedEx's spec example).
 """
 
@@ -143,3 +162,102 @@ def fedex_status(
 def is_informational(event_type: str | None) -> bool:
     """True if this FedEx event type does not change where the package is (see `INFORMATIONAL_CODES`)."""
     return (event_type or "").strip().upper() in INFORMATIONAL_CODES
+
+
+_RETURNING = re.compile(r"\b(return(?:ing|ed)?|being returned)\b(?: \w+){0,3}? to (?:the )?(?:shipper|sender|origin)\b", re.I)
+_DELIVERED_BACK = re.compile(
+    r"\b(?:returned|delivered(?: back)?)\b(?: \w+){0,3}? to (?:the )?(?:shipper|sender)\b|\bdelivered back\b", re.I
+)
+
+
+def returned_status(status: S, description: str | None, *, returning: bool) -> S:
+    """`status` corrected for a package going back to its shipper.
+
+    Args:
+        status: the status from the codes (`fedex_status`).
+        description: the event's text (eventDescription / derivedStatus / exception text).
+        returning: whether an earlier event of the package was RETURN_TO_SENDER.
+
+    A delivery (DL) of a returning package, or one whose text says it was
+    delivered/returned to the shipper, is RETURNED (final). A non-final event
+    whose text says the package is being returned ("Returning package to
+    shipper") is RETURN_TO_SENDER. Other statuses are returned unchanged.
+    """
+    text = description or ""
+    if status == S.DELIVERED:
+        return S.RETURNED if returning or _DELIVERED_BACK.search(text) else status
+    if status in (S.CANCELLED, S.RETURNED, S.RETURN_TO_SENDER):
+        return status
+    if _RETURNING.search(text):
+        return S.RETURN_TO_SENDER
+    return status
+
+
+# --------------------------------------------------------------------------- services
+
+SERVICES: tuple[Service, ...] = (
+    Service("FEDEX_GROUND", "FedEx Ground", domestic=True, international=True,
+            notes="Business addresses in the US; US<->Canada as FedEx International Ground."),
+    Service("GROUND_HOME_DELIVERY", "FedEx Home Delivery", domestic=True, international=False,
+            notes="Residential addresses in the US; the recipient is sent as residential."),
+    Service("FEDEX_EXPRESS_SAVER", "FedEx Express Saver", domestic=True, international=False, notes="US, 3 business days."),
+    Service("FEDEX_2_DAY", "FedEx 2Day", domestic=True, international=False, notes="US."),
+    Service("FEDEX_2_DAY_AM", "FedEx 2Day A.M.", domestic=True, international=False, notes="US."),
+    Service("STANDARD_OVERNIGHT", "FedEx Standard Overnight", domestic=True, international=False, notes="US, next business day afternoon."),
+    Service("PRIORITY_OVERNIGHT", "FedEx Priority Overnight", domestic=True, international=False, notes="US, next business day morning."),
+    Service("FIRST_OVERNIGHT", "FedEx First Overnight", domestic=True, international=False, notes="US, next business day early morning."),
+    Service("FEDEX_INTERNATIONAL_PRIORITY_EXPRESS", "FedEx International Priority Express", domestic=False, international=True),
+    Service("FEDEX_INTERNATIONAL_PRIORITY", "FedEx International Priority", domestic=False, international=True),
+    Service("INTERNATIONAL_ECONOMY", "FedEx International Economy", domestic=False, international=True),
+    Service("INTERNATIONAL_FIRST", "FedEx International First", domestic=False, international=True),
+    Service("FEDEX_INTERNATIONAL_CONNECT_PLUS", "FedEx International Connect Plus", domestic=False, international=True,
+            notes="E-commerce service from selected origins."),
+)
+"""What `create_shipment` books; `domestic`/`international` say on which lanes (same country / different countries)."""
+
+SERVICES_BY_CODE: dict[str, Service] = {service.code: service for service in SERVICES}
+
+
+# --------------------------------------------------------------------------- measures and money
+
+POUND_COUNTRIES: frozenset[str] = frozenset({"US", "PR"})
+"""Shipper countries whose packages are declared in LB/IN; every other origin in KG/CM (Ship API `Weight.units`
+KG|LB, `Dimensions.units` CM|IN, as FedEx's own tools default per origin)."""
+GRAMS_PER_POUND = 453.59237
+MM_PER_INCH = 25.4
+MAX_DIMENSION = 999
+"""`Dimensions.length/width/height`: integers, "Maximum value: 999" (in the declared unit)."""
+
+
+def weight_units(shipper_country: str) -> tuple[str, str]:
+    """`(weight unit, dimension unit)` for a shipment from `shipper_country`: ("LB", "IN") or ("KG", "CM")."""
+    return ("LB", "IN") if shipper_country in POUND_COUNTRIES else ("KG", "CM")
+
+
+def _ceil(value: float, places: int) -> float:
+    factor = 10**places
+    # round() first so that float noise (1.0000000001) does not bump the value up a step
+    return math.ceil(round(value * factor, 6)) / factor
+
+
+def fedex_weight(grams: int, unit: str, *, places: int = 2) -> float:
+    """`grams` in FedEx's `unit` ("KG" or "LB"), rounded UP to `places` decimals (never under-declared, never 0)."""
+    value = grams / 1000 if unit == "KG" else grams / GRAMS_PER_POUND
+    return max(_ceil(value, places), 10**-places)
+
+
+def fedex_dimension(mm: int, unit: str) -> int:
+    """`mm` in FedEx's `unit` ("CM" or "IN") as the whole number FedEx takes, rounded up (at least 1)."""
+    value = mm / 10 if unit == "CM" else mm / MM_PER_INCH
+    return max(math.ceil(round(value, 6)), 1)
+
+
+def minor_to_amount(minor: int, currency: str) -> float:
+    """An amount in minor units (cents) as FedEx's decimal `Money.amount` (ISO 4217 exponent from CLDR via Babel)."""
+    return round(minor / 10 ** get_currency_precision(currency), 6)
+
+
+def amount_to_minor(amount: float, currency: str) -> int:
+    """FedEx's decimal amount in minor units of `currency`, rounded half up."""
+    scaled = Decimal(str(amount)) * (10 ** get_currency_precision(currency))
+    return int(scaled.quantize(Decimal(1), rounding=ROUND_HALF_UP))

@@ -21,7 +21,8 @@ import pytest
 import respx
 
 from app.carriers.errors import CarrierAuthError, CarrierBadResponse
-from app.carriers.fedex.adapter import FedexAdapter, FedexCredentials, build_track_request, parse_track_response
+from app.carriers.fedex.adapter import FedexAdapter, FedexCredentials
+from app.carriers.fedex.tracking import build_track_request, parse_track_response
 from app.carriers.fedex.units import EVENT_TYPE_STATUS, fedex_status
 from app.carriers.http import CarrierHttp
 from app.carriers.oauth import OAuthTokenCache
@@ -104,8 +105,10 @@ async def test_delivered_ground_sample_through_token_and_track(adapter: FedexAda
     assert all(e.occurred_at.tzinfo == timezone.utc for e in result.events)
     scans = payload["output"]["completeTrackResults"][0]["trackResults"][0]["scanEvents"]
     assert [e.raw for e in result.events] == list(reversed(scans))  # raw kept verbatim, oldest first
-    # standardTransitTimeWindow.window.ends "2024-08-21T00:00:00-06:00" (estimatedDeliveryTimeWindow is empty)
-    assert result.estimated_delivery == utc("2024-08-21T06:00:00")
+    # standardTransitTimeWindow.window.ends "2024-08-21T00:00:00-06:00" is still in the reply, but a
+    # delivered parcel has no ETA.
+    assert payload["output"]["completeTrackResults"][0]["trackResults"][0]["standardTransitTimeWindow"]["window"]["ends"]
+    assert result.estimated_delivery is None
     assert result.service_point is None
     assert result.raw["trackingNumberInfo"]["trackingNumberUniqueId"] == "12028~738488882438~FDEG"
 
@@ -316,7 +319,8 @@ def test_every_code_of_fedex_table_is_mapped() -> None:
         ("DE", "DE", "08", S.FAILED_ATTEMPT),
         ("DE", "DE", "07", S.EXCEPTION),
         ("CA", None, None, S.CANCELLED),
-        ("RS", None, None, S.RETURNED),
+        ("RS", None, None, S.RETURN_TO_SENDER),
+        ("DE", "DE", "007", S.FAILED_ATTEMPT),
         ("Ow", None, None, S.IN_TRANSIT),
         ("XX", "RL", None, S.IN_TRANSIT),
         (None, "IN", None, S.INFO_RECEIVED),
