@@ -20,6 +20,7 @@ from app.core.problems import Problem
 from app.carriers.base import CarrierAdapter
 from app.carriers.errors import CarrierError, CarrierRateLimited, CarrierRejected, ShipmentRequestInvalid
 from app.carriers.http import CarrierHttp
+from app.carriers.shipping import FieldError
 from app.carriers.registry import UnknownCarrier, create_adapter
 from app.integrations import credentials
 from app.integrations.errors import (
@@ -78,8 +79,9 @@ def carrier_problem(exc: CarrierError) -> Problem:
 
     `carrier` and `carrier_status` (the carrier's HTTP status, if any) are
     added; a rate limit carries `Retry-After` in whole seconds when the carrier gave one. A refusal
-    (CarrierRejected) carries the carrier's messages as `carrier_errors`; a booking found invalid
-    before the call (ShipmentRequestInvalid) carries `errors`, both `[{code, message, field}]`.
+    (CarrierRejected) carries the carrier's messages as `carrier_errors` (`[{code, message, field}]`);
+    a booking found invalid before the call (ShipmentRequestInvalid) carries `errors` in the shape of
+    request validation errors (`[{loc, msg, type}]`, `loc` into the body).
     """
     headers: dict[str, str] = {}
     members: dict[str, Any] = {"carrier": exc.carrier, "carrier_status": exc.status_code}
@@ -89,8 +91,17 @@ def carrier_problem(exc: CarrierError) -> Problem:
         members["carrier_errors"] = [error.as_dict() for error in exc.errors]
         detail = f"The carrier refused the request: {exc.message}"
     elif isinstance(exc, ShipmentRequestInvalid):
-        members["errors"] = [error.as_dict() for error in exc.errors]
+        members["errors"] = [_validation_error(error) for error in exc.errors]
         detail = f"The shipment cannot be booked with {exc.carrier} as it is: {exc.message}"
     else:
         detail = f"The carrier call failed: {exc.message}"
     return problem_class_for(type(exc))(detail, headers=headers, **members)
+
+
+def _validation_error(error: FieldError) -> dict[str, Any]:
+    """A carrier's pre-call objection in the shape of a request validation error: `{loc, msg, type}`."""
+    loc: list[str | int] = ["body"]
+    for part in (error.field or "").split("."):
+        if part:
+            loc.append(int(part) if part.isdigit() else part)
+    return {"loc": loc, "msg": error.message, "type": "carrier_requirement"}

@@ -167,7 +167,7 @@ class CarrierRejectedRequest(CarrierFailed):
 
 
 class ShipmentInvalid(CarrierFailed):
-    """The booking cannot go to this carrier as it is (found before calling it); member `errors`: `{field, message}`."""
+    """The booking cannot go to this carrier as it is (found before calling it); member `errors`: `{loc, msg, type}` as for 422 validation."""
 
     status = carrier_errors.ShipmentRequestInvalid.http_status
     type_ = carrier_errors.ShipmentRequestInvalid.problem_type

@@ -93,7 +93,8 @@ def _booking_adapter_class(carrier: str) -> type[CarrierAdapter]:
     if "create_shipment" not in cls.capabilities():
         raise carrier_problem(
             ShipmentRequestInvalid(
-                carrier, [FieldError(field="carrier", message=f"{carrier} cannot book labels on this server (GET /v1/carriers).")]
+                carrier,
+                [FieldError(field="carrier", message=f"{carrier} cannot book labels on this server (GET /v1/carriers).")],
             )
         )
     return cls
@@ -121,6 +122,7 @@ async def create_label(
         return await _answer_existing(request, existing)
 
     _booking_adapter_class(body.carrier)
+    body = await service.with_order(session=session, tenant_id=tenant_id, body=body)
     integration = await integrations.resolve_for_carrier(
         session=session, tenant_id=tenant_id, carrier=body.carrier, integration_id=body.integration_id
     )
@@ -130,7 +132,6 @@ async def create_label(
         adapter.validate_shipment(shipment_request)
     except CarrierError as exc:
         raise carrier_problem(exc) from None
-    await service.ensure_order(session=session, tenant_id=tenant_id, order_id=body.order_id)
     label = await service.record_pending(
         session=session,
         tenant_id=tenant_id,

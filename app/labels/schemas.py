@@ -33,7 +33,9 @@ class LabelCreate(BaseModel):
     )
     service: str = Field(min_length=1, max_length=64)
     shipper: Address
-    recipient: Address
+    recipient: Address | None = Field(
+        default=None, description="Where it goes. Left out with an `order_id`: the order's shipping address."
+    )
     parcels: list[Parcel] = Field(min_length=1, max_length=50)
     label_format: LabelFormat = "pdf"
     reference: str | None = Field(default=None, min_length=1, max_length=35, description="Printed on the label where the carrier allows.")
@@ -43,6 +45,12 @@ class LabelCreate(BaseModel):
     service_point_id: str | None = Field(
         default=None, min_length=1, max_length=64, description="Deliver to this pickup point (GET /v1/service-points) instead of the door."
     )
+
+    @model_validator(mode="after")
+    def _recipient_known(self) -> LabelCreate:
+        if self.recipient is None and self.order_id is None:
+            raise ValueError("give a recipient, or an order_id whose shipping address is used")
+        return self
 
     @model_validator(mode="after")
     def _ship_date_near(self) -> LabelCreate:
@@ -56,7 +64,9 @@ class LabelCreate(BaseModel):
         return self
 
     def shipment_request(self, *, idempotency_key: str | None) -> ShipmentRequest:
-        """The carrier-neutral booking an adapter takes (app.carriers.shipping.ShipmentRequest)."""
+        """The carrier-neutral booking an adapter takes (app.carriers.shipping.ShipmentRequest); needs `recipient` set."""
+        if self.recipient is None:
+            raise ValueError("the recipient must be known (given, or taken from the order) before booking")
         return ShipmentRequest(
             service=self.service,
             shipper=self.shipper,

@@ -17,9 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from app.billing import quota
-from app.carriers.shipping import BookedShipment
+from pydantic import ValidationError
+
+from app.carriers.shipping import Address, BookedShipment
 from app.core.db.base import new_id, utcnow
 from app.core.pagination import PageParams, paginate_query
+from app.core.problems import ValidationFailed
 from app.events import service as events
 from app.integrations import hooks as integration_hooks
 from app.integrations.models import Integration
@@ -103,15 +106,46 @@ async def list_page(
     return list((await session.execute(paginate_query(stmt, Label.id, params))).scalars())
 
 
-async def ensure_order(*, session: AsyncSession, tenant_id: uuid.UUID, order_id: uuid.UUID | None) -> None:
-    """422 `order-not-found` unless `order_id` is None or names an order of the tenant."""
-    if order_id is None:
-        return
-    found = (
-        await session.execute(select(PosOrder.id).where(PosOrder.tenant_id == tenant_id, PosOrder.id == order_id))
-    ).scalar_one_or_none()
-    if found is None:
+async def with_order(*, session: AsyncSession, tenant_id: uuid.UUID, body: LabelCreate) -> LabelCreate:
+    """`body` checked against its `order_id`, with the recipient taken from the order's shipping address if not given.
+
+    Raises 422 `order-not-found` (no such order of the tenant) and 422
+    `validation-failed` (`errors` at `order_id`) when the recipient must come
+    from an order whose shipping address is missing or incomplete.
+    """
+    if body.order_id is None:
+        return body
+    address = (
+        await session.execute(
+            select(PosOrder.id, PosOrder.shipping_address).where(PosOrder.tenant_id == tenant_id, PosOrder.id == body.order_id)
+        )
+    ).one_or_none()
+    if address is None:
         raise UnknownOrder("order_id does not name an order of this tenant (GET /v1/pos/orders).")
+    if body.recipient is not None:
+        return body
+    shipping = address.shipping_address or {}
+    try:
+        recipient = Address(
+            name=shipping.get("name") or shipping.get("company") or "",
+            company=shipping.get("company"),
+            address_lines=[line for line in (shipping.get("line1"), shipping.get("line2")) if line] or [""],
+            city=shipping.get("city") or "",
+            postal_code=shipping.get("postal_code"),
+            state=shipping.get("region"),
+            country=shipping.get("country") or "",
+            phone=shipping.get("phone"),
+            email=shipping.get("email"),
+        )
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "The order's shipping address cannot be shipped to as it is; give `recipient`.",
+            errors=[
+                {"loc": ["body", "order_id", "shipping_address", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+                for err in exc.errors()
+            ],
+        ) from None
+    return body.model_copy(update={"recipient": recipient})
 
 
 async def record_pending(
