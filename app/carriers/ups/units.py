@@ -10,25 +10,35 @@ Sources (copies in `carrier-samples/ups/`):
   MV, X, DO, DD, W, NA, U): the values of `status.type`; plus P (pickup) and
   RS (returned to shipper), which UPS replies use but the table omits.
 
-The 2-character `status.code` (e.g. F4, MP, OT) has no published table in
-the samples; it is kept in the raw event only.
+The 2-character `status.code` (Track API `activity[].status.code`, Track
+Alert `activityStatus.code`: MP, OR, AR, DP, OT, FS, ...) has no table in the
+samples; `SHORT_CODE_STATUS` maps the codes UPS replies and UPS's own
+examples use (see its docstring). It decides only when the 3-digit
+description code is absent or unknown, before the activity type.
 
-Returns: a package on its way back ("Returning to Sender", "Return to Sender
-Requested") is an `exception`; `returned` (final) is kept for "Returned to
-Sender". Codes 0/148/163 ("Status Not Available", "Package Information
+Returns: a package on its way back ("Return to Sender Requested",
+"Returning to Sender", type RS "Returned to Shipper" movements) is
+`return_to_sender` (not final); `returned` (final) is kept for "Returned to
+Sender" (34, 67) and "Returned - Damage Reported" (81), i.e. back at the
+shipper. Codes 0/148/163 ("Status Not Available", "Package Information
 Unavailable") and 88 ("Test") are mapped to `unknown` on purpose.
+
+This module also holds the Shipping API tables (`SERVICES`, units, the
+customs vocabularies) and the time-zone tables for activity locations.
 """
 
 from __future__ import annotations
 
 import logging
 
+from app.carriers.shipping import Service
 from app.carriers.types import TrackingStatus as S
 
 logger = logging.getLogger(__name__)
 
 _I, _T, _O, _P = S.INFO_RECEIVED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.AVAILABLE_FOR_PICKUP
 _D, _F, _X, _R, _C, _U = S.DELIVERED, S.FAILED_ATTEMPT, S.EXCEPTION, S.RETURNED, S.CANCELLED, S.UNKNOWN
+_RTS = S.RETURN_TO_SENDER
 
 DESCRIPTION_CODE_STATUS: dict[int, S] = {
     0: _U,  # Status Not Available
@@ -57,10 +67,10 @@ DESCRIPTION_CODE_STATUS: dict[int, S] = {
     29: _X,  # Exception: Action Required
     30: _X,  # Local Post Office Exception
     32: _X,  # Adverse Weather May Cause Delay
-    33: _X,  # Return to Sender Requested
+    33: _RTS,  # Return to Sender Requested
     34: _R,  # Returned to Sender
-    35: _X,  # Returning to Sender
-    36: _X,  # Returning to Sender: In Transit
+    35: _RTS,  # Returning to Sender
+    36: _RTS,  # Returning to Sender: In Transit
     37: _O,  # Out for Delivery
     38: _T,  # Picked Up by UPS
     39: _T,  # On the Way
@@ -141,9 +151,9 @@ DESCRIPTION_CODE_STATUS: dict[int, S] = {
     114: _T,  # Request Canceled
     115: _T,  # Reschedule Delivery Confirmed
     116: _T,  # Reschedule Delivery Requested
-    117: _X,  # Return by Saturday Confirmed
-    118: _X,  # Return to Sender Confirmed
-    119: _X,  # Return to Sender Requested
+    117: _RTS,  # Return by Saturday Confirmed
+    118: _RTS,  # Return to Sender Confirmed
+    119: _RTS,  # Return to Sender Requested
     120: _T,  # Saturday Delivery Confirmed
     121: _T,  # Saturday Delivery Requested
     122: _T,  # Upgrade Confirmed
@@ -201,7 +211,7 @@ ACTIVITY_TYPE_STATUS: dict[str, S] = {
     "MV": _C,  # Billing Information Voided
     "X": _X,  # Exception
     "P": _T,  # Pickup (in replies, not in the table)
-    "RS": _R,  # Returned to Shipper (in replies, not in the table)
+    "RS": _RTS,  # Returned to Shipper (in replies, not in the table): on its way back; 034 says it arrived
     "DO": _T,  # Delivered Origin CFS (Freight Only): handed to the origin freight station
     "DD": _T,  # Delivered Destination CFS (Freight Only): at the destination freight station
     "W": _T,  # Warehousing (Freight Only)
@@ -223,30 +233,64 @@ def description_code(value: object) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def ups_status(status_type: str | None, status_code: object = None) -> tuple[S, bool]:
+SHORT_CODE_STATUS: dict[str, S] = {
+    "MP": _I,  # Order Processed: Ready for UPS / "Shipper created a label" (manifest pickup; delivered sample)
+    "OR": _T,  # Origin Scan
+    "PU": _T,  # Pickup Scan
+    "AR": _T,  # Arrival Scan
+    "AF": _T,  # Arrived at Facility
+    "DP": _T,  # Departure Scan
+    "YP": _T,  # Processing at UPS Facility
+    "EP": _T,  # Export Scan
+    "IP": _T,  # Import Scan
+    "DS": _T,  # Destination Scan
+    "SR": _T,  # Released by the customs agency (spec example)
+    "OT": _O,  # Out For Delivery Today (Track Alert example 1)
+    "OF": _O,  # Out For Delivery
+    "FS": _D,  # Delivered (Track Alert example 2)
+    "F4": _D,  # Delivered (delivered sample)
+    "KB": _D,  # Delivered
+    "KM": _D,  # Delivered (left at the front door / mailbox)
+    "RS": _RTS,  # Returning to sender
+}
+"""UPS 2-character `status.code` -> normalized status, for activities without a (known) 3-digit `statusCode`.
+
+UPS publishes no table of these codes in the documents we follow; the
+entries are the codes of the samples (MP, F4, SR), of the Track Alert
+examples in `openapi-track-alert.yaml` (OT, FS) and the scan codes every UPS
+reply uses. An unlisted code falls back to the activity type.
+"""
+
+
+def ups_status(status_type: str | None, status_code: object = None, short_code: object = None) -> tuple[S, bool]:
     """Normalized status of one UPS activity, and whether any code was recognised.
 
     Args:
         status_type: `status.type` (D, I, M, MV, X, P, RS, DO, DD, W, NA, U).
         status_code: `status.statusCode` / Track Alert `descriptionCode` ("011"; an int is accepted).
+        short_code: `status.code` / Track Alert `activityStatus.code` (2 characters: "OT", "MP").
 
-    The description code decides when the table knows it (it separates out for
-    delivery, access point, attempts and returns inside type I/D/X); an
-    unknown or "not available" code falls back to the type. Neither known ->
-    `(UNKNOWN, False)` and a warning log.
+    Precedence: the description code when the table knows it (it separates
+    out for delivery, access point, attempts and returns inside type I/D/X),
+    then the 2-character code (`SHORT_CODE_STATUS`), then the type; a "not
+    available" description code (0/148/163) only when nothing else is known.
+    Nothing known -> `(UNKNOWN, False)` and a warning log.
     """
     code = description_code(status_code)
     kind = (status_type or "").strip().upper()
+    short = str(short_code).strip().upper() if short_code not in (None, "") else ""
     by_code = DESCRIPTION_CODE_STATUS.get(code) if code is not None else None
+    by_short = SHORT_CODE_STATUS.get(short)
     by_type = ACTIVITY_TYPE_STATUS.get(kind)
-    if by_code is not None and by_code != S.UNKNOWN:
-        return by_code, True
-    if by_type is not None:
-        return by_type, True
-    if by_code is not None:
-        return by_code, True
-    if kind or status_code not in (None, ""):
-        logger.warning("ups: unmapped tracking status type=%r statusCode=%r -> unknown", status_type, status_code)
+    for candidate in (by_code, by_short, by_type):
+        if candidate is not None and candidate != S.UNKNOWN:
+            return candidate, True
+    if by_code is not None or by_type is not None:
+        return S.UNKNOWN, True
+    if kind or short or status_code not in (None, ""):
+        logger.warning(
+            "ups: unmapped tracking status type=%r statusCode=%r code=%r -> unknown", status_type, status_code, short_code
+        )
     return S.UNKNOWN, False
 
 
@@ -257,3 +301,85 @@ def is_informational(status_type: str | None, status_code: object = None) -> boo
         return True
     known_code = code is not None and code in DESCRIPTION_CODE_STATUS
     return not known_code and (status_type or "").strip().upper() in INFORMATIONAL_TYPES
+
+
+# --------------------------------------------------------------------------- Shipping API tables
+
+SERVICES: tuple[Service, ...] = (
+    Service("01", "UPS Next Day Air", international=False, notes="US/PR domestic (Canada: UPS Express)."),
+    Service("02", "UPS 2nd Day Air", international=False, notes="US/PR domestic (Canada: UPS Expedited)."),
+    Service("03", "UPS Ground", notes="US/PR domestic, US<->CA."),
+    Service("07", "UPS Worldwide Express", notes="International; domestic 'UPS Express' in Europe."),
+    Service("08", "UPS Worldwide Expedited", domestic=False),
+    Service("11", "UPS Standard", notes="Domestic and cross-border road service (Europe, CA<->US)."),
+    Service("12", "UPS 3 Day Select", international=False, notes="US domestic, CA->US."),
+    Service("13", "UPS Next Day Air Saver", international=False, notes="US/PR domestic (Canada: UPS Express Saver)."),
+    Service("14", "UPS Next Day Air Early", international=False, notes="US/PR domestic; needs the recipient's phone."),
+    Service("54", "UPS Worldwide Express Plus"),
+    Service("59", "UPS 2nd Day Air A.M.", international=False, notes="US domestic."),
+    Service("65", "UPS Saver", notes="UPS Worldwide Saver / Express Saver."),
+    Service("74", "UPS Express 12:00", international=False, notes="Germany domestic."),
+)
+"""The Shipping API `Service.Code` values we book (`openapi-shipping.yaml`, `Shipment_Service.Code`).
+
+Left out on purpose: freight (71, 96, T0, T1), Mail Innovations (M2..M7),
+Worldwide Economy (17, 72: ounce weights and contracts), UPS Today (82..86),
+Roadie (C6..C8) and UPS Access Point Economy (70, needs an access point
+address, see `app.carriers.ups.shipping`)."""
+
+SERVICE_NAMES: dict[str, str] = {service.code: service.name for service in SERVICES}
+
+NEXT_DAY_AIR_EARLY = "14"
+"""The service for which UPS requires the recipient's phone and attention name on every lane."""
+UPS_STANDARD = "11"
+
+IMPERIAL_ORIGINS = frozenset({"US", "PR"})
+"""Shipper countries whose UPS accounts rate in pounds and inches (LBS/IN); all others use KGS/CM."""
+
+LABEL_STOCK = {"Height": "6", "Width": "4"}
+"""`LabelSpecification.LabelStockSize`: the 4x6 inch thermal label (required by the v2409 schema)."""
+GIF_LABEL_ROTATION = 270
+"""UPS GIF labels are landscape (1400x800 px) with the label's top on the left: turning the image
+270 degrees counter-clockwise (90 clockwise) makes the 4x6 label upright."""
+
+REASON_FOR_EXPORT: dict[str, str] = {
+    "merchandise": "SALE",
+    "gift": "GIFT",
+    "sample": "SAMPLE",
+    "return": "RETURN",
+    "documents": "DOCUMENTS",
+    "other": "OTHER",
+}
+"""`InternationalForms.ReasonForExport` per `Customs.contents_type` (UPS: SALE, GIFT, SAMPLE, RETURN,
+REPAIR, INTERCOMPANYDATA or any other reason as free text, at most 20 characters)."""
+
+TERMS_OF_SHIPMENT: dict[str, str] = {
+    "DAP": "DAP",
+    "DDP": "DDP",
+    "DDU": "DAP",  # DDU left Incoterms in 2010; DAP is its successor and what UPS lists
+    "EXW": "EXW",
+    "FCA": "FCA",
+    "CPT": "CPT",
+    "CIP": "CIP",
+}
+"""`InternationalForms.TermsOfShipment` per `Customs.incoterm`; DPU is not in UPS's list and is not sent."""
+
+PRODUCT_UNIT = "PCS"
+"""`Product.Unit.UnitOfMeasurement.Code` of customs lines: pieces."""
+
+# --------------------------------------------------------------------------- time zones of activity places
+
+_CA_PROVINCE_ZONES: dict[str, str] = {
+    "BC": "America/Vancouver", "AB": "America/Edmonton", "NT": "America/Edmonton", "SK": "America/Regina",
+    "MB": "America/Winnipeg", "ON": "America/Toronto", "QC": "America/Toronto", "NB": "America/Halifax",
+    "NS": "America/Halifax", "PE": "America/Halifax", "NL": "America/St_Johns", "YT": "America/Whitehorse",
+    "NU": "America/Iqaluit",
+}  # fmt: skip
+_AU_STATE_ZONES: dict[str, str] = {
+    "NSW": "Australia/Sydney", "ACT": "Australia/Sydney", "VIC": "Australia/Melbourne",
+    "QLD": "Australia/Brisbane", "SA": "Australia/Adelaide", "WA": "Australia/Perth",
+    "TAS": "Australia/Hobart", "NT": "Australia/Darwin",
+}  # fmt: skip
+STATE_ZONES: dict[str, dict[str, str]] = {"CA": _CA_PROVINCE_ZONES, "AU": _AU_STATE_ZONES}
+"""Country -> `stateProvince` -> IANA zone, for multi-zone countries besides the US (which
+`app.carriers.timezones.zone_for` knows); the zone of most of each province's people."""

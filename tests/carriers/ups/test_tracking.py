@@ -26,13 +26,8 @@ from app.carriers.errors import CarrierAuthError, CarrierBadResponse
 from app.carriers.http import CarrierHttp
 from app.carriers.oauth import OAuthTokenCache
 from app.carriers.types import TrackingStatus as S
-from app.carriers.ups.adapter import (
-    TRANSACTION_SRC,
-    UpsAdapter,
-    UpsCredentials,
-    parse_track_alert_event,
-    parse_track_response,
-)
+from app.carriers.ups.adapter import TRANSACTION_SRC, UpsAdapter, UpsCredentials
+from app.carriers.ups.tracking import parse_track_alert_event, parse_track_response
 from app.carriers.ups.units import ACTIVITY_TYPE_STATUS, DESCRIPTION_CODE_STATUS, ups_status
 from tests.carriers.helpers import event_rows, load_json_sample, load_yaml_12, numbered_tokens, utc
 from tests.carriers.helpers import sample_path as carrier_sample_path
@@ -89,10 +84,11 @@ async def test_delivered_sample_through_token_and_track(adapter: UpsAdapter) -> 
     assert result.tracking_number == DELIVERED_NUMBER
     assert result.found is True and result.error is None
     assert result.status == S.DELIVERED
-    # No gmtDate/gmtTime/gmtOffset anywhere in this reply: local times are read as UTC (documented fallback).
+    # No gmtDate/gmtTime/gmtOffset in this reply: the delivery at PARAMUS, NJ is local New York time (EST,
+    # -05:00); the label activity names only the country, so it borrows that offset.
     assert event_rows(result) == [
         (
-            utc("2022-01-26T15:16:41"),
+            utc("2022-01-26T20:16:41"),
             S.INFO_RECEIVED,
             "003",
             "Shipper created a label, UPS has not received the package yet.",
@@ -100,8 +96,10 @@ async def test_delivered_sample_through_token_and_track(adapter: UpsAdapter) -> 
             None,
             "US",
         ),
-        (utc("2022-01-26T16:30:00"), S.DELIVERED, "011", "DELIVERED", "PARAMUS", None, "US"),
+        (utc("2022-01-26T21:30:00"), S.DELIVERED, "011", "DELIVERED", "PARAMUS", None, "US"),
     ]
+    assert [e.location.state for e in result.events] == [None, "NJ"]
+    assert result.events[-1].signed_by is None  # no deliveryInformation in this reply
     activities = payload["trackResponse"]["shipment"][0]["package"][0]["activity"]
     assert [e.raw for e in result.events] == list(reversed(activities))
     assert result.events[-1].raw["status"]["description"] == "DELIVERED "  # raw keeps UPS's trailing space
@@ -141,7 +139,7 @@ async def test_spec_example_sample(adapter: UpsAdapter) -> None:
     # statusCode 003 ("Shipment Ready for UPS") decides over type X; the example is self-contradictory.
     assert event_rows(result) == [
         (
-            utc("2021-02-10T07:13:56"),
+            utc("2021-02-10T12:13:56"),  # 07:13:56 in Wayne, NJ (EST)
             S.INFO_RECEIVED,
             "003",
             "Your package was released by the customs agency.",
@@ -271,9 +269,11 @@ async def test_credentials_ok_and_rejected(adapter: UpsAdapter) -> None:
 
 
 async def test_unmapped_code_is_unknown_with_warning(adapter: UpsAdapter, caplog: pytest.LogCaptureFixture) -> None:
-    """Copy of the delivered sample whose delivery activity carries invented type "ZZ" / statusCode "999"."""
+    """Copy of the delivered sample whose delivery activity carries invented type "ZZ" / code "Z9" / statusCode "999"."""
     payload = copy.deepcopy(sample("tracking-response-delivered-1Z1442YY7229014688.json"))
-    payload["trackResponse"]["shipment"][0]["package"][0]["activity"][0]["status"].update(type="ZZ", statusCode="999")
+    payload["trackResponse"]["shipment"][0]["package"][0]["activity"][0]["status"].update(
+        type="ZZ", code="Z9", statusCode="999"
+    )
     caplog.set_level(logging.WARNING, logger="app.carriers.ups.units")
     with respx.mock(assert_all_called=True) as router:
         token_route(router)
@@ -346,8 +346,9 @@ def test_every_code_of_ups_tables_is_mapped() -> None:
         ("I", "161", S.AVAILABLE_FOR_PICKUP),  # Delivered to UPS Access Point
         ("X", "040", S.AVAILABLE_FOR_PICKUP),
         ("X", "022", S.FAILED_ATTEMPT),
-        ("RS", None, S.RETURNED),
-        ("I", "035", S.EXCEPTION),  # returning to sender: not final yet
+        ("RS", None, S.RETURN_TO_SENDER),  # a return movement: not back at the shipper yet
+        ("I", "035", S.RETURN_TO_SENDER),  # returning to sender: not final yet
+        ("X", "033", S.RETURN_TO_SENDER),  # return to sender requested
         ("I", "034", S.RETURNED),
         ("D", "000", S.DELIVERED),  # "Status Not Available" falls back to the type
         ("NA", "000", S.UNKNOWN),
