@@ -13,7 +13,9 @@ import httpx
 import pytest
 import respx
 
-from app.carriers.dhl.adapter import DhlAdapter, DhlCredentials, normalize_status
+from app.carriers.dhl.adapter import DhlAdapter
+from app.carriers.dhl.credentials import DhlCredentials
+from app.carriers.dhl.tracking import normalize_status
 from app.carriers.errors import CarrierAuthError, CarrierBadResponse, CarrierUnavailable
 from app.carriers.http import CarrierHttp
 from app.carriers.types import Location, TrackingStatus as S
@@ -43,29 +45,30 @@ def serve(number: str, status: int, body: bytes) -> respx.Route:
     )
 
 
-# (occurred_at UTC, status, carrier_code, description, city, postal code, country), oldest first.
+# (occurred_at UTC, status, carrier_code, description, city, state, postal code, country), oldest first.
+# DHL eCommerce writes the locality "Hebron, KY, US": city Hebron, state KY (the country is no city).
 # Naive DHL times are local at the event place: Hebron KY = EDT (UTC-4), Whittier CA and
 # Henderson NV = PDT (UTC-7); the three events without a location take the zone of the
 # next located event (Hebron, KY).
 ECOMMERCE_EVENTS = [
-    (utc(2023, 5, 1, 14, 2, 48), S.INFO_RECEIVED, "unknown", "LABEL CREATED", None, None, None),
+    (utc(2023, 5, 1, 14, 2, 48), S.INFO_RECEIVED, "unknown", "LABEL CREATED", None, None, None, None),
     (utc(2023, 5, 1, 18, 5, 23), S.INFO_RECEIVED, "pre-transit",
-     "DHL ECOMMERCE CURRENTLY AWAITING SHIPMENT AND TRACKING WILL BE UPDATED", None, None, None),
+     "DHL ECOMMERCE CURRENTLY AWAITING SHIPMENT AND TRACKING WILL BE UPDATED", None, None, None, None),
     (utc(2023, 5, 1, 18, 11, 21), S.INFO_RECEIVED, "pre-transit",
-     "EN ROUTE TO DHL ECOMMERCE OR AWAITING PROCESSING", None, None, None),
+     "EN ROUTE TO DHL ECOMMERCE OR AWAITING PROCESSING", None, None, None, None),
     (utc(2023, 5, 2, 23, 25, 28), S.IN_TRANSIT, "transit",
-     "PACKAGE RECEIVED AT DHL ECOMMERCE DISTRIBUTION CENTER", "Hebron, KY, US", "41048", "US"),
-    (utc(2023, 5, 3, 5, 10, 21), S.IN_TRANSIT, "transit", "PROCESSED", "Hebron, KY, US", "41048", "US"),
+     "PACKAGE RECEIVED AT DHL ECOMMERCE DISTRIBUTION CENTER", "Hebron", "KY", "41048", "US"),
+    (utc(2023, 5, 3, 5, 10, 21), S.IN_TRANSIT, "transit", "PROCESSED", "Hebron", "KY", "41048", "US"),
     (utc(2023, 5, 3, 18, 27, 32), S.IN_TRANSIT, "transit",
-     "DEPARTURE ORIGIN DHL ECOMMERCE FACILITY", "Hebron, KY, US", "41048", "US"),
+     "DEPARTURE ORIGIN DHL ECOMMERCE FACILITY", "Hebron", "KY", "41048", "US"),
     (utc(2023, 5, 5, 17, 51, 20), S.IN_TRANSIT, "transit",
-     "ARRIVAL DESTINATION DHL ECOMMERCE FACILITY", "Whittier, CA, US", "90601", "US"),
+     "ARRIVAL DESTINATION DHL ECOMMERCE FACILITY", "Whittier", "CA", "90601", "US"),
     (utc(2023, 5, 6, 11, 18, 30), S.IN_TRANSIT, "transit",
-     "TENDERED TO DELIVERY SERVICE PROVIDER", "Whittier, CA, US", "90601", "US"),
-    (utc(2023, 5, 8, 7, 2), S.IN_TRANSIT, "transit", "ARRIVED USPS SORT FACILITY", "Henderson, NV, US", "89012", "US"),
-    (utc(2023, 5, 8, 8, 17), S.IN_TRANSIT, "transit", "ARRIVAL AT POST OFFICE", "Henderson, NV, US", "89012", "US"),
-    (utc(2023, 5, 8, 13, 10), S.OUT_FOR_DELIVERY, "transit", "OUT FOR DELIVERY", "Henderson, NV, US", "89014", "US"),
-    (utc(2023, 5, 8, 17, 37), S.DELIVERED, "delivered", "DELIVERED - PARCEL LOCKER", "Henderson, NV, US", "89014", "US"),
+     "TENDERED TO DELIVERY SERVICE PROVIDER", "Whittier", "CA", "90601", "US"),
+    (utc(2023, 5, 8, 7, 2), S.IN_TRANSIT, "transit", "ARRIVED USPS SORT FACILITY", "Henderson", "NV", "89012", "US"),
+    (utc(2023, 5, 8, 8, 17), S.IN_TRANSIT, "transit", "ARRIVAL AT POST OFFICE", "Henderson", "NV", "89012", "US"),
+    (utc(2023, 5, 8, 13, 10), S.OUT_FOR_DELIVERY, "transit", "OUT FOR DELIVERY", "Henderson", "NV", "89014", "US"),
+    (utc(2023, 5, 8, 17, 37), S.DELIVERED, "delivered", "DELIVERED - PARCEL LOCKER", "Henderson", "NV", "89014", "US"),
 ]  # fmt: skip
 
 
@@ -87,7 +90,7 @@ async def test_ecommerce_delivered_sample(adapter: DhlAdapter) -> None:
     assert result.estimated_delivery is None
     assert result.raw["id"] == number and result.raw["service"] == "ecommerce"
     assert len(result.events) == 12
-    for event, (when, status, code, description, city, postal, country) in zip(
+    for event, (when, status, code, description, city, state, postal, country) in zip(
         result.events, ECOMMERCE_EVENTS, strict=True
     ):
         assert event.occurred_at == when, description
@@ -95,7 +98,7 @@ async def test_ecommerce_delivered_sample(adapter: DhlAdapter) -> None:
         assert event.status is status, description
         assert event.carrier_code == code
         assert event.description == description
-        assert event.location == Location(city=city, postal_code=postal, country=country)
+        assert event.location == Location(city=city, state=state, postal_code=postal, country=country)
     # the raw event is kept verbatim (naive timestamp as sent)
     assert result.events[-1].raw["timestamp"] == "2023-05-08T10:37:00"
     assert result.events[-1].raw["description"] == "DELIVERED - PARCEL LOCKER"
@@ -204,7 +207,7 @@ async def test_one_failing_number_fails_the_call_with_a_carrier_error(adapter: D
 
 
 def test_offsets_in_events_are_converted_to_utc() -> None:
-    from app.carriers.dhl.adapter import parse_shipment
+    from app.carriers.dhl.tracking import parse_shipment
 
     shipment = {
         "id": "1",
@@ -234,8 +237,8 @@ def test_offsets_in_events_are_converted_to_utc() -> None:
         ("failure", "Der Empfänger wurde nicht angetroffen.", S.FAILED_ATTEMPT),
         ("failure", "Delivery attempt - recipient not at home", S.FAILED_ATTEMPT),
         ("failure", "Shipment damaged", S.EXCEPTION),
-        ("transit", "Die Rücksendung der Sendung an den Absender wurde eingeleitet.", S.EXCEPTION),
-        ("transit", "Shipment is being returned to shipper", S.EXCEPTION),
+        ("transit", "Die Rücksendung der Sendung an den Absender wurde eingeleitet.", S.RETURN_TO_SENDER),
+        ("transit", "Shipment is being returned to shipper", S.RETURN_TO_SENDER),
         ("delivered", "Returned to shipper", S.RETURNED),
         ("delivered", "Die Sendung wurde an den Absender zugestellt.", S.RETURNED),
         ("delivered", "DELIVERED - PARCEL LOCKER", S.DELIVERED),
@@ -256,7 +259,7 @@ def test_return_flag_turns_delivered_into_returned() -> None:
 
 @pytest.mark.parametrize(("code", "text"), [("unknown", "SOMETHING ODD"), ("teleported", "Beamed up"), (None, "")])
 def test_unmapped_is_unknown_and_logged(code: str | None, text: str, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="app.carriers.dhl.adapter"):
+    with caplog.at_level(logging.WARNING, logger="app.carriers.dhl.tracking"):
         assert normalize_status(code, text) is S.UNKNOWN
     assert "unmapped statusCode" in caplog.text
 
@@ -264,7 +267,7 @@ def test_unmapped_is_unknown_and_logged(code: str | None, text: str, caplog: pyt
 def test_parser_never_crashes_on_odd_events() -> None:
     from hypothesis import given, settings, strategies as st
 
-    from app.carriers.dhl.adapter import parse_shipment
+    from app.carriers.dhl.tracking import parse_shipment
 
     text = st.one_of(st.none(), st.text(max_size=30), st.integers())
     event = st.fixed_dictionaries(
