@@ -31,8 +31,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.carriers.base import SECRET_HEADER, CarrierAdapter, decode_push_json
 from app.carriers.bring.tracking import CARRIER, build_track_request, parse_event_cast, parse_track_response
+from app.carriers.bring.units import SERVICES
 from app.carriers.errors import CarrierBadResponse, WebhookPayloadError
 from app.carriers.http import decode_json
+from app.carriers.shipping import Service
 from app.carriers.types import TrackingResult
 
 CUSTOMERS_PATH = "/booking/api/customers"
@@ -60,6 +62,7 @@ class BringAdapter(CarrierAdapter):
     sandbox_base_url: ClassVar[str] = "https://api.bring.com"
     production_base_url: ClassVar[str] = "https://api.bring.com"
     max_batch_size: ClassVar[int] = 1
+    services: ClassVar[tuple[Service, ...]] = SERVICES
     webhook_auth_header: ClassVar[str | None] = SECRET_HEADER
     """Event Cast lets subscribers configure custom callback headers; merchants add this one with the webhook secret."""
 

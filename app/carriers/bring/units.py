@@ -22,9 +22,14 @@ from functools import cache
 from babel import Locale
 
 from app.carriers.fields import text_of
+from app.carriers.shipping import Service
 from app.carriers.types import TrackingStatus
 
 logger = logging.getLogger(__name__)
+
+SERVICES: tuple[Service, ...] = ()
+"""The services we can book: none yet. Booking over the Booking API (`booking-api.raml`, product ids)
+comes with a later issue (`bring/shipping.py`); its service codes go here then."""
 
 INFORMATIONAL = None
 """Marker in the table: the event changes nothing about where the parcel is."""

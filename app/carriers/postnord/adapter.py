@@ -30,6 +30,8 @@ from app.carriers.postnord.tracking import (
     invalid_number_result,
     parse_track_reply,
 )
+from app.carriers.postnord.units import SERVICES
+from app.carriers.shipping import Service
 from app.carriers.types import TrackingResult
 
 
@@ -54,6 +56,7 @@ class PostNordAdapter(CarrierAdapter):
     sandbox_base_url: ClassVar[str] = "https://atapi2.postnord.com"
     production_base_url: ClassVar[str] = "https://api2.postnord.com"
     max_batch_size: ClassVar[int] = 1
+    services: ClassVar[tuple[Service, ...]] = SERVICES
 
     async def _find(self, number: str) -> tuple[int, Any]:
         """GET findByIdentifier for `number`; (HTTP status 200/404, decoded JSON). Errors as in `track`."""

@@ -31,9 +31,14 @@ from typing import Any
 from babel import Locale
 
 from app.carriers.fields import text_of
+from app.carriers.shipping import Service
 from app.carriers.types import TrackingStatus
 
 logger = logging.getLogger(__name__)
+
+SERVICES: tuple[Service, ...] = ()
+"""The services we can book: none yet. Booking over the Booking API v3 (`openapi-booking-v3.swagger.json`, basicServiceCode)
+comes with a later issue (`postnord/shipping.py`); its service codes go here then."""
 
 INFORMATIONAL = None
 """Marker in the table: the value says nothing new about where the parcel is."""

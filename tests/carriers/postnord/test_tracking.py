@@ -217,3 +217,9 @@ def test_not_a_tracking_reply() -> None:
 def test_sandbox_host(http: CarrierHttp) -> None:
     adapter = PostNordAdapter(credentials=PostNordCredentials(api_key=API_KEY), http=http, environment="sandbox")
     assert adapter.base_url == "https://atapi2.postnord.com"
+
+
+def test_booking_not_offered_yet() -> None:
+    # Booking comes with a later issue: nothing to book is listed and create/void are not advertised.
+    assert PostNordAdapter.services == ()
+    assert PostNordAdapter.capabilities() == ["track", "test_credentials", "parse_webhook"]
