@@ -378,6 +378,8 @@ def parse_shipment_response(
     )
     if master is None:
         raise CarrierBadResponse(CARRIER, "the shipment reply has no tracking number")
+    if not pieces and len(request.parcels) == 1:
+        pieces = [PieceResponse(trackingNumber=master)]  # a one-piece reply without pieceResponses: its label is shared
     numbers = [piece.trackingNumber for piece in pieces]
     if len(pieces) != len(request.parcels) or any(number is None for number in numbers):
         raise CarrierBadResponse(

@@ -176,6 +176,15 @@ def test_fewer_pieces_than_parcels_is_a_bad_response() -> None:
         shipping.parse_shipment_response(reply, request)
 
 
+def test_one_piece_reply_without_piece_responses_uses_the_shipment_label() -> None:
+    """Copy of the documented reply without pieceResponses: the shipmentDocuments label is the parcel's."""
+    reply = ship_reply()
+    del reply["output"]["transactionShipments"][0]["pieceResponses"]
+    booked = shipping.parse_shipment_response(reply, shipment_request())
+    assert booked.tracking_numbers == ["794953535000"]
+    assert [(d.type, d.parcel_index) for d in booked.documents] == [("label", 0)]
+
+
 async def test_create_zpl_label(adapter: FedexAdapter) -> None:
     reply = ship_reply()
     document = reply["output"]["transactionShipments"][0]["pieceResponses"][0]["packageDocuments"][0]

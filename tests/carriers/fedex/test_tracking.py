@@ -24,6 +24,7 @@ from app.carriers.errors import CarrierAuthError, CarrierBadResponse
 from app.carriers.fedex.adapter import FedexAdapter, FedexCredentials
 from app.carriers.fedex.tracking import build_track_request, parse_track_response
 from app.carriers.fedex.units import EVENT_TYPE_STATUS, fedex_status
+from app.carriers.fields import text_of
 from app.carriers.http import CarrierHttp
 from app.carriers.oauth import OAuthTokenCache
 from app.carriers.types import TrackingStatus as S
@@ -329,3 +330,88 @@ def test_every_code_of_fedex_table_is_mapped() -> None:
 )
 def test_fedex_status(event_type: str | None, derived: str | None, exception_code: str | None, expected: S) -> None:
     assert fedex_status(event_type, derived, exception_code)[0] == expected
+
+
+# ---------------------------------------------------------------- places, signer, returns, 007
+
+
+def _delivered_copy() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A deep copy of the delivered Ground sample and its trackResults[0]."""
+    payload = copy.deepcopy(sample("tracking-response-delivered-ground-738488882438.json"))
+    return payload, payload["output"]["completeTrackResults"][0]["trackResults"][0]
+
+
+def test_delivered_sample_signer_and_state() -> None:
+    payload, _ = _delivered_copy()
+    [result] = parse_track_response(payload)
+    delivered = result.events[-1]
+    assert delivered.status == S.DELIVERED
+    assert delivered.signed_by == "CREILLY"  # deliveryDetails.receivedByName
+    assert all(e.signed_by is None for e in result.events[:-1])
+    assert (delivered.location.city, delivered.location.state) == ("Blue Point", "NY")
+    assert [e.location.state for e in result.events] == [
+        text_of(e.raw["scanLocation"].get("stateOrProvinceCode")) for e in result.events
+    ]
+    assert result.events[0].location.state == "MN"
+
+
+def test_signed_by_falls_back_to_signed_by_name() -> None:
+    payload, track = _delivered_copy()
+    track["deliveryDetails"] = {"signedByName": "J.DOE"}
+    [result] = parse_track_response(payload)
+    assert result.events[-1].signed_by == "J.DOE"
+
+
+def test_country_name_is_never_the_city() -> None:
+    """Copy of the delivered sample: one scan has its countryName as city, another a country's English name."""
+    payload, track = _delivered_copy()
+    scans = track["scanEvents"]
+    scans[1]["scanLocation"]["city"] = "United States"  # == countryName
+    scans[2]["scanLocation"].update(city="GERMANY", countryCode="DE", countryName=None)  # a country's name
+    [result] = parse_track_response(payload)
+    newest_first = list(reversed(result.events))
+    assert newest_first[1].location.city is None and newest_first[1].location.country == "US"
+    assert newest_first[2].location.city is None and newest_first[2].location.country == "DE"
+    assert newest_first[3].location.city == "KEASBEY"  # a real city stays
+
+
+def test_return_to_shipper_is_not_final_and_delivered_back_is_returned() -> None:
+    """Copy of the delivered sample: the OD scan becomes RS "Return to Shipper"; the DL after it is a delivery back."""
+    payload, track = _delivered_copy()
+    scans = track["scanEvents"]  # newest first: [0] DL, [1] OD
+    scans[1].update(eventType="RS", eventDescription="Return to shipper", derivedStatusCode="RS")
+    track["latestStatusDetail"].update(code="RS", derivedCode="RS", description="Return to shipper")
+    scans_before_dl = copy.deepcopy(payload)
+    del scans_before_dl["output"]["completeTrackResults"][0]["trackResults"][0]["scanEvents"][0]
+
+    [returning] = parse_track_response(scans_before_dl)
+    assert returning.events[-1].status == S.RETURN_TO_SENDER
+    assert returning.status == S.RETURN_TO_SENDER
+
+    [returned] = parse_track_response(payload)
+    assert [e.status for e in returned.events[-2:]] == [S.RETURN_TO_SENDER, S.RETURNED]
+    assert returned.status == S.RETURNED
+    assert returned.events[-1].signed_by == "CREILLY"
+
+
+def test_returning_text_on_an_exception_scan() -> None:
+    """Copy of the delivered sample: the newest scan is a DE "Returning package to shipper"."""
+    payload, track = _delivered_copy()
+    track["scanEvents"][0].update(eventType="DE", derivedStatusCode="DE", eventDescription="Delivery exception",
+                                  exceptionCode="RS", exceptionDescription="Returning package to shipper")
+    [result] = parse_track_response(payload)
+    assert result.events[-1].status == S.RETURN_TO_SENDER
+    assert result.status == S.RETURN_TO_SENDER
+    assert result.estimated_delivery is not None  # not delivered: the ETA is kept
+
+
+def test_exception_007_is_a_failed_attempt() -> None:
+    """Copy of the delivered sample whose DL scan is a DE with exceptionCode 007 (customer not available)."""
+    payload, track = _delivered_copy()
+    track["scanEvents"][0].update(eventType="DE", derivedStatusCode="DE", eventDescription="Delivery exception",
+                                  exceptionCode="007", exceptionDescription="Customer not available or business closed")
+    track["latestStatusDetail"].update(code="DE", derivedCode="DE", description="Delivery exception")
+    [result] = parse_track_response(payload)
+    assert result.events[-1].status == S.FAILED_ATTEMPT
+    assert result.status == S.FAILED_ATTEMPT
+    assert result.events[-1].signed_by is None
