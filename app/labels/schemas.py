@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.carriers.shipping import Address, Customs, LabelFormat, Parcel, ShipmentRequest
 from app.labels.models import Label, LabelDocument
@@ -52,16 +52,17 @@ class LabelCreate(BaseModel):
             raise ValueError("give a recipient, or an order_id whose shipping address is used")
         return self
 
-    @model_validator(mode="after")
-    def _ship_date_near(self) -> LabelCreate:
-        if self.ship_date is not None:
+    @field_validator("ship_date")
+    @classmethod
+    def _ship_date_near(cls, value: dt.date | None) -> dt.date | None:
+        if value is not None:
             today = dt.datetime.now(dt.timezone.utc).date()
             # Yesterday in UTC is still today somewhere west of Greenwich.
-            if self.ship_date < today - dt.timedelta(days=1):
+            if value < today - dt.timedelta(days=1):
                 raise ValueError("ship_date must not be in the past")
-            if self.ship_date > today + dt.timedelta(days=MAX_SHIP_DATE_DAYS_AHEAD):
+            if value > today + dt.timedelta(days=MAX_SHIP_DATE_DAYS_AHEAD):
                 raise ValueError(f"ship_date must be within {MAX_SHIP_DATE_DAYS_AHEAD} days")
-        return self
+        return value
 
     def shipment_request(self, *, idempotency_key: str | None) -> ShipmentRequest:
         """The carrier-neutral booking an adapter takes (app.carriers.shipping.ShipmentRequest); needs `recipient` set."""

@@ -41,7 +41,18 @@ async def test_order_in_label_out_tracking_back(client, make_tenant):
         serve_token(carrier)
         ship = carrier.post(SHIP).respond(200, json=sample("ship-response-spec-example.json"))
         track = carrier.post(TRACK).respond(200, json=tracked)
-        created = await client.post("/v1/labels", json=body, headers=acme.headers(**{"Idempotency-Key": "order-1"}))
+        # The order's own phone (555-555-SHIP) is no phone number FedEx takes: refused before any carrier call.
+        refused = await client.post("/v1/labels", json=body, headers=acme.headers(**{"Idempotency-Key": "order-1"}))
+        assert refused.status_code == 422 and refused.json()["type"].endswith("/shipment-invalid")
+        assert [e["loc"] for e in refused.json()["errors"]] == [["body", "recipient", "phone"]]
+        assert ship.call_count == 0
+
+        order = (await client.get(f"/v1/pos/orders/{order_id}", headers=acme.headers())).json()["shipping_address"]
+        body["recipient"] = {
+            "name": order["name"], "company": order["company"], "address_lines": [order["line1"]], "city": order["city"],
+            "postal_code": order["postal_code"], "state": order["region"], "country": order["country"], "phone": "5555557447",
+        }
+        created = await client.post("/v1/labels", json=body, headers=acme.headers(**{"Idempotency-Key": "order-1b"}))
         assert created.status_code == 201, created.text
         label = created.json()
         sent = json.loads(ship.calls.last.request.content)["requestedShipment"]["recipients"][0]

@@ -270,11 +270,14 @@ async def test_the_monthly_label_quota_is_exact(client, make_tenant, admin_heade
     await connect(client, acme)
     patched = await client.patch("/v1/plans/free", json={"labels_per_month": 1}, headers=admin_headers)
     assert patched.status_code == 200 and patched.json()["labels_per_month"] == 1
-    with respx.mock(assert_all_called=False) as carrier:
-        serve_token(carrier)
-        ship = carrier.post(SHIP).respond(200, json=sample("ship-response-spec-example.json"))
-        first = await book(client, acme, booking(), key="a")
-        second = await book(client, acme, booking(reference="order-2"), key="b")
+    try:
+        with respx.mock(assert_all_called=False) as carrier:
+            serve_token(carrier)
+            ship = carrier.post(SHIP).respond(200, json=sample("ship-response-spec-example.json"))
+            first = await book(client, acme, booking(), key="a")
+            second = await book(client, acme, booking(reference="order-2"), key="b")
+    finally:
+        await client.patch("/v1/plans/free", json={"labels_per_month": 100}, headers=admin_headers)
     assert first.status_code == 201
     assert second.status_code == 402 and second.json()["quota"] == "labels_per_month"
     assert ship.call_count == 1
