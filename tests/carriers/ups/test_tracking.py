@@ -359,3 +359,68 @@ def test_every_code_of_ups_tables_is_mapped() -> None:
 )
 def test_ups_status(status_type: str | None, status_code: object, expected: S) -> None:
     assert ups_status(status_type, status_code)[0] == expected
+
+
+# ---------------------------------------------------------------- real-reply fixes: places, short codes, signers
+
+
+def test_short_code_maps_without_status_code() -> None:
+    """Copy of the delivered sample with `statusCode` removed: F4/MP (the 2-letter codes) still decide;
+    an out-for-delivery activity (type I, code OT, as in the Track Alert example) added without statusCode."""
+    payload = copy.deepcopy(sample("tracking-response-delivered-1Z1442YY7229014688.json"))
+    activities = payload["trackResponse"]["shipment"][0]["package"][0]["activity"]
+    for activity in activities:
+        del activity["status"]["statusCode"]
+    out = copy.deepcopy(activities[0])
+    out.update(time="160000", status={"type": "I", "code": "OT", "description": "Out For Delivery Today"})
+    activities.insert(1, out)
+    [result] = parse_track_response(payload)
+    assert [(e.status, e.carrier_code) for e in result.events] == [
+        (S.INFO_RECEIVED, "MP"),
+        (S.OUT_FOR_DELIVERY, "OT"),
+        (S.DELIVERED, "F4"),
+    ]
+    assert ups_status("I", None, "OT")[0] == S.OUT_FOR_DELIVERY
+    assert ups_status("I", None, "MP")[0] == S.INFO_RECEIVED
+    assert ups_status("I", "021", "MP")[0] == S.OUT_FOR_DELIVERY  # the description code decides first
+
+
+def test_received_by_signs_the_delivery_and_country_is_no_city() -> None:
+    """Copy of the delivered sample with `deliveryInformation.receivedBy` and, on the label activity, the
+    country name written as city (as UPS does in some replies), plus an SDD that a delivery makes moot."""
+    payload = copy.deepcopy(sample("tracking-response-delivered-1Z1442YY7229014688.json"))
+    package = payload["trackResponse"]["shipment"][0]["package"][0]
+    package["deliveryInformation"] = {"location": "Front Door", "receivedBy": "JOHNSON"}
+    package["deliveryDate"].append({"type": "SDD", "date": "20220127"})
+    package["activity"][1]["location"]["address"]["city"] = "UNITED STATES"
+    [result] = parse_track_response(payload)
+    assert [e.signed_by for e in result.events] == [None, "JOHNSON"]
+    assert result.events[0].location.city is None and result.events[0].location.country == "US"
+    assert result.events[1].location.city == "PARAMUS" and result.events[1].location.state == "NJ"
+    assert result.status == S.DELIVERED and result.estimated_delivery is None
+
+
+def test_local_time_in_the_zone_of_a_canadian_province() -> None:
+    """Copy of the delivered sample moved to Toronto, ON in July (EDT, -04:00), without GMT fields."""
+    payload = copy.deepcopy(sample("tracking-response-delivered-1Z1442YY7229014688.json"))
+    activities = payload["trackResponse"]["shipment"][0]["package"][0]["activity"]
+    activities[0]["location"]["address"].update(city="TORONTO", stateProvince="ON", countryCode="CA", country="CA")
+    for activity in activities:
+        activity["date"] = "20220726"
+    [result] = parse_track_response(payload)
+    assert result.events[-1].occurred_at == utc("2022-07-26T20:30:00")
+    assert result.events[0].occurred_at == utc("2022-07-26T19:16:41")  # borrows the -04:00 of its neighbour
+
+
+def test_track_alert_delivery_is_signed_and_placed() -> None:
+    spec = load_yaml_12(sample_path("openapi-track-alert.yaml").read_text(encoding="utf-8"))
+    examples = spec["webhooks"]["TrackingEvent"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    delivered = parse_track_alert_event(examples["2"]["value"])
+    assert delivered.events[0].signed_by == "John"
+    assert delivered.events[0].location.state == "NC"
+    out_for_delivery = parse_track_alert_event(examples["1"]["value"])
+    assert out_for_delivery.events[0].signed_by is None
+
+    body = dict(examples["1"]["value"])  # without the GMT fields: local Charlotte, NC time (EDT in April)
+    del body["gmtActivityDate"], body["gmtActivityTime"]
+    assert parse_track_alert_event(body).events[0].occurred_at == utc("2024-04-23T13:15:19")
