@@ -59,7 +59,7 @@ def test_describe_reports_capabilities_and_credentials_schema() -> None:
     described = {entry["code"]: entry for entry in registry.describe()}
     dhl = described["dhl"]
     assert dhl["name"] == "DHL"
-    assert dhl["capabilities"] == ["track", "test_credentials", "parse_webhook"]
+    assert dhl["capabilities"] == ["track", "test_credentials", "parse_webhook", "create_shipment", "void_shipment"]
     assert (dhl["webhook_auth_scheme"], dhl["webhook_auth_header"]) == ("secret-header", "x-courier-hub-secret")
     assert dhl["max_batch_size"] == 1
     schema = dhl["credentials_schema"]
@@ -72,6 +72,14 @@ def test_describe_reports_capabilities_and_credentials_schema() -> None:
         assert "parse_webhook" in entry["capabilities"]  # the base parses the generic push format for everyone
         assert entry["webhook_auth_scheme"] in ("secret-header", "standard-webhooks")
         assert entry["credentials_schema"]["type"] == "object"
+        # Booking is advertised exactly where services can be booked, and not otherwise.
+        assert ("create_shipment" in entry["capabilities"]) == bool(entry["services"]), entry["code"]
+    assert {code for code, entry in described.items() if "create_shipment" in entry["capabilities"]} >= {"dhl", "fedex", "ups"}
+    for code in ("postnord", "bring"):
+        assert "create_shipment" not in described[code]["capabilities"] and described[code]["services"] == []
+    fedex_services = {service["code"]: service for service in described["fedex"]["services"]}
+    assert fedex_services["FEDEX_GROUND"]["domestic"] is True
+    assert fedex_services["INTERNATIONAL_ECONOMY"]["international"] is True
 
 
 def test_create_adapter_validates_and_picks_base_url() -> None:
