@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from app.carriers.dhl import express, parcel_de
+from app.carriers.dhl import express, parcel_de, parcel_de_rules
 from app.carriers.dhl.credentials import DhlCredentials
 from app.carriers.dhl.units import EXPRESS, EXPRESS_PRODUCTS, PARCEL_DE, PARCEL_DE_PRODUCTS, api_for
 from app.carriers.errors import CarrierRejected, ShipmentRequestInvalid
@@ -31,7 +31,7 @@ def validate_request(request: ShipmentRequest, credentials: DhlCredentials) -> N
     `service` must be a Parcel DE product or an Express product code, and the
     integration must hold the matching block (`parcel_de` / `express`): the
     error on `service` says which block is missing. The API's own checks
-    follow (`parcel_de.validate`, `express.validate`).
+    follow (`parcel_de_rules.validate`, `express.validate`).
     """
     api = api_for(request.service)
     errors: list[FieldError] = []
@@ -45,7 +45,7 @@ def validate_request(request: ShipmentRequest, credentials: DhlCredentials) -> N
                 "block (GKP user, password, billing numbers)", "service",
             ))  # fmt: skip
         else:
-            errors.extend(parcel_de.validate(request, credentials.parcel_de))
+            errors.extend(parcel_de_rules.validate(request, credentials.parcel_de))
     else:
         if credentials.express is None:
             errors.append(FieldError(

@@ -289,3 +289,81 @@ def test_parser_never_crashes_on_odd_events() -> None:
         assert all(e.occurred_at.tzinfo is timezone.utc for e in result.events)
 
     check()
+
+
+def _event(when: str, code: str, status: str, locality: str | None = None, country: str | None = None) -> dict:
+    event: dict = {"timestamp": when, "statusCode": code, "status": status}
+    if locality or country:
+        event["location"] = {"address": {"addressLocality": locality, "countryCode": country}}
+    return event
+
+
+@pytest.mark.parametrize(
+    ("locality", "country", "expected"),
+    [
+        ("Deutschland", "DE", Location(country="DE")),
+        ("Germany", "DE", Location(country="DE")),
+        ("Bonn, Germany", "DE", Location(city="Bonn", country="DE")),
+        ("LEIPZIG - GERMANY", "DE", Location(city="LEIPZIG", country="DE")),
+        ("Hebron, KY, US", "US", Location(city="Hebron", state="KY", country="US")),
+        ("Oderweg 2, AMSTERDAM", "NL", Location(city="Oderweg 2, AMSTERDAM", country="NL")),
+        ("Luxembourg", "LU", Location(city="Luxembourg", country="LU")),
+    ],
+)
+def test_country_names_are_never_the_city(locality: str, country: str, expected: Location) -> None:
+    from app.carriers.dhl.tracking import parse_location
+
+    assert parse_location({"address": {"addressLocality": locality, "countryCode": country}}) == expected
+
+
+def test_address_region_is_the_state() -> None:
+    from app.carriers.dhl.tracking import parse_location
+
+    place = {"address": {"addressLocality": "Toronto", "addressRegion": "ON", "countryCode": "CA"}}
+    assert parse_location(place) == Location(city="Toronto", state="ON", country="CA")
+
+
+def test_return_to_sender_then_delivered_back_is_returned() -> None:
+    from app.carriers.dhl.tracking import parse_shipment
+
+    shipment = {
+        "id": "1",
+        "status": _event("2024-03-06T10:00:00+01:00", "delivered", "Delivered"),
+        "events": [  # DHL order: newest first
+            _event("2024-03-06T10:00:00+01:00", "delivered", "Delivered", "Bonn", "DE"),
+            _event("2024-03-04T09:00:00+01:00", "transit", "The shipment is being returned to the sender.", "Bonn", "DE"),
+            _event("2024-03-03T09:00:00+01:00", "failure", "Delivery attempt - recipient not at home", "Berlin", "DE"),
+        ],
+    }
+    result = parse_shipment("1", shipment)
+    assert [e.status for e in result.events] == [S.FAILED_ATTEMPT, S.RETURN_TO_SENDER, S.RETURNED]
+    assert result.status is S.RETURNED
+
+
+def test_return_to_sender_is_not_final() -> None:
+    from app.carriers.types import FINAL_STATUSES
+
+    assert normalize_status("transit", "Return to sender") is S.RETURN_TO_SENDER
+    assert S.RETURN_TO_SENDER not in FINAL_STATUSES
+    assert normalize_status("delivered", "Delivered back to the sender") is S.RETURNED
+
+
+def test_signed_by_on_the_delivery_and_no_eta_once_delivered() -> None:
+    from app.carriers.dhl.tracking import parse_shipment
+
+    shipment = {
+        "id": "1",
+        "status": _event("2024-03-06T10:00:00+01:00", "delivered", "Delivered"),
+        "estimatedTimeOfDelivery": "2024-03-06T18:00:00+01:00",
+        "details": {"proofOfDelivery": {"signed": {"@type": "Person", "familyName": "Doe", "givenName": "Jane"}}},
+        "events": [
+            _event("2024-03-06T10:00:00+01:00", "delivered", "Delivered", "Bonn", "DE"),
+            _event("2024-03-06T07:00:00+01:00", "transit", "Out for delivery", "Bonn", "DE"),
+        ],
+    }
+    result = parse_shipment("1", shipment)
+    assert [e.signed_by for e in result.events] == [None, "Jane Doe"]
+    assert result.status is S.DELIVERED
+    assert result.estimated_delivery is None
+    shipment["details"]["proofOfDelivery"]["signed"]["name"] = "J. Doe"
+    assert parse_shipment("1", shipment).events[-1].signed_by == "J. Doe"
