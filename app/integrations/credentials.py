@@ -71,7 +71,8 @@ def validate_credentials(*, carrier: str, credentials: dict[str, Any]) -> dict[s
             f"The credentials do not match the {carrier} credentials schema (GET /v1/carriers); see `errors`.",
             errors=errors,
         ) from None
-    return _reveal(validated.model_dump(exclude_none=True))
+    # Only what was given is stored: defaults are applied again whenever an adapter is built from it.
+    return _reveal(validated.model_dump(exclude_none=True, exclude_unset=True))
 
 
 def _secret_fields(model: type[BaseModel]) -> set[str]:

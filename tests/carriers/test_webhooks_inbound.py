@@ -222,7 +222,7 @@ def test_dhl_push_with_tracking_response_sample_verifies_and_parses() -> None:
         S.DELIVERED,
         "DELIVERED - PARCEL LOCKER",
     )
-    assert last.location == Location(city="Henderson, NV, US", postal_code="89014", country="US")
+    assert last.location == Location(city="Henderson", state="NV", postal_code="89014", country="US")
 
 
 def test_dhl_push_numeric_shipment_id_and_empty_list() -> None:

@@ -316,6 +316,24 @@ async def _drive_api(client: httpx.AsyncClient, app: Any, tenant: Any) -> None:
     _ok(await client.get(f"/v1/events?cursor={events_page['next_cursor']}&type=shipment.created&type=ping", headers=merchant))
     _ok(await client.get("/v1/events", params={"occurred_after": since, "occurred_before": datetime.now(timezone.utc).isoformat()}, headers=merchant))
 
+    # labels: book, replay, list, get, document, void
+    ship_reply = json.loads(shared_sample("carrier-samples", "fedex", "ship-response-spec-example.json").read_text(encoding="utf-8-sig"))
+    cancel_reply = json.loads(shared_sample("carrier-samples", "fedex", "cancel-response-example.json").read_text(encoding="utf-8-sig"))
+    address = {"name": "A", "address_lines": ["1 Main St"], "city": "Memphis", "postal_code": "38115", "state": "TN", "country": "US", "phone": "9015551234"}
+    label_body = {"carrier": "fedex", "integration_id": fedex["id"], "service": "FEDEX_GROUND", "shipper": address, "recipient": address,
+                  "parcels": [{"weight_grams": 1000}]}
+    with respx.mock(assert_all_called=False) as carriers:
+        carriers.post(FEDEX_TOKEN).respond(200, json={"access_token": "t", "token_type": "bearer", "expires_in": 3599})
+        carriers.post("https://apis.fedex.com/ship/v1/shipments").respond(200, json=ship_reply)
+        carriers.put("https://apis.fedex.com/ship/v1/shipments/cancel").respond(200, json=cancel_reply)
+        label_key = key()
+        label = _ok(await client.post("/v1/labels", json=label_body, headers={**merchant, **label_key}), 201)
+        _ok(await client.post("/v1/labels", json=label_body, headers={**merchant, **label_key}), 201)
+        _ok(await client.get("/v1/labels?limit=1&carrier=fedex&status=booked", headers=merchant))
+        _ok(await client.get(f"/v1/labels/{label['id']}", headers=merchant))
+        assert (await client.get(label["documents"][0]["url"], headers=merchant)).status_code == 200
+        _ok(await client.post(f"/v1/labels/{label['id']}/void", headers=merchant))
+
     # deleting an integration detaches its shipments
     assert (await client.delete(f"/v1/integrations/{spare['id']}", headers=admin)).status_code == 204
     assert (await client.delete(f"/v1/integrations/{fedex['id']}", headers=admin)).status_code == 204

@@ -76,7 +76,7 @@ CASES: dict[str, Case] = {
         events=12,
         event={"occurred_at": "2023-05-08T17:37:00Z", "status": "delivered", "carrier_code": "delivered",
                "description": "DELIVERED - PARCEL LOCKER",
-               "location": {"city": "Henderson, NV, US", "postal_code": "89014", "state": None, "country": "US"}},
+               "location": {"city": "Henderson", "postal_code": "89014", "state": "NV", "country": "US"}},
     ),
     "fedex": Case(
         credentials={"client_id": "fx-client", "client_secret": "fx-secret-value", "account_number": "740561073"},
@@ -85,7 +85,7 @@ CASES: dict[str, Case] = {
             200, json=sample("fedex", "tracking-response-delivered-ground-738488882438.json")))[1],
         events=17,
         event={"occurred_at": "2024-08-20T16:41:57Z", "status": "delivered", "carrier_code": "DL", "description": "Delivered",
-               "location": {"city": "Blue Point", "postal_code": "11715", "state": None, "country": "US"}},
+               "location": {"city": "Blue Point", "postal_code": "11715", "state": "NY", "country": "US"}},
     ),
     "ups": Case(
         credentials={"client_id": "ups-client", "client_secret": "ups-secret-value"},
@@ -93,8 +93,8 @@ CASES: dict[str, Case] = {
         serve=lambda r: (_oauth(r, UPS_TOKEN, "14399"), r.get(UPS_TRACK + "1Z1442YY7229014688").respond(
             200, json=sample("ups", "tracking-response-delivered-1Z1442YY7229014688.json")))[1],
         events=2,
-        event={"occurred_at": "2022-01-26T16:30:00Z", "status": "delivered", "carrier_code": "011", "description": "DELIVERED",
-               "location": {"city": "PARAMUS", "postal_code": None, "state": None, "country": "US"}},
+        event={"occurred_at": "2022-01-26T21:30:00Z", "status": "delivered", "carrier_code": "011", "description": "DELIVERED",
+               "location": {"city": "PARAMUS", "postal_code": None, "state": "NJ", "country": "US"}},
     ),
     "postnord": Case(
         credentials={"api_key": "0123456789abcdef0123456789abcdef"},
