@@ -45,7 +45,8 @@ from app.carriers.types import TrackingResult
 
 if TYPE_CHECKING:
     from app.carriers.http import CarrierHttp
-    from app.carriers.shipping import BookedShipment, Service, ShipmentRequest, VoidRequest  # noqa: F401
+    from app.carriers.locations import AddressValidation, ServicePoint, ServicePointQuery
+    from app.carriers.shipping import Address, BookedShipment, Service, ShipmentRequest, VoidRequest  # noqa: F401
 
 Environment = Literal["sandbox", "production"]
 
@@ -57,6 +58,7 @@ CAPABILITIES: tuple[str, ...] = (
     "create_shipment",
     "void_shipment",
     "validate_address",
+    "find_service_points",
 )
 INHERITED_CAPABILITIES: frozenset[str] = frozenset({"parse_webhook"})
 """Operations the base class implements for every adapter, so every adapter reports them."""
@@ -254,9 +256,25 @@ class CarrierAdapter:
         """
         raise CapabilityNotSupported(self.code, "voiding a shipment is not supported")
 
-    async def validate_address(self, address: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Validate/normalize an address with the carrier."""
+    async def validate_address(self, address: Address) -> AddressValidation:
+        """Ask the carrier whether `address` exists as written: verdict, residential/commercial, normalized candidates.
+
+        Raises CapabilityNotSupported where the carrier has no such API, and
+        the transport errors of `track` (CarrierAuthError, CarrierUnavailable,
+        CarrierRateLimited, CarrierBadResponse); CarrierRejected when the
+        carrier refuses the request itself (e.g. a country it does not cover).
+        """
         raise CapabilityNotSupported(self.code, "address validation is not supported")
+
+    async def find_service_points(self, query: ServicePointQuery) -> list[ServicePoint]:
+        """Pickup points near the queried address, nearest first, at most `query.limit`.
+
+        An area the carrier serves but has no point in gives []. Raises
+        CapabilityNotSupported where the carrier has no locator, CarrierRejected
+        for a query it refuses (an unknown postal code), and the transport
+        errors of `track`.
+        """
+        raise CapabilityNotSupported(self.code, "service point search is not supported")
 
 
 def blank_number_result(number: str) -> TrackingResult:

@@ -28,7 +28,8 @@ ContentsType = Literal["merchandise", "documents", "gift", "sample", "return", "
 Incoterm = Literal["DAP", "DDP", "DDU", "EXW", "FCA", "CPT", "CIP", "DPU"]
 
 
-def _upper_country(value: str) -> str:
+def upper_country(value: str) -> str:
+    """`value` as an upper-case ISO 3166-1 alpha-2 code; ValueError when it is not two ASCII letters."""
     value = value.strip().upper()
     if len(value) != 2 or not value.isascii() or not value.isalpha():
         raise ValueError("must be an ISO 3166-1 alpha-2 country code, e.g. 'DE'")
@@ -53,7 +54,7 @@ class Address(BaseModel):
     @field_validator("country")
     @classmethod
     def _country(cls, value: str) -> str:
-        return _upper_country(value)
+        return upper_country(value)
 
     @field_validator("address_lines")
     @classmethod
@@ -94,7 +95,7 @@ class CustomsItem(BaseModel):
     @field_validator("origin_country")
     @classmethod
     def _country(cls, value: str) -> str:
-        return _upper_country(value)
+        return upper_country(value)
 
 
 class Customs(BaseModel):
