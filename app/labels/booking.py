@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from fastapi import Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,7 +48,7 @@ from app.integrations.adapters import AdapterSpec, build_adapter, carrier_proble
 from app.integrations.models import Integration
 from app.labels import service
 from app.labels.errors import LabelBookingInProgress, LabelNotVoidable, LabelOutcomeUnknown
-from app.labels.models import Label
+from app.labels.models import Label, LabelDocument
 from app.labels.schemas import LabelCreate, LabelOut
 
 BOOKING_RETRY_AFTER_SECONDS = 5
@@ -64,9 +65,21 @@ def _outcome_unknown(exc: CarrierError) -> bool:
     return False
 
 
-async def _answer_existing(request: IdempotentRequest, label: Label) -> Response:
-    """The answer to a retry whose key already has a label: the label (201), 409 while pending, 422 for another body."""
-    if request.fingerprint is None or label.request_hash != request.fingerprint.digest:
+@dataclass(frozen=True)
+class Booked:
+    """A booked label and its documents (without their bytes)."""
+
+    label: Label
+    documents: list[LabelDocument]
+
+    def out(self) -> LabelOut:
+        """The label resource (`LabelOut`)."""
+        return LabelOut.of(self.label, self.documents)
+
+
+async def _existing(*, session: AsyncSession, label: Label, request_hash: str) -> Booked:
+    """What a retry whose key already has a label gets: the label; 409 while pending; 422 for another body."""
+    if label.request_hash != request_hash:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used to book another label (other body). Use a new key for a new booking."
         )
@@ -83,8 +96,8 @@ async def _answer_existing(request: IdempotentRequest, label: Label) -> Response
             label_id=str(label.id),
             outcome_unknown=unknown,
         )
-    documents = await service.documents_of(session=request.session, tenant_id=label.tenant_id, label_ids=[label.id])
-    return await request.respond(201, LabelOut.of(label, documents[label.id]))
+    documents = await service.documents_of(session=session, tenant_id=label.tenant_id, label_ids=[label.id])
+    return Booked(label, documents[label.id])
 
 
 def _booking_adapter_class(carrier: str) -> type[CarrierAdapter]:
@@ -100,10 +113,23 @@ def _booking_adapter_class(carrier: str) -> type[CarrierAdapter]:
     return cls
 
 
-async def create_label(
-    *, request: IdempotentRequest, body: LabelCreate, settings: Settings, cipher: CredentialsCipher, http: CarrierHttp
-) -> Response:
-    """Book `body` at the carrier under the request's Idempotency-Key; the 201 response is the label (`LabelOut`).
+async def book(
+    *,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    body: LabelCreate,
+    key: str,
+    request_hash: str,
+    settings: Settings,
+    cipher: CredentialsCipher,
+    http: CarrierHttp,
+) -> Booked:
+    """Book `body` at the carrier exactly once under `key` (see the module docstring); the label and its documents.
+
+    `session` is scoped to `tenant_id` and may hold a transaction (it is
+    committed before the carrier call and again after it); the caller
+    commits the outcome. `request_hash` identifies the request made under
+    `key` (another hash under the same key is 422).
 
     Raises Problems: 422 `unsupported-carrier`, `shipment-invalid` (`errors`:
     field by field, before any carrier call), `order-not-found`, the
@@ -113,13 +139,9 @@ async def create_label(
     (`carrier_errors`), 502 `carrier-auth-failed` / `carrier-bad-response`,
     503 `carrier-unavailable` / `carrier-rate-limited`, 502 `label-outcome-unknown`.
     """
-    session, tenant_id = request.session, request.tenant_id
-    key = request.key
-    if key is None or request.fingerprint is None:  # required=True on the route: never None here
-        raise RuntimeError("POST /v1/labels runs with a required Idempotency-Key")
     existing = await service.by_idempotency_key(session=session, tenant_id=tenant_id, key=key)
     if existing is not None:
-        return await _answer_existing(request, existing)
+        return await _existing(session=session, label=existing, request_hash=request_hash)
 
     _booking_adapter_class(body.carrier)
     body = await service.with_order(session=session, tenant_id=tenant_id, body=body)
@@ -138,7 +160,7 @@ async def create_label(
         body=body,
         integration_id=integration.id,
         idempotency_key=key,
-        request_hash=request.fingerprint.digest,
+        request_hash=request_hash,
     )
     await session.commit()  # the booking is on record before the carrier hears of it
 
@@ -159,7 +181,26 @@ async def create_label(
         await session.commit()
         raise carrier_problem(exc) from None
     label, documents = await service.record_booked(session=session, label=label, booked=booked)
-    return await request.respond(201, LabelOut.of(label, documents))
+    return Booked(label, documents)
+
+
+async def create_label(
+    *, request: IdempotentRequest, body: LabelCreate, settings: Settings, cipher: CredentialsCipher, http: CarrierHttp
+) -> Response:
+    """`POST /v1/labels`: `book` under the request's Idempotency-Key; the 201 response (stored under the key) is the label."""
+    if request.key is None or request.fingerprint is None:  # required=True on the route: never None here
+        raise RuntimeError("POST /v1/labels runs with a required Idempotency-Key")
+    booked = await book(
+        session=request.session,
+        tenant_id=request.tenant_id,
+        body=body,
+        key=request.key,
+        request_hash=request.fingerprint.digest,
+        settings=settings,
+        cipher=cipher,
+        http=http,
+    )
+    return await request.respond(201, booked.out())
 
 
 async def void_label(
