@@ -21,6 +21,7 @@ from app.events.router import router as events_router
 from app.health import router as health_router
 from app.carriers.router import router as carriers_router
 from app.integrations.router import router as integrations_router
+from app.labels.batch_router import router as label_batches_router
 from app.labels.router import router as labels_router
 from app.pos.router import router as pos_router
 from app.shipments.inbound_router import operator_router as inbound_webhooks_router
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         integrations_router,
         shipments_router,
         labels_router,
+        label_batches_router,
         plans_router,
         billing_router,
         webhook_endpoints_router,

@@ -6,6 +6,7 @@ from app.core.db.base import Base
 from app.events.models import IntegrationEvent
 from app.idempotency.models import IdempotencyKey
 from app.integrations.models import Integration
+from app.labels.batch_models import LabelBatch, LabelBatchItem
 from app.labels.models import Label, LabelDocument
 from app.pos.models import PosOrder
 from app.shipments.inbound_models import InboundWebhook, UnmatchedTrackingUpdate
@@ -23,6 +24,8 @@ __all__ = [
     "Integration",
     "IntegrationEvent",
     "Label",
+    "LabelBatch",
+    "LabelBatchItem",
     "LabelDocument",
     "Plan",
     "PlatformApiKey",

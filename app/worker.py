@@ -1,12 +1,14 @@
 """The worker process (`courier-hub worker`): everything that happens after a request commits.
 
-Three loops share one process and one database pool (application role, RLS
+Four loops share one process and one database pool (application role, RLS
 applies; every unit of work is its own tenant-scoped transaction):
 
 * webhook deliveries (app.webhooks.delivery.DeliverySender): up to
   WORKER_CONCURRENCY signed attempts in flight;
 * scheduled tracking refresh (app.shipments.polling.refresh_due): shipments
   whose `next_track_at` is due, batched per carrier;
+* label batches (app.labels.batch_worker.BatchBooker): queued batch items
+  booked exactly once, LABEL_BATCH_CONCURRENCY_PER_CARRIER per carrier;
 * maintenance every WORKER_MAINTENANCE_INTERVAL_SECONDS: expired
   Idempotency-Keys and old delivery attempts are purged and lapsed billing
   grace periods settled.
@@ -121,7 +123,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, tracking: bool 
     client = ssrf.build_webhook_client(settings=settings)
     http = CarrierHttp(settings=settings)
     sender = DeliverySender(db=db, settings=settings, cipher=cipher, client=client)
-    loops = [sender.run(stop)]
+    from app.labels.batch_worker import BatchBooker
+
+    booker = BatchBooker(db=db, settings=settings, cipher=cipher, http=http)
+    loops = [sender.run(stop), booker.run(stop)]
     if tracking:
         loops.append(_tracking_loop(db=db, settings=settings, http=http, stop=stop))
     if maintenance:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -34,11 +35,15 @@ class _BodyTooLarge(HTTPException):
 
 
 class RequestContextMiddleware:
-    """Binds the request id, caps the body at `max_body_bytes` (413), adds security headers."""
+    """Binds the request id, caps the body at `max_body_bytes` (413), adds security headers.
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    `large_bodies` maps exact paths to a larger cap (a batch of 1,000 labels).
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, large_bodies: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.large_bodies = dict(large_bodies or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,10 +66,11 @@ class RequestContextMiddleware:
                     out.setdefault(name, value)
             await send(message)
 
+        limit = self.large_bodies.get(scope.get("path", ""), self.max_body_bytes)
         try:
             declared = headers.get("content-length")
-            if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-                await self._too_large(scope, receive, send_with_headers)
+            if declared is not None and (not declared.isdigit() or int(declared) > limit):
+                await self._too_large(scope, receive, send_with_headers, limit)
                 return
 
             received = 0
@@ -74,8 +80,8 @@ class RequestContextMiddleware:
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > self.max_body_bytes:
-                        raise _BodyTooLarge(self.max_body_bytes)
+                    if received > limit:
+                        raise _BodyTooLarge(limit)
                 return message
 
             try:
@@ -83,7 +89,7 @@ class RequestContextMiddleware:
             except _BodyTooLarge:
                 if response_started:
                     raise
-                await self._too_large(scope, receive, send_with_headers)
+                await self._too_large(scope, receive, send_with_headers, limit)
         finally:
             # One access line per request, inside the request-id context (uvicorn's own
             # access log runs outside it and is switched off by `courier-hub serve`).
@@ -96,6 +102,6 @@ class RequestContextMiddleware:
             )
             reset_request_id(token)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = BodyTooLarge(f"The request body exceeds {self.max_body_bytes} bytes.").response()
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = BodyTooLarge(f"The request body exceeds {limit} bytes.").response()
         await response(scope, receive, send)

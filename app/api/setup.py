@@ -37,6 +37,10 @@ def install_pipeline(app: FastAPI, settings: Settings) -> None:
     app.state.settings = settings
     app.state.key_stamper = LastUsedStamper()
     install_rate_limits(app, settings)  # before RequestContextMiddleware: that one stays outermost
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        large_bodies={"/v1/label-batches": settings.max_batch_body_bytes},
+    )
     app.add_exception_handler(IdempotentReplay, _replay)  # type: ignore[arg-type]
     app.add_exception_handler(ClientDisconnect, _client_disconnected)  # type: ignore[arg-type]

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = Field(default=1_048_576, description="Request body cap in bytes (413 above it).")
+    max_batch_body_bytes: int = Field(
+        default=16 * 1_048_576, description="Body cap of POST /v1/label-batches (1,000 bookings), in bytes."
+    )
 
     # Database. DATABASE_URL is the *owner* connection (runs migrations). The
     # API and the worker drop to APP_DB_USER, which owns nothing and cannot
@@ -129,6 +132,18 @@ class Settings(BaseSettings):
         default=30 * 24 * 3600, description="Stop refreshing a shipment this long after its last status change."
     )
     tracking_refresh_batch_size: int = Field(default=200, description="Due shipments one worker claims per round.")
+
+    # Label batches (booked by the worker) and the service-point answer cache.
+    label_batch_claim_size: int = Field(default=50, ge=1, description="Queued batch items one worker claims per round.")
+    label_batch_concurrency_per_carrier: int = Field(
+        default=4, ge=1, description="Bookings one worker sends to one carrier at once."
+    )
+    label_batch_lease_seconds: float = Field(
+        default=300, gt=0, description="How long a claimed item is the worker's; a killed worker's items come back after it."
+    )
+    label_batch_max_attempts: int = Field(
+        default=5, ge=1, description="Bookings of one item the carrier could not take (unavailable, rate limited) before it fails."
+    )
 
     @property
     def webhook_dev_hosts(self) -> frozenset[str]:

@@ -18,6 +18,10 @@ class LabelDocumentNotFound(NotFound):
     """The label has no document with this index (see the label's `documents`)."""
 
 
+class LabelBatchNotFound(NotFound):
+    """The batch id in the path names no label batch of this tenant."""
+
+
 class LabelNotVoidable(Problem):
     """The label cannot be voided: the carrier offers no cancel for it, or it is not booked (yet).
 
