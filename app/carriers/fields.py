@@ -9,7 +9,7 @@ it follows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -34,3 +34,11 @@ def code_message_pairs(items: Any) -> list[tuple[str, str]]:
     if not isinstance(items, list):
         return []
     return [(str(e.get("code") or ""), str(e.get("message") or "")) for e in items if isinstance(e, Mapping)]
+
+
+def code_message_text(pairs: Iterable[tuple[str | None, str | None]]) -> str:
+    """`"code: message; code: message"` of `(code, message)` pairs, for exception messages and logs.
+
+    A blank part is left out of its pair ("message" alone, "code" alone); "" for no pairs.
+    """
+    return "; ".join(": ".join(part for part in pair if part) for pair in pairs)

@@ -24,6 +24,7 @@ import asyncio
 import json as jsonlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -97,6 +98,18 @@ class wait_retry_after_or_backoff(wait_base):  # noqa: N801 - tenacity naming st
             if retry_after is not None:
                 return min(retry_after, self.max_wait)
         return min(self.fallback(retry_state), self.max_wait)
+
+
+@dataclass(frozen=True)
+class GetRequest:
+    """A GET a carrier's pure request builder hands to its adapter: absolute `url` and query `params`.
+
+    Headers (credentials) are the adapter's; `params` may hold a key
+    (PostNord's `apikey`), so log a request only through `redact_url`.
+    """
+
+    url: str
+    params: dict[str, str]
 
 
 def redact_url(url: httpx.URL | str) -> str:

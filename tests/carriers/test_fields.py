@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from app.carriers.fields import code_message_pairs, compact_id, text_of
+from app.carriers.fields import code_message_pairs, code_message_text, compact_id, text_of
 from app.carriers.timezones import parse_optional_datetime
 from tests.carriers.helpers import utc
 
@@ -28,6 +28,12 @@ def test_code_message_pairs() -> None:
     assert code_message_pairs(items) == [("TW0001", "Tracking Information Not Found"), ("400", ""), ("", "")]
     assert code_message_pairs(None) == []
     assert code_message_pairs({"code": "X"}) == []
+
+
+def test_code_message_text() -> None:
+    pairs = [("TW0001", "Tracking Information Not Found"), ("", "no code"), ("151018", None)]
+    assert code_message_text(pairs) == "TW0001: Tracking Information Not Found; no code; 151018"
+    assert code_message_text([]) == ""
 
 
 def test_parse_optional_datetime() -> None:

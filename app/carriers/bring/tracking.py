@@ -28,7 +28,6 @@ display date/time (or an ETA date) is given it is read as Europe/Oslo time.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,9 +41,12 @@ from app.carriers.bring.schemas import (
     Package,
     TrackingReply,
 )
-from app.carriers.bring.units import DELIVERED_STATUSES, ReturnLeg, normalize_event_status, place_and_country
+from app.carriers.bring.units import normalize_event_status, place_and_country
 from app.carriers.errors import CarrierAuthError, CarrierBadResponse, CarrierRateLimited, CarrierUnavailable
 from app.carriers.fields import compact_id, text_of
+from app.carriers.history import HANDED_OVER
+from app.carriers.http import GetRequest
+from app.carriers.returns import RETURN_STATUSES, ReturnLeg
 from app.carriers.timezones import parse_optional_datetime
 from app.carriers.types import Location, ServicePoint, TrackingEvent, TrackingResult, TrackingStatus
 
@@ -59,21 +61,14 @@ LANGUAGE = "en"
 NOT_FOUND_CODES = frozenset({400, 404})
 """Consignment-level error codes that concern the query itself: the number is reported as not found."""
 PICKUP_STATUS = "READY_FOR_PICKUP"
-NO_ETA_STATUSES = frozenset({TrackingStatus.RETURN_TO_SENDER, TrackingStatus.RETURNED})
-"""Statuses after which Bring's delivery promise (to the recipient) no longer applies."""
 
 
-@dataclass(frozen=True)
-class TrackRequest:
-    """One tracking call: GET `url` with query `params` (the Mybring headers are added by the adapter)."""
+def build_track_request(base_url: str, number: str) -> GetRequest:
+    """`GET {base}/tracking/api/v2/tracking.json?q=<number>&lang=en` (RAML query parameters `q`, `lang`).
 
-    url: str
-    params: dict[str, str]
-
-
-def build_track_request(base_url: str, number: str) -> TrackRequest:
-    """`GET {base}/tracking/api/v2/tracking.json?q=<number>&lang=en` (RAML query parameters `q`, `lang`)."""
-    return TrackRequest(url=f"{base_url}{TRACKING_PATH}", params={"q": number, "lang": LANGUAGE})
+    The Mybring headers are added by the adapter.
+    """
+    return GetRequest(url=f"{base_url}{TRACKING_PATH}", params={"q": number, "lang": LANGUAGE})
 
 
 def _parse_instant(value: Any) -> datetime | None:
@@ -185,7 +180,7 @@ def _build_events(packages: list[Package]) -> list[TrackingEvent]:
                 description=plain_description(event.description),
                 location=_location(event),
                 service_point=_service_point(event, package, code),
-                signed_by=text_of(signer) if status in DELIVERED_STATUSES else None,
+                signed_by=text_of(signer) if status in HANDED_OVER else None,
                 raw=event.raw,
             )
         )
@@ -237,7 +232,7 @@ def _result(number: str, consignments: list[Consignment], packages: list[Package
     if service_point is None:
         service_point = next((sp for p in packages if (sp := _expected_pickup_point(p))), None)
     estimated = None
-    if status not in NO_ETA_STATUSES:
+    if status not in RETURN_STATUSES:
         estimated = next((eta for p in packages if (eta := _estimated_delivery(p))), None)
     raw = consignments[0].raw if len(consignments) == 1 else {"consignmentSet": [c.raw for c in consignments]}
     return TrackingResult(

@@ -9,7 +9,7 @@ Returns: RETURN ("The package has been returned to sender.") is the start
 of the way back (RETURN_TO_SENDER, not final); DELIVERED_SENDER ("Package
 has been returned to the sender") is the delivery back (RETURNED, final).
 After a RETURN, transit scans are the way back and a DELIVERED is the
-delivery to the sender (`ReturnLeg`).
+delivery to the sender (`app.carriers.returns.ReturnLeg`).
 
 Also here: the country-name helpers for `Event.city`/`Event.country`.
 """
@@ -17,11 +17,8 @@ Also here: the country-name helpers for `Event.city`/`Event.country`.
 from __future__ import annotations
 
 import logging
-from functools import cache
 
-from babel import Locale
-
-from app.carriers.fields import text_of
+from app.carriers import places
 from app.carriers.shipping import Service
 from app.carriers.types import TrackingStatus
 
@@ -90,55 +87,8 @@ def normalize_event_status(code: str | None, previous: TrackingStatus | None) ->
     return mapped
 
 
-DELIVERED_STATUSES = frozenset({TrackingStatus.DELIVERED, TrackingStatus.RETURNED})
-"""Normalized statuses of a handed-over parcel: the events where `recipientSignature.name` is who signed."""
-
-
-class ReturnLeg:
-    """Reads a history oldest first: once a return is under way, the parcel's moves are the way back.
-
-    After a RETURN_TO_SENDER event, transit scans (INFO_RECEIVED, IN_TRANSIT,
-    OUT_FOR_DELIVERY) stay RETURN_TO_SENDER and a DELIVERED is the delivery
-    back to the sender (RETURNED). Other statuses are kept as they are.
-    """
-
-    _MOVING = frozenset({TrackingStatus.INFO_RECEIVED, TrackingStatus.IN_TRANSIT, TrackingStatus.OUT_FOR_DELIVERY})
-
-    def __init__(self) -> None:
-        self.returning = False
-
-    def apply(self, status: TrackingStatus) -> TrackingStatus:
-        """`status` as seen on the return leg, if one has started; updates the leg's state."""
-        if status is TrackingStatus.RETURN_TO_SENDER:
-            self.returning = True
-        elif self.returning and status in self._MOVING:
-            return TrackingStatus.RETURN_TO_SENDER
-        elif self.returning and status is TrackingStatus.DELIVERED:
-            return TrackingStatus.RETURNED
-        return status
-
-
-_NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
-"""CLDR territory codes that are no country (unknown region, EU, eurozone, UN, pseudo-locales)."""
-_NAME_LOCALES = ("en", "nb", "nn", "sv", "da", "fi", "de", "fr")
+NAME_LOCALES = ("en", "nb", "nn", "sv", "da", "fi", "de", "fr")
 """Languages whose country names Bring may write (its `lang` values en/no/sv/dk, plus neighbours)."""
-
-
-@cache
-def _countries_by_name() -> dict[str, str]:
-    """Casefolded country name (CLDR via babel, in `_NAME_LOCALES`) -> ISO alpha-2."""
-    names: dict[str, str] = {}
-    for locale in _NAME_LOCALES:
-        for code, name in Locale.parse(locale).territories.items():
-            if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES:
-                names.setdefault(name.casefold(), code)
-    return names
-
-
-def country_from_name(value: str | None) -> str | None:
-    """ISO alpha-2 for a country name in one of `_NAME_LOCALES` ("Norge", "Norway", "SVERIGE"), else None."""
-    text = (value or "").strip().casefold()
-    return _countries_by_name().get(text) if text else None
 
 
 def place_and_country(city: str | None, country_code: str | None, country_name: str | None) -> tuple[str | None, str | None]:
@@ -147,12 +97,6 @@ def place_and_country(city: str | None, country_code: str | None, country_name: 
     A `city` that is a country name (Bring writes e.g. "NORGE" or "Sweden"
     there for international events) is no city: it is dropped and, when no
     country code is given, taken as the country. The country is a 2-letter
-    `countryCode`, else the `country` name ("Norway").
+    `countryCode`, else the `country` name ("Norway") (`app.carriers.places`).
     """
-    place = text_of(city)
-    named_country = country_from_name(place)
-    if named_country is not None:
-        place = None
-    code = (text_of(country_code) or "").upper()
-    country = (code if len(code) == 2 and code.isalpha() else None) or country_from_name(country_name) or named_country
-    return place, country
+    return places.place_and_country(city, places.alpha2(country_code), country_name, NAME_LOCALES)

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+from app.carriers.lenient import OpenModel
 
 
 def _text(value: Any) -> Any:
@@ -34,7 +32,7 @@ def _text(value: Any) -> Any:
 # --- Parcel DE Shipping v2 ----------------------------------------------------------------------------------
 
 
-class ParcelDeStatus(_Lenient):
+class ParcelDeStatus(OpenModel):
     """`RequestStatus`: title, status (statusCode is the deprecated twin), detail, instance."""
 
     title: str | None = None
@@ -54,7 +52,7 @@ class ParcelDeStatus(_Lenient):
         return self.status if self.status is not None else self.statusCode
 
 
-class ParcelDeDocument(_Lenient):
+class ParcelDeDocument(OpenModel):
     """`Document`: the file as `b64` (PDF), `zpl2` (ZPL text) or `url`, with fileFormat/printFormat."""
 
     b64: str | None = None
@@ -64,7 +62,7 @@ class ParcelDeDocument(_Lenient):
     printFormat: str | None = None  # noqa: N815
 
 
-class ParcelDeValidationMessage(_Lenient):
+class ParcelDeValidationMessage(OpenModel):
     """`ValidationMessageItem`: {property, validationMessage, validationState ("Error", "Warning", ...)}."""
 
     property: str | None = None
@@ -72,7 +70,7 @@ class ParcelDeValidationMessage(_Lenient):
     validationState: str | None = None  # noqa: N815
 
 
-class ParcelDeItem(_Lenient):
+class ParcelDeItem(OpenModel):
     """`ResponseItem`: one shipment of the order (in request order)."""
 
     shipmentNo: str | None = None  # noqa: N815
@@ -94,7 +92,7 @@ class ParcelDeItem(_Lenient):
         return [] if value is None else value
 
 
-class ParcelDeResponse(_Lenient):
+class ParcelDeResponse(OpenModel):
     """`LabelDataResponse`: {status, items[]}."""
 
     status: ParcelDeStatus | None = None
@@ -109,7 +107,7 @@ class ParcelDeResponse(_Lenient):
 # --- MyDHL API (DHL Express) --------------------------------------------------------------------------------
 
 
-class ExpressDocument(_Lenient):
+class ExpressDocument(OpenModel):
     """`documents[]`: {typeCode label|waybillDoc|invoice|receipt|qr-code, imageFormat, content (base64),
     packageReferenceNumber?}."""
 
@@ -119,7 +117,7 @@ class ExpressDocument(_Lenient):
     packageReferenceNumber: int | None = None  # noqa: N815
 
 
-class ExpressPackage(_Lenient):
+class ExpressPackage(OpenModel):
     """`packages[]`: {referenceNumber (1-999), trackingNumber (piece id), trackingUrl}."""
 
     referenceNumber: int | None = None  # noqa: N815
@@ -131,7 +129,7 @@ class ExpressPackage(_Lenient):
         return _text(value)
 
 
-class ExpressCharge(_Lenient):
+class ExpressCharge(OpenModel):
     """`shipmentCharges[]`: {currencyType BILLC|PULCL|BASEC, priceCurrency, price (major units)}."""
 
     currencyType: str | None = None  # noqa: N815
@@ -139,14 +137,14 @@ class ExpressCharge(_Lenient):
     price: float | None = None
 
 
-class ExpressEstimatedDelivery(_Lenient):
+class ExpressEstimatedDelivery(OpenModel):
     """`estimatedDeliveryDate`: {estimatedDeliveryDate ("2022-12-15T23:59:00Z"), estimatedDeliveryType}."""
 
     estimatedDeliveryDate: str | None = None  # noqa: N815
     estimatedDeliveryType: str | None = None  # noqa: N815
 
 
-class ExpressShipmentResponse(_Lenient):
+class ExpressShipmentResponse(OpenModel):
     """201 reply of `POST /shipments`."""
 
     shipmentTrackingNumber: str | None = None  # noqa: N815
@@ -167,7 +165,7 @@ class ExpressShipmentResponse(_Lenient):
         return [] if value is None else value
 
 
-class ExpressError(_Lenient):
+class ExpressError(OpenModel):
     """Error body: {instance, detail ("7008: ..."), title, message, status ("400"), additionalDetails[]}."""
 
     instance: str | None = None

@@ -42,8 +42,11 @@ from datetime import tzinfo
 from functools import lru_cache
 from typing import Any
 
-from app.carriers.dhl.units import STATUS_CODES, TEXT_RULES
+from app.carriers.dhl.units import ALPHA3, STATUS_CODES, TEXT_RULES
 from app.carriers.errors import CarrierBadResponse, WebhookPayloadError
+from app.carriers.history import sign_latest
+from app.carriers.places import territory_names
+from app.carriers.returns import NONE_CARRIED_BACK, ReturnLeg, delivered_back
 from app.carriers.timezones import parse_carrier_datetime, parse_iso, zone_for
 from app.carriers.types import Location, TrackingEvent, TrackingResult, TrackingStatus
 
@@ -70,14 +73,10 @@ def _str(value: Any) -> str | None:
 
 @lru_cache(maxsize=1)
 def _country_names() -> dict[str, frozenset[str]]:
-    """Alpha-2 code -> the casefolded names and codes of that country."""
-    from babel import Locale
-
-    from app.carriers.dhl.units import ALPHA3
-
+    """Alpha-2 code -> the casefolded names (CLDR, `app.carriers.places`) and codes of that country."""
     names: dict[str, set[str]] = {code: {code.casefold(), alpha3.casefold()} for code, alpha3 in ALPHA3.items()}
     for locale in _NAME_LOCALES:
-        for code, name in Locale.parse(locale).territories.items():
+        for code, name in territory_names(locale).items():
             if code in names:
                 names[code].add(name.casefold())
     names["US"].update({"usa", "u.s.a.", "united states of america"})
@@ -243,11 +242,6 @@ def _event_zones(locations: list[Location], fallback: Location) -> list[tzinfo |
     return zones
 
 
-def _back_home(status: TrackingStatus, returning: bool) -> TrackingStatus:
-    """A delivery after the parcel was sent back is the delivery to the shipper."""
-    return TrackingStatus.RETURNED if returning and status is TrackingStatus.DELIVERED else status
-
-
 def parse_shipment(tracking_number: str, shipment: dict[str, Any]) -> TrackingResult:
     """One DHL `Shipment` object (spec 1.4.1 `supermodelIoLogisticsTrackingShipment`) as a TrackingResult.
 
@@ -289,28 +283,22 @@ def parse_shipment(tracking_number: str, shipment: dict[str, Any]) -> TrackingRe
         )
     # DHL lists newest first; reversed + stable sort keeps same-second order
     events.sort(key=lambda e: e.occurred_at)
-    returning = False
+    leg = ReturnLeg(carried_back=NONE_CARRIED_BACK)  # scans on the way back keep their own status
     for index, event in enumerate(events):
-        status = _back_home(event.status, returning)
+        status = leg.apply(event.status)
         if status is not event.status:
             events[index] = event.model_copy(update={"status": status})
-        returning = returning or status is TrackingStatus.RETURN_TO_SENDER
 
     latest = shipment.get("status") if isinstance(shipment.get("status"), dict) else None
     if latest:
         status = normalize_status(
             latest.get("statusCode"), latest.get("status"), latest.get("description"), return_flag=shipment_return
         )
-        status = _back_home(status, returning)
+        status = delivered_back(status, returning=leg.returning)
     else:
         status = events[-1].status if events else TrackingStatus.UNKNOWN
 
-    signer = signed_by(shipment)
-    if signer:
-        for index in range(len(events) - 1, -1, -1):
-            if events[index].status in (TrackingStatus.DELIVERED, TrackingStatus.RETURNED):
-                events[index] = events[index].model_copy(update={"signed_by": signer})
-                break
+    events = sign_latest(events, signed_by(shipment))
 
     estimated = None
     frame = shipment.get("estimatedDeliveryTimeFrame")

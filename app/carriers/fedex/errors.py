@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.carriers.fedex.schemas import ErrorResponse, FedexError
+from app.carriers.fields import code_message_text
 from app.carriers.shipping import FieldError
 
 # FedEx request paths (as written in its parameterList) -> the fields of our POST /v1/labels body.
@@ -104,4 +105,4 @@ def parse_errors(payload: Any) -> list[FieldError]:
 
 def errors_text(errors: Iterable[FieldError]) -> str:
     """`"CODE: message; CODE: message"` for exception messages and logs ("" for none)."""
-    return "; ".join(": ".join(part for part in (e.code, e.message) if part) for e in errors)
+    return code_message_text((e.code, e.message) for e in errors)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
+
+from app.carriers.lenient import Objects, OpenModel
 
 
 def _text(value: Any) -> str | None:
@@ -37,44 +39,36 @@ def _amount(value: Any) -> float | None:
         return None
 
 
-def _list(value: Any) -> list[Any]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
-
-
 Text = Annotated[str | None, BeforeValidator(_text)]
 """A string member: numbers become text, blank and non-scalars become None."""
 Amount = Annotated[float | None, BeforeValidator(_amount)]
 """A money/weight member: a JSON number or a numeric string, else None."""
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-
-class Parameter(_Lenient):
+class Parameter(OpenModel):
     """`Parameter`: one `{key, value}` of an error's `parameterList`."""
 
     key: Text = None
     value: Text = None
 
 
-class FedexError(_Lenient):
+class FedexError(OpenModel):
     """`CXSError`: `{code, message, parameterList}`."""
 
     code: Text = None
     message: Text = None
-    parameterList: Annotated[list[Parameter], BeforeValidator(_list)] = Field(default_factory=list)
+    parameterList: Annotated[list[Parameter], Objects] = Field(default_factory=list)
 
 
-class ErrorResponse(_Lenient):
+class ErrorResponse(OpenModel):
     """`ErrorResponseVO`: `{transactionId, customerTransactionId, errors: [CXSError]}` (any status)."""
 
     transactionId: Text = None
     customerTransactionId: Text = None
-    errors: Annotated[list[FedexError], BeforeValidator(_list)] = Field(default_factory=list)
+    errors: Annotated[list[FedexError], Objects] = Field(default_factory=list)
 
 
-class Alert(_Lenient):
+class Alert(OpenModel):
     """`Alert`: `{code, alertType NOTE|WARNING, message}`."""
 
     code: Text = None
@@ -82,7 +76,7 @@ class Alert(_Lenient):
     message: Text = None
 
 
-class ShipmentDocument(_Lenient):
+class ShipmentDocument(OpenModel):
     """`LabelResponseVO` (packageDocuments[] / shipmentDocuments[]): one label or shipping document.
 
     `encodedLabel` is base64 when `labelResponseOptions` is LABEL; `url` is where
@@ -98,10 +92,10 @@ class ShipmentDocument(_Lenient):
     copiesToPrint: Any = None
 
 
-Documents = Annotated[list[ShipmentDocument], BeforeValidator(_list)]
+Documents = Annotated[list[ShipmentDocument], Objects]
 
 
-class PieceResponse(_Lenient):
+class PieceResponse(OpenModel):
     """`PieceResponse`: one package of the booked shipment with its tracking number and label(s)."""
 
     trackingNumber: Text = None
@@ -112,7 +106,7 @@ class PieceResponse(_Lenient):
     packageDocuments: Documents = Field(default_factory=list)
 
 
-class ShipmentRateDetail(_Lenient):
+class ShipmentRateDetail(OpenModel):
     """`ShipmentRateDetail`: one rate of the shipment (`rateType`, `totalNetCharge`, `currency`)."""
 
     rateType: Text = None
@@ -122,27 +116,27 @@ class ShipmentRateDetail(_Lenient):
     currency: Text = None
 
 
-class ShipmentRating(_Lenient):
+class ShipmentRating(OpenModel):
     """`ShipmentRating`: `actualRateType` and the `shipmentRateDetails` computed for it and others."""
 
     actualRateType: Text = None
-    shipmentRateDetails: Annotated[list[ShipmentRateDetail], BeforeValidator(_list)] = Field(default_factory=list)
+    shipmentRateDetails: Annotated[list[ShipmentRateDetail], Objects] = Field(default_factory=list)
 
 
-class OperationalDetail(_Lenient):
+class OperationalDetail(OpenModel):
     """`ShipmentOperationalDetail`: routing data; we read the promised `deliveryDate` (YYYY-MM-DD)."""
 
     deliveryDate: Text = None
     commitDate: Text = None
 
 
-class TrackingId(_Lenient):
+class TrackingId(OpenModel):
     """`MasterTrackingId`: `{trackingIdType, formId, trackingNumber}`."""
 
     trackingNumber: Text = None
 
 
-class CompletedShipmentDetail(_Lenient):
+class CompletedShipmentDetail(OpenModel):
     """`CompletedShipmentDetail`: rating, operational detail, master tracking id."""
 
     shipmentRating: ShipmentRating | None = None
@@ -150,23 +144,23 @@ class CompletedShipmentDetail(_Lenient):
     masterTrackingId: TrackingId | None = None
 
 
-class TransactionShipment(_Lenient):
+class TransactionShipment(OpenModel):
     """`TransactionShipment`: one booked shipment (`transactionShipments[]`)."""
 
     masterTrackingNumber: Text = None
     serviceType: Text = None
     shipDatestamp: Text = None
-    pieceResponses: Annotated[list[PieceResponse], BeforeValidator(_list)] = Field(default_factory=list)
+    pieceResponses: Annotated[list[PieceResponse], Objects] = Field(default_factory=list)
     shipmentDocuments: Documents = Field(default_factory=list)
     completedShipmentDetail: CompletedShipmentDetail | None = None
-    alerts: Annotated[list[Alert], BeforeValidator(_list)] = Field(default_factory=list)
+    alerts: Annotated[list[Alert], Objects] = Field(default_factory=list)
 
 
-class ShipOutput(_Lenient):
+class ShipOutput(OpenModel):
     """`BaseProcessOutputVO_ShipShipment`: `{transactionShipments, alerts, jobId}`."""
 
-    transactionShipments: Annotated[list[TransactionShipment], BeforeValidator(_list)] = Field(default_factory=list)
-    alerts: Annotated[list[Alert], BeforeValidator(_list)] = Field(default_factory=list)
+    transactionShipments: Annotated[list[TransactionShipment], Objects] = Field(default_factory=list)
+    alerts: Annotated[list[Alert], Objects] = Field(default_factory=list)
     jobId: Text = None
 
 
@@ -176,14 +170,14 @@ class ShipResponse(ErrorResponse):
     output: ShipOutput | None = None
 
 
-class CancelOutput(_Lenient):
+class CancelOutput(OpenModel):
     """`CancelShipmentOutputVO`: `{cancelledShipment, cancelledHistory, message|successMessage, alerts}`."""
 
     cancelledShipment: bool | None = None
     cancelledHistory: bool | None = None
     message: Text = None
     successMessage: Text = None
-    alerts: Annotated[list[Alert], BeforeValidator(_list)] = Field(default_factory=list)
+    alerts: Annotated[list[Alert], Objects] = Field(default_factory=list)
 
 
 class CancelResponse(ErrorResponse):

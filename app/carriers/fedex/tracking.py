@@ -37,15 +37,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from functools import cache
 from typing import Any
-
-from babel import Locale
 
 from app.carriers.errors import CarrierBadResponse
 from app.carriers.fedex.errors import errors_text, parse_errors
 from app.carriers.fedex.units import fedex_status, is_informational, returned_status
 from app.carriers.fields import text_of
+from app.carriers.history import latest_known_status, sign_latest
+from app.carriers.places import ENGLISH, EVERY_TERRITORY, city_unless_country
+from app.carriers.returns import NONE_CARRIED_BACK, ReturnLeg, delivered_back
 from app.carriers.types import Location, ServicePoint, TrackingEvent, TrackingResult, TrackingStatus
 
 logger = logging.getLogger(__name__)
@@ -110,23 +110,11 @@ def _localize(times: list[datetime | None]) -> list[datetime | None]:
     return result
 
 
-@cache
-def _country_names() -> frozenset[str]:
-    """Upper-cased English names of every ISO 3166-1 alpha-2 territory (CLDR, through Babel)."""
-    territories = Locale("en").territories
-    return frozenset(name.upper() for code, name in territories.items() if len(code) == 2 and code.isalpha())
-
-
 def _city(address: Mapping[str, Any]) -> str | None:
-    """`address.city`, unless it is a country's name (FedEx puts `countryName` there when it has no city)."""
-    city = text_of(address.get("city"))
-    if city is None:
-        return None
-    upper = " ".join(city.upper().split())
-    country_name = text_of(address.get("countryName"))
-    if (country_name and upper == " ".join(country_name.upper().split())) or upper in _country_names():
-        return None
-    return city
+    """`address.city`, unless it is `countryName` or any English country name (FedEx puts one there when it has no city)."""
+    return city_unless_country(
+        address.get("city"), ENGLISH, exclude=EVERY_TERRITORY, also=(address.get("countryName"),)
+    )
 
 
 def _location(address: Any) -> Location:
@@ -189,15 +177,15 @@ def _events(scans: list[Any], *, signed_by: str | None = None) -> list[TrackingE
         logger.warning("fedex: skipped %d scan event(s) without a usable date", len(scans) - len(dated))
     dated.sort(key=lambda pair: pair[0])  # stable: same-second scans keep FedEx's order
     events: list[TrackingEvent] = []
-    returning = False
+    leg = ReturnLeg(carried_back=NONE_CARRIED_BACK)  # scans on the way back keep their own status
     for when, scan in dated:
         event_type = text_of(scan.get("eventType"))
         status, _ = fedex_status(event_type, text_of(scan.get("derivedStatusCode")), text_of(scan.get("exceptionCode")))
         description = _description(scan)
-        status = returned_status(status, description, returning=returning)
+        status = returned_status(status, description)
         if events and is_informational(event_type):
             status = events[-1].status
-        returning = returning or status == TrackingStatus.RETURN_TO_SENDER
+        status = leg.apply(status)
         events.append(
             TrackingEvent(
                 occurred_at=when,
@@ -208,12 +196,7 @@ def _events(scans: list[Any], *, signed_by: str | None = None) -> list[TrackingE
                 raw=dict(scan),
             )
         )
-    if signed_by:
-        delivered = (TrackingStatus.DELIVERED, TrackingStatus.RETURNED)
-        index = next((i for i in range(len(events) - 1, -1, -1) if events[i].status in delivered), None)
-        if index is not None:
-            events[index] = events[index].model_copy(update={"signed_by": signed_by})
-    return events
+    return sign_latest(events, signed_by)
 
 
 def _estimated_delivery(track: Mapping[str, Any], events: list[TrackingEvent]) -> datetime | None:
@@ -282,12 +265,11 @@ def _parse_complete_result(complete: Mapping[str, Any]) -> TrackingResult:
         if latest
         else (TrackingStatus.UNKNOWN, False)
     )
-    shipment_status = returned_status(
-        shipment_status,
-        text_of(latest.get("description")) or text_of(latest.get("statusByLocale")),
+    shipment_status = delivered_back(
+        returned_status(shipment_status, text_of(latest.get("description")) or text_of(latest.get("statusByLocale"))),
         returning=any(event.status == TrackingStatus.RETURN_TO_SENDER for event in events),
     )
-    status = events[-1].status if events and events[-1].status != TrackingStatus.UNKNOWN else shipment_status
+    status = latest_known_status(events) or shipment_status
     return TrackingResult(
         tracking_number=number,
         found=True,

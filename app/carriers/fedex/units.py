@@ -19,7 +19,7 @@ code keeps the status of the event before it (see `INFORMATIONAL_CODES`).
 
 Returns: RS "Return to Shipper" means the package is on its way back
 (`RETURN_TO_SENDER`, not final); a delivery scan after that is the package
-delivered back to the shipper (`RETURNED`, final; see `returned_status`).
+delivered back to the shipper (`RETURNED`, final; see `returned_status` and `app.carriers.returns`).
 
 `SERVICES`: the Ship API `requestedShipment.serviceType` codes we book
 (FedEx "Service Types" reference, linked from `serviceType` in
@@ -170,22 +170,23 @@ _DELIVERED_BACK = re.compile(
 )
 
 
-def returned_status(status: S, description: str | None, *, returning: bool) -> S:
-    """`status` corrected for a package going back to its shipper.
+def returned_status(status: S, description: str | None) -> S:
+    """`status` corrected for what the event's text says about a package going back to its shipper.
 
     Args:
         status: the status from the codes (`fedex_status`).
         description: the event's text (eventDescription / derivedStatus / exception text).
-        returning: whether an earlier event of the package was RETURN_TO_SENDER.
 
-    A delivery (DL) of a returning package, or one whose text says it was
-    delivered/returned to the shipper, is RETURNED (final). A non-final event
-    whose text says the package is being returned ("Returning package to
-    shipper") is RETURN_TO_SENDER. Other statuses are returned unchanged.
+    A delivery (DL) whose text says it was delivered/returned to the shipper
+    is RETURNED (final). A non-final event whose text says the package is
+    being returned ("Returning package to shipper") is RETURN_TO_SENDER.
+    Other statuses are returned unchanged. A delivery after an earlier
+    RETURN_TO_SENDER event is RETURNED too: that rule reads the whole
+    history (`app.carriers.returns`, applied in `tracking`).
     """
     text = description or ""
     if status == S.DELIVERED:
-        return S.RETURNED if returning or _DELIVERED_BACK.search(text) else status
+        return S.RETURNED if _DELIVERED_BACK.search(text) else status
     if status in (S.CANCELLED, S.RETURNED, S.RETURN_TO_SENDER):
         return status
     if _RETURNING.search(text):

@@ -19,56 +19,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    ValidationInfo,
-    ValidatorFunctionWrapHandler,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field
 
-
-def _objects_only(value: Any) -> list[Any]:
-    """A JSON array's object members (anything else in it is dropped); a non-array gives []."""
-    return [element for element in value if isinstance(element, dict)] if isinstance(value, list) else []
-
-
-Objects = BeforeValidator(_objects_only)
-"""Annotate a `list[Model]` field with this: non-object members are skipped, not fatal."""
-
-
-class Lenient(BaseModel):
-    """Base of the reply models: extra fields kept, numbers accepted as strings, unreadable fields defaulted."""
-
-    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
-
-    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
-
-    @field_validator("*", mode="wrap")
-    @classmethod
-    def _unreadable_is_default(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
-        try:
-            return handler(value)
-        except ValidationError:
-            return cls.model_fields[info.field_name].get_default(call_default_factory=True)
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _keep_raw(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        model = handler(value)
-        if isinstance(value, dict):
-            model._raw = value
-        return model
-
-    @property
-    def raw(self) -> dict[str, Any]:
-        """The JSON object this model was read from, verbatim ({} when built otherwise)."""
-        return self._raw
+from app.carriers.lenient import Lenient, Objects
 
 
 class AddressDto(Lenient):

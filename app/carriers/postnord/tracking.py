@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.carriers.errors import CarrierBadResponse
 from app.carriers.fields import compact_id, text_of
+from app.carriers.history import HANDED_OVER, latest_known_status
+from app.carriers.http import GetRequest
 from app.carriers.postnord.schemas import (
     CompositeFault,
     DeliveryPointDto,
@@ -48,11 +49,11 @@ from app.carriers.postnord.schemas import (
 )
 from app.carriers.postnord.units import (
     PICKUP_STATUSES,
-    ReturnLeg,
     normalize_status,
     place_and_country,
     status_value,
 )
+from app.carriers.returns import RETURN_STATUSES, ReturnLeg
 from app.carriers.timezones import parse_optional_datetime
 from app.carriers.types import Location, ServicePoint, TrackingEvent, TrackingResult, TrackingStatus
 
@@ -68,16 +69,6 @@ CREDENTIAL_PROBE_ID = "00000000000000000000"
 """A well-formed id that belongs to no parcel: used to check an API key cheaply."""
 LOCALE = "en"
 """The `locale` asked for: event texts in English (the return-text rules in `units` read them)."""
-NO_ETA_STATUSES = frozenset({TrackingStatus.RETURN_TO_SENDER, TrackingStatus.RETURNED})
-"""Statuses after which PostNord's arrival estimate (for the recipient) no longer applies."""
-
-
-@dataclass(frozen=True)
-class TrackRequest:
-    """One findByIdentifier call: GET `url` with query `params` (the API key is one of them: never log it)."""
-
-    url: str
-    params: dict[str, str]
 
 
 def compact_number(number: str) -> str:
@@ -94,9 +85,12 @@ def invalid_number_result(number: str) -> TrackingResult | None:
     )
 
 
-def build_track_request(base_url: str, number: str, api_key: str) -> TrackRequest:
-    """The v7 findByIdentifier request for `number` (already checked by `invalid_number_result`)."""
-    return TrackRequest(
+def build_track_request(base_url: str, number: str, api_key: str) -> GetRequest:
+    """The v7 findByIdentifier request for `number` (already checked by `invalid_number_result`).
+
+    The API key is one of the query parameters: never log the request unredacted.
+    """
+    return GetRequest(
         url=f"{base_url}{TRACK_PATH.format(id=compact_number(number))}",
         params={"apikey": api_key, "locale": LOCALE},
     )
@@ -201,7 +195,7 @@ def _build_events(shipment: ShipmentDto, items: list[ItemDto]) -> list[TrackingE
                 description=description,
                 location=_location(raw.location),
                 service_point=_event_service_point(raw.location, shipment) if is_pickup else None,
-                signed_by=text_of(signer) if status in (TrackingStatus.DELIVERED, TrackingStatus.RETURNED) else None,
+                signed_by=text_of(signer) if status in HANDED_OVER else None,
                 raw=raw.raw,
             )
         )
@@ -266,9 +260,9 @@ def parse_track_response(payload: dict[str, Any], requested: list[str]) -> list[
     Returns: RETURNED / DELIVERY_REFUSED are RETURN_TO_SENDER (not final)
     unless the text says the parcel is back at the sender; after a return
     starts, transit scans stay RETURN_TO_SENDER and DELIVERED is RETURNED
-    (`units.ReturnLeg`). Delivered events carry the item's `acceptor.name` as
+    (`app.carriers.returns.ReturnLeg`). Delivered events carry the item's `acceptor.name` as
     `signed_by`. The estimate is dropped once delivered (TrackingResult) or
-    on the way back (`NO_ETA_STATUSES`). A country name in `city` is not a
+    on the way back (`returns.RETURN_STATUSES`). A country name in `city` is not a
     city. An id matching no shipment gives found=False with PostNord's fault text.
 
     Raises CarrierBadResponse if the payload has no `TrackingInformationResponse` object.
@@ -287,9 +281,7 @@ def parse_track_response(payload: dict[str, Any], requested: list[str]) -> list[
             continue
         shipment, items = selected
         events = _build_events(shipment, items)
-        status = events[-1].status if events else TrackingStatus.UNKNOWN
-        if status is TrackingStatus.UNKNOWN:
-            status = _summary_status(shipment, items)
+        status = latest_known_status(events) or _summary_status(shipment, items)
         service_point = next((e.service_point for e in reversed(events) if e.service_point), None)
         results.append(
             TrackingResult(
@@ -297,7 +289,7 @@ def parse_track_response(payload: dict[str, Any], requested: list[str]) -> list[
                 found=True,
                 status=status,
                 events=events,
-                estimated_delivery=None if status in NO_ETA_STATUSES else _estimated_delivery(shipment, items),
+                estimated_delivery=None if status in RETURN_STATUSES else _estimated_delivery(shipment, items),
                 service_point=service_point or _delivery_point(shipment),
                 raw=shipment.raw,
             )

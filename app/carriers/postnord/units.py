@@ -15,7 +15,7 @@ Returns: the spec gives RETURNED no definition. PostNord sets it when the
 return starts (the parcel is then on its way back: RETURN_TO_SENDER, not
 final); it is final (RETURNED) only where PostNord's text says the parcel
 reached the sender (`return_status`), and a DELIVERED during a return is the
-delivery back to the sender (`ReturnLeg`).
+delivery back to the sender (`app.carriers.returns.ReturnLeg`).
 
 Also here: the country helpers for `LocationDto`/`AddressDto` (alpha-3
 codes, country names that must never be read as a city).
@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import logging
 import re
-from functools import cache
 from typing import Any
 
-from babel import Locale
-
+from app.carriers import places
 from app.carriers.fields import text_of
 from app.carriers.shipping import Service
 from app.carriers.types import TrackingStatus
@@ -158,31 +156,6 @@ def normalize_status(
     return mapped
 
 
-class ReturnLeg:
-    """Reads a history oldest first: once a return is under way, the parcel's moves are the way back.
-
-    After a RETURN_TO_SENDER event, transit scans (INFO_RECEIVED, IN_TRANSIT,
-    OUT_FOR_DELIVERY) stay RETURN_TO_SENDER and a DELIVERED is the delivery
-    back to the sender (RETURNED). Other statuses (a pickup notice for the
-    sender, an exception) are kept as they are.
-    """
-
-    _MOVING = frozenset({TrackingStatus.INFO_RECEIVED, TrackingStatus.IN_TRANSIT, TrackingStatus.OUT_FOR_DELIVERY})
-
-    def __init__(self) -> None:
-        self.returning = False
-
-    def apply(self, status: TrackingStatus) -> TrackingStatus:
-        """`status` as seen on the return leg, if one has started; updates the leg's state."""
-        if status is TrackingStatus.RETURN_TO_SENDER:
-            self.returning = True
-        elif self.returning and status in self._MOVING:
-            return TrackingStatus.RETURN_TO_SENDER
-        elif self.returning and status is TrackingStatus.DELIVERED:
-            return TrackingStatus.RETURNED
-        return status
-
-
 def country_alpha2(value: str | None) -> str | None:
     """ISO alpha-2 for a PostNord country code (alpha-2 as is, known alpha-3 converted), else None."""
     code = (value or "").strip().upper()
@@ -191,27 +164,8 @@ def country_alpha2(value: str | None) -> str | None:
     return COUNTRY_ALPHA3_TO_ALPHA2.get(code)
 
 
-_NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"})
-"""CLDR territory codes that are no country (unknown region, EU, eurozone, UN, pseudo-locales)."""
-_NAME_LOCALES = ("en", "sv", "nb", "nn", "da", "fi", "de", "fr")
+NAME_LOCALES = ("en", "sv", "nb", "nn", "da", "fi", "de", "fr")
 """Languages whose country names PostNord may write (its locales, plus the neighbours' languages)."""
-
-
-@cache
-def _countries_by_name() -> dict[str, str]:
-    """Casefolded country name (CLDR via babel, in `_NAME_LOCALES`) -> ISO alpha-2."""
-    names: dict[str, str] = {}
-    for locale in _NAME_LOCALES:
-        for code, name in Locale.parse(locale).territories.items():
-            if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES:
-                names.setdefault(name.casefold(), code)
-    return names
-
-
-def country_from_name(value: str | None) -> str | None:
-    """ISO alpha-2 for a country name in one of `_NAME_LOCALES` ("Sverige", "Sweden", "NORGE"), else None."""
-    text = (value or "").strip().casefold()
-    return _countries_by_name().get(text) if text else None
 
 
 def place_and_country(city: str | None, country_code: str | None, country_name: str | None) -> tuple[str | None, str | None]:
@@ -220,11 +174,6 @@ def place_and_country(city: str | None, country_code: str | None, country_name: 
     A `city` that is a country name (PostNord writes e.g. "Sverige" there
     for a national hub) is no city: it is dropped and, when no country code
     is given, taken as the country. The country is `countryCode` (alpha-2,
-    or a known alpha-3), else the `country` name.
+    or a known alpha-3), else the `country` name (`app.carriers.places`).
     """
-    place = text_of(city)
-    named_country = country_from_name(place)
-    if named_country is not None:
-        place = None
-    country = country_alpha2(text_of(country_code)) or country_from_name(country_name) or named_country
-    return place, country
+    return places.place_and_country(city, country_alpha2(text_of(country_code)), country_name, NAME_LOCALES)

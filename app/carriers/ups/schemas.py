@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.carriers.fields import code_message_pairs
+from app.carriers.lenient import OpenModel
 
 
 class UpsCredentials(BaseModel):
@@ -31,10 +32,6 @@ class UpsCredentials(BaseModel):
     )
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-
 def as_list(value: Any) -> list[Any]:
     """A UPS "object or array" element as a list: None -> [], an object -> [object], a list as is."""
     if value is None:
@@ -45,18 +42,18 @@ def as_list(value: Any) -> list[Any]:
 # --------------------------------------------------------------------------- errors
 
 
-class UpsErrorMessage(_Lenient):
+class UpsErrorMessage(OpenModel):
     """`ErrorMessage`: one `{code, message}` of an error reply."""
 
     code: str | None = None
     message: str | None = None
 
 
-class UpsErrorList(_Lenient):
+class UpsErrorList(OpenModel):
     errors: list[UpsErrorMessage] = Field(default_factory=list)
 
 
-class UpsErrorBody(_Lenient):
+class UpsErrorBody(OpenModel):
     """`ErrorResponse`: `{"response": {"errors": [{"code", "message"}]}}` (every UPS REST API, any 4xx/5xx)."""
 
     response: UpsErrorList | None = None
@@ -71,21 +68,21 @@ def error_pairs(payload: Any) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- shared pieces
 
 
-class UpsCodeDescription(_Lenient):
+class UpsCodeDescription(OpenModel):
     """Any `{Code, Description}` container (ResponseStatus, ImageFormat, Status, Alert)."""
 
     Code: str | None = None
     Description: str | None = None
 
 
-class UpsCharge(_Lenient):
+class UpsCharge(OpenModel):
     """A `{CurrencyCode, MonetaryValue}` charge; MonetaryValue is a decimal string in major units ("193.64")."""
 
     CurrencyCode: str | None = None
     MonetaryValue: str | None = None
 
 
-class UpsResponseHeader(_Lenient):
+class UpsResponseHeader(OpenModel):
     """`ShipmentResponse_Response` / `VoidShipmentResponse_Response`: status "1" = success, optional alerts."""
 
     ResponseStatus: UpsCodeDescription | None = None
@@ -95,21 +92,21 @@ class UpsResponseHeader(_Lenient):
 # --------------------------------------------------------------------------- ship
 
 
-class UpsGraphicImage(_Lenient):
+class UpsGraphicImage(OpenModel):
     """`PackageResults_ShippingLabel` / `ShipmentResults_Form_Image`: base64 `GraphicImage` + `ImageFormat.Code`."""
 
     ImageFormat: UpsCodeDescription | None = None
     GraphicImage: str | None = None
 
 
-class UpsPackageResult(_Lenient):
+class UpsPackageResult(OpenModel):
     """`ShipmentResults_PackageResults`: one package's 1Z `TrackingNumber` and `ShippingLabel`."""
 
     TrackingNumber: str | None = None
     ShippingLabel: UpsGraphicImage | None = None
 
 
-class UpsForm(_Lenient):
+class UpsForm(OpenModel):
     """`ShipmentResults_Form`: the international forms (Code "01" = all requested forms) as one PDF `Image`."""
 
     Code: str | None = None
@@ -117,21 +114,21 @@ class UpsForm(_Lenient):
     FormGroupId: str | None = None
 
 
-class UpsShipmentCharges(_Lenient):
+class UpsShipmentCharges(OpenModel):
     """`ShipmentResults_ShipmentCharges`: published rates; `TotalCharges` is the shipment's price."""
 
     TotalCharges: UpsCharge | None = None
     TotalChargesWithTaxes: UpsCharge | None = None
 
 
-class UpsNegotiatedRateCharges(_Lenient):
+class UpsNegotiatedRateCharges(OpenModel):
     """`ShipmentResults_NegotiatedRateCharges`: the account's negotiated rate, when UPS has one (`TotalCharge`)."""
 
     TotalCharge: UpsCharge | None = None
     TotalChargesWithTaxes: UpsCharge | None = None
 
 
-class UpsShipmentResults(_Lenient):
+class UpsShipmentResults(OpenModel):
     """`ShipmentResponse_ShipmentResults`."""
 
     ShipmentIdentificationNumber: str | None = None
@@ -141,14 +138,14 @@ class UpsShipmentResults(_Lenient):
     Form: UpsForm | list[UpsForm] | None = None
 
 
-class UpsShipmentResponse(_Lenient):
+class UpsShipmentResponse(OpenModel):
     """`ShipmentResponse` (the reply of `POST /shipments/{version}/ship`)."""
 
     Response: UpsResponseHeader | None = None
     ShipmentResults: UpsShipmentResults | None = None
 
 
-class UpsShipmentReply(_Lenient):
+class UpsShipmentReply(OpenModel):
     """`SHIPResponseWrapper`: `{"ShipmentResponse": {...}}`."""
 
     ShipmentResponse: UpsShipmentResponse | None = None
@@ -157,18 +154,18 @@ class UpsShipmentReply(_Lenient):
 # --------------------------------------------------------------------------- void
 
 
-class UpsPackageLevelResult(_Lenient):
+class UpsPackageLevelResult(OpenModel):
     """`VoidShipmentResponse_PackageLevelResults`: Status.Code "1" voided (or already voided), "0" not voided."""
 
     TrackingNumber: str | None = None
     Status: UpsCodeDescription | None = None
 
 
-class UpsSummaryResult(_Lenient):
+class UpsSummaryResult(OpenModel):
     Status: UpsCodeDescription | None = None
 
 
-class UpsVoidShipmentResponse(_Lenient):
+class UpsVoidShipmentResponse(OpenModel):
     """`VoidShipmentResponse` (the reply of `DELETE /shipments/{version}/void/cancel/{id}`)."""
 
     Response: UpsResponseHeader | None = None
@@ -176,7 +173,7 @@ class UpsVoidShipmentResponse(_Lenient):
     PackageLevelResults: UpsPackageLevelResult | list[UpsPackageLevelResult] | None = None
 
 
-class UpsVoidReply(_Lenient):
+class UpsVoidReply(OpenModel):
     """`VOIDSHIPMENTResponseWrapper`: `{"VoidShipmentResponse": {...}}`."""
 
     VoidShipmentResponse: UpsVoidShipmentResponse | None = None

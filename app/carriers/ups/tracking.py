@@ -37,10 +37,10 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel import Locale
-
 from app.carriers.errors import CarrierBadResponse
-from app.carriers.fields import code_message_pairs, text_of
+from app.carriers.fields import code_message_pairs, code_message_text, text_of
+from app.carriers.history import latest_known_status, sign_latest
+from app.carriers.places import ENGLISH, EVERY_TERRITORY, alpha2, city_unless_country, country_from_name
 from app.carriers.timezones import zone_for
 from app.carriers.types import Location, TrackingEvent, TrackingResult, TrackingStatus
 from app.carriers.ups.units import STATE_ZONES, is_informational, ups_status
@@ -51,6 +51,8 @@ CARRIER = "ups"
 TRACK_PATH = "/api/track/v1/details/"
 NOT_FOUND_CODES = frozenset({"TW0001", "TV1002"})
 """Warning/error codes meaning UPS has no tracking data for that number."""
+_DELIVERED = frozenset({TrackingStatus.DELIVERED})
+"""The statuses `deliveryInformation.receivedBy` signs: a DELIVERED event only (not RETURNED)."""
 
 
 def build_track_request(inquiry_number: str, *, locale: str = "en_US") -> tuple[str, dict[str, str]]:
@@ -65,25 +67,18 @@ def build_track_request(inquiry_number: str, *, locale: str = "en_US") -> tuple[
 
 def errors_text(errors: list[tuple[str, str]]) -> str:
     """`code: message; code: message` of UPS `(code, message)` pairs ("" for none)."""
-    return "; ".join(": ".join(part for part in pair if part) for pair in errors)
+    return code_message_text(errors)
 
 
 # --------------------------------------------------------------------------- places
 
 
-@lru_cache(maxsize=1)
-def _country_names() -> dict[str, str]:
-    """Upper-case English country names -> ISO 3166-1 alpha-2 (from babel's CLDR data)."""
-    return {name.upper(): code for code, name in Locale("en").territories.items() if len(code) == 2 and code.isalpha()}
-
-
 def _country_code(address: Mapping[str, Any]) -> str | None:
+    """`countryCode`, else `country`: a 2-letter code, or the code of an English country name."""
     for value in (address.get("countryCode"), address.get("country")):
-        text = text_of(value)
-        if text and len(text) == 2 and text.isalpha():
-            return text.upper()
-        if text and text.upper() in _country_names():
-            return _country_names()[text.upper()]
+        code = alpha2(value) or country_from_name(value, ENGLISH, exclude=EVERY_TERRITORY)
+        if code:
+            return code
     return None
 
 
@@ -97,13 +92,10 @@ def location_of(address: Any) -> Location:
     if not isinstance(address, Mapping):
         return Location()
     country = _country_code(address)
-    city = text_of(address.get("city"))
-    if city is not None:
-        upper = city.upper()
-        if upper in _country_names() or upper in {country, (text_of(address.get("country")) or "").upper()}:
-            city = None
     return Location(
-        city=city,
+        city=city_unless_country(
+            address.get("city"), ENGLISH, exclude=EVERY_TERRITORY, also=(country, address.get("country"))
+        ),
         postal_code=text_of(address.get("postalCode")),
         state=text_of(address.get("stateProvince")),
         country=country,
@@ -245,13 +237,7 @@ def _events(activities: list[Any], *, received_by: str | None = None) -> list[Tr
                 raw=dict(activity),
             )
         )
-    if received_by:
-        for index in range(len(events) - 1, -1, -1):
-            if events[index].status == TrackingStatus.DELIVERED:
-                if events[index].signed_by is None:
-                    events[index] = events[index].model_copy(update={"signed_by": received_by})
-                break
-    return events
+    return sign_latest(events, received_by, statuses=_DELIVERED, keep_own=True)
 
 
 def _estimated_delivery(package: Mapping[str, Any], events: list[TrackingEvent]) -> datetime | None:
@@ -304,7 +290,7 @@ def _parse_shipment(shipment: Mapping[str, Any], inquiry_number: str | None) -> 
         if current
         else TrackingStatus.UNKNOWN
     )
-    status = events[-1].status if events and events[-1].status != TrackingStatus.UNKNOWN else shipment_status
+    status = latest_known_status(events) or shipment_status
     return TrackingResult(
         tracking_number=number,
         found=True,
