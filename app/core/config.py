@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     carrier_connect_timeout_seconds: float = 5.0
     carrier_read_timeout_seconds: float = 20.0
     carrier_max_retries: int = 3
+    label_booking_stale_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="A booking recorded this long ago without an outcome (its process died) is reported as outcome unknown.",
+    )
     carrier_retry_max_wait_seconds: float = 30.0
 
     # Secrets at rest: comma-separated Fernet keys, newest first (MultiFernet).

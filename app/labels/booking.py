@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ from app.carriers.http import CarrierHttp
 from app.carriers.shipping import FieldError, VoidRequest
 from app.core.config import Settings
 from app.core.crypto import CredentialsCipher
+from app.core.db.base import utcnow
 from app.core.db.session import Database
 from app.idempotency.errors import IdempotencyKeyReused
 from app.idempotency.service import IdempotentRequest
@@ -51,14 +53,23 @@ from app.labels.errors import LabelBookingInProgress, LabelNotVoidable, LabelOut
 from app.labels.models import Label, LabelDocument
 from app.labels.schemas import LabelCreate, LabelOut
 
+logger = logging.getLogger(__name__)
+
 BOOKING_RETRY_AFTER_SECONDS = 5
 """`Retry-After` of 409 `label-booking-in-progress` while the carrier call may still be running."""
 
 
 def _outcome_unknown(exc: CarrierError) -> bool:
-    """Whether the carrier may have booked although we have no answer we can read."""
+    """Whether the carrier may have booked although we have no answer we can read.
+
+    Unknown: no answer after the request left (a timeout, a dropped
+    connection), a 5xx other than 503 (a gateway may answer 502/504 after the
+    carrier booked; a 500 says nothing either way), and a 2xx we could not
+    read. Known not booked: connect failures, 503 Service Unavailable, 429, and
+    4xx refusals.
+    """
     if isinstance(exc, CarrierUnavailable):
-        return exc.outcome_unknown
+        return exc.outcome_unknown or (exc.status_code is not None and exc.status_code != 503)
     if isinstance(exc, CarrierBadResponse):
         # A 2xx we could not read may hold a booking; an unexpected 4xx is a refusal.
         return exc.status_code is None or exc.status_code < 300
@@ -77,14 +88,19 @@ class Booked:
         return LabelOut.of(self.label, self.documents)
 
 
-async def _existing(*, session: AsyncSession, label: Label, request_hash: str) -> Booked:
-    """What a retry whose key already has a label gets: the label; 409 while pending; 422 for another body."""
+async def _existing(*, session: AsyncSession, label: Label, request_hash: str, stale_seconds: float) -> Booked:
+    """What a retry whose key already has a label gets: the label; 409 while pending; 422 for another body.
+
+    A pending label whose outcome was recorded as unknown, or that was
+    recorded over `stale_seconds` ago (the process booking it died), answers
+    `outcome_unknown: true`.
+    """
     if label.request_hash != request_hash:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used to book another label (other body). Use a new key for a new booking."
         )
     if label.status == "pending":
-        unknown = label.failure is not None
+        unknown = label.failure is not None or (utcnow() - label.updated_at).total_seconds() > stale_seconds
         raise LabelBookingInProgress(
             "The booking under this Idempotency-Key "
             + (
@@ -141,7 +157,9 @@ async def book(
     """
     existing = await service.by_idempotency_key(session=session, tenant_id=tenant_id, key=key)
     if existing is not None:
-        return await _existing(session=session, label=existing, request_hash=request_hash)
+        return await _existing(
+            session=session, label=existing, request_hash=request_hash, stale_seconds=settings.label_booking_stale_seconds
+        )
 
     _booking_adapter_class(body.carrier)
     body = await service.with_order(session=session, tenant_id=tenant_id, body=body)
@@ -169,7 +187,10 @@ async def book(
     except CarrierError as exc:
         if _outcome_unknown(exc):
             await service.record_outcome_unknown(
-                session=session, label=label, failure={"type": exc.problem_type, "message": exc.message, "status": exc.status_code}
+                session=session,
+                tenant_id=tenant_id,
+                label_id=label.id,
+                failure={"type": exc.problem_type, "message": exc.message, "status": exc.status_code},
             )
             await session.commit()
             raise LabelOutcomeUnknown(
@@ -180,7 +201,32 @@ async def book(
         await service.discard_pending(session=session, label=label)
         await session.commit()
         raise carrier_problem(exc) from None
-    label, documents = await service.record_booked(session=session, label=label, booked=booked)
+    label_id = label.id
+    try:
+        label, documents = await service.record_booked(session=session, label=label, booked=booked)
+        await session.flush()
+    except Exception as exc:  # the carrier booked: never let that be forgotten, nor re-sent
+        await session.rollback()
+        logger.exception("label %s: booked at %s as %s but not stored", label_id, body.carrier, booked.master_tracking_number)
+        await service.record_outcome_unknown(
+            session=session,
+            tenant_id=tenant_id,
+            label_id=label_id,
+            failure={
+                "type": "booked-not-stored",
+                "message": f"{type(exc).__name__}: {exc}"[:500],
+                "master_tracking_number": booked.master_tracking_number,
+                "tracking_numbers": booked.tracking_numbers,
+                "carrier_shipment_id": booked.carrier_shipment_id,
+            },
+        )
+        await session.commit()
+        raise LabelOutcomeUnknown(
+            f"The carrier booked the shipment ({booked.master_tracking_number}) but it could not be stored; the label "
+            "stays pending and is never booked again. Void it in the carrier's portal if it is not wanted.",
+            label_id=str(label_id),
+            master_tracking_number=booked.master_tracking_number,
+        ) from None
     return Booked(label, documents)
 
 

@@ -44,7 +44,7 @@ async def get(*, session: AsyncSession, tenant_id: uuid.UUID, label_id: uuid.UUI
     """The label `label_id` of `tenant_id`, row-locked with `for_update`; or None."""
     stmt = select(Label).where(Label.tenant_id == tenant_id, Label.id == label_id)
     if for_update:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -194,11 +194,13 @@ async def discard_pending(*, session: AsyncSession, label: Label) -> None:
     await session.execute(delete(Label).where(Label.tenant_id == label.tenant_id, Label.id == label.id))
 
 
-async def record_outcome_unknown(*, session: AsyncSession, label: Label, failure: dict[str, Any]) -> None:
-    """The carrier call ended without an answer: the label stays `pending` (never re-sent) with why in `failure`."""
+async def record_outcome_unknown(
+    *, session: AsyncSession, tenant_id: uuid.UUID, label_id: uuid.UUID, failure: dict[str, Any]
+) -> None:
+    """The carrier call ended without an answer we could store: the label stays `pending` (never re-sent), why in `failure`."""
     await session.execute(
         sql_update(Label)
-        .where(Label.tenant_id == label.tenant_id, Label.id == label.id)
+        .where(Label.tenant_id == tenant_id, Label.id == label_id)
         .values(failure=failure, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -240,23 +242,8 @@ async def record_booked(*, session: AsyncSession, label: Label, booked: BookedSh
     ]
     session.add_all(documents)
     await session.flush()
-    try:
-        number = normalize_tracking_number(booked.master_tracking_number)
-    except ValueError:
-        logger.warning("label %s: carrier %s tracking number %r cannot be tracked", label.id, label.carrier, booked.master_tracking_number)
-    else:
-        shipment, _ = await shipments.register(
-            session=session,
-            tenant_id=label.tenant_id,
-            carrier=label.carrier,
-            tracking_number=number,
-            integration_id=label.integration_id,
-            order_id=label.order_id,
-            label_id=label.id,
-            quota_counted=True,
-        )
-        label.shipment_id = shipment.id
-        await session.flush()
+    label.shipment_id = await _track(session=session, label=label, tracking_number=booked.master_tracking_number)
+    await session.flush()
     await events.record(
         session=session,
         tenant_id=label.tenant_id,
@@ -266,6 +253,44 @@ async def record_booked(*, session: AsyncSession, label: Label, booked: BookedSh
         data=event_data(label),
     )
     return label, documents
+
+
+async def _track(*, session: AsyncSession, label: Label, tracking_number: str) -> uuid.UUID | None:
+    """Register the booked label's shipment for tracking, linked both ways; its id, or None (logged) if it cannot be.
+
+    Runs in a savepoint: a shipment that cannot be registered (a tracking
+    number our shipments cannot hold, an integration deleted meanwhile)
+    never costs the booking itself. A shipment that exists already (the
+    merchant registered the number before) is linked and its counted unit given back.
+    """
+    try:
+        number = normalize_tracking_number(tracking_number)
+    except ValueError:
+        logger.warning("label %s: %s tracking number %r cannot be tracked", label.id, label.carrier, tracking_number)
+        return None
+    try:
+        async with session.begin_nested():
+            shipment, created = await shipments.register(
+                session=session,
+                tenant_id=label.tenant_id,
+                carrier=label.carrier,
+                tracking_number=number,
+                integration_id=label.integration_id,
+                order_id=label.order_id,
+                label_id=label.id,
+                quota_counted=True,
+            )
+            if not created:
+                if shipment.label_id is None:
+                    shipment.label_id = label.id
+                    await session.flush()
+                await quota.release(
+                    session=session, tenant_id=label.tenant_id, metric=quota.SHIPMENTS, counted_at=label.created_at
+                )
+    except Exception:
+        logger.exception("label %s: shipment %s %s could not be registered for tracking", label.id, label.carrier, number)
+        return None
+    return shipment.id
 
 
 async def record_voided(*, session: AsyncSession, label: Label) -> Label:

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 import pytest
 import respx
 
@@ -360,3 +361,93 @@ async def test_labels_are_the_tenants_own_and_lists_filter_and_paginate(client, 
     assert (await client.get(f"/v1/labels/{ids[0]}/documents/7", headers=acme.headers())).status_code == 404
     assert (await client.get("/v1/labels", headers=other.headers())).json()["data"] == []
     assert (await client.get("/v1/labels?status=lost", headers=acme.headers())).status_code == 422
+
+
+async def test_a_gateway_error_after_sending_is_an_unknown_outcome_never_resent(client, make_tenant):
+    acme = await make_tenant("acme")
+    await connect(client, acme)
+    with respx.mock(assert_all_called=False) as carrier:
+        serve_token(carrier)
+        ship = carrier.post(SHIP).respond(504, text="upstream timed out")
+        lost = await book(client, acme, booking())
+        retry = await book(client, acme, booking())
+    assert lost.status_code == 502 and lost.json()["type"].endswith("/label-outcome-unknown")
+    assert retry.status_code == 409 and retry.json()["outcome_unknown"] is True
+    assert ship.call_count == 1
+
+
+async def test_a_booking_whose_process_died_is_reported_as_unknown_once_stale(client, make_tenant, owner_db):
+    acme = await make_tenant("acme")
+    await connect(client, acme)
+    with respx.mock(assert_all_called=False) as carrier:
+        serve_token(carrier)
+        ship = carrier.post(SHIP).mock(side_effect=httpx.ReadTimeout("no answer"))
+        label_id = (await book(client, acme, booking())).json()["label_id"]
+        # As if the process had died before it could write anything: no failure recorded, only the pending row.
+        async with owner_db.transaction() as session:
+            await session.execute(text("UPDATE labels SET failure = NULL WHERE id = :id"), {"id": label_id})
+        fresh = await book(client, acme, booking())
+        assert fresh.status_code == 409 and fresh.json()["outcome_unknown"] is False
+        assert fresh.headers["retry-after"]
+        async with owner_db.transaction() as session:
+            await session.execute(text("UPDATE labels SET updated_at = now() - interval '1 hour' WHERE id = :id"), {"id": label_id})
+        stale = await book(client, acme, booking())
+    assert stale.status_code == 409 and stale.json()["outcome_unknown"] is True
+    assert ship.call_count == 1
+
+
+async def test_a_booking_is_kept_when_its_shipment_cannot_be_registered(client, make_tenant):
+    acme = await make_tenant("acme")
+    integration_id = await connect(client, acme)
+
+    async def integration_deleted_meanwhile(request: httpx.Request) -> httpx.Response:
+        deleted = await client.delete(f"/v1/integrations/{integration_id}", headers=acme.headers("admin"))
+        assert deleted.status_code == 204, deleted.text
+        return httpx.Response(200, json=sample("ship-response-spec-example.json"))
+
+    with respx.mock(assert_all_called=False) as carrier:
+        serve_token(carrier)
+        carrier.post(SHIP).mock(side_effect=integration_deleted_meanwhile)
+        created = await book(client, acme, booking())
+    assert created.status_code == 201, created.text
+    label = created.json()
+    assert label["status"] == "booked" and label["tracking_numbers"] == [MASTER] and label["shipment_id"] is None
+    assert (await client.get(label["documents"][0]["url"], headers=acme.headers())).status_code == 200
+
+
+async def test_the_label_quota_is_exact_under_concurrent_bookings(client, make_tenant, admin_headers):
+    acme = await make_tenant("acme")
+    await connect(client, acme)
+    await client.patch("/v1/plans/free", json={"labels_per_month": 2}, headers=admin_headers)
+    try:
+        with respx.mock(assert_all_called=False) as carrier:
+            serve_token(carrier)
+            ship = carrier.post(SHIP).respond(200, json=sample("ship-response-spec-example.json"))
+            answers = await asyncio.gather(*(book(client, acme, booking(reference=f"r-{n}"), key=f"k-{n}") for n in range(6)))
+    finally:
+        await client.patch("/v1/plans/free", json={"labels_per_month": 100}, headers=admin_headers)
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses.count(201) == 2 and statuses.count(402) == 4, statuses
+    assert ship.call_count == 2
+
+
+async def test_the_order_shipping_address_is_the_recipient_when_none_is_given(client, make_tenant):
+    acme = await make_tenant("acme")
+    await connect(client, acme)
+    order = {
+        "external_id": "G-77", "currency": "USD", "total": 1999,
+        "shipping_address": {"name": "Cara Client", "line1": "5 Elm St", "city": "Albany", "region": "NY",
+                             "postal_code": "12207", "country": "us", "phone": "5185550101"},
+    }
+    ingested = await client.post("/v1/pos/generic/ingest", json=order, headers=acme.headers(**{"Idempotency-Key": "o-77"}))
+    assert ingested.status_code == 201, ingested.text
+    body = booking(order_id=ingested.json()["order"]["id"])
+    del body["recipient"]
+    with respx.mock(assert_all_called=False) as carrier:
+        serve_token(carrier)
+        ship = carrier.post(SHIP).respond(200, json=sample("ship-response-spec-example.json"))
+        created = await book(client, acme, body)
+    assert created.status_code == 201, created.text
+    sent = json.loads(ship.calls.last.request.content)["requestedShipment"]["recipients"][0]
+    assert sent["contact"]["personName"] == "Cara Client" and sent["address"]["city"] == "Albany"
+    assert sent["address"]["stateOrProvinceCode"] == "NY" and sent["address"]["countryCode"] == "US"
