@@ -240,7 +240,12 @@ class CarrierAdapter:
         """Book `request` at the carrier and return its tracking numbers and label files.
 
         The carrier's `validate_request` runs first, so nothing reaches the
-        carrier that it would refuse for a reason we can see. Raises
+        carrier that it would refuse for a reason we can see. Once the carrier
+        has accepted the booking (a 2xx), anything that fails afterwards (a
+        reply we cannot read, a label document we cannot fetch, a partial
+        booking we cannot cancel) is raised as CarrierBadResponse *without*
+        a status: the caller then treats the outcome as unknown and never
+        sends the booking again. Raises
         ShipmentRequestInvalid (before any call), CarrierRejected (the
         carrier's own errors), CarrierAuthError, CarrierUnavailable (the
         outcome may be unknown after a timeout), CarrierBadResponse.

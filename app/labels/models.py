@@ -56,6 +56,7 @@ class Label(TenantMixin, Base):
         Index("ix_labels_tenant_id_carrier_id", "tenant_id", "carrier", "id"),
         Index("ix_labels_tenant_id_order_id", "tenant_id", "order_id"),
         Index("ix_labels_tenant_id_status_id", "tenant_id", "status", "id"),
+        Index("ix_labels_tenant_id_shipment_id", "tenant_id", "shipment_id"),
     )
 
     idempotency_key: Mapped[str] = mapped_column(String(255))

@@ -39,6 +39,7 @@ class Shipment(TenantMixin, Base):
         Index("ix_shipments_tenant_id_status_id", "tenant_id", "status", "id"),
         Index("ix_shipments_tenant_id_order_id", "tenant_id", "order_id"),
         Index("ix_shipments_tenant_id_integration_id", "tenant_id", "integration_id"),
+        Index("ix_shipments_tenant_id_label_id", "tenant_id", "label_id"),
         Index("ix_shipments_next_track_at", "next_track_at", postgresql_where=text("next_track_at IS NOT NULL")),
     )
 

@@ -62,6 +62,7 @@ def upgrade() -> None:
     op.create_index('ix_labels_tenant_id_carrier_id', 'labels', ['tenant_id', 'carrier', 'id'], unique=False)
     op.create_index('ix_labels_tenant_id_order_id', 'labels', ['tenant_id', 'order_id'], unique=False)
     op.create_index('ix_labels_tenant_id_status_id', 'labels', ['tenant_id', 'status', 'id'], unique=False)
+    op.create_index('ix_labels_tenant_id_shipment_id', 'labels', ['tenant_id', 'shipment_id'], unique=False)
     op.create_table('label_documents',
     sa.Column('tenant_id', sa.UUID(), nullable=False),
     sa.Column('label_id', sa.UUID(), nullable=False),
@@ -81,6 +82,7 @@ def upgrade() -> None:
     op.add_column('plans', sa.Column('labels_per_month', sa.Integer(), nullable=True))
     op.add_column('shipments', sa.Column('label_id', sa.UUID(), nullable=True))
     op.create_foreign_key('fk_shipments_label', 'shipments', 'labels', ['tenant_id', 'label_id'], ['tenant_id', 'id'])
+    op.create_index('ix_shipments_tenant_id_label_id', 'shipments', ['tenant_id', 'label_id'], unique=False)
     op.create_foreign_key('fk_labels_shipment', 'labels', 'shipments', ['tenant_id', 'shipment_id'], ['tenant_id', 'id'])
     op.add_column('tracking_events', sa.Column('state', sa.Text(), nullable=True))
     op.add_column('tracking_events', sa.Column('signed_by', sa.Text(), nullable=True))
@@ -98,10 +100,12 @@ def downgrade() -> None:
     op.drop_column('tracking_events', 'signed_by')
     op.drop_column('tracking_events', 'state')
     op.drop_constraint('fk_labels_shipment', 'labels', type_='foreignkey')
+    op.drop_index('ix_shipments_tenant_id_label_id', table_name='shipments')
     op.drop_constraint('fk_shipments_label', 'shipments', type_='foreignkey')
     op.drop_column('shipments', 'label_id')
     op.drop_column('plans', 'labels_per_month')
     op.drop_table('label_documents')
+    op.drop_index('ix_labels_tenant_id_shipment_id', table_name='labels')
     op.drop_index('ix_labels_tenant_id_status_id', table_name='labels')
     op.drop_index('ix_labels_tenant_id_order_id', table_name='labels')
     op.drop_index('ix_labels_tenant_id_carrier_id', table_name='labels')

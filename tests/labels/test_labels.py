@@ -451,3 +451,23 @@ async def test_the_order_shipping_address_is_the_recipient_when_none_is_given(cl
     sent = json.loads(ship.calls.last.request.content)["requestedShipment"]["recipients"][0]
     assert sent["contact"]["personName"] == "Cara Client" and sent["address"]["city"] == "Albany"
     assert sent["address"]["stateOrProvinceCode"] == "NY" and sent["address"]["countryCode"] == "US"
+
+
+async def test_a_label_that_cannot_be_fetched_after_fedex_booked_is_an_unknown_outcome(client, make_tenant):
+    acme = await make_tenant("acme")
+    await connect(client, acme)
+    reply = sample("ship-response-spec-example.json")
+    shipment = reply["output"]["transactionShipments"][0]
+    shipment.pop("shipmentDocuments", None)
+    for piece in shipment["pieceResponses"]:
+        for doc in piece["packageDocuments"]:
+            doc.pop("encodedLabel", None)  # FedEx answered URLs only
+    with respx.mock(assert_all_called=False) as carrier:
+        serve_token(carrier)
+        ship = carrier.post(SHIP).respond(200, json=reply)
+        carrier.get(host="wwwdev.idev.fedex.com").respond(404, text="gone")
+        lost = await book(client, acme, booking())
+        retry = await book(client, acme, booking())
+    assert lost.status_code == 502 and lost.json()["type"].endswith("/label-outcome-unknown"), lost.text
+    assert retry.status_code == 409 and retry.json()["outcome_unknown"] is True
+    assert ship.call_count == 1

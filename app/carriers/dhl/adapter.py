@@ -39,7 +39,7 @@ from app.carriers.dhl.tracking import (
     tracking_request,
 )
 from app.carriers.dhl.units import EXPRESS, PARCEL_DE, SERVICES, api_for
-from app.carriers.errors import CapabilityNotSupported, CarrierError
+from app.carriers.errors import CapabilityNotSupported, CarrierBadResponse, CarrierError
 from app.carriers.http import decode_json
 from app.carriers.shipping import BookedShipment, ShipmentRequest, VoidRequest
 from app.carriers.types import TrackingResult
@@ -128,8 +128,7 @@ class DhlAdapter(CarrierAdapter):
         )
 
     def _parcel_de_auth(self) -> tuple[dict[str, str], httpx.BasicAuth]:
-        block = self.credentials.parcel_de
-        assert block is not None
+        block = self.credentials.parcel_de_block()
         headers = {"dhl-api-key": self.credentials.api_key.get_secret_value(), "Accept": "application/json"}
         return headers, httpx.BasicAuth(block.username, block.password.get_secret_value())
 
@@ -169,8 +168,7 @@ class DhlAdapter(CarrierAdapter):
                 raise parcel_de.rejection(payload, response.status_code)
             return parcel_de.parse_order_response(payload, request)
 
-        block = self.credentials.express
-        assert block is not None
+        block = self.credentials.express_block()
         response = await self.http.request(
             self.code,
             "POST",
@@ -187,13 +185,19 @@ class DhlAdapter(CarrierAdapter):
         return express.parse_shipment_response(payload, request)
 
     async def _cancel_partial(self, numbers: list[str]) -> None:
-        """Cancel the shipments of a partly refused Parcel DE order (best effort: failures are logged)."""
-        block = self.credentials.parcel_de
-        assert block is not None
+        """Cancel the shipments of a partly refused Parcel DE order.
+
+        Raises CarrierBadResponse without a status (the outcome is unknown:
+        those parcels stay booked at DHL) when the cancel fails, so the
+        booking is never treated as refused and sent again.
+        """
         try:
-            await self._delete_orders(parcel_de.void_params(numbers, block.profile))
+            await self._delete_orders(parcel_de.void_params(numbers, self.credentials.parcel_de_block().profile))
         except CarrierError as exc:
             logger.error("dhl: could not cancel the booked part %s of a refused Parcel DE order: %s", numbers, exc)
+            raise CarrierBadResponse(
+                self.code, f"DHL booked {', '.join(numbers)} of a partly refused order and they could not be cancelled"
+            ) from exc
 
     async def _delete_orders(self, params: list[tuple[str, str]]) -> None:
         headers, auth = self._parcel_de_auth()

@@ -31,6 +31,8 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from app.carriers.dhl.units import PARCEL_DE_PRODUCTS
+from app.carriers.errors import ShipmentRequestInvalid
+from app.carriers.shipping import FieldError
 
 BILLING_NUMBER = re.compile(r"^\w{10}\d{2}\w{2}$")
 DEFAULT_PROFILE = "STANDARD_GRUPPENPROFIL"
@@ -108,3 +110,15 @@ class DhlCredentials(BaseModel):
     express: ExpressCredentials | None = Field(
         default=None, description="Needed to book DHL Express products (P, D, U, N, ...)."
     )
+
+    def parcel_de_block(self) -> ParcelDeCredentials:
+        """The `parcel_de` block; ShipmentRequestInvalid (field `service`) when this integration has none."""
+        if self.parcel_de is None:
+            raise ShipmentRequestInvalid("dhl", [FieldError("this DHL integration has no 'parcel_de' credentials block", "service")])
+        return self.parcel_de
+
+    def express_block(self) -> ExpressCredentials:
+        """The `express` block; ShipmentRequestInvalid (field `service`) when this integration has none."""
+        if self.express is None:
+            raise ShipmentRequestInvalid("dhl", [FieldError("this DHL integration has no 'express' credentials block", "service")])
+        return self.express

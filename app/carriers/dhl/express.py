@@ -63,7 +63,7 @@ from app.carriers.dhl.credentials import ExpressCredentials
 from app.carriers.dhl.schemas import ExpressDocument, ExpressError, ExpressShipmentResponse
 from app.carriers.dhl.units import EXPRESS_PRODUCTS
 from app.carriers.documents import decode_base64, sniff_format
-from app.carriers.errors import CarrierBadResponse, CarrierRejected
+from app.carriers.errors import CarrierBadResponse, CarrierRejected, ShipmentRequestInvalid
 from app.carriers.shipping import (
     EU_COUNTRIES,
     Address,
@@ -228,7 +228,8 @@ def _description(request: ShipmentRequest) -> str:
 
 def _export_declaration(request: ShipmentRequest, invoice_date: date) -> dict[str, Any]:
     customs = request.customs
-    assert customs is not None  # is_declarable + validate
+    if customs is None:  # `validate` requires customs for a declarable shipment; never reached after it
+        raise ShipmentRequestInvalid(CARRIER, [FieldError("customs are needed across a customs border", "customs")])
     reason = EXPORT_REASONS[customs.contents_type]
     items = []
     for number, item in enumerate(customs.items, start=1):

@@ -65,10 +65,8 @@ def build_shipment_request(request: ShipmentRequest, credentials: DhlCredentials
     `express.build_shipment` (`POST /shipments`, `now` sets the planned shipping time).
     """
     if api_for(request.service) == PARCEL_DE:
-        assert credentials.parcel_de is not None
-        return parcel_de.build_order(request, credentials.parcel_de)
-    assert credentials.express is not None
-    return express.build_shipment(request, credentials.express, now=now)
+        return parcel_de.build_order(request, credentials.parcel_de_block())
+    return express.build_shipment(request, credentials.express_block(), now=now)
 
 
 def parse_shipment_response(payload: Any, request: ShipmentRequest) -> BookedShipment:

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from app.carriers.base import blank_number_result
-from app.carriers.errors import CarrierBadResponse
+from app.carriers.errors import CarrierBadResponse, CarrierError
 from app.carriers.fedex import shipping
 from app.carriers.fedex.credentials import FedexCredentials
 from app.carriers.fedex.errors import errors_text, parse_errors
@@ -147,8 +147,12 @@ class FedexAdapter(OAuthClientCredentialsAdapter):
         payload = decode_json(CARRIER, response)
         if response.status_code in REJECTION_STATUSES:
             raise shipping.rejection(payload, status_code=response.status_code, operation="shipment")
-        fetched = {url: await self._fetch_document(url) for url in shipping.document_urls(payload)}
-        return shipping.parse_shipment_response(payload, request, fetched=fetched)
+        try:
+            fetched = {url: await self._fetch_document(url) for url in shipping.document_urls(payload)}
+            return shipping.parse_shipment_response(payload, request, fetched=fetched)
+        except CarrierError as exc:
+            # FedEx has booked: whatever fails now leaves the outcome unknown, never a refusal to retry.
+            raise CarrierBadResponse(CARRIER, f"FedEx booked the shipment, but {exc.message}") from exc
 
     async def _fetch_document(self, url: str) -> bytes:
         """The bytes of a document FedEx gave only as a URL (https, fedex.com hosts only)."""

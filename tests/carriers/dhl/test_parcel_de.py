@@ -24,6 +24,7 @@ from app.carriers.dhl.parcel_de import service_point
 from app.carriers.errors import (
     CapabilityNotSupported,
     CarrierAuthError,
+    CarrierBadResponse,
     CarrierRejected,
     CarrierUnavailable,
     ShipmentRequestInvalid,
@@ -335,6 +336,17 @@ async def test_partly_refused_order_cancels_the_booked_shipments(adapter: DhlAda
     assert [e.message for e in info.value.errors] == ["The weight is too high"]
     assert cancel.call_count == 1
     assert cancel.calls[0].request.url.params.get_list("shipment") == ["00340434161094042557"]
+
+
+@respx.mock
+async def test_a_partly_booked_order_that_cannot_be_cancelled_is_an_unknown_outcome(adapter: DhlAdapter) -> None:
+    failed = refused(("shipments[1].details.weight.value", "The weight is too high"))["items"][0]
+    respx.post(ORDERS).mock(return_value=httpx.Response(207, json=reply(item("00340434161094042557", PDF), failed)))
+    respx.delete(ORDERS).mock(return_value=httpx.Response(503, text="busy"))
+    with pytest.raises(CarrierBadResponse) as info:
+        await adapter.create_shipment(booking(parcels=[{"weight_grams": 500}, {"weight_grams": 900}]))
+    # No status: DHL keeps a booked parcel, so the booking must never be treated as refused (and sent again).
+    assert info.value.status_code is None and "00340434161094042557" in info.value.message
 
 
 @respx.mock
