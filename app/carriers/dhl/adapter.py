@@ -11,13 +11,18 @@
 * Void: Parcel DE shipments are cancelled (`DELETE /orders`); DHL Express has
   no cancel in the MyDHL API, so voiding an Express booking raises
   CapabilityNotSupported (the API answers 409 label-not-voidable).
+* Service points: Location Finder – Unified `GET /find-by-address`
+  (`servicepoints.py`), header `DHL-API-Key`; the ids are what Parcel DE
+  booking takes as `service_point_id` ("Packstation 145", "Postfiliale 520").
 
 Base URLs: the adapter's `base_url` is the tracking host (sandbox
 https://api-test.dhl.com, production https://api-eu.dhl.com). The booking
 hosts follow the environment (`parcel_de.SANDBOX_BASE_URL` /
 `PRODUCTION_BASE_URL`, `express.SANDBOX_BASE_URL` / `PRODUCTION_BASE_URL`);
 with a `DHL_BASE_URL` override (a local stand-in) they are
-`{override}/parcel/de/shipping/v2` and `{override}/mydhlapi`.
+`{override}/parcel/de/shipping/v2` and `{override}/mydhlapi`. Location Finder
+has one environment (`servicepoints.BASE_URL`), `{override}/location-finder/v1`
+under an override.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from datetime import datetime, timezone
 import httpx
 
 from app.carriers.base import SECRET_HEADER, CarrierAdapter, decode_push_json, track_concurrently
-from app.carriers.dhl import express, parcel_de, shipping
+from app.carriers.dhl import express, parcel_de, servicepoints, shipping
 from app.carriers.dhl.credentials import DhlCredentials
 from app.carriers.dhl.tracking import (
     TEST_TRACKING_NUMBER,
@@ -41,6 +46,7 @@ from app.carriers.dhl.tracking import (
 from app.carriers.dhl.units import EXPRESS, PARCEL_DE, SERVICES, api_for
 from app.carriers.errors import CapabilityNotSupported, CarrierBadResponse, CarrierError
 from app.carriers.http import decode_json
+from app.carriers.locations import ServicePoint, ServicePointQuery
 from app.carriers.shipping import BookedShipment, ShipmentRequest, VoidRequest
 from app.carriers.types import TrackingResult
 
@@ -53,7 +59,7 @@ EXPRESS_PATH = "/mydhlapi"
 
 
 class DhlAdapter(CarrierAdapter):
-    """DHL: Unified tracking and push; Parcel DE and Express (MyDHL API) booking; Parcel DE void."""
+    """DHL: Unified tracking and push; Parcel DE and Express (MyDHL API) booking; Parcel DE void; Location Finder."""
 
     code = "dhl"
     name = "DHL"
@@ -92,6 +98,11 @@ class DhlAdapter(CarrierAdapter):
             return self.base_url + EXPRESS_PATH
         return express.SANDBOX_BASE_URL if self.environment == "sandbox" else express.PRODUCTION_BASE_URL
 
+    @property
+    def location_finder_url(self) -> str:
+        """The Location Finder – Unified base URL (one environment; a `DHL_BASE_URL` override wins)."""
+        return self.base_url + servicepoints.OVERRIDE_PATH if self._overridden() else servicepoints.BASE_URL
+
     def _headers(self) -> dict[str, str]:
         return {"DHL-API-Key": self.credentials.api_key.get_secret_value(), "Accept": "application/json"}
 
@@ -126,6 +137,30 @@ class DhlAdapter(CarrierAdapter):
             params=tracking_request(TEST_TRACKING_NUMBER),
             ok_statuses=(200, 404),
         )
+
+    async def find_service_points(self, query: ServicePointQuery) -> list[ServicePoint]:
+        """DHL Packstations, post offices and service points near `query`, nearest first (`GET /find-by-address`).
+
+        Ids are Parcel DE `service_point_id`s for German points (see
+        `servicepoints`). "No result found" (404) gives []. Raises
+        CarrierRejected (400: DHL's title and detail), CarrierAuthError
+        (401/403: the key lacks Location Finder access), CarrierRateLimited
+        (429), CarrierUnavailable, CarrierBadResponse.
+        """
+        response = await self.http.request(
+            self.code,
+            "GET",
+            self.location_finder_url + servicepoints.FIND_BY_ADDRESS_PATH,
+            headers=self._headers(),
+            params=servicepoints.find_by_address_params(query),
+            ok_statuses=(200, 400, 404),
+        )
+        if response.status_code == 404:
+            return []
+        payload = decode_json(self.code, response)
+        if response.status_code == 400:
+            raise servicepoints.rejection(payload, response.status_code)
+        return servicepoints.parse_find_by_address(payload)[: query.limit]
 
     def _parcel_de_auth(self) -> tuple[dict[str, str], httpx.BasicAuth]:
         block = self.credentials.parcel_de_block()

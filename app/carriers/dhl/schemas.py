@@ -11,15 +11,21 @@ MyDHL API 3.1.1 (`supermodelIoLogisticsExpressCreateShipmentResponse` and
 `supermodelIoLogisticsExpressErrorResponse`; samples
 `mydhl-shipment-response-spec-example-*.json`, `mydhl-shipment-error-*.json`,
 where `status` is the STRING "400" and the 500 body has `code` instead).
+
+Location Finder – Unified v1 (`supermodelIoLogisticsPUDOLocations`, the
+OpenAPI of developer.dhl.com/api-reference/location-finder; sample
+`location-finder-find-by-address-response-parcel-lockers-bonn.json`): read
+`Lenient`ly, since the spec's own example sends coordinates and distance as
+strings and the sample as numbers.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
-from app.carriers.lenient import OpenModel
+from app.carriers.lenient import Lenient, Objects, OpenModel
 
 
 def _text(value: Any) -> Any:
@@ -187,3 +193,77 @@ class ExpressError(OpenModel):
         if value is None:
             return []
         return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+# --- Location Finder – Unified v1 ---------------------------------------------------------------------------
+
+
+class LocationFinderId(Lenient):
+    """`location.ids[]`: the id of the location within one business unit (`provider`: parcel, express, ...)."""
+
+    locationId: str | None = None  # noqa: N815 - carrier field name
+    provider: str | None = None
+    providerType: str | None = None  # noqa: N815 - the spec example's name for `provider`
+
+
+class LocationFinderMeta(Lenient):
+    """`location`: ids, `keyword` + `keywordId` (what a label addresses: "DHL Packstation" 145), `type`."""
+
+    ids: Annotated[list[LocationFinderId], Objects] = Field(default_factory=list)
+    keyword: str | None = None
+    keywordId: str | None = None  # noqa: N815
+    type: str | None = None
+
+
+class LocationFinderAddress(Lenient):
+    """`place.address`: countryCode (alpha-2), postalCode, addressLocality, streetAddress."""
+
+    countryCode: str | None = None  # noqa: N815
+    postalCode: str | None = None  # noqa: N815
+    addressLocality: str | None = None  # noqa: N815
+    streetAddress: str | None = None  # noqa: N815
+
+
+class LocationFinderGeo(Lenient):
+    """`place.geo`: WGS 84 latitude/longitude (numbers, or strings in the spec example)."""
+
+    latitude: str | None = None
+    longitude: str | None = None
+
+
+class LocationFinderPlace(Lenient):
+    address: LocationFinderAddress | None = None
+    geo: LocationFinderGeo | None = None
+
+
+class LocationFinderHours(Lenient):
+    """`openingHours[]` (schema.org OpeningHoursSpecification): dayOfWeek URI, opens/closes "hh:mm:ss" local."""
+
+    dayOfWeek: str | None = None  # noqa: N815
+    opens: str | None = None
+    closes: str | None = None
+
+
+class LocationFinderLocation(Lenient):
+    """One `supermodelIoLogisticsPUDOLocation`: url "/locations/{id}", location, name, distance (m), place, hours."""
+
+    url: str | None = None
+    location: LocationFinderMeta | None = None
+    name: str | None = None
+    distance: str | None = None
+    place: LocationFinderPlace | None = None
+    openingHours: Annotated[list[LocationFinderHours], Objects] = Field(default_factory=list)  # noqa: N815
+
+
+class LocationFinderReply(Lenient):
+    """`supermodelIoLogisticsPUDOLocations`: `{"locations": [...]}`."""
+
+    locations: Annotated[list[LocationFinderLocation], Objects] = Field(default_factory=list)
+
+
+class LocationFinderProblem(Lenient):
+    """`supermodelIoLogisticsPUDOApiProblemDetail` (RFC 7807): status, title, detail (samples `location-finder-error-*.json`)."""
+
+    status: str | None = None
+    title: str | None = None
+    detail: str | None = None
