@@ -1,5 +1,5 @@
 """The `courier-hub` command line (typer): serve, worker, migrate, create-admin-key, revoke-admin-key, doctor,
-purge-idempotency-keys, rotate-credentials.
+purge-idempotency-keys, rotate-credentials, labels batch (app.cli_labels).
 
 Every command uses DATABASE_URL, or starts the embedded PostgreSQL (data in
 EMBEDDED_PG_DIR, default `.data/postgres`) when it is unset.
@@ -15,9 +15,11 @@ from typing import Annotated
 
 import typer
 
+from app.cli_labels import labels_app
 from app.core.config import Settings, get_settings
 
 app = typer.Typer(help="courier-hub: multi-tenant courier integration backend.", no_args_is_help=True)
+app.add_typer(labels_app, name="labels")
 
 
 def _settings() -> Settings:

@@ -23,6 +23,7 @@ from app.carriers.router import router as carriers_router
 from app.integrations.router import router as integrations_router
 from app.labels.batch_router import router as label_batches_router
 from app.labels.router import router as labels_router
+from app.locations.router import addresses_router, service_points_router
 from app.pos.router import router as pos_router
 from app.shipments.inbound_router import operator_router as inbound_webhooks_router
 from app.shipments.inbound_router import router as inbound_router
@@ -68,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         shipments_router,
         labels_router,
         label_batches_router,
+        service_points_router,
+        addresses_router,
         plans_router,
         billing_router,
         webhook_endpoints_router,

@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     tracking_refresh_batch_size: int = Field(default=200, description="Due shipments one worker claims per round.")
 
     # Label batches (booked by the worker) and the service-point answer cache.
+    service_point_cache_seconds: float = Field(
+        default=3600, ge=0, description="How long a carrier's service-point answer is reused for the same query (0: off)."
+    )
     label_batch_claim_size: int = Field(default=50, ge=1, description="Queued batch items one worker claims per round.")
     label_batch_concurrency_per_carrier: int = Field(
         default=4, ge=1, description="Bookings one worker sends to one carrier at once."

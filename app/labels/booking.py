@@ -37,7 +37,7 @@ from app.carriers.errors import (
     ShipmentRequestInvalid,
 )
 from app.carriers.http import CarrierHttp
-from app.carriers.shipping import FieldError, VoidRequest
+from app.carriers.shipping import Address, FieldError, VoidRequest
 from app.core.config import Settings
 from app.core.crypto import CredentialsCipher
 from app.core.db.base import utcnow
@@ -52,6 +52,7 @@ from app.labels import service
 from app.labels.errors import LabelBookingInProgress, LabelNotVoidable, LabelOutcomeUnknown
 from app.labels.models import Label, LabelDocument
 from app.labels.schemas import LabelCreate, LabelOut
+from app.locations.errors import AddressInvalid
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +171,10 @@ async def book(
     shipment_request = body.shipment_request(idempotency_key=key)
     try:
         adapter.validate_shipment(shipment_request)
+        if body.validate_address and "validate_address" not in type(adapter).capabilities():
+            raise ShipmentRequestInvalid(
+                body.carrier, [FieldError(field="validate_address", message=f"{body.carrier} offers no address validation here")]
+            )
     except CarrierError as exc:
         raise carrier_problem(exc) from None
     label = await service.record_pending(
@@ -182,6 +187,8 @@ async def book(
     )
     await session.commit()  # the booking is on record before the carrier hears of it
 
+    if body.validate_address:
+        await _ensure_address_known(session=session, label=label, adapter=adapter, address=shipment_request.recipient)
     try:
         booked = await adapter.create_shipment(shipment_request)
     except CarrierError as exc:
@@ -228,6 +235,26 @@ async def book(
             master_tracking_number=booked.master_tracking_number,
         ) from None
     return Booked(label, documents)
+
+
+async def _ensure_address_known(*, session: AsyncSession, label: Label, adapter: CarrierAdapter, address: Address) -> None:
+    """Ask the carrier about the recipient before buying; an unknown address removes the pending booking (422 `address-invalid`)."""
+    try:
+        verdict = await adapter.validate_address(address)
+    except CarrierError as exc:
+        await service.discard_pending(session=session, label=label)
+        await session.commit()
+        raise carrier_problem(exc) from None
+    if verdict.valid:
+        return
+    await service.discard_pending(session=session, label=label)
+    await session.commit()
+    raise AddressInvalid(
+        f"{label.carrier} does not know the recipient's address; nothing was booked. See `candidates`.",
+        classification=verdict.classification,
+        candidates=[candidate.model_dump(mode="json") for candidate in verdict.candidates],
+        messages=verdict.messages,
+    )
 
 
 async def create_label(

@@ -34,6 +34,7 @@ from app.labels.errors import (
     LabelOutcomeUnknown,
 )
 from app.labels.schemas import LabelCreate, LabelOut, LabelStatus
+from app.locations.errors import AddressInvalid
 from app.shipments.errors import UnknownOrder
 
 router = PipelineRouter(prefix="/v1/labels", tags=["labels"])
@@ -63,6 +64,7 @@ _ACCOUNT_PROBLEMS = (
         IdempotencyKeyReused,
         LabelBookingInProgress,
         LabelOutcomeUnknown,
+        AddressInvalid,
         UnknownOrder,
         QuotaExceeded,
         ShipmentInvalid,

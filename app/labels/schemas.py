@@ -45,6 +45,11 @@ class LabelCreate(BaseModel):
     service_point_id: str | None = Field(
         default=None, min_length=1, max_length=64, description="Deliver to this pickup point (GET /v1/service-points) instead of the door."
     )
+    validate_address: bool = Field(
+        default=False,
+        description="Ask the carrier about the recipient's address first (UPS, FedEx): 422 `address-invalid` with its "
+        "candidates, and nothing bought, when it does not know it.",
+    )
 
     @model_validator(mode="after")
     def _recipient_known(self) -> LabelCreate:
