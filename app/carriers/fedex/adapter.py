@@ -1,9 +1,12 @@
-"""FedEx adapter: Track API v1 and Ship API 1.0.0 over OAuth2 client credentials (I/O only).
+"""FedEx adapter: Track API v1, Ship API 1.0.0, Address Validation API 1.0.0 and Location Search API 1.0.0
+over OAuth2 client credentials (I/O only).
 
 Documents followed (copies in `carrier-samples/fedex/`): `openapi-track-api-v1.json`
 (tracking; parsed in `app.carriers.fedex.tracking`), `openapi-ship-api.json`
-(booking and cancel; built and parsed in `app.carriers.fedex.shipping`), and
-FedEx API Authorization: `POST /oauth/token`, form
+(booking and cancel; built and parsed in `app.carriers.fedex.shipping`),
+`openapi-address-validation-api.json` (`app.carriers.fedex.addresses`),
+`openapi-location-search-api.json` (Hold at Location points; `app.carriers.fedex.servicepoints`),
+and FedEx API Authorization: `POST /oauth/token`, form
 `grant_type=client_credentials&client_id&client_secret`.
 
 Every call carries `X-locale` and an `x-customer-transaction-id` (a new UUID,
@@ -28,14 +31,15 @@ import httpx
 
 from app.carriers.base import blank_number_result
 from app.carriers.errors import CarrierBadResponse, CarrierError
-from app.carriers.fedex import shipping
+from app.carriers.fedex import addresses, servicepoints, shipping
 from app.carriers.fedex.credentials import FedexCredentials
 from app.carriers.fedex.errors import errors_text, parse_errors
 from app.carriers.fedex.tracking import MAX_TRACKING_NUMBERS, TRACK_PATH, build_track_request, parse_track_response, result_for
 from app.carriers.fedex.units import SERVICES
 from app.carriers.http import decode_json
 from app.carriers.oauth_adapter import OAuthClientCredentialsAdapter
-from app.carriers.shipping import BookedShipment, ShipmentRequest, VoidRequest
+from app.carriers.locations import AddressValidation, ServicePoint, ServicePointQuery
+from app.carriers.shipping import Address, BookedShipment, ShipmentRequest, VoidRequest
 from app.carriers.types import TrackingResult
 
 __all__ = ["FedexAdapter", "FedexCredentials"]
@@ -46,6 +50,9 @@ CARRIER = "fedex"
 TOKEN_PATH = "/oauth/token"
 REJECTION_STATUSES = (400, 404, 409, 422)
 """4xx answers whose FedEx error body we read (`ErrorResponseVO`); 401/403 are auth errors, 5xx unavailable."""
+QUERY_REJECTION_STATUSES = (400, 422)
+"""4xx answers of the address and location look-ups that carry FedEx's verdict on the query (its 404 is a
+missing resource, not a refusal: CarrierBadResponse)."""
 
 
 def _errors_text(response: httpx.Response) -> str:
@@ -57,7 +64,8 @@ def _errors_text(response: httpx.Response) -> str:
 
 
 class FedexAdapter(OAuthClientCredentialsAdapter):
-    """FedEx: tracking, booking (labels, multi-piece, customs + commercial invoice) and cancel.
+    """FedEx: tracking, booking (labels, multi-piece, customs + commercial invoice, Hold at Location), cancel,
+    address validation and the Hold at Location point search.
 
     Inbound pushes: FedEx publishes no webhook body we could parse, so pushes use the inherited
     generic format (`app.carriers.generic_push`) signed with Standard Webhooks.
@@ -115,6 +123,11 @@ class FedexAdapter(OAuthClientCredentialsAdapter):
         return [result_for(number, found) if number else blank_number_result(number) for number in wanted]
 
     # ------------------------------------------------------------------ booking
+
+    def validate_shipment(self, request: ShipmentRequest) -> None:
+        """The base checks, then FedEx's own (`shipping.validate_request`): raises ShipmentRequestInvalid."""
+        super().validate_shipment(request)
+        shipping.validate_request(request, self.fedex_credentials)
 
     async def create_shipment(self, request: ShipmentRequest) -> BookedShipment:
         """Book `request` with `POST /ship/v1/shipments` and return its tracking numbers, labels and price.
@@ -188,3 +201,45 @@ class FedexAdapter(OAuthClientCredentialsAdapter):
         if response.status_code in REJECTION_STATUSES:
             raise shipping.rejection(payload, status_code=response.status_code, operation="cancel")
         shipping.parse_void_response(payload)
+
+    # ------------------------------------------------------------------ look-ups
+
+    async def validate_address(self, address: Address) -> AddressValidation:
+        """FedEx's verdict on `address` from `POST /address/v1/addresses/resolve` (see `app.carriers.fedex.addresses`).
+
+        Raises CarrierRejected (FedEx's 400 errors, e.g. STANDARDIZED.ADDRESS.NOTFOUND),
+        CarrierAuthError, CarrierRateLimited, CarrierUnavailable, CarrierBadResponse.
+        """
+        response = await self.authorized_request(
+            "POST",
+            f"{self.base_url}{addresses.ADDRESS_VALIDATION_PATH}",
+            operation="address validation",
+            json=addresses.build_address_validation_request(address),
+            ok_statuses=(200, *QUERY_REJECTION_STATUSES),
+        )
+        payload = decode_json(CARRIER, response)
+        if response.status_code in QUERY_REJECTION_STATUSES:
+            raise shipping.rejection(payload, status_code=response.status_code, operation="address validation")
+        return addresses.parse_address_validation(payload, address)
+
+    async def find_service_points(self, query: ServicePointQuery) -> list[ServicePoint]:
+        """Hold at Location points near the queried address from `POST /location/v1/locations`, nearest first.
+
+        `id` is the `locationId` that `service_point_id` books (see `app.carriers.fedex.servicepoints`).
+        FedEx's NORESULT.TO.RETURN gives []. Raises CarrierRejected (FedEx's other 400 errors,
+        e.g. COUNTRY.POSTALCODEORZIP.INVALID), CarrierAuthError, CarrierRateLimited,
+        CarrierUnavailable, CarrierBadResponse.
+        """
+        response = await self.authorized_request(
+            "POST",
+            f"{self.base_url}{servicepoints.LOCATION_SEARCH_PATH}",
+            operation="location search",
+            json=servicepoints.build_location_search_request(query),
+            ok_statuses=(200, *QUERY_REJECTION_STATUSES),
+        )
+        payload = decode_json(CARRIER, response)
+        if response.status_code in QUERY_REJECTION_STATUSES:
+            if servicepoints.is_no_result([error.code for error in parse_errors(payload)]):
+                return []
+            raise shipping.rejection(payload, status_code=response.status_code, operation="location search")
+        return servicepoints.parse_location_search(payload, query)
