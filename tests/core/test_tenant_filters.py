@@ -40,6 +40,7 @@ from app.core.crypto import cipher_from_settings
 from app.core.db.base import Base
 from app.carriers.http import CarrierHttp
 from app.carriers.oauth import get_token_cache
+from app.labels.batch_worker import BatchBooker
 from app.shipments import polling
 from app.webhooks.delivery import DeliverySender
 from tests.conftest import shared_sample
@@ -333,6 +334,16 @@ async def _drive_api(client: httpx.AsyncClient, app: Any, tenant: Any) -> None:
         _ok(await client.get(f"/v1/labels/{label['id']}", headers=merchant))
         assert (await client.get(label["documents"][0]["url"], headers=merchant)).status_code == 200
         _ok(await client.post(f"/v1/labels/{label['id']}/void", headers=merchant))
+
+        # label batches: queue, the worker books, read, retry, merged file
+        items = [{**label_body, "reference": f"b-{n}"} for n in range(2)]
+        batch = _ok(await client.post("/v1/label-batches", json={"items": items}, headers={**merchant, **key()}), 202)
+        booker = BatchBooker(db=app.state.db, settings=app.state.settings, cipher=cipher_from_settings(app.state.settings),
+                             http=CarrierHttp(settings=app.state.settings))
+        assert await booker.run_once() == 2
+        assert _ok(await client.get(f"/v1/label-batches/{batch['id']}", headers=merchant))["status"] == "completed"
+        _ok(await client.post(f"/v1/label-batches/{batch['id']}/retry-failed", headers=merchant), 202)
+        assert (await client.get(f"/v1/label-batches/{batch['id']}/documents?format=pdf", headers=merchant)).status_code == 200
 
     # deleting an integration detaches its shipments
     assert (await client.delete(f"/v1/integrations/{spare['id']}", headers=admin)).status_code == 204
