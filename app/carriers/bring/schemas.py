@@ -12,8 +12,14 @@ Only the fields we read are declared; every field is optional and unknown
 fields are kept (`extra="allow"`). A field whose value does not fit its type
 (Bring pads with "" and null) is read as its default instead of failing the
 whole reply. Each model keeps the object it was read from in `.raw` (the
-carrier's event/consignment, verbatim). Booking replies (Booking API,
-`booking-api.raml`) join this module with the booking issue.
+carrier's event/consignment, verbatim).
+
+Booking API replies (`booking-api.raml` POST /booking, the XSD types
+ConsignmentResponseType / ConfirmationResponseType / ErrorResponseType of
+`schemas/booking-v1.xsd`, samples `booking-response-successful.json`,
+`booking-error-codes.json`) and Pickup Point API replies
+(`pickup-point-api.raml`, samples `pickup-point-*.json`: `{pickupPoint: [...]}`,
+numbers such as `distanceInKm` sent as strings) are read the same way.
 """
 
 from __future__ import annotations
@@ -123,3 +129,127 @@ class EventCastCallback(Lenient):
     package: str | None = None
     created: str | None = None
     pushed: str | None = None
+
+
+# ---------------------------------------------------------------- Booking API
+
+
+class BookingMessage(Lenient):
+    """`MessageResponseType`: one `message` text in language `lang` ("en")."""
+
+    lang: str | None = None
+    message: str | None = None
+
+
+class BookingError(Lenient):
+    """`ErrorResponseType`: `uniqueId` (log id), `code` (BOOK-INPUT-014-RECIPIENT, ...), `messages`."""
+
+    uniqueId: str | None = None
+    code: str | None = None
+    messages: Annotated[list[BookingMessage], Objects] = Field(default_factory=list)
+    message: str | None = None
+    """Not in the XSD; read when Bring sends a plain `message` instead of `messages`."""
+
+    def text(self) -> str | None:
+        """The English message if there is one, else the first message (verbatim)."""
+        texts = [(m.lang, m.message) for m in self.messages if m.message]
+        for lang, text in texts:
+            if (lang or "").lower().startswith("en"):
+                return text
+        return texts[0][1] if texts else self.message
+
+
+class BookingLinks(Lenient):
+    """`LinksResponseType`: `labels` (PDF URL), `labelArchiveUrl`, `waybill`, `tracking`."""
+
+    labels: str | None = None
+    labelArchiveUrl: str | None = None
+    waybill: str | None = None
+    tracking: str | None = None
+
+
+class BookingDates(Lenient):
+    """`DtoDateAndTimesResponseType`: `earliestPickup`, `expectedDelivery` (JSON: epoch milliseconds)."""
+
+    earliestPickup: int | str | None = None
+    expectedDelivery: int | str | None = None
+
+
+class BookedPackage(Lenient):
+    """`PackageResponseType`: `packageNumber`, `correlationId`, optional `labelFreeCode` / `qrCodeLink`."""
+
+    packageNumber: str | None = None
+    correlationId: str | None = None
+    labelFreeCode: str | None = None
+    qrCodeLink: str | None = None
+
+
+class Confirmation(Lenient):
+    """`ConfirmationResponseType`: `consignmentNumber`, `links`, `dateAndTimes`, `packages` (request order)."""
+
+    consignmentNumber: str | None = None
+    links: BookingLinks | None = None
+    dateAndTimes: BookingDates | None = None
+    packages: Annotated[list[BookedPackage], Objects] = Field(default_factory=list)
+
+
+class BookedConsignment(Lenient):
+    """`ConsignmentResponseType`: a `confirmation`, or `errors`."""
+
+    confirmation: Confirmation | None = None
+    errors: Annotated[list[BookingError], Objects] = Field(default_factory=list)
+    correlationId: str | None = None
+
+
+class BookingReply(Lenient):
+    """`BookingResponseType`: `consignments` (one per booked consignment; we send one)."""
+
+    consignments: Annotated[list[BookedConsignment], Objects] = Field(default_factory=list)
+    errors: Annotated[list[BookingError], Objects] = Field(default_factory=list)
+    """Not in the XSD; read when a whole-request error comes outside `consignments`."""
+
+
+# ----------------------------------------------------------- Pickup Point API
+
+
+class PickupOpeningHours(Lenient):
+    """One structured `openingHours` entry: `day` (MONDAY..SUNDAY), `opening`/`closing` as HHmm local time."""
+
+    day: str | None = None
+    opening: str | None = None
+    closing: str | None = None
+
+
+class PickupPoint(Lenient):
+    """One `pickupPoint` member (by_postal_code.json, by_id.json, filter_address.json).
+
+    `address`/`postalCode`/`city` is the postal address (often "POSTBOKS ...");
+    `visitingAddress`/`visitingPostalCode`/`visitingCity` where the point is.
+    `distanceInKm` is a string ("1.3", "" when no origin). `type` is Bring's
+    point-type code ("4", "27", "085", "SmartPOST").
+    """
+
+    id: str | None = None
+    unitId: str | None = None
+    name: str | None = None
+    address: str | None = None
+    postalCode: str | None = None
+    city: str | None = None
+    countryCode: str | None = None
+    visitingAddress: str | None = None
+    visitingPostalCode: str | None = None
+    visitingCity: str | None = None
+    locationDescription: str | None = None
+    openingHoursEnglish: str | None = None
+    openingHoursNorwegian: str | None = None
+    openingHours: Annotated[list[PickupOpeningHours], Objects] = Field(default_factory=list)
+    latitude: float | None = None
+    longitude: float | None = None
+    distanceInKm: str | None = None
+    type: str | None = None
+
+
+class PickupPointReply(Lenient):
+    """`{pickupPoint: [...]}`."""
+
+    pickupPoint: Annotated[list[PickupPoint], Objects] = Field(default_factory=list)
