@@ -59,7 +59,9 @@ def test_describe_reports_capabilities_and_credentials_schema() -> None:
     described = {entry["code"]: entry for entry in registry.describe()}
     dhl = described["dhl"]
     assert dhl["name"] == "DHL"
-    assert dhl["capabilities"] == ["track", "test_credentials", "parse_webhook", "create_shipment", "void_shipment"]
+    assert dhl["capabilities"] == [
+        "track", "test_credentials", "parse_webhook", "create_shipment", "void_shipment", "find_service_points",
+    ]
     assert (dhl["webhook_auth_scheme"], dhl["webhook_auth_header"]) == ("secret-header", "x-courier-hub-secret")
     assert dhl["max_batch_size"] == 1
     schema = dhl["credentials_schema"]

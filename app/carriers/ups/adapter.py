@@ -1,9 +1,12 @@
-"""UPS adapter: Track API v1, Track Alert pushes, Shipping API v2409 (book, void); OAuth2 client credentials.
+"""UPS adapter: Track API v1, Track Alert pushes, Shipping API v2409 (book, void), Locator v3 (Access Points),
+Address Validation v2 (street level); OAuth2 client credentials.
 
 I/O only: requests are built and replies parsed by the pure functions of
-`app.carriers.ups.tracking` (track, Track Alert) and `app.carriers.ups.shipping`
-(book, void; customs in `app.carriers.ups.customs`), against the UPS
-documents named there (copies in `carrier-samples/ups/`). The token comes
+`app.carriers.ups.tracking` (track, Track Alert), `app.carriers.ups.shipping`
+(book, void; customs in `app.carriers.ups.customs`), `app.carriers.ups.servicepoints`
+(Access Point search and look-up; hours in `app.carriers.ups.hours`) and
+`app.carriers.ups.addresses` (validation), against the UPS documents named
+there (copies in `carrier-samples/ups/`). The token comes
 from `openapi-oauth-client-credentials.yaml` — `POST /security/v1/oauth/token`,
 HTTP Basic client_id:client_secret, form `grant_type=client_credentials`.
 
@@ -12,11 +15,17 @@ from the merchant's idempotency key, so UPS sees a retry under the same id)
 and `transactionSrc`. Error codes 2500xx (e.g. 250003 "Invalid Access License
 number") are credential failures -> CarrierAuthError.
 
-UPS cannot: book to a UPS Access Point from `service_point_id` alone (the
-Shipping API needs the access point's name and address, which
-`ShipmentRequest` does not carry; see `shipping.validate_request`), label
-in PDF natively (GIF labels are converted), or void after its void window
-(UPS answers e.g. 190117, raised as CarrierRejected).
+A booking with `service_point_id` (a UPS Access Point's public id, as
+`find_service_points` lists it) first looks the point up through the
+Locator (a read), because the Shipping API needs its name and address
+beside the id (`AlternateDeliveryAddress`, ShipmentIndicationType 01: hold
+for pickup at the Access Point); an id UPS does not know is refused
+(ShipmentRequestInvalid on `service_point_id`) and nothing is booked.
+
+UPS cannot: label in PDF natively (GIF labels are converted), void after
+its void window (UPS answers e.g. 190117, raised as CarrierRejected), or
+validate addresses at street level outside the US and PR (refused without
+a call).
 """
 
 from __future__ import annotations
@@ -24,16 +33,18 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import httpx
 
 from app.carriers.base import blank_number_result, decode_push_json, track_concurrently
-from app.carriers.errors import CarrierAuthError, CarrierBadResponse, WebhookPayloadError
+from app.carriers.errors import CarrierAuthError, CarrierBadResponse, CarrierRejected, ShipmentRequestInvalid, WebhookPayloadError
 from app.carriers.http import decode_json
+from app.carriers.locations import AddressValidation, ServicePoint, ServicePointQuery
 from app.carriers.oauth_adapter import OAuthClientCredentialsAdapter
-from app.carriers.shipping import BookedShipment, ShipmentRequest, VoidRequest
+from app.carriers.shipping import Address, BookedShipment, FieldError, ShipmentRequest, VoidRequest
 from app.carriers.types import TrackingResult
-from app.carriers.ups import shipping, tracking
+from app.carriers.ups import addresses, servicepoints, shipping, tracking
 from app.carriers.ups.schemas import UpsCredentials, error_pairs
 from app.carriers.ups.units import SERVICES
 
@@ -149,19 +160,30 @@ class UpsAdapter(OAuthClientCredentialsAdapter):
 
     # ----------------------------------------------------------------------- book / void
 
+    def validate_shipment(self, request: ShipmentRequest) -> None:
+        """The base checks, then `shipping.validate_request` (offline: a `service_point_id` is checked for its form only)."""
+        super().validate_shipment(request)
+        shipping.validate_request(request, self.ups_credentials)
+
     async def create_shipment(self, request: ShipmentRequest) -> BookedShipment:
         """Book `request` with `POST /api/shipments/v2409/ship`; one tracking number and label per parcel.
 
-        `shipping.validate_request` runs first (no call when it fails). Sent
-        once (`idempotent=False`: retried only where UPS cannot have acted),
-        with `transId` from the idempotency key. Raises ShipmentRequestInvalid,
-        CarrierRejected (UPS's error list), CarrierAuthError (401 after one
-        token refresh, 403, 2500xx), CarrierRateLimited, CarrierUnavailable
-        (`outcome_unknown` after a lost reply), CarrierBadResponse.
+        `shipping.validate_request` runs first (no call when it fails); with
+        `service_point_id` the Access Point is then looked up through the
+        Locator (`_access_point`; unknown -> ShipmentRequestInvalid, nothing
+        booked). Sent once (`idempotent=False`: retried only where UPS cannot
+        have acted), with `transId` from the idempotency key. Raises
+        ShipmentRequestInvalid, CarrierRejected (UPS's error list),
+        CarrierAuthError (401 after one token refresh, 403, 2500xx),
+        CarrierRateLimited, CarrierUnavailable (`outcome_unknown` after a lost
+        reply), CarrierBadResponse.
         """
         shipping.validate_request(request, self.ups_credentials)
+        access_point = await self._access_point(request) if request.service_point_id else None
         transaction = shipping.transaction_id(request.idempotency_key)
-        body = shipping.build_shipment_request(request, self.ups_credentials, transaction=transaction)
+        body = shipping.build_shipment_request(
+            request, self.ups_credentials, access_point=access_point, transaction=transaction
+        )
         response = await self.authorized_request(
             "POST",
             f"{self.base_url}{shipping.SHIP_PATH}",
@@ -195,3 +217,88 @@ class UpsAdapter(OAuthClientCredentialsAdapter):
         if response.status_code != 200:
             raise shipping.rejection(payload, status_code=response.status_code, operation="void_shipment")
         shipping.parse_void_response(payload, request)
+
+    # ----------------------------------------------------------------------- Locator / Address Validation
+
+    async def _locate(self, body: dict[str, Any], *, operation: str) -> tuple[int, Any]:
+        response = await self.authorized_request(
+            "POST",
+            f"{self.base_url}{servicepoints.SEARCH_PATH}",
+            operation=operation,
+            params={"Locale": self.locale},
+            json=body,
+            ok_statuses=(200, 400, 404),
+        )
+        payload = decode_json(CARRIER, response) if response.content.strip() else {}
+        errors = error_pairs(payload)
+        if response.status_code == 200 or servicepoints.no_locations(errors):
+            return response.status_code, payload
+        if response.status_code == 404 and not errors:
+            return 404, {}
+        raise shipping.rejection(payload, status_code=response.status_code, operation=operation)
+
+    async def find_service_points(self, query: ServicePointQuery) -> list[ServicePoint]:
+        """Active UPS Access Points near `query`, nearest first (Locator reqOption 64; `servicepoints`).
+
+        Ids are the public Access Point ids a booking takes as
+        `service_point_id`. No point found (an empty reply, 404, or UPS's "no
+        locations" error) gives []. Raises CarrierRejected (UPS's error list),
+        CarrierAuthError, CarrierRateLimited, CarrierUnavailable, CarrierBadResponse.
+        """
+        status, payload = await self._locate(
+            servicepoints.build_search_request(query, locale=self.locale), operation="find_service_points"
+        )
+        if status != 200:
+            return []
+        return servicepoints.parse_search_response(payload)[: query.limit]
+
+    async def _access_point(self, request: ShipmentRequest) -> Address:
+        """The Access Point of `request.service_point_id` as the address to book to, looked up through the Locator.
+
+        Raises ShipmentRequestInvalid (field `service_point_id`) when UPS does
+        not know it, or it is not active-available; the Locator's other errors
+        as `find_service_points`.
+        """
+        point_id = (request.service_point_id or "").strip()
+        try:
+            status, payload = await self._locate(
+                servicepoints.build_lookup_request(point_id, request.recipient, locale=self.locale),
+                operation="access_point_lookup",
+            )
+        except CarrierRejected as exc:
+            raise ShipmentRequestInvalid(
+                CARRIER, [FieldError(f"UPS did not find Access Point {point_id}: {exc.message}", "service_point_id")]
+            ) from None
+        drop = servicepoints.find_access_point(payload, point_id) if status == 200 else None
+        if drop is None:
+            raise ShipmentRequestInvalid(
+                CARRIER, [FieldError(f"UPS knows no Access Point {point_id}", "service_point_id")]
+            )
+        code, description = servicepoints.access_point_status(drop)
+        if code not in (None, servicepoints.ACTIVE_AVAILABLE):
+            raise ShipmentRequestInvalid(
+                CARRIER,
+                [FieldError(f"UPS Access Point {point_id} is not available ({description or code})", "service_point_id")],
+            )
+        return servicepoints.access_point_address(drop, request.recipient)
+
+    async def validate_address(self, address: Address) -> AddressValidation:
+        """UPS's street-level verdict on a US/PR `address` (request option 3: validation + classification).
+
+        Raises CarrierRejected (field `country`, without a call) outside the
+        US and PR, CarrierRejected with UPS's error list for a refused request,
+        CarrierAuthError, CarrierRateLimited, CarrierUnavailable, CarrierBadResponse.
+        """
+        addresses.check_country(address)
+        response = await self.authorized_request(
+            "POST",
+            f"{self.base_url}{addresses.PATH}",
+            operation="validate_address",
+            params=addresses.query_params(),
+            json=addresses.build_validation_request(address),
+            ok_statuses=(200, 400),
+        )
+        payload = decode_json(CARRIER, response)
+        if response.status_code != 200:
+            raise shipping.rejection(payload, status_code=response.status_code, operation="validate_address")
+        return addresses.parse_validation_response(payload, address)

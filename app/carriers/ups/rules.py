@@ -25,6 +25,8 @@ CARRIER = "ups"
 MAX_SHIP_DAYS_AHEAD = 7
 GRAMS_PER_POUND = Decimal("453.59237")
 MM_PER_INCH = Decimal("25.4")
+ACCESS_POINT_ID = re.compile(r"[A-Za-z0-9]{1,9}")
+"""`AlternateDeliveryAddress.UPSAccessPointID`: at most 9 characters (e.g. "U12345678", "GB00088")."""
 
 
 def digits(phone: str | None) -> str:
@@ -137,18 +139,16 @@ def validate_request(
     request: ShipmentRequest,
     credentials: UpsCredentials,
     *,
-    access_point: Address | None = None,
     today: dt.date | None = None,
 ) -> None:
     """Check `request` against the Shipping API's rules (module docstring); raise for every failing field at once.
 
-    `access_point` is the UPS Access Point's own name and address, which the
-    schema requires beside its id (`AlternateDeliveryAddress`: Name,
-    AttentionName, Address.AddressLine/City/CountryCode). `ShipmentRequest`
-    has no field for it, so a booking with `service_point_id` and no
-    `access_point` is refused here rather than by UPS. `today` defaults to the
-    UTC date. Raises ShipmentRequestInvalid (field paths into `POST /v1/labels`;
-    a missing account number has field None). Returns None when UPS can take it.
+    Offline: a `service_point_id` is checked for its form only
+    (`AlternateDeliveryAddress.UPSAccessPointID`: at most 9 letters/digits);
+    whether UPS knows it is the Locator look-up the adapter makes before
+    booking. `today` defaults to the UTC date. Raises ShipmentRequestInvalid
+    (field paths into `POST /v1/labels`; a missing account number has field
+    None). Returns None when UPS can take it.
     """
     today = today or dt.datetime.now(dt.timezone.utc).date()
     errors: list[FieldError] = []
@@ -179,24 +179,7 @@ def validate_request(
     errors += ups_customs.validate_customs(request)
     if request.ship_date is not None and not today <= request.ship_date <= today + dt.timedelta(MAX_SHIP_DAYS_AHEAD):
         errors.append(FieldError(f"UPS ships from today up to {MAX_SHIP_DAYS_AHEAD} days ahead", "ship_date"))
-    if request.service_point_id is not None:
-        if len(request.service_point_id) > 9:
-            errors.append(FieldError("a UPS Access Point id has at most 9 characters", "service_point_id"))
-        if access_point is None:
-            errors.append(
-                FieldError(
-                    "UPS needs the access point's name and address (AlternateDeliveryAddress) besides its id, "
-                    "and this request carries only service_point_id",
-                    "service_point_id",
-                )
-            )
-        else:
-            errors += _check_party(
-                access_point,
-                "service_point",
-                phone_required=False,
-                state_countries=_STATE_REQUIRED_AT_DESTINATION,
-                postal_formats=True,
-            )
+    if request.service_point_id is not None and not ACCESS_POINT_ID.fullmatch(request.service_point_id.strip()):
+        errors.append(FieldError("a UPS Access Point id is 1 to 9 letters or digits, e.g. U12345678", "service_point_id"))
     if errors:
         raise ShipmentRequestInvalid(CARRIER, errors)

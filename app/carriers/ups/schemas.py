@@ -7,6 +7,14 @@ are kept (`extra="allow"`): UPS adds elements by version, and writes a
 single object where the schema says array for versions before v2403
 (`PackageResults`, `Alert`, `PackageLevelResults`, `Form`) — `as_list`
 reads both. Money and weights stay the strings UPS sends.
+
+Locator v3 (`openapi-locator.yaml`, `LocatorResponse`) and Address
+Validation v2 (`openapi-address-validation.yaml`, `XAVResponse`) replies are
+read `Lenient`ly: UPS answers them off its own schema (UPS-API/api-documentation
+issue #191: `OpenHours`/`CloseHours` arrays for split days, `Distance.UnitOfMeasurement`
+as a bare string, `SpecialInstructions` as a string; objects where v3
+promises arrays), so the members of varying shape are `Any` and read by
+`app.carriers.ups.servicepoints` / `app.carriers.ups.addresses`.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.carriers.fields import code_message_pairs
-from app.carriers.lenient import OpenModel
+from app.carriers.lenient import Lenient, OpenModel
 
 
 class UpsCredentials(BaseModel):
@@ -177,3 +185,92 @@ class UpsVoidReply(OpenModel):
     """`VOIDSHIPMENTResponseWrapper`: `{"VoidShipmentResponse": {...}}`."""
 
     VoidShipmentResponse: UpsVoidShipmentResponse | None = None
+
+
+# --------------------------------------------------------------------------- Locator v3
+
+
+class UpsLocatorAddress(Lenient):
+    """`DropLocation_AddressKeyFormat`: ConsigneeName (the location's name), AddressLine (one string, lines
+    separated by a line break or "&#xD;", or a list), PoliticalDivision2 city, PoliticalDivision1 state,
+    PostcodePrimaryLow/ExtendedLow, CountryCode."""
+
+    ConsigneeName: str | None = None
+    AddressLine: Any = None
+    PoliticalDivision2: str | None = None
+    PoliticalDivision1: str | None = None
+    PostcodePrimaryLow: str | None = None
+    PostcodeExtendedLow: str | None = None
+    CountryCode: str | None = None
+
+
+class UpsGeocode(Lenient):
+    """`DropLocation_Geocode`: Latitude/Longitude as decimal strings."""
+
+    Latitude: str | None = None
+    Longitude: str | None = None
+
+
+class UpsAccessPointInformation(Lenient):
+    """`DropLocation_AccessPointInformation`: PublicAccessPointID (what the Shipping API's
+    `AlternateDeliveryAddress.UPSAccessPointID` takes), AccessPointStatus {Code 01 active-available,
+    06 suspended, 07 active-unavailable, 08 terminated}, BusinessClassificationList."""
+
+    PublicAccessPointID: str | None = None
+    AccessPointStatus: Any = None
+    BusinessClassificationList: Any = None
+
+
+class UpsDropLocation(Lenient):
+    """`SearchResults_DropLocation`: one UPS location (LocationID is internal: "Do not expose the Location ID")."""
+
+    LocationID: str | None = None
+    Geocode: UpsGeocode | None = None
+    AddressKeyFormat: UpsLocatorAddress | None = None
+    LocationAttribute: Any = None
+    Distance: Any = None
+    StandardHoursOfOperation: str | None = None
+    OperatingHours: Any = None
+    AccessPointInformation: UpsAccessPointInformation | None = None
+    Timezone: str | None = None
+
+
+class UpsLocatorSearchResults(Lenient):
+    DropLocation: Any = None
+    Disclaimer: Any = None
+
+
+class UpsLocatorResponse(Lenient):
+    """`LocatorResponse`: Response {ResponseStatusCode 1/0, Error}, SearchResults."""
+
+    Response: Any = None
+    SearchResults: UpsLocatorSearchResults | None = None
+
+
+class UpsLocatorReply(Lenient):
+    """`LOCATORResponseWrapper`: `{"LocatorResponse": {...}}`."""
+
+    LocatorResponse: UpsLocatorResponse | None = None
+
+
+# --------------------------------------------------------------------------- Address Validation v2
+
+
+class UpsXavAddress(Lenient):
+    """`Candidate_AddressKeyFormat`: AddressLine (array, or one string), PoliticalDivision2 city,
+    PoliticalDivision1 state, PostcodePrimaryLow/ExtendedLow, Region, Urbanization, CountryCode."""
+
+    AddressLine: Any = None
+    PoliticalDivision2: str | None = None
+    PoliticalDivision1: str | None = None
+    PostcodePrimaryLow: str | None = None
+    PostcodeExtendedLow: str | None = None
+    Region: str | None = None
+    CountryCode: str | None = None
+
+
+class UpsXavCandidate(Lenient):
+    """`XAVResponse_Candidate`: AddressKeyFormat and (request option 2/3) AddressClassification {Code, Description}."""
+
+    AddressKeyFormat: UpsXavAddress | None = None
+    AddressClassification: Any = None

@@ -29,7 +29,10 @@ UPS Next Day Air Early (14); EMailAddress at most 50; PackageWeight.Weight at
 most 5 characters; Dimensions all three or none, Length (the longest side)
 at most 108 IN / 270 CM and Length + 2 x (Width + Height) at most 165 IN /
 330 CM; ShipmentDate today .. today + 7; customs (see `customs`);
-AlternateDeliveryAddress (see `validate_request`).
+`service_point_id` 1-9 letters/digits (UPSAccessPointID). The Access
+Point's name and address, which `AlternateDeliveryAddress` requires beside
+its id, come from a Locator look-up the adapter makes before booking
+(`app.carriers.ups.servicepoints.build_lookup_request`, `access_point_address`).
 """
 
 from __future__ import annotations
@@ -194,7 +197,7 @@ def build_shipment_request(
         alternate = party(access_point)
         alternate.pop("Phone", None)
         alternate.pop("EMailAddress", None)
-        alternate["UPSAccessPointID"] = request.service_point_id
+        alternate["UPSAccessPointID"] = request.service_point_id.strip().upper()
         shipment["AlternateDeliveryAddress"] = alternate
         shipment["ShipmentIndicationType"] = [{"Code": HOLD_FOR_PICKUP_AT_ACCESS_POINT}]
     shipment["PaymentInformation"] = {

@@ -36,7 +36,7 @@ from app.carriers.errors import (
 )
 from app.carriers.http import CarrierHttp
 from app.carriers.oauth import OAuthTokenCache
-from app.carriers.shipping import Address, ShipmentRequest, VoidRequest
+from app.carriers.shipping import ShipmentRequest, VoidRequest
 from app.carriers.ups import shipping
 from app.carriers.ups.adapter import TRANSACTION_SRC, UpsAdapter, UpsCredentials
 from tests.carriers.helpers import load_json_sample, numbered_tokens
@@ -434,26 +434,14 @@ async def test_validation_fails_before_any_call(http: CarrierHttp) -> None:
     assert "account_number" in (info.value.errors[0].message or "")
 
 
-def test_access_point_needs_its_address() -> None:
+def test_service_point_id_form_is_checked_offline() -> None:
+    """validate_request checks the Access Point id's form only (UPSAccessPointID: at most 9); the look-up is the adapter's."""
     credentials = UpsCredentials(client_id="c", client_secret="s", account_number=ACCOUNT)
-    request = us_request(service_point_id="U12345678")
-    with pytest.raises(ShipmentRequestInvalid) as info:
-        shipping.validate_request(request, credentials)
-    assert [e.field for e in info.value.errors] == ["service_point_id"]
-
-    # With the access point's own address (not in ShipmentRequest yet) the body is example 8's shape.
-    access_point = Address(
-        name="Counter", company="The UPS Store", address_lines=["1 Market St"], city="San Jose", state="CA",
-        postal_code="95113", country="US",
-    )  # fmt: skip
-    shipping.validate_request(request, credentials, access_point=access_point)
-    shipment = shipping.build_shipment_request(request, credentials, access_point=access_point)["ShipmentRequest"][
-        "Shipment"
-    ]
-    example = sample("ship-request-spec-example-8-access-point.json")["ShipmentRequest"]["Shipment"]
-    assert shipment["ShipmentIndicationType"][0]["Code"] == example["ShipmentIndicationType"]["Code"] == "01"
-    assert set(shipment["AlternateDeliveryAddress"]) == set(example["AlternateDeliveryAddress"])
-    assert shipment["AlternateDeliveryAddress"]["UPSAccessPointID"] == "U12345678"
+    shipping.validate_request(us_request(service_point_id="U12345678"), credentials)
+    for bad in ("U123456789", "U1234-567"):
+        with pytest.raises(ShipmentRequestInvalid) as info:
+            shipping.validate_request(us_request(service_point_id=bad), credentials)
+        assert [e.field for e in info.value.errors] == ["service_point_id"]
 
 
 def test_same_idempotency_key_same_trans_id() -> None:
