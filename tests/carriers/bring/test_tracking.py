@@ -328,7 +328,7 @@ async def test_credentials_ok_and_rejected(adapter: BringAdapter) -> None:
             await adapter.test_credentials()
 
 
-def test_booking_not_offered_yet() -> None:
-    # Booking comes with a later issue: nothing to book is listed and create/void are not advertised.
-    assert BringAdapter.services == ()
-    assert BringAdapter.capabilities() == ["track", "test_credentials", "parse_webhook"]
+def test_capabilities_book_and_search_but_never_void() -> None:
+    # The Booking API books (services listed) but has no cancel; the Pickup Point API is the locator.
+    assert BringAdapter.services
+    assert BringAdapter.capabilities() == ["track", "test_credentials", "parse_webhook", "create_shipment", "find_service_points"]
