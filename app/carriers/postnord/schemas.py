@@ -12,7 +12,15 @@ fields are kept (`extra="allow"`). A field whose value does not fit its type
 (PostNord pads with "" or sends a number for a string) is read as its default
 instead of failing the whole reply. Each model keeps the object it was read
 from in `.raw` (the carrier's event/shipment, verbatim, for TrackingEvent.raw).
-Booking replies (Booking API v3) join this module with the booking issue.
+
+Booking (Booking API v3, Swagger 2.0 v3.5.29.1, `openapi-booking-v3.swagger.json`,
+`definitions`): `ediLabelResponse` (`bookingResponse` -> `idInformation[]`
+`idInfo` {status, ids[] `assignedIds`, urls, errorResponse}; `labelPrintout[]`
+{itemIds[], printout, printoutComposition}) and `errorResponse` / `fault`
+(`booking-error-validation.json`). Service points (Service Points V5 5.0.14,
+`openapi-servicepoints-v5.swagger.json`, `components.schemas`): `ResponseDto`
+-> `servicePointInformationResponse` {servicePoints[`ServicePointInformationStore`],
+compositeFault}.
 """
 
 from __future__ import annotations
@@ -143,3 +151,193 @@ class ErrorResponse(Lenient):
 
     message: str | None = None
     compositeFault: CompositeFault | None = None
+
+
+# --------------------------------------------------------------------------- booking (Booking API v3)
+
+
+class ParamValue(Lenient):
+    """`paramValue` / `ParamValue`: a `{param, value}` pair (a fault names the request parameter it is about)."""
+
+    param: str | None = None
+    value: str | None = None
+
+
+class KeyValue(Lenient):
+    """`keyValuePair`: `{key, value}` (fault references such as CustomerOriginValidationError.subType)."""
+
+    key: str | None = None
+    value: str | None = None
+
+
+class BookingFault(Lenient):
+    """`fault` (booking) / `Faults` (service points): `explanationText`, `faultCode`, `faultReferences[]`, `paramValues[]`."""
+
+    faultCode: str | None = None
+    explanationText: str | None = None
+    faultReferences: Annotated[list[KeyValue], Objects] = Field(default_factory=list)
+    paramValues: Annotated[list[ParamValue], Objects] = Field(default_factory=list)
+
+
+class BookingCompositeFault(Lenient):
+    """`compositeFault`: `{faults: [fault]}`."""
+
+    faults: Annotated[list[BookingFault], Objects] = Field(default_factory=list)
+
+
+class BookingErrorResponse(Lenient):
+    """`errorResponse`: PostNord's standard error (`message`, `compositeFault`): 4xx bodies and failed ids."""
+
+    message: str | None = None
+    compositeFault: BookingCompositeFault | None = None
+
+
+class AssignedId(Lenient):
+    """`assignedIds`: `idType` (itemId, shipmentId, returnId, ...), `value`, `printId`."""
+
+    idType: str | None = None
+    value: str | None = None
+    printId: str | None = None
+
+
+class IdInfo(Lenient):
+    """`idInfo`: one booked shipment: `status` OK | FAIL, its `ids`, `urls`, `errorResponse`."""
+
+    status: str | None = None
+    ids: Annotated[list[AssignedId], Objects] = Field(default_factory=list)
+    errorResponse: BookingErrorResponse | None = None
+
+
+class BookingResponse(Lenient):
+    """`bookingResponse`: `bookingId`, `idInformation[]`, `handlingResponse` (an errorResponse)."""
+
+    bookingId: str | None = None
+    idInformation: Annotated[list[IdInfo], Objects] = Field(default_factory=list)
+    handlingResponse: BookingErrorResponse | None = None
+
+
+class PrintedItem(Lenient):
+    """`itemIds_inner`: an item a printout is for (`itemIds` is the item id), its `status` OK | FAIL, `errorResponse`."""
+
+    itemIds: str | None = None
+    printId: str | None = None
+    status: str | None = None
+    errorResponse: BookingErrorResponse | None = None
+
+
+class Printout(Lenient):
+    """`printout`: `type` (LABEL | QRCODE), `labelFormat` (PDF, ZPL, SVG), `encoding` (base64), `data`/`dataValue`, URIs."""
+
+    type: str | None = None
+    labelFormat: str | None = None
+    encoding: str | None = None
+    data: str | None = None
+    dataValue: str | None = None
+    uriResource: str | None = None
+    uriStoreLabel: str | None = None
+
+
+class PrintoutComposition(Lenient):
+    """`printoutComposition`: how many labels and customs documents (cn22, cn23, customsInvoice) a printout holds."""
+
+    label: float | None = None
+    cn22: float | None = None
+    cn23: float | None = None
+    customsInvoice: float | None = None
+
+
+class LabelPrintout(Lenient):
+    """`labelPrintout_inner`: one printout, the items it is for, and its composition."""
+
+    itemIds: Annotated[list[PrintedItem], Objects] = Field(default_factory=list)
+    printout: Printout | None = None
+    printoutComposition: PrintoutComposition | None = None
+
+
+class EdiLabelResponse(Lenient):
+    """`ediLabelResponse`: the 200 reply of POST /v3/edi/labels/pdf|zpl."""
+
+    bookingResponse: BookingResponse | None = None
+    labelPrintout: Annotated[list[LabelPrintout], Objects] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- service points (Service Points V5)
+
+
+class PointAddress(Lenient):
+    """`Address`: `streetName`, `streetNumber`, `postalCode`, `city`, `countryCode` (2 letters), `additionalDescription`."""
+
+    streetName: str | None = None
+    streetNumber: str | None = None
+    postalCode: str | None = None
+    city: str | None = None
+    countryCode: str | None = None
+    additionalDescription: str | None = None
+
+
+class Coordinate(Lenient):
+    """`Coordinate`: `northing`, `easting`, `srId` (EPSG:4326 = WGS 84: northing is the latitude)."""
+
+    northing: float | None = None
+    easting: float | None = None
+    srId: str | None = None
+
+
+class PostalDate(Lenient):
+    """`PostalDate`: one opening interval: `openDay`/`openTime`, `closeDay`/`closeTime` (local "HH:MM")."""
+
+    openDay: str | None = None
+    openTime: str | None = None
+    closeDay: str | None = None
+    closeTime: str | None = None
+
+
+class PointOpeningHours(Lenient):
+    """`OpeningHours`: `postalServices[]` (when the point handles parcels)."""
+
+    postalServices: Annotated[list[PostalDate], Objects] = Field(default_factory=list)
+
+
+class BoxType(Lenient):
+    """`BoxType`: set for parcel boxes (lockers)."""
+
+    label: str | None = None
+    located: str | None = None
+
+
+class PointType(Lenient):
+    """`type`: `typeId`/`typeName` (detailed), `groupTypeId`/`groupTypeName`, `boxType`."""
+
+    typeId: str | None = None
+    typeName: str | None = None
+    groupTypeId: str | None = None
+    groupTypeName: str | None = None
+    boxType: BoxType | None = None
+
+
+class ServicePointStore(Lenient):
+    """`ServicePointInformationStore`: one service point."""
+
+    servicePointId: str | None = None
+    name: str | None = None
+    routeDistance: Any = None
+    """Metres from the searched address (int32 in the spec; read leniently)."""
+    visitingAddress: PointAddress | None = None
+    deliveryAddress: PointAddress | None = None
+    coordinates: Annotated[list[Coordinate], Objects] = Field(default_factory=list)
+    openingHours: PointOpeningHours | None = None
+    type: PointType | None = None
+
+
+class ServicePointInformation(Lenient):
+    """`servicePointInformationResponse`: `servicePoints[]` and `compositeFault`."""
+
+    servicePoints: Annotated[list[ServicePointStore], Objects] = Field(default_factory=list)
+    compositeFault: BookingCompositeFault | None = None
+    """`CompositeFault` (`Faults`: explanationText, faultCode, paramValues), the same shape as the booking's."""
+
+
+class ServicePointReply(Lenient):
+    """`ResponseDto` of the service point operations."""
+
+    servicePointInformationResponse: ServicePointInformation | None = None

@@ -18,14 +18,20 @@ reached the sender (`return_status`), and a DELIVERED during a return is the
 delivery back to the sender (`app.carriers.returns.ReturnLeg`).
 
 Also here: the country helpers for `LocationDto`/`AddressDto` (alpha-3
-codes, country names that must never be read as a city).
+codes, country names that must never be read as a city), and the booking
+tables of the Booking API v3 (`openapi-booking-v3.swagger.json`): the products
+we book (`PRODUCTS`, `SERVICES`), issuer codes, party id types, customs
+categories and the units of the EDI instruction (KGM, CMT).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from babel.numbers import get_currency_precision
 
 from app.carriers import places
 from app.carriers.fields import text_of
@@ -34,9 +40,114 @@ from app.carriers.types import TrackingStatus
 
 logger = logging.getLogger(__name__)
 
-SERVICES: tuple[Service, ...] = ()
-"""The services we can book: none yet. Booking over the Booking API v3 (`openapi-booking-v3.swagger.json`, basicServiceCode)
-comes with a later issue (`postnord/shipping.py`); its service codes go here then."""
+
+@dataclass(frozen=True)
+class Product:
+    """One PostNord product we book: its `basicServiceCode` and the rules of `POST /v1/labels` for it.
+
+    `service_point`: "required" (the recipient collects it at the chosen
+    point: `service_point_id` must be given), or "refused" (delivered to the
+    recipient's address: a `service_point_id` is an error). `domestic_in`:
+    the only country it runs within (shipper and recipient), None for any lane;
+    `international_only`: shipper and recipient countries must differ;
+    `max_weight_grams`: the heaviest parcel PostNord takes, None when we do not check.
+    """
+
+    code: str
+    name: str
+    service_point: Literal["required", "refused"] = "refused"
+    domestic_in: str | None = None
+    international_only: bool = False
+    max_weight_grams: int | None = None
+    notes: str | None = None
+
+    def service(self) -> Service:
+        """The `Service` listed by GET /v1/carriers."""
+        return Service(
+            code=self.code,
+            name=self.name,
+            domestic=not self.international_only,
+            international=self.domestic_in is None,
+            notes=self.notes,
+        )
+
+
+PRODUCTS: dict[str, Product] = {
+    product.code: product
+    for product in (
+        Product(
+            "17",
+            "MyPack Home",
+            notes="Home delivery to a consumer (SE, DK, FI, NO and onwards).",
+        ),
+        Product(
+            "19",
+            "MyPack Collect",
+            service_point="required",
+            notes="Delivered to the pickup point the recipient chose: `service_point_id` (a servicePointId of "
+            "GET /v1/service-points) is required; booked with additional service A7 (optional service point).",
+        ),
+        Product("18", "PostNord Parcel", notes="Business parcel (Företagspaket), delivered to the recipient's address."),
+        Product("30", "MyPack Home Small", notes="Small home-delivery parcel (fits a mailbox)."),
+        Product(
+            "86",
+            "Varubrev 1:a klass",
+            domestic_in="SE",
+            max_weight_grams=2000,
+            notes="Goods letter within Sweden, at most 2 kg.",
+        ),
+        Product(
+            "91",
+            "Postpaket Utrikes (International Parcel)",
+            international_only=True,
+            notes="International parcel; customs declaration (CN23) across a customs border.",
+        ),
+    )
+}
+"""The products `create_shipment` books, by PostNord `basicServiceCode` (Booking API v3 `service.basicServiceCode`,
+a free string of 1-10 characters in the spec; codes as published by PostNord and used by the karrio connector)."""
+
+SERVICES: tuple[Service, ...] = tuple(product.service() for product in PRODUCTS.values())
+"""The services we book (`PRODUCTS`), as listed by GET /v1/carriers."""
+
+OPTIONAL_SERVICE_POINT = "A7"
+"""Additional service code "optional service point": the recipient's chosen pickup point (`deliveryParty`)."""
+SERVICE_POINT_PARTY_ID_TYPE = "156"
+"""`partyIdType` of a service point id in `deliveryParty` (spec `partyIdType`: "156 = Service point ID in deliveryParty")."""
+CUSTOMER_NUMBER_PARTY_ID_TYPE = "160"
+"""`partyIdType` of the consignor's customer number (spec `partyIdType`: "160 = Customer number")."""
+
+ISSUER_CODES: dict[str, str] = {"DK": "Z11", "SE": "Z12", "NO": "Z13", "FI": "Z14"}
+"""Country of the customer's PostNord agreement -> `issuerCode` (spec `issuerCode`: Z11 Denmark, Z12 Sweden,
+Z13 Norway, Z14 Finland; ZDL Direct Link needs its own agreement and is only taken from the credentials)."""
+
+CATEGORY_TYPES: dict[str, str] = {
+    "merchandise": "SALE OF GOODS",
+    "documents": "DOCUMENT",
+    "gift": "GIFT",
+    "sample": "COMMERCIAL SAMPLE",
+    "return": "RETURNED GOODS",
+    "other": "OTHER",
+}
+"""Our `customs.contents_type` -> CN22/CN23 `categoryOfItem.categoryType` (spec `categoryType`)."""
+
+INCOTERMS = frozenset({"EXW", "DDP", "DAP", "DAT", "FCA", "FAS", "FOB", "CFR", "CIF", "CPT", "CIP"})
+"""The `termsOfDelivery.todConditionCode` values the spec lists (sent with todConditionCodeList 1990 = INCOTERMS)."""
+
+
+def kilograms(grams: int) -> float:
+    """`grams` as the spec's `weight.value` in KGM (3 decimals: gram precision)."""
+    return round(grams / 1000, 3)
+
+
+def centimetres(mm: int) -> float:
+    """`mm` as the spec's dimension `value` in CMT (1 decimal: millimetre precision)."""
+    return round(mm / 10, 1)
+
+
+def minor_to_amount(minor: int, currency: str) -> float:
+    """Minor units (cents, öre) as the spec's decimal `amount` ("2-decimal format"; ISO 4217 exponent from CLDR)."""
+    return round(minor / 10 ** get_currency_precision(currency), 6)
 
 INFORMATIONAL = None
 """Marker in the table: the value says nothing new about where the parcel is."""
