@@ -33,7 +33,7 @@ class CarrierOut(BaseModel):
     name: str
     capabilities: list[str] = Field(
         description="Operations this server implements for the carrier: track, test_credentials, parse_webhook, "
-        "create_shipment, void_shipment, validate_address. One that is not listed is not offered."
+        "create_shipment, void_shipment, validate_address, find_service_points. One that is not listed is not offered."
     )
     max_batch_size: int = Field(description="Tracking numbers one carrier request may carry.")
     credentials_schema: dict[str, Any] = Field(description="JSON Schema of `credentials` for POST /v1/integrations.")
