@@ -37,7 +37,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.carriers.base import SECRET_HEADER, CarrierAdapter, decode_push_json
-from app.carriers.bring import servicepoints, shipping
+from app.carriers.bring import faults, servicepoints, shipping
 from app.carriers.bring.tracking import CARRIER, build_track_request, parse_event_cast, parse_track_response
 from app.carriers.bring.units import SERVICES
 from app.carriers.errors import CarrierBadResponse, CarrierError, CarrierRejected, WebhookPayloadError
@@ -180,10 +180,12 @@ class BringAdapter(CarrierAdapter):
         )
         if response.status_code in BOOKING_REJECTION_STATUSES:
             payload = decode_json(CARRIER, response)
-            refused = shipping.rejection(payload, status_code=response.status_code)
+            refused = faults.rejection(payload, status_code=response.status_code)
             if refused is None:
                 raise CarrierBadResponse(
-                    CARRIER, f"booking refused with HTTP {response.status_code} and no Bring errors", status_code=response.status_code
+                    CARRIER,
+                    f"booking refused with HTTP {response.status_code} and no Bring errors",
+                    status_code=response.status_code,
                 )
             raise refused
         try:
@@ -197,7 +199,8 @@ class BringAdapter(CarrierAdapter):
             raise
         except CarrierError as exc:
             # Bring answered 2xx: whatever fails now leaves the outcome unknown (never sent again).
-            raise CarrierBadResponse(CARRIER, f"Bring answered the booking (HTTP {response.status_code}), but {exc.message}") from exc
+            detail = f"Bring answered the booking (HTTP {response.status_code}), but {exc.message}"
+            raise CarrierBadResponse(CARRIER, detail) from exc
 
     async def _fetch_label(self, url: str) -> bytes:
         """The label file behind a Bring label link, following Bring's redirect to its storage (https only).
@@ -208,7 +211,9 @@ class BringAdapter(CarrierAdapter):
         """
         for _ in range(MAX_LABEL_REDIRECTS + 1):
             headers = {**self._headers(), "Accept": "application/pdf"} if shipping.is_bring_host(url) else None
-            response = await self.http.request(CARRIER, "GET", url, headers=headers, ok_statuses=(200, *REDIRECT_STATUSES))
+            response = await self.http.request(
+                CARRIER, "GET", url, headers=headers, ok_statuses=(200, *REDIRECT_STATUSES)
+            )
             if response.status_code not in REDIRECT_STATUSES:
                 if not response.content:
                     raise CarrierBadResponse(CARRIER, "the label link answered an empty body")
@@ -240,13 +245,15 @@ class BringAdapter(CarrierAdapter):
             params=request.params,
             ok_statuses=(200, 204, *LOCATOR_REJECTION_STATUSES),
         )
+        refused = response.status_code in LOCATOR_REJECTION_STATUSES
         if response.status_code == 204 or not response.content.strip():
-            if response.status_code in LOCATOR_REJECTION_STATUSES:
-                raise CarrierRejected(CARRIER, f"pickup point search refused (HTTP {response.status_code})", status_code=response.status_code)
+            if refused:
+                detail = f"pickup point search refused (HTTP {response.status_code})"
+                raise CarrierRejected(CARRIER, detail, status_code=response.status_code)
             return []
         payload = decode_json(CARRIER, response)
-        if response.status_code in LOCATOR_REJECTION_STATUSES:
-            if isinstance(payload, dict) and isinstance(payload.get("pickupPoint"), list) and not payload["pickupPoint"]:
+        if refused:
+            if isinstance(payload, dict) and payload.get("pickupPoint") == []:
                 return []
             detail = servicepoints.error_text(payload) or f"HTTP {response.status_code}"
             raise CarrierRejected(CARRIER, f"pickup point search refused: {detail}", status_code=response.status_code)
