@@ -12,9 +12,9 @@ the Locator sample reply of UPS-API/java-api-examples: `OpenHours` /
 
 * Search (`build_search_request`): reqOption 64 "Search for UPS Access Point
   Locations", `OriginAddress.AddressKeyFormat` from the query (street,
-  city, postal code, country; the schema lists state and street as required,
-  but UPS's field notes make them conditional: "PostcodePrimaryLow. Required if
-  the user does not submit the City, State/Province"), `MaximumListSize` =
+  city, postal code, country; the members the schema requires are always
+  sent, "" where the query has none: the state, and street or city when not
+  given, as UPS's own examples pad with " "), `MaximumListSize` =
   limit (1-50), distances in KM with `SearchRadius` `SEARCH_RADIUS_KM` (5-150
   for KM), only active-available points (`AccessPointSearch.AccessPointStatus`
   01), nearest first (`SortCriteria.SortType` 01).
@@ -68,17 +68,14 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def _origin(*, country: str, postal_code: str | None, city: str | None, street: str | None, state: str | None = None) -> dict[str, Any]:
-    address: dict[str, Any] = {}
-    if street:
-        address["AddressLine"] = street[:100]
-    if city:
-        address["PoliticalDivision2"] = city[:50]
-    if state:
-        address["PoliticalDivision1"] = state[:50]
-    if postal_code:
-        address["PostcodePrimaryLow"] = postal_code[:10]
-    address["CountryCode"] = country
-    return address
+    """`OriginAddress.AddressKeyFormat`: every member the schema requires, "" where the query has no value."""
+    return {
+        "AddressLine": (street or "")[:100],
+        "PoliticalDivision2": (city or "")[:50],
+        "PoliticalDivision1": (state or "")[:50],
+        "PostcodePrimaryLow": (postal_code or "")[:10],
+        "CountryCode": country,
+    }
 
 
 def _request(origin: dict[str, Any], *, size: int, access_point: dict[str, Any], locale: str) -> dict[str, Any]:
