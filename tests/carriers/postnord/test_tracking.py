@@ -219,7 +219,7 @@ def test_sandbox_host(http: CarrierHttp) -> None:
     assert adapter.base_url == "https://atapi2.postnord.com"
 
 
-def test_booking_not_offered_yet() -> None:
-    # Booking comes with a later issue: nothing to book is listed and create/void are not advertised.
-    assert PostNordAdapter.services == ()
-    assert PostNordAdapter.capabilities() == ["track", "test_credentials", "parse_webhook"]
+def test_capabilities() -> None:
+    # Booking v3 books (no cancel: void is not advertised); Service Points v5 searches; no address validation.
+    assert [s.code for s in PostNordAdapter.services][:3] == ["17", "19", "18"]
+    assert PostNordAdapter.capabilities() == ["track", "test_credentials", "parse_webhook", "create_shipment", "find_service_points"]
