@@ -119,6 +119,37 @@ async def test_a_200_label_batch_is_booked_once_each_and_prints_as_one_pdf(clien
     assert (await client.get(f"/v1/label-batches/{batch['id']}/documents?format=zpl", headers=acme.headers())).status_code == 404
 
 
+async def test_200_labels_end_booked_exactly_once_when_a_worker_dies_between_bookings(client, make_tenant, app, owner_db):
+    acme = await make_tenant("acme")
+    await on_growth_plan(owner_db, acme.id)
+    await connect(client, acme)
+    batch = (await queue(client, acme, {"items": items(200)})).json()
+    fedex = FedexShip()
+    with respx.mock(assert_all_called=False) as carrier:
+        serve_token(carrier)
+        carrier.post(SHIP).mock(side_effect=fedex)
+        # Worker A claims all 200 (leased for an hour), books 80 of them and dies: nothing of it but its
+        # database rows survives, so 120 items stay claimed by a worker that is gone.
+        doomed = booker(app, label_batch_claim_size=200, label_batch_lease_seconds=3600)
+        claims = await doomed.claim()
+        assert len(claims) == 200
+        await asyncio.gather(*(doomed._book(claim) for claim in claims[:80]))
+        del doomed
+        assert fedex.calls == 80
+        survivor = booker(app, label_batch_claim_size=64)
+        assert await survivor.run_once() == 0  # the dead worker's leases still hold
+        async with owner_db.transaction() as session:  # ... until they end (made to end now)
+            await session.execute(text("UPDATE label_batch_items SET next_attempt_at = now() WHERE status = 'queued'"))
+        await drain(survivor)
+    assert fedex.calls == 200 and len(set(fedex.references)) == 200
+    done = (await client.get(f"/v1/label-batches/{batch['id']}", headers=acme.headers())).json()
+    assert done["status"] == "completed" and done["counts"] == {"queued": 0, "booked": 200, "failed": 0}
+    merged = await client.get(f"/v1/label-batches/{batch['id']}/documents?format=pdf", headers=acme.headers())
+    assert merged.status_code == 200 and merged.headers["x-label-count"] == "200"
+    completed = (await client.get("/v1/events?type=label_batch.completed", headers=acme.headers())).json()["data"]
+    assert len(completed) == 1
+
+
 async def test_a_worker_killed_mid_batch_leaves_nothing_booked_twice(client, make_tenant, app, owner_db):
     acme = await make_tenant("acme")
     await connect(client, acme)

@@ -19,6 +19,7 @@ from sqlalchemy import text
 import pytest
 import respx
 
+from tests.carriers.test_registry import plugin_path  # noqa: F401 - the fixture
 from tests.conftest import shared_sample
 
 FEDEX = "https://apis.fedex.com"
@@ -248,16 +249,18 @@ async def test_a_service_the_carrier_does_not_book_is_refused_before_calling(cli
     assert ship.call_count == 0
 
 
-async def test_a_carrier_that_cannot_book_and_a_missing_key_are_refused(client, make_tenant):
+async def test_a_carrier_that_cannot_book_and_a_missing_key_are_refused(client, make_tenant, plugin_path):
+    # `acme` is a carrier plugin that only tracks (tests/carriers/test_registry.py installs it).
     acme = await make_tenant("acme")
-    await client.post(
+    connected = await client.post(
         "/v1/integrations",
-        json={"carrier": "bring", "name": "b", "credentials": {"api_uid": "shop@example.com", "api_key": "bring-api-key-value"}},
+        json={"carrier": "acme", "name": "a", "credentials": {"token": "acme-token-value"}},
         headers=acme.headers("admin"),
     )
-    bring = await book(client, acme, booking(carrier="bring", service="5800"))
-    assert bring.status_code == 422 and bring.json()["type"].endswith("/shipment-invalid")
-    assert [e["loc"] for e in bring.json()["errors"]] == [["body", "carrier"]]
+    assert connected.status_code == 201, connected.text
+    tracking_only = await book(client, acme, booking(carrier="acme", service="standard"))
+    assert tracking_only.status_code == 422 and tracking_only.json()["type"].endswith("/shipment-invalid")
+    assert [e["loc"] for e in tracking_only.json()["errors"]] == [["body", "carrier"]]
     keyless = await book(client, acme, booking(), key=None)
     assert keyless.status_code == 400 and keyless.json()["type"].endswith("/idempotency-key-missing")
     unknown = await book(client, acme, booking(carrier="acme-post"))
