@@ -38,7 +38,14 @@ from typing import Any
 import httpx
 
 from app.carriers.base import blank_number_result, decode_push_json, track_concurrently
-from app.carriers.errors import CarrierAuthError, CarrierBadResponse, CarrierRejected, ShipmentRequestInvalid, WebhookPayloadError
+from app.carriers.errors import (
+    CarrierAuthError,
+    CarrierBadResponse,
+    CarrierRejected,
+    CarrierUnavailable,
+    ShipmentRequestInvalid,
+    WebhookPayloadError,
+)
 from app.carriers.http import decode_json
 from app.carriers.locations import AddressValidation, ServicePoint, ServicePointQuery
 from app.carriers.oauth_adapter import OAuthClientCredentialsAdapter
@@ -255,32 +262,35 @@ class UpsAdapter(OAuthClientCredentialsAdapter):
     async def _access_point(self, request: ShipmentRequest) -> Address:
         """The Access Point of `request.service_point_id` as the address to book to, looked up through the Locator.
 
-        Raises ShipmentRequestInvalid (field `service_point_id`) when UPS does
-        not know it, or it is not active-available; the Locator's other errors
-        as `find_service_points`.
+        Nothing is booked yet, so every failure here says so: ShipmentRequestInvalid
+        (field `service_point_id`) when UPS does not know the point, it is not
+        active-available or has no usable address; CarrierUnavailable with
+        `outcome_unknown` False for a look-up that timed out, failed or could not
+        be read; CarrierAuthError and CarrierRateLimited as they come.
         """
         point_id = (request.service_point_id or "").strip()
+
+        def invalid(message: str) -> ShipmentRequestInvalid:
+            return ShipmentRequestInvalid(CARRIER, [FieldError(message, "service_point_id")])
+
         try:
             status, payload = await self._locate(
                 servicepoints.build_lookup_request(point_id, request.recipient, locale=self.locale),
                 operation="access_point_lookup",
             )
+            drop = servicepoints.find_access_point(payload, point_id) if status == 200 else None
+            if drop is None:
+                raise invalid(f"UPS knows no Access Point {point_id}")
+            code, description = servicepoints.access_point_status(drop)
+            if code not in (None, servicepoints.ACTIVE_AVAILABLE):
+                raise invalid(f"UPS Access Point {point_id} is not available ({description or code})")
+            return servicepoints.access_point_address(drop, request.recipient)
         except CarrierRejected as exc:
-            raise ShipmentRequestInvalid(
-                CARRIER, [FieldError(f"UPS did not find Access Point {point_id}: {exc.message}", "service_point_id")]
-            ) from None
-        drop = servicepoints.find_access_point(payload, point_id) if status == 200 else None
-        if drop is None:
-            raise ShipmentRequestInvalid(
-                CARRIER, [FieldError(f"UPS knows no Access Point {point_id}", "service_point_id")]
-            )
-        code, description = servicepoints.access_point_status(drop)
-        if code not in (None, servicepoints.ACTIVE_AVAILABLE):
-            raise ShipmentRequestInvalid(
-                CARRIER,
-                [FieldError(f"UPS Access Point {point_id} is not available ({description or code})", "service_point_id")],
-            )
-        return servicepoints.access_point_address(drop, request.recipient)
+            raise invalid(f"UPS did not find Access Point {point_id}: {exc.message}") from None
+        except (CarrierUnavailable, CarrierBadResponse) as exc:
+            raise CarrierUnavailable(
+                CARRIER, f"Access Point look-up failed, nothing was booked: {exc.message}", outcome_unknown=False
+            ) from exc
 
     async def validate_address(self, address: Address) -> AddressValidation:
         """UPS's street-level verdict on a US/PR `address` (request option 3: validation + classification).

@@ -45,10 +45,10 @@ import math
 import re
 from typing import Any
 
-from app.carriers.errors import CarrierBadResponse
+from app.carriers.errors import CarrierBadResponse, ShipmentRequestInvalid
 from app.carriers.fields import compact_id, text_of
 from app.carriers.locations import ServicePoint, ServicePointAddress, ServicePointQuery, ServicePointType
-from app.carriers.shipping import Address
+from app.carriers.shipping import Address, FieldError
 from app.carriers.ups.hours import operating_hours, standard_hours_text
 from app.carriers.ups.schemas import UpsDropLocation, UpsLocatorReply, as_list
 
@@ -271,15 +271,17 @@ def access_point_address(drop: UpsDropLocation, recipient: Address) -> Address:
     = the recipient (-> `AttentionName`, who collects it); lines, city,
     state, postal code and country from `AddressKeyFormat`, cut to the
     Shipping API's lengths (Name/AttentionName/AddressLine 35, City 30,
-    StateProvinceCode 5). Raises CarrierBadResponse when UPS gives no
-    street, city or country for it.
+    StateProvinceCode 5). Raises ShipmentRequestInvalid (field
+    `service_point_id`) when UPS gives no street, city or country for it.
     """
     address = drop.AddressKeyFormat
     lines = [line[:35].strip() for line in address_lines(address.AddressLine)][:3] if address else []
     city = _clip(text_of(address.PoliticalDivision2), 30) if address else None
     country = (text_of(address.CountryCode) or "").upper() if address else ""
     if not lines or not city or len(country) != 2:
-        raise CarrierBadResponse(CARRIER, f"UPS Access Point {access_point_id(drop)} has no usable address")
+        raise ShipmentRequestInvalid(
+            CARRIER, [FieldError(f"UPS gives no usable address for Access Point {access_point_id(drop)}", "service_point_id")]
+        )
     state = text_of(address.PoliticalDivision1) if address else None
     return Address(
         name=recipient.name[:35],

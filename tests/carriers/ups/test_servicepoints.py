@@ -351,3 +351,39 @@ def test_access_point_address_cuts_to_shipping_lengths() -> None:
     [location] = servicepoints.drop_locations(reply)
     address = servicepoints.access_point_address(location, us_request().recipient)
     assert (len(address.company or ""), len(address.city), address.state) == (35, 30, None)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param(httpx.Response(500, text="boom"), id="5xx"),
+        pytest.param(httpx.ReadTimeout("slow"), id="timeout"),
+        pytest.param(httpx.Response(200, text="<html>not json</html>"), id="unreadable"),
+        pytest.param(httpx.Response(200, json={"unexpected": True}), id="no-LocatorResponse"),
+    ],
+)
+async def test_failed_look_up_is_known_not_booked(adapter: UpsAdapter, failure: Any) -> None:
+    """A look-up that fails is a read that failed: CarrierUnavailable with outcome_unknown False, no booking sent."""
+    with respx.mock(assert_all_called=False) as router:
+        tokens(router)
+        locate = router.post(LOCATOR_URL)
+        if isinstance(failure, Exception):
+            locate.mock(side_effect=failure)
+        else:
+            locate.mock(return_value=failure)
+        ship = router.post(SHIP_URL).mock(return_value=httpx.Response(500))
+        with pytest.raises(CarrierUnavailable) as info:
+            await adapter.create_shipment(us_request(service_point_id="U12345678"))
+    assert ship.call_count == 0 and info.value.outcome_unknown is False and info.value.status_code is None
+
+
+async def test_access_point_without_address_is_refused(adapter: UpsAdapter) -> None:
+    reply = lookup_reply()
+    reply["LocatorResponse"]["SearchResults"]["DropLocation"][0]["AddressKeyFormat"] = {"CountryCode": "US"}
+    with respx.mock(assert_all_called=False) as router:
+        tokens(router)
+        router.post(LOCATOR_URL).mock(return_value=httpx.Response(200, json=reply))
+        ship = router.post(SHIP_URL).mock(return_value=httpx.Response(500))
+        with pytest.raises(ShipmentRequestInvalid) as info:
+            await adapter.create_shipment(us_request(service_point_id="U12345678"))
+    assert ship.call_count == 0 and [e.field for e in info.value.errors] == ["service_point_id"]
