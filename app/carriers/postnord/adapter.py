@@ -200,7 +200,7 @@ class PostNordAdapter(CarrierAdapter):
             "POST",
             f"{self.base_url}{shipping.BOOKING_PATHS[request.label_format]}",
             headers={"Accept": "application/json", "Content-Type": "application/json"},
-            params=shipping.booking_params(credentials.api_key.get_secret_value(), request.label_format),
+            params=shipping.booking_params(credentials.api_key.get_secret_value(), request.label_format, request.recipient.country),
             json=body,
             ok_statuses=(200, 201, *REJECTION_STATUSES),
             idempotent=False,

@@ -7,7 +7,7 @@ basePath /rest/shipment; sandbox atapi2.postnord.com):
 * `POST /v3/edi/labels/pdf` (`createEDILabelPDF`) and `POST /v3/edi/labels/zpl`
   (`createEDILabelZPL`): "Book EDI Instruction and generate the referring
   labels" — the booking and its labels in one call. Query: `apikey` (required,
-  32 characters), `locale`, `paperSize` (PDF: LABEL), `labelType` (standard,
+  32 characters), `locale` (the recipient's language for notices), `paperSize` (PDF: LABEL), `labelType` (standard,
   190x105 mm), `multiPDF`/`multiZPL` false (one printout per item),
   `processOffline`/`storeLabel` false (labels inline, base64). Body
   `ediInstruction`: required `messageDate`, `updateIndicator` (Original),
@@ -78,7 +78,8 @@ BOOKING_PATHS: dict[LabelFormat, str] = {
 """Our `label_format` -> the Booking v3 operation that books and returns labels of that format."""
 APPLICATION_NAME = "courier-hub"
 APPLICATION_VERSION = "1.0"
-LOCALE = "en"
+NOTIFICATION_LOCALES = {"SE": "sv", "DK": "da", "NO": "no", "FI": "fi"}
+"""Recipient country -> the booking's `locale` ("The SMS and Email is written in the defined language"); else "en"."""
 SHIPMENT_REFERENCE_TYPE = "CU"
 """`referenceType` of the merchant's shipment reference (the spec's example "CU": consignor's reference)."""
 ITEM_REFERENCE_TYPE = "ACD"
@@ -109,9 +110,10 @@ def message_id(idempotency_key: str | None) -> str | None:
     return "ch-" + hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:33]
 
 
-def booking_params(api_key: str, label_format: LabelFormat) -> dict[str, str]:
-    """The query of the booking call: the key, English texts, one inline base64 printout per item."""
-    params = {"apikey": api_key, "locale": LOCALE, "labelType": "standard", "processOffline": "false"}
+def booking_params(api_key: str, label_format: LabelFormat, recipient_country: str | None = None) -> dict[str, str]:
+    """The query of the booking call: the key, the recipient's language for PostNord's notices, one inline printout per item."""
+    locale = NOTIFICATION_LOCALES.get(recipient_country or "", "en")
+    params = {"apikey": api_key, "locale": locale, "labelType": "standard", "processOffline": "false"}
     if label_format == "pdf":
         params.update(paperSize="LABEL", multiPDF="false", storeLabel="false")
     else:

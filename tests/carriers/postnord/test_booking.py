@@ -86,6 +86,7 @@ async def test_create_single_parcel_pdf(adapter: PostNordAdapter, spec: dict[str
     request = route.calls[0].request
     assert request.url.params["apikey"] == "0123456789abcdef0123456789abcdef"
     assert request.url.params["paperSize"] == "LABEL" and request.url.params["multiPDF"] == "false"
+    assert request.url.params["locale"] == "sv"  # PostNord's SMS/e-mail to a Swedish recipient in Swedish
     body = sent_body(route)
     assert body["messageId"] == KEY  # the merchant's idempotency key
     assert body["updateIndicator"] == "Original"
