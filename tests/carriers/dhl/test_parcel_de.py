@@ -31,8 +31,8 @@ from app.carriers.errors import (
 )
 from app.carriers.http import CarrierHttp
 from app.carriers.shipping import ShipmentRequest, VoidRequest
-from tests.carriers.dhl.spec import parcel_de_problems, parcel_de_query_enum
-from tests.carriers.helpers import load_json_sample
+from tests.carriers.dhl.spec import parcel_de_query_enum, parcel_de_spec
+from tests.carriers.helpers import load_json_sample, spec_errors
 
 ORDERS = "https://api-sandbox.dhl.com/parcel/de/shipping/v2/orders"
 PDF = b"%PDF-1.4\n% DHL test label\n%%EOF\n"
@@ -162,7 +162,7 @@ async def test_create_single_parcel_pdf(adapter: DhlAdapter) -> None:
     assert (params["docFormat"], params["printFormat"], params["includeDocs"]) == ("PDF", "910-300-600", "include")
     assert params["printFormat"] in parcel_de_query_enum("printFormat")
     body = json.loads(request.content)
-    assert parcel_de_problems(body) == []
+    assert spec_errors(parcel_de_spec(), "ShipmentOrderRequest", body) == []
     [shipment] = body["shipments"]
     assert body["profile"] == "STANDARD_GRUPPENPROFIL"
     assert shipment["product"] == "V01PAK"
@@ -213,7 +213,7 @@ async def test_multi_parcel_is_one_order_of_several_shipments(adapter: DhlAdapte
     assert booked.carrier_shipment_id == "00340434161094042557,00340434161094042564"
     assert [(d.parcel_index, d.content) for d in booked.documents] == [(0, PDF), (1, PDF2)]
     body = json.loads(route.calls[0].request.content)
-    assert parcel_de_problems(body) == []
+    assert spec_errors(parcel_de_spec(), "ShipmentOrderRequest", body) == []
     assert [s["details"]["weight"]["value"] for s in body["shipments"]] == [500, 2500]
     assert [s["refNo"] for s in body["shipments"]] == ["Parcel one of two", "Order No. 1234"]
     assert "dim" not in body["shipments"][0]["details"]
@@ -241,7 +241,7 @@ async def test_international_with_customs_gives_cn23(adapter: DhlAdapter) -> Non
     assert (label.type, label.parcel_index) == ("label", 0)
     assert (invoice.type, invoice.format, invoice.content, invoice.parcel_index) == ("commercial_invoice", "pdf", CN23, None)
     body = json.loads(route.calls[0].request.content)
-    assert parcel_de_problems(body) == []
+    assert spec_errors(parcel_de_spec(), "ShipmentOrderRequest", body) == []
     shipment = body["shipments"][0]
     assert shipment["billingNumber"] == "33333333335301"  # derived: ekp + 53 + participation 01
     assert shipment["consignee"]["country"] == "GBR"
@@ -265,7 +265,7 @@ async def test_packstation_consignee(adapter: DhlAdapter) -> None:
                  "postal_code": "53113", "country": "DE"}  # fmt: skip
     await adapter.create_shipment(booking(recipient=recipient, service_point_id="DHL Packstation 145"))
     body = json.loads(route.calls[0].request.content)
-    assert parcel_de_problems(body) == []
+    assert spec_errors(parcel_de_spec(), "ShipmentOrderRequest", body) == []
     assert body["shipments"][0]["consignee"] == {
         "name": "Paula Packstation", "lockerID": 145, "postNumber": "12345678",
         "postalCode": "53113", "city": "Bonn", "country": "DEU",
@@ -484,9 +484,7 @@ def test_capabilities_and_services() -> None:
 
 
 def load_yaml_products() -> list[str]:
-    from tests.carriers.dhl.spec import _parcel_de_spec
-
-    return list(_parcel_de_spec()["components"]["schemas"]["Product"]["enum"])
+    return list(parcel_de_spec()["components"]["schemas"]["Product"]["enum"])
 
 
 def test_booking_hosts_follow_environment_and_override(http: CarrierHttp) -> None:

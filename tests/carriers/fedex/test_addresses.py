@@ -23,8 +23,8 @@ from app.carriers.errors import CarrierAuthError, CarrierBadResponse, CarrierRej
 from app.carriers.fedex import addresses
 from app.carriers.fedex.adapter import FedexAdapter
 from app.carriers.shipping import Address
-from tests.carriers.fedex.fedex_helpers import BASE, spec_violations, token_route
-from tests.carriers.helpers import load_json_sample
+from tests.carriers.fedex.fedex_helpers import BASE, token_route
+from tests.carriers.helpers import load_json_sample, spec_errors
 
 RESOLVE_URL = f"{BASE}/address/v1/addresses/resolve"
 
@@ -126,8 +126,7 @@ def test_request_matches_fedex_examples(country: str) -> None:
     expected = {key: value for key, value in fedex.items() if value != ""} | {"postalCode": postal}
     assert body["addressesToValidate"] == [{"address": expected}]
     assert body["validateAddressControlParameters"] == {"includeResolutionTokens": True}
-    schemas = spec()["components"]["schemas"]
-    assert spec_violations(body, schemas["Full_Schema_Validate_Address"], schemas) == []
+    assert spec_errors(spec(), "Full_Schema_Validate_Address", body) == []
 
 
 def test_request_leaves_out_a_state_longer_than_two_and_a_missing_postal_code() -> None:

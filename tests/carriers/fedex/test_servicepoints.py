@@ -23,8 +23,8 @@ from app.carriers.errors import CarrierAuthError, CarrierBadResponse, CarrierRej
 from app.carriers.fedex import servicepoints, shipping
 from app.carriers.fedex.adapter import FedexAdapter
 from app.carriers.locations import OpeningHours, ServicePointQuery
-from tests.carriers.fedex.fedex_helpers import ACCOUNT, BASE, shipment_request, spec_violations, token_route
-from tests.carriers.helpers import load_json_sample
+from tests.carriers.fedex.fedex_helpers import ACCOUNT, BASE, shipment_request, token_route
+from tests.carriers.helpers import load_json_sample, spec_errors
 
 LOCATIONS_URL = f"{BASE}/location/v1/locations"
 
@@ -70,10 +70,9 @@ def test_request_is_fedex_hold_at_location_search() -> None:
     assert [c["transferOfPossessionType"] for c in body["locationCapabilities"]] == ["HOLD_AT_LOCATION"]
     assert body["locationsSummaryRequestControlParameters"] == {"distance": {"units": "MI", "value": 50}, "maxResults": 7}
     assert body["sort"] == {"criteria": "DISTANCE", "order": "ASCENDING"}
-    schemas = spec()["components"]["schemas"]
-    assert spec_violations(body, schemas["Full_Schema_Find_Location"], schemas) == []
-    assert spec_violations(example, schemas["Full_Schema_Find_Location"], schemas) == [
-        ".location.address.postalCode: 38017 is not string"  # FedEx's own example writes a number; we send text
+    assert spec_errors(spec(), "Full_Schema_Find_Location", body) == []
+    assert spec_errors(spec(), "Full_Schema_Find_Location", example) == [
+        "$.location.address.postalCode: 38017 is not of type 'string'"  # FedEx's own example writes a number; we send text
     ]
 
 

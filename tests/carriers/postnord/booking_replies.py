@@ -9,7 +9,7 @@ So the 200 replies here are assembled from the specs' definitions
 (`ediLabelResponse`, `ResponseDto` -> `ServicePointInformationStore`) with the
 specs' example values where they give one (bookingId, printId, the tracking
 URL, typeName "Parcel Box Location", coordinates of Solna), and every built
-reply is checked against the spec (`spec_check.problems`) before use.
+reply is checked against the spec (`tests.carriers.helpers.spec_errors`) before use.
 Ids, names and places are invented.
 """
 
@@ -22,8 +22,7 @@ from typing import Any
 
 from app.carriers.postnord.adapter import PostNordAdapter, PostNordCredentials
 from app.carriers.shipping import ShipmentRequest
-from tests.carriers.helpers import load_json_sample
-from tests.carriers.postnord.spec_check import problems
+from tests.carriers.helpers import load_json_sample, spec_errors
 
 API_KEY = "0123456789abcdef0123456789abcdef"
 CUSTOMER_NUMBER = "1234567890"
@@ -126,7 +125,7 @@ def failed_reply() -> dict[str, Any]:
 
 
 def assert_booking_reply_conforms(spec: dict[str, Any], reply: dict[str, Any]) -> None:
-    assert problems(spec, reply, "ediLabelResponse") == []
+    assert spec_errors(spec, "ediLabelResponse", reply) == []
 
 
 # --------------------------------------------------------------------------- service points
@@ -203,4 +202,4 @@ def with_box_type(reply: dict[str, Any]) -> dict[str, Any]:
 
 
 def assert_points_reply_conforms(spec: dict[str, Any], reply: dict[str, Any]) -> None:
-    assert problems(spec, reply, {"$ref": "#/components/schemas/ResponseDto"}) == []
+    assert spec_errors(spec, "ResponseDto", reply) == []

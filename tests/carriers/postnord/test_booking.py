@@ -31,6 +31,7 @@ from app.carriers.postnord import shipping
 from app.carriers.postnord.adapter import PostNordAdapter
 from app.carriers.postnord.units import SERVICES
 from app.carriers.shipping import VoidRequest
+from tests.carriers.helpers import query_parameters, spec_errors
 from tests.carriers.postnord.booking_replies import (
     BOOKING_SPEC,
     CUSTOMER_NUMBER,
@@ -53,7 +54,6 @@ from tests.carriers.postnord.booking_replies import (
     points_reply,
     shipment_request,
 )
-from tests.carriers.postnord.spec_check import problems, query_parameters
 
 CUSTOMS = {
     "contents_type": "merchandise",
@@ -134,7 +134,7 @@ def test_request_conforms_to_the_booking_spec(spec: dict[str, Any], internationa
     body = shipping.build_booking_request(
         request, customer_number=CUSTOMER_NUMBER, issuer="Z12", application_id=1234, now=dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     )
-    assert problems(spec, body, "ediInstruction") == []
+    assert spec_errors(spec, "ediInstruction", body) == []
     assert body["messageDate"] == "2026-03-01T00:00:00Z" and body["application"]["applicationId"] == 1234
     # the query parameters we send are the operation's own
     for fmt, path in (("pdf", "/v3/edi/labels/pdf"), ("zpl", "/v3/edi/labels/zpl")):
@@ -328,7 +328,7 @@ async def test_mypack_collect_books_the_chosen_service_point(adapter: PostNordAd
     params = lookup.calls[0].request.url.params
     assert (params["ids"], params["countryCode"], params["returnType"]) == ("020001", "SE", "json")
     body = sent_body(route)
-    assert problems(spec, body, "ediInstruction") == []
+    assert spec_errors(spec, "ediInstruction", body) == []
     shipment = body["shipment"][0]
     assert shipment["service"] == {"basicServiceCode": "19", "additionalServiceCode": ["A7"]}
     assert shipment["parties"]["deliveryParty"] == {

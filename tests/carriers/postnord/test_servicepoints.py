@@ -19,6 +19,7 @@ from app.carriers.errors import CarrierAuthError, CarrierRejected, CarrierUnavai
 from app.carriers.locations import OpeningHours, ServicePointAddress, ServicePointQuery
 from app.carriers.postnord import servicepoints
 from app.carriers.postnord.adapter import PostNordAdapter
+from tests.carriers.helpers import query_parameters
 from tests.carriers.postnord.booking_replies import (
     API_KEY,
     NEAREST_URL,
@@ -31,7 +32,6 @@ from tests.carriers.postnord.booking_replies import (
     three_points,
     with_box_type,
 )
-from tests.carriers.postnord.spec_check import query_parameters
 
 QUERY = ServicePointQuery(country="se", postal_code="171 73", street="Terminalvägen 24", city="Solna", limit=3)
 

@@ -7,8 +7,7 @@ Where no recorded reply exists (several packages, a Form image, booking and
 void refusals) the test builds it from a recorded one or in the documented
 `ErrorResponse` envelope of `openapi-shipping.yaml`, and says so. The request
 bodies we build are checked against the spec's component schemas
-(`openapi-shipping.yaml`: required members, known member names, maxLength)
-by `assert_matches_schema` — `jsonschema` is not installed.
+(`openapi-shipping.yaml`) with `tests.carriers.helpers.spec_errors` (jsonschema).
 """
 
 from __future__ import annotations
@@ -39,8 +38,7 @@ from app.carriers.oauth import OAuthTokenCache
 from app.carriers.shipping import ShipmentRequest, VoidRequest
 from app.carriers.ups import shipping
 from app.carriers.ups.adapter import TRANSACTION_SRC, UpsAdapter, UpsCredentials
-from tests.carriers.helpers import load_json_sample, numbered_tokens
-from tests.carriers.helpers import sample_path as carrier_sample_path
+from tests.carriers.helpers import load_json_sample, load_spec, numbered_tokens, spec_errors
 
 BASE = "https://wwwcie.ups.com"
 TOKEN_URL = f"{BASE}/security/v1/oauth/token"
@@ -51,7 +49,6 @@ ZPL_NUMBER = "1Z2866YYYZ38400094"
 ACCOUNT = "A1B2C3"
 
 sample = partial(load_json_sample, "ups")
-sample_path = partial(carrier_sample_path, "ups")
 
 
 @pytest.fixture
@@ -143,39 +140,8 @@ def international_request(**changes: Any) -> ShipmentRequest:
 
 
 @pytest.fixture(scope="module")
-def spec_schemas() -> dict[str, Any]:
-    yaml = pytest.importorskip("yaml")
-    # The published file has TAB characters in descriptions (see its .source.txt): replace them to parse.
-    text = sample_path("openapi-shipping.yaml").read_text(encoding="utf-8").replace("\t", "  ")
-    return yaml.safe_load(text)["components"]["schemas"]
-
-
-def assert_matches_schema(value: Any, schema: dict[str, Any], schemas: dict[str, Any], path: str = "$") -> None:
-    """Required members present, every member known to the schema, strings within maxLength (recursive)."""
-    if "$ref" in schema:
-        schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
-    if schema.get("type") == "array" or (isinstance(value, list) and "items" in schema):
-        assert isinstance(value, list), f"{path}: the schema wants an array"
-        for index, item in enumerate(value):
-            assert_matches_schema(item, schema["items"], schemas, f"{path}[{index}]")
-        if schema.get("items", {}).get("type") == "string":
-            for item in value:
-                assert len(item) <= schema["items"].get("maxLength", schema.get("maxLength", 10**6)), path
-        return
-    if isinstance(value, dict):
-        properties = schema.get("properties") or {}
-        missing = [name for name in schema.get("required") or [] if name not in value]
-        assert not missing, f"{path}: missing required {missing}"
-        unknown = [name for name in value if name not in properties]
-        assert not unknown, f"{path}: not in the schema: {unknown}"
-        for name, member in value.items():
-            assert_matches_schema(member, properties[name], schemas, f"{path}.{name}")
-        return
-    assert isinstance(value, str), f"{path}: UPS takes strings, got {value!r}"
-    if "maxLength" in schema:
-        assert len(value) <= schema["maxLength"], f"{path}: {value!r} longer than {schema['maxLength']}"
-    if "minLength" in schema and value != "":
-        assert len(value) >= schema["minLength"], f"{path}: {value!r} shorter than {schema['minLength']}"
+def shipping_spec() -> dict[str, Any]:
+    return load_spec("ups", "openapi-shipping.yaml")
 
 
 def sent_body(route: respx.Route) -> dict[str, Any]:
@@ -185,7 +151,7 @@ def sent_body(route: respx.Route) -> dict[str, Any]:
 # ---------------------------------------------------------------- create
 
 
-async def test_create_single_piece_gif_label_becomes_upright_pdf(adapter: UpsAdapter, spec_schemas: dict) -> None:
+async def test_create_single_piece_gif_label_becomes_upright_pdf(adapter: UpsAdapter, shipping_spec: dict) -> None:
     reply = sample("ship-response-gif-1ZWA82900123277535.json")
     with respx.mock(assert_all_called=True) as router:
         token_route(router)
@@ -197,7 +163,7 @@ async def test_create_single_piece_gif_label_becomes_upright_pdf(adapter: UpsAda
     assert sent.headers["transactionSrc"] == TRANSACTION_SRC
     assert sent.headers["transId"] == hashlib.sha256(b"label-key-1").hexdigest()[:32]
     body = sent_body(ship)
-    assert_matches_schema(body["ShipmentRequest"], {"$ref": "#/ShipmentRequest"}, spec_schemas)
+    assert spec_errors(shipping_spec, "ShipmentRequest", body["ShipmentRequest"]) == []
     shipment = body["ShipmentRequest"]["Shipment"]
     assert shipment["Shipper"]["ShipperNumber"] == ACCOUNT
     assert shipment["Shipper"]["Name"] == "Maquoketa Medicare" and shipment["Shipper"]["AttentionName"] == "Test User"
@@ -245,7 +211,7 @@ async def test_published_price_without_negotiated_rate(adapter: UpsAdapter) -> N
     assert booked.price is not None and (booked.price.amount, booked.price.currency) == (19364, "USD")
 
 
-async def test_create_multi_piece_zpl(adapter: UpsAdapter, spec_schemas: dict) -> None:
+async def test_create_multi_piece_zpl(adapter: UpsAdapter, shipping_spec: dict) -> None:
     """Three parcels. The reply is the recorded access-point ZPL reply with PackageResults as a list of three
     (v2403+ always answers a list) and numbered copies of its package result."""
     reply = copy.deepcopy(sample("ship-response-access-point-zpl-1Z2866YYYZ38400094.json"))
@@ -262,7 +228,7 @@ async def test_create_multi_piece_zpl(adapter: UpsAdapter, spec_schemas: dict) -
         booked = await adapter.create_shipment(request)
 
     body = sent_body(ship)
-    assert_matches_schema(body["ShipmentRequest"], {"$ref": "#/ShipmentRequest"}, spec_schemas)
+    assert spec_errors(shipping_spec, "ShipmentRequest", body["ShipmentRequest"]) == []
     packages = body["ShipmentRequest"]["Shipment"]["Package"]
     assert [p["PackageWeight"]["Weight"] for p in packages] == ["50", "50", "2.3"]
     assert [p["ReferenceNumber"] for p in packages] == [
@@ -290,7 +256,7 @@ async def test_package_results_must_match_the_parcels(adapter: UpsAdapter) -> No
     assert ZPL_NUMBER in info.value.message  # booked: support needs the id to void it
 
 
-async def test_international_sends_invoice_and_returns_it(adapter: UpsAdapter, spec_schemas: dict) -> None:
+async def test_international_sends_invoice_and_returns_it(adapter: UpsAdapter, shipping_spec: dict) -> None:
     """DE -> CA. The reply is the recorded GIF reply plus a `Form` (the spec's ShipmentResults_Form) whose
     image is a one-page PDF made here: no recorded reply carries a forms image."""
     invoice_pdf = b"%PDF-1.4\n% commercial invoice\n"
@@ -307,7 +273,7 @@ async def test_international_sends_invoice_and_returns_it(adapter: UpsAdapter, s
         booked = await adapter.create_shipment(international_request(ship_date=dt.date.today()))
 
     body = sent_body(ship)
-    assert_matches_schema(body["ShipmentRequest"], {"$ref": "#/ShipmentRequest"}, spec_schemas)
+    assert spec_errors(shipping_spec, "ShipmentRequest", body["ShipmentRequest"]) == []
     shipment = body["ShipmentRequest"]["Shipment"]
     assert shipment["Description"] == "Cotton T-shirt"
     assert shipment["ReferenceNumber"] == [{"Value": "ORDER-2002"}]  # not US/US: shipment level
