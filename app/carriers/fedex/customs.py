@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.carriers.fedex.units import fedex_weight, minor_to_amount
+from app.carriers.fedex.units import fedex_weight
+from app.carriers.money import minor_to_amount
 from app.carriers.shipping import ContentsType, Customs
 
 SHIPMENT_PURPOSE: dict[ContentsType, str | None] = {

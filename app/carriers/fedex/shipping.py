@@ -44,8 +44,9 @@ from app.carriers.errors import CarrierBadResponse, CarrierError, CarrierRejecte
 from app.carriers.fedex.customs import build_customs_clearance, commercial_invoice_specification
 from app.carriers.fedex.errors import errors_text, parse_errors
 from app.carriers.fedex.schemas import CancelResponse, PieceResponse, ShipmentDocument, ShipResponse, TransactionShipment
-from app.carriers.fedex.units import amount_to_minor, fedex_dimension, fedex_weight, weight_units
+from app.carriers.fedex.units import fedex_dimension, fedex_weight, weight_units
 from app.carriers.fedex.validation import phone_digits, validate_request
+from app.carriers.money import amount_to_minor
 from app.carriers.shipping import (
     Address,
     BookedShipment,

@@ -34,9 +34,6 @@ import logging
 
 import math
 import re
-from decimal import ROUND_HALF_UP, Decimal
-
-from babel.numbers import get_currency_precision
 
 from app.carriers.shipping import Service
 from app.carriers.types import TrackingStatus as S
@@ -251,14 +248,3 @@ def fedex_dimension(mm: int, unit: str) -> int:
     """`mm` in FedEx's `unit` ("CM" or "IN") as the whole number FedEx takes, rounded up (at least 1)."""
     value = mm / 10 if unit == "CM" else mm / MM_PER_INCH
     return max(math.ceil(round(value, 6)), 1)
-
-
-def minor_to_amount(minor: int, currency: str) -> float:
-    """An amount in minor units (cents) as FedEx's decimal `Money.amount` (ISO 4217 exponent from CLDR via Babel)."""
-    return round(minor / 10 ** get_currency_precision(currency), 6)
-
-
-def amount_to_minor(amount: float, currency: str) -> int:
-    """FedEx's decimal amount in minor units of `currency`, rounded half up."""
-    scaled = Decimal(str(amount)) * (10 ** get_currency_precision(currency))
-    return int(scaled.quantize(Decimal(1), rounding=ROUND_HALF_UP))

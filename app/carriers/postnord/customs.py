@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.carriers.postnord.units import CATEGORY_TYPES, INCOTERMS, kilograms, minor_to_amount
+from app.carriers.money import minor_to_amount
+from app.carriers.postnord.units import CATEGORY_TYPES, INCOTERMS, kilograms
 from app.carriers.shipping import Customs, FieldError, ShipmentRequest
 
 INCOTERMS_CODE_LIST = "1990"

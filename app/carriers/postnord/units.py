@@ -31,8 +31,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from babel.numbers import get_currency_precision
-
 from app.carriers import places
 from app.carriers.fields import text_of
 from app.carriers.shipping import Service
@@ -144,10 +142,6 @@ def centimetres(mm: int) -> float:
     """`mm` as the spec's dimension `value` in CMT (1 decimal: millimetre precision)."""
     return round(mm / 10, 1)
 
-
-def minor_to_amount(minor: int, currency: str) -> float:
-    """Minor units (cents, öre) as the spec's decimal `amount` ("2-decimal format"; ISO 4217 exponent from CLDR)."""
-    return round(minor / 10 ** get_currency_precision(currency), 6)
 
 INFORMATIONAL = None
 """Marker in the table: the value says nothing new about where the parcel is."""
