@@ -7,16 +7,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from app.core import jsonio
+from app.core.problems import PayloadTooDeep
 
 
 class OrjsonRequest(Request):
     """A Request whose `json()` parses with orjson (FastAPI's body parsing calls it)."""
 
     async def json(self) -> Any:
-        """The body parsed as JSON once (app.core.jsonio.loads); raises json.JSONDecodeError when it is not JSON."""
+        """The body parsed as JSON once (app.core.jsonio.loads); raises json.JSONDecodeError when it is not JSON,
+        PayloadTooDeep when it nests deeper than app.core.jsonio.MAX_JSON_DEPTH."""
         if not hasattr(self, "_json"):
             self._json = jsonio.loads(await self.body())[0]
         return self._json
@@ -30,7 +33,13 @@ class PipelineRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def route_handler(request: Request) -> Response:
-            return await handler(OrjsonRequest(request.scope, request.receive))
+            try:
+                return await handler(OrjsonRequest(request.scope, request.receive))
+            except HTTPException as exc:
+                # FastAPI turns any error of body parsing into a 400; a too-deep body keeps its own problem.
+                if isinstance(exc.__cause__, PayloadTooDeep):
+                    raise exc.__cause__ from None
+                raise
 
         return route_handler
 

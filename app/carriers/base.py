@@ -42,6 +42,7 @@ from app.carriers.errors import CapabilityNotSupported, ShipmentRequestInvalid, 
 from app.carriers.generic_push import parse_generic_push
 from app.carriers.shipping import FieldError
 from app.carriers.types import TrackingResult
+from app.core import jsonio
 
 if TYPE_CHECKING:
     from app.carriers.http import CarrierHttp
@@ -80,12 +81,17 @@ def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
 def decode_push_json(carrier: str, body: bytes) -> Any:
     """The JSON value of an inbound push body (UTF-8/16/32, as `json.loads` detects).
 
-    Raises WebhookPayloadError when the body is not JSON (or nests too deep to read).
+    Raises WebhookPayloadError when the body is not JSON, and PayloadTooDeep (422
+    `payload-too-deep`) when it nests deeper than app.core.jsonio.MAX_JSON_DEPTH.
     """
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        document = json.loads(body)
+    except RecursionError:
+        raise jsonio.too_deep() from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         raise WebhookPayloadError(carrier, f"body is not valid JSON: {exc}") from None
+    jsonio.ensure_depth(document)
+    return document
 
 
 def verify_secret_header(carrier: str, *, headers: Mapping[str, str], header: str, secret: str) -> None:

@@ -131,6 +131,14 @@ class BodyTooLarge(Problem):
     title = "Content Too Large"
 
 
+class PayloadTooDeep(Problem):
+    """The JSON body nests objects and arrays deeper than the server reads (app.core.jsonio.MAX_JSON_DEPTH, 64 levels)."""
+
+    status = 422
+    type_ = "payload-too-deep"
+    title = "Payload too deeply nested"
+
+
 class UnsupportedCharacter(Problem):
     """The request contains a NUL character (U+0000), which PostgreSQL cannot store in text or JSON."""
 

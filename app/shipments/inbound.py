@@ -41,7 +41,7 @@ from app.core.crypto import CredentialsCipher, CredentialsDecryptError
 from app.core.db.base import utcnow
 from app.core.db.session import Database
 from app.core.pagination import PageParams, paginate_query
-from app.core.problems import CredentialsEncryptionUnconfigured
+from app.core.problems import CredentialsEncryptionUnconfigured, PayloadTooDeep
 from app.carriers.base import (
     SECRET_HEADER,
     CarrierAdapter,
@@ -179,7 +179,8 @@ def parse(adapter: type[CarrierAdapter], *, headers: Mapping[str, str], body: by
 
     Raises WebhookPayloadInvalid 400 `webhook-payload-invalid` when the body is not the
     carrier's push format, or holds what PostgreSQL cannot store (NUL
-    characters, unpaired surrogates, NaN/Infinity).
+    characters, unpaired surrogates, NaN/Infinity); PayloadTooDeep 422
+    `payload-too-deep` when it nests deeper than app.core.jsonio.MAX_JSON_DEPTH.
     """
     carrier = adapter.code
     try:
@@ -188,6 +189,8 @@ def parse(adapter: type[CarrierAdapter], *, headers: Mapping[str, str], body: by
         _ensure_storable(carrier, document)
     except WebhookPayloadError as exc:
         raise WebhookPayloadInvalid(f"The push cannot be read: {exc.message}.") from None
+    except PayloadTooDeep:  # 422 payload-too-deep: never stored, since it could not be read back
+        raise
     except Exception:  # an odd value the parser tripped over (a date out of range...): bad input, never a 500
         logger.warning("%s push: parser failed", carrier, exc_info=True)
         raise WebhookPayloadInvalid(f"The push cannot be read as a {carrier} push.") from None
