@@ -136,3 +136,19 @@ async def test_deep_inbound_push_is_refused_and_nothing_stored(client, make_tena
     )
     assert_too_deep(response)
     assert await counts(owner_db) == before
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 5000])
+async def test_zettle_payload_string_nested_too_deep_is_refused(client, make_tenant, owner_db, depth):
+    tenant = await make_tenant("acme")
+    body = json.loads(shared_sample("pos-samples", "zettle", "purchase-created.webhook.json").read_text())
+    inner = json.loads(body["payload"])
+    inner["extra"] = "__DEEP__"
+    body["payload"] = json.dumps(inner).replace('"__DEEP__"', nested(depth))
+    before = await counts(owner_db)
+    response = await client.post(
+        "/v1/pos/zettle/ingest", content=json.dumps(body).encode(),
+        headers=tenant.headers(**{"Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/json"}),
+    )
+    assert_too_deep(response)
+    assert await counts(owner_db) == before

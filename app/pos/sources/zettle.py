@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from app.core import jsonio
 from app.pos.canonical import CanonicalOrder, PayloadError
 from app.pos.sources._fields import (
     as_list,
@@ -54,6 +55,9 @@ def _open_envelope(body: dict[str, Any]) -> dict[str, Any]:
             inner = json.loads(inner)
         except json.JSONDecodeError as exc:
             raise PayloadError(f"zettle: PurchaseCreated payload string is not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise jsonio.too_deep() from None
+        jsonio.ensure_depth(inner)  # the JSON inside the string gets the same depth limit as the body (422)
     return require_dict(inner, "zettle: PurchaseCreated payload")
 
 
