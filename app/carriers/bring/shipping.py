@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
+from app.carriers.money import minor_to_amount
 from app.carriers.bring.faults import rejection, reply_of
 from app.carriers.bring.schemas import Confirmation
 from app.carriers.bring.units import PRODUCTS_BY_CODE, BringProduct
@@ -71,7 +72,6 @@ NATURE_OF_TRANSACTION: dict[ContentsType, str] = {
     "other": "OTHER",
 }
 """`customs.contents_type` -> `ediCustomsDeclarations.natureOfTransaction` (RAML enum)."""
-ZERO_DECIMAL_CURRENCIES = frozenset({"ISK", "JPY", "KRW", "CLP", "VND"})
 """ISO 4217 currencies without minor units (amounts are sent in major units)."""
 
 MISSING_CUSTOMER_NUMBER = (
@@ -232,10 +232,6 @@ def _cm(mm: int) -> int:
     return max(1, math.ceil(mm / 10))
 
 
-def _money(minor: int, currency: str) -> float:
-    return float(minor) if currency in ZERO_DECIMAL_CURRENCIES else round(minor / 100, 2)
-
-
 def _packages(request: ShipmentRequest) -> list[dict[str, Any]]:
     packages = []
     for parcel in request.parcels:
@@ -263,7 +259,7 @@ def _customs(request: ShipmentRequest) -> dict[str, Any] | None:
             "quantity": item.quantity,
             "goodsDescription": item.description,
             "itemNetWeightInKg": round(item.weight_grams * item.quantity / 1000, 3),
-            "tarriffLineAmount": _money(item.value * item.quantity, item.currency),
+            "tarriffLineAmount": minor_to_amount(item.value * item.quantity, item.currency),
             "currency": item.currency,
             "countryOfOrigin": item.origin_country,
         }

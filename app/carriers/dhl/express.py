@@ -59,6 +59,7 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 
+from app.carriers.money import minor_to_amount
 from app.carriers.dhl.credentials import ExpressCredentials
 from app.carriers.dhl.schemas import ExpressDocument, ExpressError, ExpressShipmentResponse
 from app.carriers.dhl.units import EXPRESS_PRODUCTS
@@ -191,10 +192,6 @@ def planned_shipping_time(request: ShipmentRequest, *, now: datetime) -> str:
     return f"{planned:%Y-%m-%dT%H:%M:%S} GMT{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def _major(minor: int, currency: str) -> float:
-    return round(minor / 10 ** get_currency_precision(currency), 6)
-
-
 def _party(address: Address) -> dict[str, Any]:
     lines = address.address_lines
     postal: dict[str, Any] = {
@@ -237,7 +234,7 @@ def _export_declaration(request: ShipmentRequest, invoice_date: date) -> dict[st
         line: dict[str, Any] = {
             "number": number,
             "description": item.description[:512],
-            "price": _major(item.value, item.currency),
+            "price": minor_to_amount(item.value, item.currency),
             "quantity": {"value": item.quantity, "unitOfMeasurement": "PCS"},
             "exportReasonType": reason,
             "manufacturerCountry": item.origin_country,
@@ -284,7 +281,7 @@ def build_shipment(request: ShipmentRequest, credentials: ExpressCredentials, *,
     if declarable and request.customs:
         currency = request.customs.items[0].currency
         total = sum(item.value * item.quantity for item in request.customs.items)
-        content["declaredValue"] = _major(total, currency)
+        content["declaredValue"] = minor_to_amount(total, currency)
         content["declaredValueCurrency"] = currency
         content["exportDeclaration"] = _export_declaration(request, date.fromisoformat(planned[:10]))
     body: dict[str, Any] = {

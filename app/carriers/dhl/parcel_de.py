@@ -70,8 +70,8 @@ import copy
 import re
 from typing import Any
 
-from babel.numbers import get_currency_precision
 
+from app.carriers.money import minor_to_amount
 from app.carriers.dhl.credentials import ParcelDeCredentials
 from app.carriers.dhl.schemas import ParcelDeItem, ParcelDeResponse
 from app.carriers.dhl.units import ALPHA3, PARCEL_DE_PRODUCTS
@@ -143,11 +143,6 @@ def post_number(recipient: Address) -> str | None:
     return None
 
 
-def major_units(minor: int, currency: str) -> float:
-    """Minor units (cents) as the decimal amount DHL's `Value.value` takes."""
-    return round(minor / 10 ** get_currency_precision(currency), 6)
-
-
 def _names(address: Address) -> dict[str, str]:
     if address.company:
         return {"name1": address.company, "name2": address.name}
@@ -212,7 +207,7 @@ def _customs(request: ShipmentRequest, customs: Customs) -> dict[str, Any]:
             _drop({
                 "itemDescription": item.description,
                 "packagedQuantity": item.quantity,
-                "itemValue": {"currency": item.currency, "value": major_units(item.value, item.currency)},
+                "itemValue": {"currency": item.currency, "value": minor_to_amount(item.value, item.currency)},
                 "itemWeight": {"uom": "g", "value": item.weight_grams},
                 "hsCode": item.hs_code,
                 "countryOfOrigin": ALPHA3.get(item.origin_country),

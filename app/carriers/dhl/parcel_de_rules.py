@@ -9,7 +9,8 @@ mapping they protect is `app.carriers.dhl.parcel_de`.
 from __future__ import annotations
 
 from app.carriers.dhl.credentials import ParcelDeCredentials
-from app.carriers.dhl.parcel_de import MAX_SHIPMENTS, POSTAL_CODE, major_units, post_number, service_point
+from app.carriers.dhl.parcel_de import MAX_SHIPMENTS, POSTAL_CODE, post_number, service_point
+from app.carriers.money import minor_to_amount
 from app.carriers.dhl.units import ALPHA3, PARCEL_DE_PRODUCTS
 from app.carriers.shipping import EU_COUNTRIES, Address, Customs, FieldError, ShipmentRequest, needs_customs
 
@@ -53,7 +54,7 @@ def _validate_customs(errors: list[FieldError], customs: Customs) -> None:
     for index, item in enumerate(customs.items):
         if item.origin_country not in ALPHA3:
             errors.append(FieldError(f"unknown country {item.origin_country}", f"customs.items.{index}.origin_country"))
-        if major_units(item.value, item.currency) > 100_000:
+        if minor_to_amount(item.value, item.currency) > 100_000:
             errors.append(FieldError("DHL Parcel DE takes item values up to 100000", f"customs.items.{index}.value"))
         if item.hs_code and len(item.hs_code) > 11:
             errors.append(FieldError("hs_code is 6-11 digits for DHL Parcel DE", f"customs.items.{index}.hs_code"))

@@ -42,12 +42,12 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation, ROUND_HALF_UP
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
-from babel.numbers import get_currency_precision
 
+from app.carriers.money import amount_to_minor
 from app.carriers.documents import decode_base64, image_to_pdf, sniff_format
 from app.carriers.errors import CarrierAuthError, CarrierBadResponse, CarrierError, CarrierRejected
 from app.carriers.shipping import (
@@ -274,8 +274,7 @@ def _minor_units(charge: Any) -> Money | None:
     except InvalidOperation:
         return None
     currency = charge.CurrencyCode.upper()
-    minor = (amount.scaleb(get_currency_precision(currency))).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    return Money(int(minor), currency)
+    return Money(amount_to_minor(amount, currency), currency)
 
 
 def _label(image: UpsGraphicImage | None, *, index: int, shipment_id: str) -> LabelDocument:
