@@ -1,5 +1,5 @@
 """The `courier-hub` command line (typer): serve, worker, migrate, create-admin-key, revoke-admin-key, doctor,
-purge-idempotency-keys, rotate-credentials, labels batch (app.cli_labels).
+purge-idempotency-keys, rotate-credentials, labels batch (app.cli_labels), init (app.cli_init).
 
 Every command uses DATABASE_URL, or starts the embedded PostgreSQL (data in
 EMBEDDED_PG_DIR, default `.data/postgres`) when it is unset.
@@ -15,21 +15,38 @@ from typing import Annotated
 
 import typer
 
+from app.cli_init import init_command
 from app.cli_labels import labels_app
 from app.core.config import Settings, get_settings
 
 app = typer.Typer(help="courier-hub: multi-tenant courier integration backend.", no_args_is_help=True)
 app.add_typer(labels_app, name="labels")
+app.command("init")(init_command)
 
 
-def _settings() -> Settings:
+def _settings(*, starting: str | None = None) -> Settings:
     """Settings with DATABASE_URL resolved (embedded server started if unset).
 
     In development with the embedded database and no CREDENTIALS_ENCRYPTION_KEYS,
     a local key is generated once into `<EMBEDDED_PG_DIR>/../credentials.key`
     (mode 0600) so `make run` works out of the box; production must set the variable.
+
+    Invalid settings exit with code 2 and one line on stderr. `starting` (the command
+    name: serve, worker, migrate) also refuses settings unsafe for ENVIRONMENT=production
+    (`Settings.production_problems`), before any database is started.
     """
-    settings = get_settings()
+    from pydantic import ValidationError
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        errors = "; ".join(f"{'.'.join(str(p) for p in e['loc']).upper() or 'settings'}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"courier-hub: invalid settings: {errors}", err=True)
+        raise typer.Exit(code=2) from None
+    problems = settings.production_problems() if starting else []
+    if problems:
+        typer.echo(f"courier-hub {starting}: refusing to start with ENVIRONMENT=production: {'; '.join(problems)}", err=True)
+        raise typer.Exit(code=2)
     if not settings.database_url:
         from app.core.db.embedded import start_embedded
 
@@ -65,7 +82,8 @@ def serve(
 
     from app.core.requestid import configure_logging
 
-    settings = _settings()
+    _exit_on_sigterm()
+    settings = _settings(starting="serve")
     configure_logging(settings.log_level)
     if migrate:
         from app.core.db import migrate as migrations
@@ -80,9 +98,23 @@ def serve(
         log_level=settings.log_level.lower(),
         log_config=None,  # keep our handler: request id on every line
         access_log=False,  # our middleware logs each request with its id
-        proxy_headers=True,
+        proxy_headers=False,  # X-Forwarded-* are believed only from TRUSTED_PROXIES (app.api.middleware)
+        server_header=False,  # no `server: uvicorn` banner
         workers=workers,
     )
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM ends the process like Ctrl-C does: through SystemExit, so atexit handlers run
+    (the embedded PostgreSQL stops). Uvicorn handles SIGTERM itself while it serves (graceful
+    shutdown) and re-raises it at the end, which lands here."""
+    import signal
+    import sys
+
+    def handler(signum: int, frame: object) -> None:
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 @app.command()
@@ -100,7 +132,7 @@ def worker(
     from app.core.crypto import CredentialsKeyError
     from app.core.requestid import configure_logging
 
-    settings = _settings()
+    settings = _settings(starting="worker")
     configure_logging(settings.log_level)
     try:
         worker_process.main(settings, tracking=tracking, maintenance=maintenance)
@@ -125,7 +157,7 @@ def migrate(
     from app.core.db import migrate as migrations
     from app.core.db.urls import owner_url
 
-    settings = _settings()
+    settings = _settings(starting="migrate")
     url = owner_url(settings)
     if direction is Direction.upgrade:
         migrations.upgrade(url, revision or "head")
@@ -186,14 +218,16 @@ def revoke_admin_key(prefix: Annotated[str, typer.Option("--prefix", help="The k
 
 @app.command()
 def doctor() -> None:
-    """Check database, migrations, RLS on every tenant table and the app role; non-zero exit on any failure."""
-    from app.doctor import run_checks
+    """Check database, migrations, RLS on every tenant table, the app role, the encryption keys against stored
+    secrets, Redis, Stripe and the worker's heartbeat; non-zero exit on any failure (SKIP: nothing to check)."""
+    from app.doctor import run_checks, run_config_checks
     from app.core.db.urls import app_url, owner_url
 
     settings = _settings()
     checks = asyncio.run(run_checks(owner_url(settings), app_url(settings)))
+    checks += asyncio.run(run_config_checks(settings, owner_url(settings)))
     for check in checks:
-        typer.echo(f"[{'PASS' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+        typer.echo(f"[{'SKIP' if check.skipped else 'PASS' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
     failed = [c for c in checks if not c.ok]
     typer.echo("doctor: all checks passed" if not failed else f"doctor: {len(failed)} check(s) failed")
     raise typer.Exit(code=1 if failed else 0)

@@ -1,7 +1,14 @@
-"""Health checks behind `courier-hub doctor`: each returns (ok, detail)."""
+"""Health checks behind `courier-hub doctor`: each returns (ok, detail).
+
+`run_checks`: the database, migrations, row-level security, the app role.
+`run_config_checks`: the encryption keys against stored secrets, Redis, Stripe, the worker's heartbeat.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -9,16 +16,18 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app.core.config import Settings
 from app.core.db.migrate import head_revision
 
 
 @dataclass(frozen=True)
 class Check:
-    """One doctor verdict."""
+    """One doctor verdict; `skipped`: nothing could be checked (shown as SKIP, not a failure)."""
 
     name: str
     ok: bool
     detail: str
+    skipped: bool = False
 
 
 _TENANT_TABLES = text(
@@ -95,3 +104,112 @@ async def run_checks(owner_url: URL, app_url: URL) -> list[Check]:
     finally:
         await app.dispose()
     return checks
+
+
+_STORED_SECRETS = text(
+    """
+    (SELECT 'integration' AS kind, id::text AS id, credentials_ciphertext AS token
+       FROM integrations ORDER BY created_at DESC LIMIT 3)
+    UNION ALL
+    (SELECT 'webhook endpoint', id::text, secret_ciphertext FROM webhook_endpoints ORDER BY created_at DESC LIMIT 3)
+    """
+)
+
+
+async def run_config_checks(settings: Settings, owner_url: URL, *, timeout_seconds: float = 3.0) -> list[Check]:
+    """The configuration against what is running: each check is independent, none raises.
+
+    * CREDENTIALS_ENCRYPTION_KEYS decrypt the newest stored integration credentials and
+      webhook endpoint secrets (read as the owner: all tenants when it bypasses RLS, as the
+      compose and embedded superusers do; otherwise only what it may see).
+    * Redis answers PING when REDIS_URL is set.
+    * Stripe is configured (STRIPE_API_KEY, STRIPE_WEBHOOK_SECRET) when a plan has a `stripe_price_id`.
+    * The worker's /healthz on METRICS_HOST:WORKER_HEALTH_PORT answers 200 (503: its loop is
+      stuck); nothing listening or the port off (0): unknown, shown as SKIP.
+    """
+    checks = [await _check_stored_secrets(settings, owner_url), await _check_stripe(settings, owner_url)]
+    checks.append(await _check_redis(settings, timeout_seconds))
+    checks.append(await asyncio.to_thread(_check_worker, settings, timeout_seconds))
+    return checks
+
+
+async def _check_stored_secrets(settings: Settings, owner_url: URL) -> Check:
+    from app.core.crypto import CredentialsDecryptError, CredentialsKeyError, cipher_from_settings
+
+    name = "encryption keys decrypt stored secrets"
+    engine = create_async_engine(owner_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(_STORED_SECRETS)).all()
+    except Exception as exc:  # noqa: BLE001 - report, don't crash
+        return Check(name, False, f"cannot read stored secrets: {type(exc).__name__}: {exc}")
+    finally:
+        await engine.dispose()
+    try:
+        cipher = cipher_from_settings(settings)
+    except CredentialsKeyError as exc:
+        if rows or settings.environment == "production":
+            return Check(name, False, f"{exc}; {len(rows)} stored secret(s) sampled cannot be read")
+        return Check(name, True, "CREDENTIALS_ENCRYPTION_KEYS is not set; nothing is stored yet (set it before connecting carriers)")
+    if not rows:
+        return Check(name, True, f"{cipher.key_count} key(s) configured; no stored secret to try yet", skipped=True)
+    failed = []
+    for row in rows:
+        try:
+            cipher.decrypt(row.token)
+        except CredentialsDecryptError:
+            failed.append(f"{row.kind} {row.id}")
+    if failed:
+        return Check(name, False, f"{len(failed)} of {len(rows)} sampled secrets decrypt under none of the keys: {', '.join(failed)}")
+    return Check(name, True, f"{len(rows)} sampled secret(s) decrypt under the {cipher.key_count} configured key(s)")
+
+
+async def _check_stripe(settings: Settings, owner_url: URL) -> Check:
+    name = "Stripe configured for priced plans"
+    engine = create_async_engine(owner_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            priced = (await conn.execute(text("SELECT code FROM plans WHERE stripe_price_id IS NOT NULL ORDER BY code"))).scalars().all()
+    except Exception as exc:  # noqa: BLE001
+        return Check(name, False, f"cannot read plans: {type(exc).__name__}: {exc}")
+    finally:
+        await engine.dispose()
+    if not priced:
+        return Check(name, True, "no plan has a stripe_price_id: billing is off", skipped=settings.stripe_api_key is None)
+    missing = [n for n, v in (("STRIPE_API_KEY", settings.stripe_api_key), ("STRIPE_WEBHOOK_SECRET", settings.stripe_webhook_secret)) if v is None]
+    if missing:
+        return Check(name, False, f"plans {', '.join(priced)} have prices but {' and '.join(missing)} is not set")
+    return Check(name, True, f"plans {', '.join(priced)} have prices; STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET are set")
+
+
+async def _check_redis(settings: Settings, timeout_seconds: float) -> Check:
+    name = "Redis answers"
+    if not settings.redis_url:
+        return Check(name, True, "REDIS_URL is not set: rate-limit counts live in each process's memory", skipped=True)
+    import redis.asyncio as redis
+
+    client = redis.from_url(settings.redis_url, socket_connect_timeout=timeout_seconds, socket_timeout=timeout_seconds)
+    try:
+        await client.ping()
+    except Exception as exc:  # noqa: BLE001
+        return Check(name, False, f"REDIS_URL does not answer PING: {type(exc).__name__}: {exc}")
+    finally:
+        await client.aclose()
+    return Check(name, True, "PING answered")
+
+
+def _check_worker(settings: Settings, timeout_seconds: float) -> Check:
+    name = "worker heartbeat"
+    port = getattr(settings, "worker_health_port", 0) or 0
+    host = getattr(settings, "metrics_host", "127.0.0.1") or "127.0.0.1"
+    if not port:
+        return Check(name, True, "unknown: WORKER_HEALTH_PORT is off (0)", skipped=True)
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_seconds) as response:  # noqa: S310 - http to our own worker
+            return Check(name, True, f"{url} answered {response.status}: {response.read(500).decode(errors='replace')}")
+    except urllib.error.HTTPError as exc:
+        body = exc.read(500).decode(errors="replace")
+        return Check(name, False, f"{url} answered {exc.code}: {body}")
+    except (OSError, ValueError) as exc:
+        return Check(name, True, f"unknown: no worker answers at {url} ({exc}); it may run on another host", skipped=True)

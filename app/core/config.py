@@ -1,23 +1,26 @@
 """Settings: the one place every environment variable is read (pydantic-settings).
 
 Every field here is listed in `.env.example`. Values come from the process
-environment, then from a `.env` file in the working directory.
+environment, then from a `.env` file in the working directory. An empty value
+(`NAME=`) means "unset": the default applies (so a copy of `.env.example` works).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """All runtime settings of the API, the worker and the CLI."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     environment: Literal["development", "test", "production"] = "development"
     log_level: str = "INFO"
@@ -25,6 +28,17 @@ class Settings(BaseSettings):
     # HTTP server
     host: str = "127.0.0.1"
     port: int = 8000
+    public_base_url: str | None = Field(
+        default=None,
+        description="The API's public origin (https://api.example.com, optionally with a path prefix): every absolute "
+        "URL the API hands out is built from it, never from the request's Host header. Required in production; "
+        "default http://HOST:PORT.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For/-Proto are believed "
+        "(client address for the failed-auth limit and logs, https for HSTS). Empty: none, the TCP peer is the client.",
+    )
     max_body_bytes: int = Field(default=1_048_576, description="Request body cap in bytes (413 above it).")
     max_batch_body_bytes: int = Field(
         default=16 * 1_048_576, description="Body cap of POST /v1/label-batches (1,000 bookings), in bytes."
@@ -152,6 +166,78 @@ class Settings(BaseSettings):
     label_batch_max_attempts: int = Field(
         default=5, ge=1, description="Bookings of one item the carrier could not take (unavailable, rate limited) before it fails."
     )
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("must be an absolute http(s) URL without query or fragment, e.g. https://api.example.com")
+        return value.strip().rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            if item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"{item!r} is not an IP address or CIDR (e.g. 10.0.0.0/8)") from None
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> list[str]:
+        """TRUSTED_PROXIES as a list of addresses/CIDRs (validated at load); empty: trust no forwarded header."""
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
+
+    @property
+    def public_base(self) -> str:
+        """The public origin without a trailing slash: PUBLIC_BASE_URL, else http://HOST:PORT (development)."""
+        if self.public_base_url:
+            return self.public_base_url
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host  # noqa: S104 - a bind-all address
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    def production_problems(self) -> list[str]:
+        """Why these settings are unsafe for ENVIRONMENT=production (empty list: safe, or not production).
+
+        Checked by `courier-hub serve`, `worker` and `migrate` before they start (exit code 2):
+        CREDENTIALS_ENCRYPTION_KEYS set and well-formed Fernet keys; the development fallbacks
+        WEBHOOK_SECRET and WEBHOOK_DEV_ALLOWED_HOSTS unset; DATABASE_URL set (no embedded server);
+        PUBLIC_BASE_URL set; PUBLIC_BASE_URL and the BILLING_* return URLs https.
+        """
+        if self.environment != "production":
+            return []
+        problems: list[str] = []
+        if self.credentials_encryption_keys is None:
+            problems.append("CREDENTIALS_ENCRYPTION_KEYS is not set (generate one with `courier-hub init`)")
+        else:
+            from cryptography.fernet import Fernet
+
+            keys = [k.strip() for k in self.credentials_encryption_keys.get_secret_value().split(",") if k.strip()]
+            for position, key in enumerate(keys, start=1):
+                try:
+                    Fernet(key)
+                except ValueError:
+                    problems.append(f"CREDENTIALS_ENCRYPTION_KEYS key #{position} is not a Fernet key")
+            if not keys:
+                problems.append("CREDENTIALS_ENCRYPTION_KEYS holds no key")
+        if self.webhook_secret is not None:
+            problems.append("WEBHOOK_SECRET is a development fallback and must be unset")
+        if self.webhook_dev_hosts:
+            problems.append("WEBHOOK_DEV_ALLOWED_HOSTS is for development only and must be empty")
+        if not self.database_url:
+            problems.append("DATABASE_URL is not set (the embedded PostgreSQL is for development)")
+        if not self.public_base_url:
+            problems.append("PUBLIC_BASE_URL is not set (e.g. https://api.example.com)")
+        for name in ("public_base_url", "billing_checkout_success_url", "billing_checkout_cancel_url", "billing_portal_return_url"):
+            value = getattr(self, name)
+            if value and urlsplit(value).scheme.lower() != "https":
+                problems.append(f"{name.upper()} must be an https URL (is {value})")
+        return problems
 
     @property
     def webhook_dev_hosts(self) -> frozenset[str]:
