@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.api.metrics import start_observability
 from app.api.setup import install_pipeline
 from app.auth.router import router as auth_router
 from app.billing.router import plans_router
@@ -42,9 +43,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database.from_settings(settings)
+        metrics_server = start_observability(app, settings)  # METRICS_PORT, pool gauge, DB spans (app.api.metrics)
         try:
             yield
         finally:
+            if metrics_server is not None:
+                metrics_server.stop()
             await app.state.db.dispose()
             await aclose_carrier_http()
             await app.state.stripe.aclose()
@@ -85,5 +89,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def app_factory() -> FastAPI:
     """Uvicorn factory (`uvicorn --factory app.main:app_factory`): logging plus `create_app()`."""
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return create_app(settings)

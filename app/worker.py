@@ -31,7 +31,9 @@ from datetime import timedelta
 from app.core.config import Settings
 from app.carriers.http import CarrierHttp
 from app.core.db.base import utcnow
+from app.core import tracing
 from app.core.db.session import Database
+from app.core.metrics_server import start_worker_observability
 from app.core.crypto import cipher_from_settings
 from app.core.tenancy import for_each_tenant
 from app.webhooks import ssrf
@@ -132,9 +134,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, tracking: bool 
     if maintenance:
         loops.append(_maintenance_loop(db=db, settings=settings, stop=stop))
     logger.info("worker started: %d loop(s), concurrency %d", len(loops), settings.worker_concurrency)
+    heartbeat, health_server = start_worker_observability(settings, db)  # /healthz, /metrics (WORKER_HEALTH_PORT)
     try:
-        await asyncio.gather(*loops)
+        await asyncio.gather(*loops, heartbeat.tick(stop))
     finally:
+        if health_server is not None:
+            health_server.stop()
+        tracing.shutdown()
         await client.aclose()
         await http.aclose()
         await db.dispose()

@@ -32,6 +32,7 @@ from app.core.config import Settings
 from app.core.crypto import CredentialsCipher, CredentialsKeyError, cipher_from_settings
 from app.core.db.session import Database, driver_connection, set_scope
 from app.core.problems import CredentialsEncryptionUnconfigured, NotFound
+from app.core.requestid import bind_principal
 from app.idempotency import service as idempotency
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ async def get_principal(request: Request, session: RequestSession) -> Principal:
         await ratelimit.record_auth_failure(request)
         raise Unauthorized("The API key is invalid, revoked or expired.", headers=_UNAUTHORIZED_HEADERS)
     request.state.principal = principal
+    bind_principal(principal.tenant_id, "_".join(token.split("_", 2)[:2]))  # log lines: tenant id, key prefix
     await ratelimit.enforce_principal(request, principal)  # 429 over the key's or tenant's plan limits
     await set_scope(session, principal.tenant_id, platform_admin=principal.is_platform_admin)
     return principal

@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import json as jsonlib
 import logging
+import re
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -34,7 +36,9 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from tenacity.wait import wait_base
 
 from app.core.config import Settings, get_settings
-from app.carriers.errors import CarrierAuthError, CarrierBadResponse, CarrierRateLimited, CarrierUnavailable
+from app.carriers.errors import CarrierAuthError, CarrierBadResponse, CarrierError, CarrierRateLimited, CarrierUnavailable
+from app.core import tracing
+from app.core.metrics import CARRIER_CALLS, CARRIER_LATENCY
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +122,20 @@ def redact_url(url: httpx.URL | str) -> str:
     return str(parsed.copy_with(query=None, fragment=None, userinfo=b""))
 
 
+_VERSION_SEGMENT = re.compile(r"^v\d+(\.\d+)*$")
+
+
+def operation_of(method: str, url: str) -> str:
+    """`METHOD /path/template` of a URL for metrics: no query, and each path segment holding a digit
+    (an id, a tracking number; `v2`-style versions kept) or over 40 characters becomes `{id}`."""
+    path = httpx.URL(url).path or "/"
+    segments = [
+        "{id}" if (any(c.isdigit() for c in s) and not _VERSION_SEGMENT.match(s)) or len(s) > 40 else s
+        for s in path.split("/")
+    ]
+    return f"{method.upper()} {'/'.join(segments)}"[:120]
+
+
 def _snippet(response: httpx.Response, limit: int = 300) -> str:
     text = " ".join(response.content.decode("utf-8-sig", errors="replace").split())
     return text[:limit] + ("…" if len(text) > limit else "")
@@ -191,6 +209,42 @@ class CarrierHttp:
             await self._client.aclose()
 
     async def request(
+        self,
+        carrier: str,
+        method: str,
+        url: str,
+        *,
+        operation: str | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """`_send` (below: arguments, retries, errors), measured and traced as one carrier call.
+
+        `operation` names the call in metrics and spans ("track", "create_shipment"); by default the
+        method and the URL's path template (`GET /track/{id}`: segments with digits become `{id}`).
+        Counts `courier_hub_carrier_calls_total{carrier,operation,outcome}` (outcome `ok`, `rejected`
+        for a 4xx the caller accepted, or the error: `unavailable`, `unknown`, `rate_limited`,
+        `auth_failed`, `bad_response`) and observes the call's seconds, retries included, under a span
+        `carrier <carrier> <operation>` (app.core.tracing).
+        """
+        operation = operation or operation_of(method, url)
+        started = time.perf_counter()
+        outcome = "error"
+        with tracing.span(f"carrier {carrier} {operation}", **{"carrier.code": carrier, "carrier.operation": operation}):
+            try:
+                response = await self._send(carrier, method, url, **kwargs)
+                outcome = "ok" if response.status_code < 400 else "rejected"
+                return response
+            except CarrierUnavailable as exc:
+                outcome = "unknown" if exc.outcome_unknown else "unavailable"
+                raise
+            except CarrierError as exc:
+                outcome = exc.problem_type.removeprefix("carrier-").replace("-", "_")
+                raise
+            finally:
+                CARRIER_CALLS.labels(carrier, operation, outcome).inc()
+                CARRIER_LATENCY.labels(carrier, operation).observe(time.perf_counter() - started)
+
+    async def _send(
         self,
         carrier: str,
         method: str,

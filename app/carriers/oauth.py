@@ -149,7 +149,7 @@ class OAuthTokenCache:
         requested_at = self.clock()
         # RFC 6749 §5.2: bad client credentials come back as 400 invalid_client too.
         response = await http.request(
-            carrier, "POST", token_url, headers=headers, data=form, auth=auth, ok_statuses=(200, 400)
+            carrier, "POST", token_url, headers=headers, data=form, auth=auth, ok_statuses=(200, 400), operation="token"
         )
         if response.status_code == 400:
             raise CarrierAuthError(

@@ -127,6 +127,7 @@ class OAuthClientCredentialsAdapter(CarrierAdapter):
                 url,
                 headers={"Authorization": f"Bearer {token}", **self.request_headers(), **(headers or {})},
                 ok_statuses=(*ok_statuses, 401),
+                operation=None if operation == "request" else operation.replace(" ", "_"),
                 **kwargs,
             )
             if response.status_code != 401:

@@ -24,6 +24,21 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: one readable line per record; json: one JSON object per line (python-json-logger)."
+    )
+
+    # Observability: Prometheus metrics and optional OpenTelemetry tracing (app.api.metrics, app.core.tracing).
+    metrics_enabled: bool = Field(default=False, description="Serve GET /metrics (Prometheus text format, no API key).")
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Serve the API's /metrics on this port instead of the API port."
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Bind address of METRICS_PORT and WORKER_HEALTH_PORT (private network only)."
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP collector base URL (e.g. http://otel-collector:4318); set => tracing on."
+    )
 
     # HTTP server
     host: str = "127.0.0.1"
@@ -140,6 +155,12 @@ class Settings(BaseSettings):
     worker_idle_seconds: float = Field(default=1.0, description="How long the worker sleeps when nothing is due.")
     worker_maintenance_interval_seconds: float = Field(
         default=3600, description="How often the worker purges expired rows and sweeps billing grace periods."
+    )
+    worker_health_port: int = Field(
+        default=9100, ge=0, le=65535, description="The worker's /healthz and /metrics port on METRICS_HOST (0: off)."
+    )
+    worker_health_stale_seconds: float = Field(
+        default=60, gt=0, description="/healthz answers 503 when the worker's event loop has not run for this long."
     )
 
     # Scheduled tracking refresh (done by the worker).

@@ -42,6 +42,7 @@ from app.core.config import Settings
 from app.core.crypto import CredentialsCipher
 from app.core.db.base import utcnow
 from app.core.db.session import Database
+from app.core.metrics import LABELS
 from app.idempotency.errors import IdempotencyKeyReused
 from app.idempotency.service import IdempotentRequest
 from app.integrations import credentials
@@ -200,6 +201,7 @@ async def book(
                 failure={"type": exc.problem_type, "message": exc.message, "status": exc.status_code},
             )
             await session.commit()
+            LABELS.labels(body.carrier, "unknown").inc()
             raise LabelOutcomeUnknown(
                 f"The carrier took the booking but no answer came back ({exc.message}). The label stays pending and is "
                 "never sent again; check the carrier's portal before booking anew with a new Idempotency-Key.",
@@ -207,6 +209,7 @@ async def book(
             ) from None
         await service.discard_pending(session=session, label=label)
         await session.commit()
+        LABELS.labels(body.carrier, "failed").inc()
         raise carrier_problem(exc) from None
     label_id = label.id
     try:
@@ -228,12 +231,14 @@ async def book(
             },
         )
         await session.commit()
+        LABELS.labels(body.carrier, "unknown").inc()
         raise LabelOutcomeUnknown(
             f"The carrier booked the shipment ({booked.master_tracking_number}) but it could not be stored; the label "
             "stays pending and is never booked again. Void it in the carrier's portal if it is not wanted.",
             label_id=str(label_id),
             master_tracking_number=booked.master_tracking_number,
         ) from None
+    LABELS.labels(body.carrier, "booked").inc()
     return Booked(label, documents)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db.base import new_id, utcnow
 from app.core.db.session import driver_connection
+from app.core.metrics import ORDERS_INGESTED
 from app.core.pagination import PageParams, paginate_query
 from app.events import service as events
 from app.pos.canonical import CanonicalOrder
@@ -89,6 +90,7 @@ async def ingest(
     )
     if created_at is None:
         row = await conn.fetchrow(_EXISTING_SQL, tenant_id, source, order.external_id)
+        ORDERS_INGESTED.labels(source, "existing").inc()
         return dict(row.items()), False
     await events.record(
         session=session,
@@ -107,6 +109,7 @@ async def ingest(
         },
     )
     row = {"id": order_id, "source": source, "created_at": created_at, **dumped, "placed_at": order.placed_at}
+    ORDERS_INGESTED.labels(source, "created").inc()
     return row, True
 
 

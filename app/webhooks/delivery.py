@@ -47,6 +47,8 @@ from app.core.config import Settings
 from app.core.crypto import CredentialsCipher, CredentialsDecryptError
 from app.core.db.base import new_id, utcnow
 from app.core.db.session import Database
+from app.core import tracing
+from app.core.metrics import WEBHOOK_DELIVERIES
 from app.carriers.http import parse_retry_after
 from app.events.models import IntegrationEvent
 from app.webhooks import service, signing, ssrf
@@ -182,6 +184,7 @@ class DeliverySender:
         except Exception:
             logger.exception("webhook delivery %s: attempt failed to complete; it is retried when its lease ends", claim.delivery_id)
 
+    @tracing.traced("webhook.delivery", lambda _, claim: {"webhook.delivery_id": str(claim.delivery_id), "tenant.id": str(claim.tenant_id)})
     async def process(self, claim: Claim) -> AttemptResult | None:
         """Send one claimed delivery and record the outcome; None when there was nothing to send."""
         prepared = await self._prepare(claim)
@@ -192,6 +195,7 @@ class DeliverySender:
             result = AttemptResult(status_code=None, body=None, error=prepared.error, duration_ms=0)
         else:
             result = await self.send(prepared, attempted_at)
+        WEBHOOK_DELIVERIES.labels("succeeded" if result.succeeded else "failed" if result.status_code else "no_response").inc()
         await self._record(claim, prepared, attempted_at, result)
         return result
 

@@ -23,6 +23,7 @@ from app.api.errors import RateLimited
 from app.api.principal import Principal
 from app.api.ratelimit.limiter import LimitState, Policy, PolicyState, RateLimiter
 from app.api.ratelimit.middleware import STATE_KEY
+from app.core.metrics import RATE_LIMIT_REJECTIONS
 
 
 def _limiter(request: Request) -> RateLimiter | None:
@@ -39,6 +40,7 @@ def _auth_policy(request: Request, limiter: RateLimiter) -> Policy:
 
 
 def _refuse(state: LimitState, policy: PolicyState) -> RateLimited:
+    RATE_LIMIT_REJECTIONS.labels(policy.name).inc()
     retry_after = policy.reset_after()
     what = {"key": "this API key", "tenant": "this tenant", "auth-failures": "failed authentications from this address"}
     return RateLimited(
