@@ -90,6 +90,7 @@ def serve(
         from app.core.db.urls import owner_url
 
         migrations.upgrade(owner_url(settings))
+    os.environ["WEB_CONCURRENCY"] = str(workers)  # each process checks its pool against max_connections × this
     uvicorn.run(
         "app.main:app_factory",
         factory=True,

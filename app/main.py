@@ -14,7 +14,7 @@ from app.billing.router import plans_router
 from app.billing.router import router as billing_router
 from app.billing.setup import install_billing
 from app.core.config import Settings, get_settings
-from app.core.db.session import Database
+from app.core.db.session import Database, check_connection_budget
 from app.core.problems import install_problem_handlers
 from app.core.requestid import configure_logging
 from app.carriers.http import aclose_carrier_http
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database.from_settings(settings)
+        await check_connection_budget(app.state.db, settings, processes=settings.web_concurrency)  # warns only
         metrics_server = start_observability(app, settings)  # METRICS_PORT, pool gauge, DB spans (app.api.metrics)
         try:
             yield

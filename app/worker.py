@@ -32,7 +32,7 @@ from app.core.config import Settings
 from app.carriers.http import CarrierHttp
 from app.core.db.base import utcnow
 from app.core import tracing
-from app.core.db.session import Database
+from app.core.db.session import Database, check_connection_budget
 from app.core.metrics_server import start_worker_observability
 from app.core.crypto import cipher_from_settings
 from app.core.tenancy import for_each_tenant
@@ -122,6 +122,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, tracking: bool 
     install_hooks()
     cipher = cipher_from_settings(settings)
     db = Database.from_settings(settings)
+    # Warns when the pool (plus the LISTEN connection) could exceed the server's max_connections.
+    await check_connection_budget(db, settings, extra=int(settings.webhook_listen), role="worker")
     client = ssrf.build_webhook_client(settings=settings)
     http = CarrierHttp(settings=settings)
     sender = DeliverySender(db=db, settings=settings, cipher=cipher, client=client)

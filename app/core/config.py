@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     embedded_pg_dir: Path = Path(".data/postgres")
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    web_concurrency: int = Field(
+        default=1, ge=1, description="API processes (`serve --workers N` sets it); start-up checks pools against max_connections."
+    )
 
     # Idempotency
     idempotency_key_ttl_seconds: int = Field(default=24 * 3600, description="How long an Idempotency-Key is kept.")
@@ -152,7 +155,15 @@ class Settings(BaseSettings):
     )
     worker_concurrency: int = Field(default=10, description="Delivery attempts one worker sends at once.")
     worker_batch_size: int = Field(default=50, description="Due deliveries one worker claims per round.")
-    worker_idle_seconds: float = Field(default=1.0, description="How long the worker sleeps when nothing is due.")
+    worker_idle_seconds: float = Field(
+        default=1.0,
+        description="How often the worker polls for due deliveries (the fallback: with WEBHOOK_LISTEN it is woken at once).",
+    )
+    webhook_listen: bool = Field(
+        default=True,
+        description="The worker LISTENs for new deliveries on a dedicated connection; false behind PgBouncer "
+        "transaction pooling (LISTEN does not work there): then it only polls every WORKER_IDLE_SECONDS.",
+    )
     worker_maintenance_interval_seconds: float = Field(
         default=3600, description="How often the worker purges expired rows and sweeps billing grace periods."
     )

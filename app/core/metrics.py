@@ -48,3 +48,12 @@ WEBHOOK_BACKLOG_AGE = Gauge("courier_hub_webhook_backlog_oldest_seconds", "Age o
 WEBHOOK_ENDPOINTS_DISABLED = Gauge("courier_hub_webhook_endpoints_disabled", "Webhook endpoints disabled (all tenants).")
 TRACKING_BACKLOG = Gauge("courier_hub_tracking_backlog", "Shipments due for a tracking refresh (all tenants).")
 DB_POOL_IN_USE = Gauge("courier_hub_db_pool_connections_in_use", "Database connections checked out of this process's pool.")
+WEBHOOK_RECORD_FAILURES = Counter(
+    "courier_hub_webhook_attempt_record_failures_total",
+    "Failed tries to record a sent delivery attempt (database errors); each is retried within the attempt's lease.",
+)
+WEBHOOK_UNRECORDED_ATTEMPTS = Counter(
+    "courier_hub_webhook_unrecorded_attempts_total",
+    "Delivery attempts sent whose outcome could not be recorded before their lease ended: each is sent again "
+    "after the lease (a duplicate the receiver dedups by webhook-id).",
+)

@@ -101,7 +101,8 @@ async def retry_delivery(*, session: AsyncSession, delivery: WebhookDelivery) ->
 
     Sets status pending, due now (clock time), `cycle_attempts` 0 (a fresh
     retry schedule) and drops any worker's claim (an attempt already in
-    flight is still recorded, but no longer moves the delivery). The endpoint row is locked
+    flight is still recorded, but no longer moves the delivery); the workers are
+    notified on commit. The endpoint row is locked
     first (the order PATCH uses), so a concurrent disable cannot slip in
     between. Raises EndpointDisabled 409 `endpoint-disabled` when its endpoint is disabled.
     """
@@ -121,6 +122,7 @@ async def retry_delivery(*, session: AsyncSession, delivery: WebhookDelivery) ->
         )
         .execution_options(synchronize_session=False)
     )
+    await fanout.notify(session=session, tenant_id=delivery.tenant_id)
     await session.refresh(delivery)
     return delivery
 
@@ -193,7 +195,8 @@ async def replay(
     Events that have a delivery to this endpoint get it reset (pending, due
     now, fresh retry schedule, claim dropped, whatever its status); the others
     (older than the endpoint, or from while it was disabled) get one created.
-    `ping` events of other endpoints are never replayed. One statement. When
+    `ping` events of other endpoints are never replayed. One statement (and the
+    workers' notification when anything was queued). When
     more than `limit` events match, `truncated` is true and `next_since` is
     where to resume. Raises EndpointDisabled 409 `endpoint-disabled`, InvalidReplayWindow 422
     `invalid-replay-window` (`since` in the future, or `until` not after `since`).
@@ -218,6 +221,8 @@ async def replay(
             },
         )
     ).one()
+    if row.replayed:
+        await fanout.notify(session=session, tenant_id=endpoint.tenant_id)
     return ReplayOutcome(
         replayed=int(row.replayed),
         truncated=bool(row.truncated),

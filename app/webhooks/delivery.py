@@ -17,7 +17,17 @@ One attempt is three short steps, never one long transaction:
 A worker that dies (or whose record transaction rolls back) after step 1
 leaves the row leased: it comes due again when the lease runs out and
 another worker sends it. Delivery is therefore at least once; receivers
-dedup by `webhook-id` (the event id).
+dedup by `webhook-id` (the event id). A record transaction that fails (the
+database refuses connections, a failover) is retried with backoff while the
+lease lasts, so a short outage sends nothing twice; an attempt still
+unrecorded then keeps its lease (it is not claimed again before the lease
+ends), is logged and counted (`courier_hub_webhook_unrecorded_attempts_total`:
+each is one duplicate to come).
+
+Claiming: with WEBHOOK_LISTEN (the default) the run loop is woken by the
+NOTIFY that every new due delivery sends (app.webhooks.listener) and claims
+at once; it also polls every WORKER_IDLE_SECONDS, the fallback for retries
+that came due, missed notifications and a lost LISTEN connection.
 
 Outcome rules (the issue; Svix's behaviour): a 2xx within
 WEBHOOK_TIMEOUT_SECONDS is success; anything else (3xx included: redirects
@@ -42,6 +52,7 @@ from datetime import datetime, timedelta
 import httpx
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from app.core.config import Settings
 from app.core.crypto import CredentialsCipher, CredentialsDecryptError
@@ -49,9 +60,11 @@ from app.core.db.base import new_id, utcnow
 from app.core.db.session import Database
 from app.core import tracing
 from app.core.metrics import WEBHOOK_DELIVERIES
+from app.core.metrics import WEBHOOK_RECORD_FAILURES, WEBHOOK_UNRECORDED_ATTEMPTS
 from app.carriers.http import parse_retry_after
 from app.events.models import IntegrationEvent
 from app.webhooks import service, signing, ssrf
+from app.webhooks.listener import DeliveryListener, dsn_of
 from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -61,17 +74,26 @@ RETRY_AFTER_STATUSES = frozenset({429, 502, 503, 504})
 LEASE_MARGIN_SECONDS = 60.0
 """A claim's lease: the attempt timeout plus this margin for the two short transactions."""
 USER_AGENT = "courier-hub-webhooks/0.1"
+RECORD_LEASE_MARGIN_SECONDS = 2.0
+"""Retries of a failed record stop this long before the lease ends (at most a tenth of the lease)."""
+RECORD_RETRY_MAX_WAIT_SECONDS = 5.0
+"""Longest backoff between two tries to record an attempt (exponential from 0.1 s, with jitter)."""
 
 _CLAIM = text("SELECT tenant_id, id FROM webhook_claim_deliveries(:limit, :lease, :token)")
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A delivery this worker holds: its tenant, id and the claim token stamped on it."""
+    """A delivery this worker holds: its tenant, id and the claim token stamped on it.
+
+    `leased_until` is `time.monotonic()` at the latest when the lease ends (the
+    claim's start plus the lease: never later than the database's own clock says).
+    """
 
     tenant_id: uuid.UUID
     delivery_id: uuid.UUID
     token: uuid.UUID
+    leased_until: float = float("inf")
 
 
 @dataclass(frozen=True)
@@ -107,6 +129,8 @@ class DeliverySender:
     `client` is the SSRF-guarded AsyncClient (`ssrf.build_webhook_client`);
     `lease_seconds` defaults to the attempt timeout plus LEASE_MARGIN_SECONDS.
     `rng` (random.Random) drives the retry jitter (tests seed it).
+    `listen` (default WEBHOOK_LISTEN): `run` LISTENs for new deliveries on a
+    dedicated connection (`listener`, made by `run`) and claims when notified.
     """
 
     def __init__(
@@ -118,6 +142,7 @@ class DeliverySender:
         client: httpx.AsyncClient,
         lease_seconds: float | None = None,
         rng: random.Random | None = None,
+        listen: bool | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -125,6 +150,15 @@ class DeliverySender:
         self.client = client
         self.lease_seconds = lease_seconds if lease_seconds is not None else settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS
         self.rng = rng or random.Random()
+        self.listen = settings.webhook_listen if listen is None else listen
+        self.listener: DeliveryListener | None = None
+        self.woken = asyncio.Event()
+        """Set by `wake`; the run loop clears it before each claim."""
+        self._stop: asyncio.Event | None = None
+
+    def wake(self) -> None:
+        """Make `run` claim now (a NOTIFY arrived) instead of at its next poll; safe to call any number of times."""
+        self.woken.set()
 
     # ------------------------------------------------------------------ claiming
 
@@ -133,9 +167,10 @@ class DeliverySender:
         if limit <= 0:
             return []
         token = uuid.uuid4()
+        leased_until = time.monotonic() + self.lease_seconds
         async with self.db.transaction() as session:
             rows = (await session.execute(_CLAIM, {"limit": limit, "lease": self.lease_seconds, "token": token})).all()
-        return [Claim(tenant_id=row.tenant_id, delivery_id=row.id, token=token) for row in rows]
+        return [Claim(tenant_id=row.tenant_id, delivery_id=row.id, token=token, leased_until=leased_until) for row in rows]
 
     async def run_once(self, *, limit: int | None = None) -> int:
         """Claim up to `limit` (default WORKER_CONCURRENCY) due deliveries and attempt them all concurrently.
@@ -149,31 +184,17 @@ class DeliverySender:
         return len(claims)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Keep up to WORKER_CONCURRENCY attempts in flight until `stop` is set, then finish those in flight."""
-        in_flight: set[asyncio.Task[None]] = set()
-        stop_wait = asyncio.ensure_future(stop.wait())
-        try:
-            while not stop.is_set():
-                free = self.settings.worker_concurrency - len(in_flight)
-                claims: list[Claim] = []
-                if free > 0:
-                    try:
-                        claims = await self.claim(min(free, self.settings.worker_batch_size))
-                    except Exception:  # database down: log, back off, keep the process alive
-                        logger.exception("webhook worker: claiming due deliveries failed")
-                for claim in claims:
-                    task = asyncio.create_task(self.process_safely(claim))
-                    in_flight.add(task)
-                    task.add_done_callback(in_flight.discard)
-                if claims and len(in_flight) < self.settings.worker_concurrency:
-                    continue  # there may be more due right now
-                await asyncio.wait(
-                    {*in_flight, stop_wait}, timeout=self.settings.worker_idle_seconds, return_when=asyncio.FIRST_COMPLETED
-                )
-        finally:
-            stop_wait.cancel()
-            if in_flight:
-                await asyncio.wait(in_flight)
+        """Keep up to WORKER_CONCURRENCY attempts in flight until `stop` is set, then finish those in flight.
+
+        Claims when woken (`wake`: a NOTIFY, with `listen`), when an attempt
+        finishes, and every WORKER_IDLE_SECONDS otherwise (app.webhooks.runloop).
+        """
+        from app.webhooks.runloop import run_sender
+
+        self._stop = stop
+        if self.listen:
+            self.listener = DeliveryListener(dsn_of(self.db.engine.url), on_notify=self.wake)
+        await run_sender(self, stop)
 
     # ------------------------------------------------------------------ one attempt
 
@@ -196,8 +217,61 @@ class DeliverySender:
         else:
             result = await self.send(prepared, attempted_at)
         WEBHOOK_DELIVERIES.labels("succeeded" if result.succeeded else "failed" if result.status_code else "no_response").inc()
-        await self._record(claim, prepared, attempted_at, result)
+        await self._record_within_lease(claim, prepared, attempted_at, result)
         return result
+
+    async def _record_within_lease(self, claim: Claim, prepared: _Prepared, attempted_at: datetime, result: AttemptResult) -> bool:
+        """`_record`, retried with backoff while the claim's lease lasts; True once recorded.
+
+        An attempt still unrecorded when the lease is about to end (or the
+        worker is stopping) is given up: the delivery keeps its lease, so no
+        worker sends it again before the lease ends, and then it is sent again
+        (a duplicate): logged, and counted in WEBHOOK_UNRECORDED_ATTEMPTS.
+        Each failed try counts in WEBHOOK_RECORD_FAILURES. Never raises.
+        """
+        attempt_id = new_id()  # the same on every try: a commit that succeeded unseen is not recorded twice
+        deadline = claim.leased_until - min(RECORD_LEASE_MARGIN_SECONDS, self.lease_seconds / 10)
+        tries = 0
+
+        def give_up(state: RetryCallState) -> bool:
+            stopping = self._stop is not None and self._stop.is_set()
+            return stopping or time.monotonic() + state.upcoming_sleep >= deadline
+
+        def log_retry(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            logger.warning(
+                "webhook delivery %s: recording the attempt failed (%s: %s); retrying in %.2f s while its lease lasts",
+                claim.delivery_id, type(exc).__name__, exc, state.upcoming_sleep,
+            )
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential_jitter(multiplier=0.1, max=RECORD_RETRY_MAX_WAIT_SECONDS, jitter=0.1),
+            stop=give_up,
+            before_sleep=log_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    tries += 1
+                    try:
+                        await self._record(claim, prepared, attempted_at, result, attempt_id=attempt_id, again=tries > 1)
+                    except Exception:
+                        WEBHOOK_RECORD_FAILURES.inc()
+                        raise
+            return True
+        except Exception as exc:  # noqa: BLE001 - given up: the lease brings the delivery back
+            failure = exc
+        WEBHOOK_UNRECORDED_ATTEMPTS.inc()
+        logger.error(
+            "webhook delivery %s: attempt sent (%s) but its outcome could not be recorded after %d tries (%s: %s); "
+            "the delivery stays leased for %.0f s more, then it is sent again (a duplicate)",
+            claim.delivery_id,
+            f"HTTP {result.status_code}" if result.status_code is not None else result.error,
+            tries, type(failure).__name__, failure, max(claim.leased_until - time.monotonic(), 0.0),
+        )
+        return False
 
     async def _prepare(self, claim: Claim) -> _Prepared | None:
         async with self.db.transaction(claim.tenant_id) as session:
@@ -278,8 +352,20 @@ class DeliverySender:
             retry_after=retry_after,
         )
 
-    async def _record(self, claim: Claim, prepared: _Prepared, attempted_at: datetime, result: AttemptResult) -> None:
+    async def _record(
+        self,
+        claim: Claim,
+        prepared: _Prepared,
+        attempted_at: datetime,
+        result: AttemptResult,
+        *,
+        attempt_id: uuid.UUID | None = None,
+        again: bool = False,
+    ) -> None:
         """Store the attempt and move the delivery on (succeeded / retry later / failed) while we hold its claim.
+
+        `attempt_id` is the attempt row's id (new if None); with `again` (a retry
+        of a record that failed) nothing is done when that row already exists.
 
         Locks the endpoint before the delivery, the order of the API's retry,
         replay and PATCH, so neither side can deadlock the other. An attempt
@@ -288,7 +374,10 @@ class DeliverySender:
         to whoever holds it now.
         """
         now = utcnow()
+        attempt_id = attempt_id or new_id()
         async with self.db.transaction(claim.tenant_id) as session:
+            if again and await session.get(DeliveryAttempt, (claim.tenant_id, attempt_id)) is not None:
+                return  # the failed try had committed after all
             endpoint: WebhookEndpoint | None = None
             if result.succeeded:
                 # Only a recovering endpoint is written (and locked): the healthy
@@ -322,7 +411,7 @@ class DeliverySender:
             session.add(
                 DeliveryAttempt(
                     tenant_id=claim.tenant_id,
-                    id=new_id(),
+                    id=attempt_id,
                     delivery_id=delivery.id,
                     endpoint_id=prepared.endpoint_id,
                     attempted_at=attempted_at,

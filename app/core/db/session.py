@@ -15,12 +15,15 @@ statement, SQLAlchemy invalidates it, and the error handler answers 503
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -34,6 +37,8 @@ from sqlalchemy.util import await_only
 from app.core.config import Settings
 from app.core.db.urls import app_url
 from app.core.problems import DatabaseUnavailable
+
+logger = logging.getLogger(__name__)
 
 CITUS_SERVER_SETTINGS = {"citus.propagate_set_commands": "local"}
 """Per-connection settings: Citus forwards `SET LOCAL` to the workers; plain PostgreSQL only stores the placeholder."""
@@ -154,3 +159,79 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+BUDGET_CHECK_TIMEOUT_SECONDS = 5.0
+"""How long the start-up connection budget check may take (a server that does not answer is not waited for)."""
+_BUDGET_SQL = text(
+    "SELECT current_setting('max_connections')::int AS max_connections, "
+    "current_setting('superuser_reserved_connections')::int AS reserved, "
+    "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS in_use"
+)
+
+
+@dataclass(frozen=True)
+class ConnectionBudget:
+    """Pool sizes against the server's `max_connections` (all counts are connections).
+
+    `available`: max_connections minus superuser_reserved_connections;
+    `needed`: (DB_POOL_SIZE + DB_MAX_OVERFLOW + `extra`) × processes;
+    `in_use`: client connections open on the server at the check, this process's included.
+    """
+
+    max_connections: int
+    available: int
+    per_process: int
+    processes: int
+    in_use: int
+
+    @property
+    def needed(self) -> int:
+        """Connections the processes may open at their busiest."""
+        return self.per_process * self.processes
+
+    @property
+    def fits(self) -> bool:
+        """True when the processes' pools fit under max_connections (reserved slots excepted)."""
+        return self.needed <= self.available
+
+
+async def check_connection_budget(
+    db: Database, settings: Settings, *, processes: int = 1, extra: int = 0, role: str = "API"
+) -> ConnectionBudget | None:
+    """Compare DB_POOL_SIZE + DB_MAX_OVERFLOW (+ `extra`, e.g. a LISTEN connection) × `processes` with max_connections.
+
+    Logs a warning (naming the settings and the numbers) when the pools could
+    exceed what the server accepts: past that, PostgreSQL refuses connections
+    ("too many connections") under load. Also warns when this process's own
+    pool would not fit next to the connections already open. Returns the
+    figures, or None when the server could not be asked (logged; start-up goes on).
+    """
+    per_process = settings.db_pool_size + settings.db_max_overflow + extra
+    try:
+        async with asyncio.timeout(BUDGET_CHECK_TIMEOUT_SECONDS), db.engine.connect() as conn:
+            row = (await conn.execute(_BUDGET_SQL)).one()
+    except Exception as exc:  # noqa: BLE001 - a check, not a start-up condition
+        logger.warning("database connection budget not checked (%s: %s)", type(exc).__name__, exc)
+        return None
+    budget = ConnectionBudget(
+        max_connections=row.max_connections,
+        available=row.max_connections - row.reserved,
+        per_process=per_process,
+        processes=processes,
+        in_use=row.in_use,
+    )
+    if not budget.fits:
+        logger.warning(
+            "%s: DB_POOL_SIZE + DB_MAX_OVERFLOW%s = %d connections × %d process(es) = %d may exceed the server's "
+            "max_connections %d (%d usable): lower the pool sizes or raise max_connections (or put PgBouncer in front)",
+            role, f" + {extra}" if extra else "", per_process, processes, budget.needed,
+            budget.max_connections, budget.available,
+        )
+    elif budget.in_use - 1 + per_process > budget.available:
+        logger.warning(
+            "%s: %d connections are already open; this process's pool (up to %d) may exceed the server's "
+            "max_connections %d (%d usable)",
+            role, budget.in_use, per_process, budget.max_connections, budget.available,
+        )
+    return budget
