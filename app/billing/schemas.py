@@ -8,6 +8,9 @@ from datetime import datetime
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 _CODE = r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$"
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+"""Bounds of the plans table's `integer` columns: larger values are 422 here, not a database error."""
 
 
 class PlanOut(BaseModel):
@@ -36,11 +39,11 @@ class PlanUpdate(BaseModel):
     stripe_price_id: str | None = Field(default=None, min_length=1, max_length=255)
     requests_per_minute_per_key: int | None = Field(default=None, ge=1, le=1_000_000)
     requests_per_minute_per_tenant: int | None = Field(default=None, ge=1, le=1_000_000)
-    shipments_per_month: int | None = Field(default=None, ge=0)
-    labels_per_month: int | None = Field(default=None, ge=0)
-    webhook_endpoints: int | None = Field(default=None, ge=0)
-    carriers: int | None = Field(default=None, ge=0)
-    sort_order: int | None = None
+    shipments_per_month: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    labels_per_month: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    webhook_endpoints: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    carriers: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    sort_order: int | None = Field(default=None, ge=INT32_MIN, le=INT32_MAX)
 
 
 class PlanCreate(BaseModel):
@@ -53,11 +56,11 @@ class PlanCreate(BaseModel):
     stripe_price_id: str | None = Field(default=None, min_length=1, max_length=255)
     requests_per_minute_per_key: int = Field(ge=1, le=1_000_000)
     requests_per_minute_per_tenant: int = Field(ge=1, le=1_000_000)
-    shipments_per_month: int | None = Field(default=None, ge=0)
-    labels_per_month: int | None = Field(default=None, ge=0)
-    webhook_endpoints: int | None = Field(default=None, ge=0)
-    carriers: int | None = Field(default=None, ge=0)
-    sort_order: int = 0
+    shipments_per_month: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    labels_per_month: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    webhook_endpoints: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    carriers: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    sort_order: int = Field(default=0, ge=INT32_MIN, le=INT32_MAX)
 
 
 class CheckoutRequest(BaseModel):

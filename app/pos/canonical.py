@@ -69,9 +69,9 @@ class LineItem(BaseModel):
     external_id: str | None = Field(default=None, max_length=200)
     sku: str | None = Field(default=None, max_length=200)
     name: str = Field(max_length=500)
-    quantity: int = Field(ge=0, le=1_000_000)
-    unit_price: int = Field(ge=-(10**15), le=10**15, description="Minor units.")
-    total: int = Field(ge=-(10**15), le=10**15, description="Minor units, after line discounts.")
+    quantity: int = Field(ge=1, le=1_000_000, description="Units ordered; at least 1.")
+    unit_price: int = Field(ge=0, le=MAX_MINOR_UNITS, description="Minor units; never negative.")
+    total: int = Field(ge=0, le=MAX_MINOR_UNITS, description="Minor units, after line discounts; never negative.")
 
 
 class CanonicalOrder(BaseModel):
@@ -89,11 +89,13 @@ class CanonicalOrder(BaseModel):
     customer: Customer | None = None
     shipping_address: Address | None = None
     line_items: list[LineItem] = Field(default_factory=list, max_length=1000)
-    subtotal: int | None = Field(default=None, ge=-(10**15), le=10**15, description="Minor units.")
-    shipping_total: int | None = Field(default=None, ge=-(10**15), le=10**15, description="Minor units.")
-    tax_total: int | None = Field(default=None, ge=-(10**15), le=10**15, description="Minor units.")
-    discount_total: int | None = Field(default=None, ge=-(10**15), le=10**15, description="Minor units.")
-    total: int = Field(ge=-(10**15), le=10**15, description="Minor units.")
+    subtotal: int | None = Field(default=None, ge=0, le=MAX_MINOR_UNITS, description="Minor units; never negative.")
+    shipping_total: int | None = Field(default=None, ge=0, le=MAX_MINOR_UNITS, description="Minor units; never negative.")
+    tax_total: int | None = Field(default=None, ge=0, le=MAX_MINOR_UNITS, description="Minor units; never negative.")
+    discount_total: int | None = Field(
+        default=None, ge=0, le=MAX_MINOR_UNITS, description="Minor units, as a positive amount taken off."
+    )
+    total: int = Field(ge=0, le=MAX_MINOR_UNITS, description="Minor units; never negative.")
     financial_status: str | None = Field(default=None, max_length=50)
     test: bool = False
 
@@ -105,6 +107,14 @@ class CanonicalOrder(BaseModel):
             raise ValueError("external_id must be a string")
         return str(value) if isinstance(value, int) else value
 
+    @field_validator("external_id")
+    @classmethod
+    def _external_id_not_blank(cls, value: str) -> str:
+        # " " would be a valid key of (source, external id) that names no order of the source system.
+        if not value.strip():
+            raise ValueError("external_id must not be blank")
+        return value
+
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str) -> str:
@@ -115,6 +125,7 @@ class CanonicalOrder(BaseModel):
     def _placed_at_in_range(cls, value: datetime | None) -> datetime | None:
         # PostgreSQL stores any year from 4713 BC, but Python's datetime (what the
         # driver sends) has none before year 1 in UTC: keep to plausible order dates.
+        # The 1900 floor also keeps 0001-01-01T00:00:00+14:00 out: year 1 locally, before year 1 in UTC.
         if value is not None and not 1900 <= value.year <= 9998:
             raise ValueError("placed_at must be between the years 1900 and 9998")
         return value

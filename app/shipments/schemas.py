@@ -13,15 +13,20 @@ from app.carriers.types import Location, ServicePoint, TrackingResult, TrackingS
 from app.shipments.models import Shipment, TrackingEvent
 
 MAX_TRACK_NUMBERS = 50
-_TRACKING_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9\-]{2,63}$")
+_TRACKING_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]{2,63}")
+"""A tracking number before upper-casing (matched in full): ASCII letters, digits and '-' only."""
 
 
 def normalize_tracking_number(value: str) -> str:
-    """Upper-case, whitespace removed ("1z 144 2yy..." -> "1Z1442YY..."); 3-64 letters, digits and '-'."""
-    compact = "".join(value.split()).upper()
-    if not _TRACKING_NUMBER.match(compact):
+    """Upper-case, whitespace removed ("1z 144 2yy..." -> "1Z1442YY..."); 3-64 ASCII letters, digits and '-'.
+
+    Raises ValueError otherwise. The characters are checked before upper-casing:
+    Unicode case mapping would turn "ß123" into the ASCII "SS123", another parcel's number.
+    """
+    compact = "".join(value.split())
+    if not _TRACKING_NUMBER.fullmatch(compact):
         raise ValueError("a tracking number is 3-64 letters, digits or '-' (spaces are ignored)")
-    return compact
+    return compact.upper()
 
 
 TrackingNumber = Annotated[str, Field(max_length=100), AfterValidator(normalize_tracking_number)]
