@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Multi-tenant courier integration: POS order ingestion, carriers, labels, tracking, webhooks.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are served offline by app.api.docs (install_pipeline)
+        redoc_url=None,
     )
     install_billing(app, settings)
     install_problem_handlers(app)

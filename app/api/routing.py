@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from app.api.content_type import reads_json_body, require_json_content_type
 from app.core import jsonio
 from app.core.problems import PayloadTooDeep
 
@@ -31,8 +32,11 @@ class PipelineRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """FastAPI's handler, given an `OrjsonRequest` over the same ASGI scope."""
         handler = super().get_route_handler()
+        json_only = reads_json_body(self)
 
         async def route_handler(request: Request) -> Response:
+            if json_only:
+                require_json_content_type(request)  # 415 unsupported-media-type
             try:
                 return await handler(OrjsonRequest(request.scope, request.receive))
             except HTTPException as exc:

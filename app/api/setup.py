@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from app.api.docs import install_bearer_security, install_docs
 from app.api.metrics import UnhandledErrorMiddleware, install_metrics, route_template
 from app.api.middleware import RequestContextMiddleware
 from app.api.principal import LastUsedStamper
@@ -45,7 +46,10 @@ def install_pipeline(app: FastAPI, settings: Settings) -> None:
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         large_bodies={"/v1/label-batches": settings.max_batch_body_bytes},
+        trusted_proxies=settings.trusted_proxy_networks,
     )
+    install_docs(app)  # offline /docs and /redoc (create_app passes docs_url=None, redoc_url=None to FastAPI)
+    install_bearer_security(app)
     install_metrics(app, settings)  # HTTP metrics (outermost middleware), GET /metrics, tracing (app.api.metrics)
     app.add_exception_handler(IdempotentReplay, _replay)  # type: ignore[arg-type]
     app.add_exception_handler(ClientDisconnect, _client_disconnected)  # type: ignore[arg-type]

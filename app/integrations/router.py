@@ -74,8 +74,8 @@ def _webhook_auth(carrier: str) -> WebhookAuth | None:
 
 
 def _base_url(request: Request) -> str:
-    """The public origin as this request saw it (honours X-Forwarded-* when uvicorn runs with --proxy-headers)."""
-    return str(request.base_url).rstrip("/")
+    """The public origin from PUBLIC_BASE_URL (`Settings.public_base`), never from the request's Host header."""
+    return request.app.state.settings.public_base
 
 
 def _out(row: Integration, cipher: CredentialsCipher, base_url: str) -> IntegrationOut:

@@ -285,7 +285,7 @@ async def test_webhook_secret_shown_once_and_sealed_at_rest(client, make_tenant,
     body = created.json()
     secret = body["webhook_secret"]
     assert secret.startswith("whsec_") and body["webhook_secret_set"] is True
-    assert body["inbound_webhook_url"] == f"http://testserver/v1/inbound/fedex/{body['id']}"
+    assert body["inbound_webhook_url"] == f"{settings.public_base}/v1/inbound/fedex/{body['id']}"  # PUBLIC_BASE_URL, not Host
     assert body["webhook_auth"] == {"scheme": "standard-webhooks", "header": None}
     ups = (await _create(client, acme, carrier="ups", credentials={"client_id": "a", "client_secret": "b"})).json()
     assert ups["webhook_auth"] == {"scheme": "secret-header", "header": "x-api-key"}

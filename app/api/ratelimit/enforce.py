@@ -8,8 +8,8 @@
   against the client address ("auth-failures", AUTH_FAILURE_RATE_LIMIT);
   while over it, every request from that address carrying a key is refused
   with 429 before the key is even looked up, so keys cannot be guessed at
-  speed. The address is the ASGI client (run uvicorn with
-  `--proxy-headers --forwarded-allow-ips` behind a proxy).
+  speed. The address is the ASGI client: the TCP peer, or X-Forwarded-For
+  when the peer is one of TRUSTED_PROXIES (app.api.middleware).
 
 Over a limit: 429 problem+json `rate-limited` with `Retry-After`, naming the
 policy; the state headers are added by `RateLimitHeadersMiddleware`.
