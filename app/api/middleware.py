@@ -123,12 +123,17 @@ class RequestContextMiddleware:
         finally:
             # One access line per request, inside the request-id context (uvicorn's own
             # access log runs outside it and is switched off by `courier-hub serve`).
+            client = scope.get("client")
+            client_address = client[0] if client else "-"  # the TCP peer, or X-Forwarded-For from a trusted proxy
+            elapsed_ms = (time.perf_counter() - started) * 1000
             access_log.info(
-                "%s %s %s %.1fms",
+                "%s %s %s %.1fms client=%s",
                 scope.get("method"),
                 scope.get("path"),
                 status_code,
-                (time.perf_counter() - started) * 1000,
+                elapsed_ms,
+                client_address,
+                extra={"client": client_address, "status": status_code, "duration_ms": round(elapsed_ms, 1)},
             )
             reset_request_id(token)
 

@@ -214,3 +214,14 @@ async def test_a_post_without_body_is_not_judged_by_its_content_type(client) -> 
     # No body to read: the endpoint decides (here the pipeline's 401), not the media type.
     response = await client.post("/v1/tenants", headers={"content-type": "text/plain"})
     assert response.status_code == 401
+
+
+async def test_the_access_log_names_the_trusted_client_address(client, proxied, caplog) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="courier_hub.access")
+    await proxied.get("/healthz", headers={"x-forwarded-for": "203.0.113.9"})
+    await client.get("/healthz", headers={"x-forwarded-for": "198.51.100.7"})  # not trusted: ignored
+    lines = [r for r in caplog.records if r.name == "courier_hub.access" and "/healthz" in r.getMessage()]
+    assert [r.client for r in lines[-2:]] == ["203.0.113.9", "127.0.0.1"]  # type: ignore[attr-defined]
+    assert "client=203.0.113.9" in lines[-2].getMessage()
