@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import socket
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
@@ -346,6 +347,11 @@ UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
 
 
 _DISCONNECTS = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError)
+_UNREACHABLE = (ConnectionError, TimeoutError, socket.gaierror)
+"""What opening a connection raises when the server is down or unreachable (asyncpg does not wrap it, nor does SQLAlchemy)."""
+UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")
+"""SQLSTATEs of a server that cannot serve now: connection exceptions (08), insufficient resources such as
+`too many connections` (53300), and a server shutting down, restarting or starting up (57P01-57P05)."""
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
@@ -354,8 +360,10 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     A NUL character is 422 `unsupported-character`; another data exception
     (SQLSTATE class 22: a number or date out of range, a malformed value) is
     422 `unstorable-value`; a connection the server dropped (there is no
-    pre-ping: it fails its first statement and is invalidated) is 503
-    `database-unavailable` with Retry-After; anything else is a 500.
+    pre-ping: it fails its first statement and is invalidated) and a server
+    that cannot serve now (SQLSTATE 08, 53 such as too many connections, 57P
+    shutting down or starting up) are 503 `database-unavailable` with
+    Retry-After; anything else is a 500.
     """
     orig = getattr(exc, "orig", exc)
     cause = getattr(orig, "__cause__", None)
@@ -368,6 +376,22 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if getattr(exc, "connection_invalidated", False) or isinstance(orig, _DISCONNECTS) or isinstance(cause, _DISCONNECTS):
         logger.warning("database connection lost: %s", exc)
         return DatabaseUnavailable("The database connection was lost; retry.", headers={"Retry-After": "1"}).response()
+    if isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATE_PREFIXES):
+        logger.warning("database unavailable (SQLSTATE %s): %s", sqlstate, orig)
+        return DatabaseUnavailable("The database cannot take this request now; retry.", headers={"Retry-After": "1"}).response()
+    return await _unhandled(request, exc)
+
+
+async def _os_error(request: Request, exc: Exception) -> JSONResponse:
+    """A connection that could not be opened (refused, timed out, unknown host): 503 `database-unavailable`.
+
+    Only the database is reached with raw sockets on the request path (httpx
+    and redis wrap their own errors), so a refused connection at pool
+    checkout is the database being down. Any other OSError is a 500.
+    """
+    if isinstance(exc, _UNREACHABLE):
+        logger.warning("database unreachable: %r", exc)
+        return DatabaseUnavailable("The database cannot be reached; retry.", headers={"Retry-After": "1"}).response()
     return await _unhandled(request, exc)
 
 
@@ -385,4 +409,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(asyncpg.PostgresError, _database_error)
     app.add_exception_handler(asyncpg.InterfaceError, _database_error)  # a connection lost mid-request
+    app.add_exception_handler(OSError, _os_error)  # a connection refused at checkout (the database is down)
     app.add_exception_handler(Exception, _unhandled)
