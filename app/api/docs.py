@@ -16,6 +16,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from app.api.content_type import UnsupportedMediaType, is_json
+from app.core.problems import problem_responses
+
 ASSETS_PATH = "/docs/assets"
 """Where the Swagger UI / ReDoc files are served (swagger-ui-bundle.js, swagger-ui.css, redoc.standalone.js, favicon.png)."""
 
@@ -89,7 +92,9 @@ def install_docs(app: FastAPI, *, docs_url: str = "/docs", redoc_url: str = "/re
 def install_bearer_security(app: FastAPI) -> None:
     """Declare `Authorization: Bearer <api key>` in `app.openapi()`: an HTTP bearer scheme named
     `HTTPBearer` in `components.securitySchemes`, required by every operation that can answer 401
-    (the authenticated ones list the pipeline's `unauthorized` problem). Call after the problem handlers."""
+    (the authenticated ones list the pipeline's `unauthorized` problem); and the 415
+    `unsupported-media-type` problem on every operation whose request body is JSON only.
+    Call after the problem handlers."""
     inner = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -101,10 +106,17 @@ def install_bearer_security(app: FastAPI) -> None:
             "description": "An API key: `Authorization: Bearer chub_...` (POST /v1/tenants/{id}/api-keys, "
             "or `courier-hub create-admin-key`).",
         }
+        unsupported = problem_responses(UnsupportedMediaType)[415]
         for path_item in schema.get("paths", {}).values():
             for operation in path_item.values():
-                if isinstance(operation, dict) and "401" in operation.get("responses", {}):
+                if not isinstance(operation, dict):
+                    continue
+                responses = operation.setdefault("responses", {})
+                if "401" in responses:
                     operation.setdefault("security", [{BEARER_SCHEME: []}])
+                body = (operation.get("requestBody") or {}).get("content") or {}
+                if body and all(is_json(media_type) for media_type in body):
+                    responses.setdefault("415", unsupported)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

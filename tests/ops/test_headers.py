@@ -225,3 +225,10 @@ async def test_the_access_log_names_the_trusted_client_address(client, proxied, 
     lines = [r for r in caplog.records if r.name == "courier_hub.access" and "/healthz" in r.getMessage()]
     assert [r.client for r in lines[-2:]] == ["203.0.113.9", "127.0.0.1"]  # type: ignore[attr-defined]
     assert "client=203.0.113.9" in lines[-2].getMessage()
+
+
+async def test_openapi_lists_415_on_json_bodies_only(client) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert "unsupported-media-type" in paths["/v1/tenants"]["post"]["responses"]["415"]["description"]
+    assert "415" in paths["/v1/pos/{source}/ingest"]["post"]["responses"]
+    assert "415" not in paths["/v1/me"]["get"]["responses"]
