@@ -122,6 +122,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, tracking: bool 
     install_hooks()
     cipher = cipher_from_settings(settings)
     db = Database.from_settings(settings)
+    tracing.configure_tracing(settings, service_name="courier-hub-worker")  # before the HTTP clients are built
     # Warns when the pool (plus the LISTEN connection) could exceed the server's max_connections.
     await check_connection_budget(db, settings, extra=int(settings.webhook_listen), role="worker")
     client = ssrf.build_webhook_client(settings=settings)

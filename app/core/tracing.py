@@ -23,6 +23,11 @@ from typing import Any, TypeVar
 
 from opentelemetry import trace
 
+try:
+    from opentelemetry.sdk.trace import SpanProcessor
+except ImportError:  # no SDK: configure_tracing raises TracingUnavailable once the endpoint is set
+    SpanProcessor = object  # type: ignore[assignment,misc]
+
 from app.core.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -33,6 +38,34 @@ _provider: Any = None
 _httpx_instrumented = False
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Gate(SpanProcessor):
+    """The span processors of this process behind a switch (`disable` turns it off without shutting them down)."""
+
+    def __init__(self, processors: list[Any]) -> None:
+        self.processors = processors
+        self.on = True
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        if self.on:
+            for processor in self.processors:
+                processor.on_start(span, parent_context=parent_context)
+
+    def on_end(self, span: Any) -> None:
+        if self.on:
+            for processor in self.processors:
+                processor.on_end(span)
+
+    def shutdown(self) -> None:
+        for processor in self.processors:
+            processor.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return all(processor.force_flush(timeout_millis) for processor in self.processors)
+
+
+_gate: _Gate | None = None
 
 
 class TracingUnavailable(RuntimeError):
@@ -69,17 +102,21 @@ def configure_tracing(settings: Settings, *, service_name: str, exporter: Any = 
             "opentelemetry-sdk opentelemetry-exporter-otlp-proto-http opentelemetry-instrumentation-fastapi "
             "opentelemetry-instrumentation-sqlalchemy opentelemetry-instrumentation-httpx, or unset the variable"
         ) from exc
+    global _gate
     if _provider is None:
         provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}).merge(Resource.create()))
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces")))
+        _gate = _Gate([BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces"))])
+        provider.add_span_processor(_gate)
         trace.set_tracer_provider(provider)
         _provider = trace.get_tracer_provider()
         logger.info("tracing: spans of %s exported to %s", service_name, endpoint)
+    assert _gate is not None
+    _gate.on = True
     if not _httpx_instrumented:
         HTTPXClientInstrumentor().instrument(tracer_provider=_provider)
         _httpx_instrumented = True
     if exporter is not None:
-        _provider.add_span_processor(SimpleSpanProcessor(exporter))
+        _gate.processors.append(SimpleSpanProcessor(exporter))
     return True
 
 
@@ -95,6 +132,17 @@ def instrument_app(app: Any) -> None:
     FastAPIInstrumentor.instrument_app(app, tracer_provider=_provider, excluded_urls="/metrics,/healthz,/readyz")
 
 
+def instrument_client(client: Any) -> Any:
+    """httpx instrumentation of one client whose transport is not httpx's own (the SSRF-guarded webhook
+    client: the process-wide instrumentation wraps only `httpx.AsyncHTTPTransport`); returns `client`.
+    A no-op while tracing is off, so call `configure_tracing` before building such clients."""
+    if enabled():
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+        HTTPXClientInstrumentor.instrument_client(client, tracer_provider=_provider)
+    return client
+
+
 def instrument_engine(engine: Any) -> None:
     """SQLAlchemy instrumentation of an `AsyncEngine` (its sync core engine); a no-op while tracing is off."""
     if not enabled():
@@ -103,7 +151,8 @@ def instrument_engine(engine: Any) -> None:
 
     instrumentor = SQLAlchemyInstrumentor()
     if not instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.instrument(engine=engine.sync_engine, tracer_provider=_provider)
+        # skip_dep_check: the instrumentation declares SQLAlchemy < 2.1; its engine events are those of 2.1 too.
+        instrumentor.instrument(engine=engine.sync_engine, tracer_provider=_provider, skip_dep_check=True)
     else:  # instrument() acts once per process; each later engine (a second app in tests) is attached the same way
         instrumentor._instrument(engine=engine.sync_engine, tracer_provider=_provider)  # noqa: SLF001
 
@@ -115,10 +164,11 @@ def shutdown() -> None:
 
 
 def disable() -> None:
-    """Stop recording for the rest of the process: the provider shut down, httpx uninstrumented (tests)."""
+    """Stop exporting (buffered spans flushed first) and uninstrument httpx (tests); `configure_tracing` turns it on again."""
     global _httpx_instrumented
-    if _provider is not None:
-        _provider.shutdown()
+    if _gate is not None:
+        _gate.force_flush()
+        _gate.on = False
     if _httpx_instrumented:
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 

@@ -43,6 +43,7 @@ import anyio
 import httpcore
 import httpx
 
+from app.core import tracing
 from app.core.config import Settings
 
 USER_AGENT = "courier-hub-webhooks/0.1"
@@ -469,10 +470,10 @@ def build_webhook_client(*, settings: Settings, resolver: Resolver | None = None
     `WebhookConnectionRefused` (an `UnsafeWebhookUrl` and an
     `httpx.ConnectError`). `resolver` replaces getaddrinfo (tests).
     """
-    return httpx.AsyncClient(
+    return tracing.instrument_client(httpx.AsyncClient(  # a span per delivery POST when tracing is on
         transport=GuardedTransport(dev_hosts=settings.webhook_dev_hosts, resolver=resolver),
         timeout=httpx.Timeout(settings.webhook_timeout_seconds),
         follow_redirects=False,
         trust_env=False,
         headers={"User-Agent": USER_AGENT},
-    )
+    ))

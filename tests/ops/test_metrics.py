@@ -138,7 +138,7 @@ async def test_label_bookings_and_carrier_calls_are_counted_per_carrier(mclient,
     calls = "courier_hub_carrier_calls_total"
     assert delta(calls, carrier="fedex", operation="create_shipment", outcome="ok") == 1
     assert delta(calls, carrier="fedex", operation="create_shipment", outcome="rejected") == 1  # FedEx's 400, read by the adapter
-    assert delta(calls, carrier="fedex", operation="token", outcome="ok") >= 1
+    assert value(after, calls, carrier="fedex", operation="token", outcome="ok") >= 1  # cached per process: maybe earlier
     assert delta("courier_hub_carrier_call_duration_seconds_count", carrier="fedex", operation="create_shipment") == 2
 
 
