@@ -90,7 +90,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def app_factory() -> FastAPI:
-    """Uvicorn factory (`uvicorn --factory app.main:app_factory`): logging plus `create_app()`."""
+    """Uvicorn factory (`uvicorn --factory app.main:app_factory`): logging plus `create_app()`.
+
+    Like `courier-hub serve`, refuses settings unsafe for ENVIRONMENT=production: one line on
+    stderr, exit code 2 (`Settings.production_problems`).
+    """
     settings = get_settings()
+    problems = settings.production_problems()
+    if problems:
+        import sys
+
+        print(f"courier-hub: refusing to start with ENVIRONMENT=production: {'; '.join(problems)}", file=sys.stderr)
+        raise SystemExit(2)
     configure_logging(settings.log_level, settings.log_format)
     return create_app(settings)

@@ -132,3 +132,11 @@ def test_trusted_proxies_and_public_base_parse(no_settings_env: None) -> None:
     assert settings.public_base == "https://hub.example.com/api"
     dev = Settings(_env_file=None, host="0.0.0.0", port=8080)  # type: ignore[call-arg]
     assert dev.public_base == "http://127.0.0.1:8080"
+
+
+def test_uvicorn_factory_refuses_unsafe_production_settings_too(tmp_path: Path) -> None:
+    env = clean_env(ENVIRONMENT="production")
+    command = [sys.executable, "-m", "uvicorn", "--factory", "app.main:app_factory", "--port", "0"]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "refusing to start with ENVIRONMENT=production" in result.stderr and "CREDENTIALS_ENCRYPTION_KEYS" in result.stderr
