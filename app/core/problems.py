@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.core.requestid import current_request_id
 
@@ -286,6 +287,12 @@ def install_problem_openapi(app: FastAPI) -> None:
 # --------------------------------------------------------------------------- rendering
 
 
+def problem_type_uri(type_: str) -> str:
+    """The `type` member for `type_`: a slug ("not-found", "http-error") becomes PROBLEM_BASE + slug;
+    a URI (it has a scheme: "about:blank", "https://...") is kept as is. Slugs never contain ':'."""
+    return type_ if ":" in type_ else PROBLEM_BASE + type_
+
+
 def problem_response(
     status: int,
     type_: str,
@@ -297,7 +304,7 @@ def problem_response(
 ) -> JSONResponse:
     """Build a problem+json response."""
     body: dict[str, Any] = {
-        "type": type_ if type_.startswith(("http", "about:")) else PROBLEM_BASE + type_,
+        "type": problem_type_uri(type_),
         "title": title or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
@@ -325,9 +332,32 @@ _HTTP_PROBLEMS: dict[int, type[Problem]] = {
 }
 
 
-async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+"""The methods a 405's `Allow` header may name."""
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method of HTTP_METHODS that some route of the app serves at the request's path.
+
+    Starlette's 405 names only the methods of the first route matching the
+    path, while a path often has one route per method (GET and POST
+    /v1/plans). Each method is probed against the app's routes (nested
+    included routers too) with a copy of the request scope.
+    """
+    routes = getattr(getattr(request.app, "router", None), "routes", ())
+    allowed = []
+    for method in HTTP_METHODS:
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     headers = getattr(exc, "headers", None)
+    if exc.status_code == 405 and (methods := allowed_methods(request)):
+        headers = {**(headers or {}), "Allow": ", ".join(methods)}
     cls = _HTTP_PROBLEMS.get(exc.status_code)
     if cls is not None:
         return cls(detail, headers=headers).response()

@@ -37,7 +37,7 @@ from app.carriers.http import CarrierHttp
 from app.core.config import Settings
 from app.core.crypto import CredentialsCipher
 from app.core.db.session import Database
-from app.core.problems import Problem
+from app.core.problems import Problem, problem_type_uri
 from app.labels import batches, booking
 from app.labels.batch_models import LabelBatchItem
 from app.labels.batch_schemas import BatchItemCreate
@@ -61,7 +61,7 @@ class Claim:
 
 def problem_record(problem: Problem) -> dict[str, Any]:
     """The problem a booking answered, as stored in an item's `error` (its problem+json members, JSON-safe)."""
-    members = {"type": problem.type_, "title": problem.title, "status": problem.status, "detail": problem.detail}
+    members = {"type": problem_type_uri(problem.type_), "title": problem.title, "status": problem.status, "detail": problem.detail}
     members.update(problem.extensions)
     return orjson.loads(orjson.dumps(members, default=str))
 

@@ -211,7 +211,7 @@ async def test_refused_items_fail_with_the_carriers_reason_and_retry_failed_book
         first = (await client.get(f"/v1/label-batches/{batch['id']}", headers=acme.headers())).json()
         assert first["status"] == "completed" and first["counts"] == {"queued": 0, "booked": 2, "failed": 1}
         [failed] = [item for item in first["items"] if item["status"] == "failed"]
-        assert failed["error"]["type"] == "carrier-rejected" and failed["error"]["carrier_errors"][0]["code"]
+        assert failed["error"]["type"] == "https://courier-hub.dev/problems/carrier-rejected" and failed["error"]["carrier_errors"][0]["code"]
 
         retried = await client.post(f"/v1/label-batches/{batch['id']}/retry-failed", headers=acme.headers())
         assert retried.status_code == 202 and retried.json()["status"] == "running"
