@@ -256,7 +256,11 @@ def idempotent(roles: tuple[Role, ...], *, required: bool, sealed: bool = False)
             state.key = idempotency.validate_key(idempotency_key)
             state.parsed = idempotency.canonical_json(body)
             state.fingerprint = idempotency.RequestFingerprint.of(
-                request.method, request.url.path, body, canonical=state.parsed.canonical if state.parsed else body
+                request.method,
+                request.url.path,
+                body,
+                keys=idempotency.hash_keys(settings),
+                canonical=state.parsed.canonical if state.parsed else body,
             )
             await idempotency.claim(
                 session=session,

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     # Idempotency
     idempotency_key_ttl_seconds: int = Field(default=24 * 3600, description="How long an Idempotency-Key is kept.")
     idempotency_retry_after_seconds: int = 1
+    idempotency_hash_key: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="HMAC-SHA256 key (32+ characters) of stored request fingerprints (idempotency_keys.request_hash); "
+        "unset: derived from the newest CREDENTIALS_ENCRYPTION_KEYS key.",
+    )
 
     # Courier API base URLs: each overrides both sandbox and production.
     dhl_base_url: str | None = None

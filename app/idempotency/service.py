@@ -19,15 +19,24 @@ Idempotency Keys in Postgres", folded into the request's own transaction):
 
 A response that carries a secret shown once (a webhook signing secret) is
 stored encrypted with the credentials cipher, and the replay decrypts it.
+
+The stored fingerprint (`request_hash`) is an HMAC-SHA256 under a server key
+(`hash_keys`: IDEMPOTENCY_HASH_KEY, else a key derived from the newest
+CREDENTIALS_ENCRYPTION_KEYS key), never a plain hash: request bodies (an
+integration's carrier credentials) cannot be guessed back from it. A stored
+fingerprint made under an older key (a rotated credentials key, or the unkeyed
+SHA-256 of earlier versions) still matches until the key expires.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -37,8 +46,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from app.core import jsonio
-from app.core.crypto import CredentialsCipher
+from app.core.config import Settings
+from app.core.crypto import CredentialsCipher, parse_keys
 from app.core.db.base import new_id, utcnow
 from app.core.db.session import Database, driver_connection
 from app.core.problems import InternalError, MalformedJson
@@ -91,25 +104,76 @@ def canonical_json(body: bytes) -> ParsedJson | None:
     return ParsedJson(value, json.dumps(value, sort_keys=True, separators=(",", ":")).encode(), strict=False)
 
 
+_HKDF_INFO = b"courier-hub idempotency request hash v1"
+DEVELOPMENT_HASH_KEY = b"courier-hub development idempotency hash key (not secret)"
+"""Used only when neither IDEMPOTENCY_HASH_KEY nor CREDENTIALS_ENCRYPTION_KEYS is set (ENVIRONMENT=production refuses that)."""
+
+
+@lru_cache(maxsize=16)
+def _derive(secret: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(secret.encode("utf-8"))
+
+
+def hash_keys(settings: Settings) -> tuple[bytes, ...]:
+    """The HMAC keys of request fingerprints: the first signs new ones, every one verifies stored ones.
+
+    IDEMPOTENCY_HASH_KEY (its UTF-8 bytes) when set; otherwise HKDF-SHA256 of
+    each CREDENTIALS_ENCRYPTION_KEYS key, newest first (so rotating the
+    credentials keys keeps older fingerprints verifiable while the old key is
+    listed); DEVELOPMENT_HASH_KEY when neither is set.
+    """
+    configured = settings.idempotency_hash_key
+    derived = tuple(_derive(key) for key in parse_keys(_secret(settings.credentials_encryption_keys)))
+    if configured is not None:
+        return (configured.get_secret_value().encode("utf-8"), *derived)
+    return derived or (DEVELOPMENT_HASH_KEY,)
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
 @dataclass(frozen=True, slots=True)
 class RequestFingerprint:
-    """What makes two requests "the same": method, path and the JSON body (key order and spacing ignored)."""
+    """What makes two requests "the same": method, path and the JSON body (key order and spacing ignored).
+
+    `digest` is the hex HMAC-SHA256 (64 characters) of those under the first
+    of `keys`; `matches` also accepts a digest made under any other of `keys`
+    or, from before fingerprints were keyed, the plain SHA-256.
+    """
 
     method: str
     path: str
     digest: str
+    message: bytes = field(repr=False, default=b"")
+    keys: tuple[bytes, ...] = field(repr=False, default=())
 
     @classmethod
-    def of(cls, method: str, path: str, body: bytes, *, canonical: bytes | None = None) -> RequestFingerprint:
-        """Fingerprint a request. A JSON body is canonicalized (sorted keys); other bodies hash as bytes.
+    def of(
+        cls, method: str, path: str, body: bytes, *, keys: tuple[bytes, ...], canonical: bytes | None = None
+    ) -> RequestFingerprint:
+        """Fingerprint a request under `keys` (`hash_keys(settings)`; the first makes `digest`).
 
+        A JSON body is canonicalized (sorted keys); other bodies hash as bytes.
         Pass `canonical` when the caller already canonicalized the body (`canonical_json`).
+        Raises ValueError when `keys` is empty.
         """
+        if not keys:
+            raise ValueError("a request fingerprint needs at least one key")
         if canonical is None:
             parsed = canonical_json(body)
             canonical = parsed.canonical if parsed is not None else body
-        digest = hashlib.sha256(method.encode() + b"\n" + path.encode() + b"\n" + canonical).hexdigest()
-        return cls(method=method, path=path, digest=digest)
+        message = method.encode() + b"\n" + path.encode() + b"\n" + canonical
+        digest = hmac.new(keys[0], message, hashlib.sha256).hexdigest()
+        return cls(method=method, path=path, digest=digest, message=message, keys=keys)
+
+    def matches(self, stored: str) -> bool:
+        """Whether a stored `request_hash` fingerprints this request (under any of `keys`, or unkeyed)."""
+        if hmac.compare_digest(stored, self.digest):
+            return True
+        candidates = [hmac.new(key, self.message, hashlib.sha256).hexdigest() for key in self.keys[1:]]
+        candidates.append(hashlib.sha256(self.message).hexdigest())  # stored before fingerprints were keyed
+        return any(hmac.compare_digest(stored, candidate) for candidate in candidates)
 
 
 def validate_key(key: str | None) -> str:
@@ -209,7 +273,7 @@ async def claim(
         )
     if request_hash is None:
         return
-    if request_hash != fingerprint.digest:
+    if not fingerprint.matches(request_hash):
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used with a different request (method, path or body). "
             "Use a new key for a new request."
