@@ -269,6 +269,7 @@ def idempotent(roles: tuple[Role, ...], *, required: bool, sealed: bool = False)
                 fingerprint=state.fingerprint,
                 retry_after_seconds=settings.idempotency_retry_after_seconds,
                 cipher=cipher,
+                stale_claim_seconds=settings.idempotency_stale_claim_seconds,
             )
         yield state
         if not state.responded:

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     # Idempotency
     idempotency_key_ttl_seconds: int = Field(default=24 * 3600, description="How long an Idempotency-Key is kept.")
     idempotency_retry_after_seconds: int = 1
+    idempotency_stale_claim_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A key held by a session idle in its transaction this long is taken for dead (its client is gone): "
+        "the next request with the key ends that session and runs, instead of a 409.",
+    )
     idempotency_hash_key: SecretStr | None = Field(
         default=None,
         min_length=32,

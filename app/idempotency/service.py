@@ -69,6 +69,24 @@ _SEALED_PREFIX = b"fernet:"
 """Marks a stored response body encrypted with the credentials cipher."""
 
 _CLAIM_SQL = "SELECT locked, request_hash, response_status, response_headers, response_body FROM idempotency_claim($1, $2)"
+_STALE_HOLDER_SQL = """
+WITH k AS (SELECT hashtextextended('idempotency:' || $1::uuid::text || ':' || $2::text, 0) AS id)
+SELECT count(pg_terminate_backend(a.pid, 1000))
+FROM k, pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND l.classid = ((k.id >> 32) & 4294967295)::oid AND l.objid = (k.id & 4294967295)::oid
+  AND a.pid <> pg_backend_pid() AND a.usename = current_user
+  AND a.state IN ('idle in transaction', 'idle in transaction (aborted)')
+  AND a.state_change < clock_timestamp() - make_interval(secs => $3::double precision)
+"""
+"""End the session holding (tenant, key)'s claim lock if it has sat idle in its transaction for $3 seconds.
+
+The same advisory key as `idempotency_claim` (a bigint key: classid = high 32
+bits, objid = low 32 bits). Only sessions of the caller's own role are ended
+(the app role may signal those, and sees their state); pg_terminate_backend
+waits up to 1 s for the exit. Returns how many were ended (0 or 1).
+"""
 _STORE_SQL = (
     "INSERT INTO idempotency_keys (tenant_id, id, key, request_method, request_path, request_hash, "
     "response_status, response_headers, response_body, expires_at) "
@@ -257,15 +275,25 @@ async def claim(
     fingerprint: RequestFingerprint,
     retry_after_seconds: int,
     cipher: CredentialsCipher | None = None,
+    stale_claim_seconds: float | None = None,
 ) -> None:
     """Claim `key` for this transaction (session scoped to `tenant_id`), or answer from what it stored.
 
     Returns when the request should run. Raises IdempotentReplay (the stored
     response), IdempotencyKeyReused (422, another request under this key) or
     IdempotencyKeyInFlight (409 with Retry-After, the key is held by a running transaction).
+    With `stale_claim_seconds` (IDEMPOTENCY_STALE_CLAIM_SECONDS), a holder whose session
+    has been idle in its transaction that long is taken for dead: it is ended and the
+    claim tried once more (idempotent endpoints never wait on anything outside the
+    database while they hold a key, so a live holder is never idle that long).
     """
     conn = await driver_connection(session)
     locked, request_hash, status, headers, body = await conn.fetchrow(_CLAIM_SQL, tenant_id, key)
+    if not locked and stale_claim_seconds is not None and await conn.fetchval(_STALE_HOLDER_SQL, tenant_id, key, stale_claim_seconds):
+        # The holder was idle in its transaction for too long: its client is gone (a killed
+        # process or a lost network whose connection the server had not noticed). Ended now, so
+        # its lock went with it, instead of lasting until TCP keepalive or a timeout ends it.
+        locked, request_hash, status, headers, body = await conn.fetchrow(_CLAIM_SQL, tenant_id, key)
     if not locked:
         raise IdempotencyKeyInFlight(
             "A request with this Idempotency-Key is still being processed; retry shortly.",
