@@ -39,6 +39,7 @@ from app.core.db.urls import normalize_async_url
 from app.events import service as events
 from app.core.crypto import cipher_from_settings
 from app.tenants.models import Tenant
+from app.wiring import install_hooks
 from app.core import webhook_secrets
 from app.webhooks import ssrf
 from app.webhooks.delivery import DeliverySender
@@ -56,6 +57,7 @@ async def _admin(server_url, statement: str) -> None:
 
 async def run(events_count: int, workers: int, concurrency: int) -> dict[str, object]:
     """Run the benchmark; returns the figures printed."""
+    install_hooks()  # the webhook outbox is an event hook: without it events queue no deliveries
     from cryptography.fernet import Fernet
 
     sys.path.insert(0, ".")
