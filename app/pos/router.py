@@ -11,7 +11,7 @@ from app.api.deps import MERCHANT_OR_ADMIN, TenantMember, TenantSession, idempot
 from app.api.errors import PIPELINE_PROBLEMS
 from app.api.routing import PipelineRouter
 from app.core.pagination import Page, PageParams, make_page, page_params
-from app.core.problems import InvalidCursor, MalformedJson, problem_responses
+from app.core.problems import InvalidCursor, MalformedJson, PayloadTooDeep, problem_responses
 from app.idempotency.errors import IDEMPOTENCY_PROBLEMS
 from app.idempotency.service import IdempotentRequest
 from app.pos import service
@@ -30,7 +30,9 @@ router = PipelineRouter(prefix="/v1/pos", tags=["pos"])
     summary="Ingest one order from a POS or shop system",
     responses={
         200: {"model": IngestResult, "description": "The order existed already (same source and external id)."},
-        **problem_responses(PIPELINE_PROBLEMS, IDEMPOTENCY_PROBLEMS, UnknownPosSource, MalformedJson, InvalidOrderPayload),
+        **problem_responses(
+            PIPELINE_PROBLEMS, IDEMPOTENCY_PROBLEMS, UnknownPosSource, MalformedJson, PayloadTooDeep, InvalidOrderPayload
+        ),
     },
     openapi_extra={
         "requestBody": {

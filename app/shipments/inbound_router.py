@@ -19,6 +19,7 @@ from app.core.problems import (
     BodyTooLarge,
     CredentialsEncryptionUnconfigured,
     InvalidCursor,
+    PayloadTooDeep,
     problem_responses,
 )
 from app.integrations.errors import (
@@ -52,6 +53,7 @@ PUSH_PROBLEMS = problem_responses(
     UnknownCarrier,
     InboundIntegrationNotFound,
     BodyTooLarge,
+    PayloadTooDeep,
     UnsupportedPushMediaType,
     CredentialsEncryptionUnconfigured,
     WebhookSecretUndecryptable,
