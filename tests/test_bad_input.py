@@ -71,7 +71,9 @@ async def test_huge_body_is_413(client, make_tenant, owner_db, settings):
             yield b"a" * 1000
 
     # Without a Content-Length (chunked), the cap still holds while reading.
-    streamed = await client.post(PATH, content=chunks(), headers=tenant.headers(**{"Idempotency-Key": "k2"}))
+    streamed = await client.post(
+        PATH, content=chunks(), headers=tenant.headers(**{"Idempotency-Key": "k2", "Content-Type": "application/json"})
+    )
     _assert_problem(streamed, 413)
     assert await _row_counts(owner_db) == {"pos_orders": 0, "integration_events": 0, "idempotency_keys": 0}
 

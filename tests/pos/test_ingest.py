@@ -90,8 +90,8 @@ async def test_shopify_id_above_2_pow_53_survives_exactly(client, make_tenant):
 async def test_same_order_under_two_keys_is_stored_once(client, make_tenant):
     tenant = await make_tenant("acme")
     raw, _ = _load("woocommerce/order.wp-api-v3.json")
-    first = await client.post("/v1/pos/woocommerce/ingest", content=raw, headers=tenant.headers(**{"Idempotency-Key": "a"}))
-    second = await client.post("/v1/pos/woocommerce/ingest", content=raw, headers=tenant.headers(**{"Idempotency-Key": "b"}))
+    first = await client.post("/v1/pos/woocommerce/ingest", content=raw, headers=tenant.headers(**{"Idempotency-Key": "a", "Content-Type": "application/json"}))
+    second = await client.post("/v1/pos/woocommerce/ingest", content=raw, headers=tenant.headers(**{"Idempotency-Key": "b", "Content-Type": "application/json"}))
     assert (first.status_code, first.json()["result"]) == (201, "created")
     assert (second.status_code, second.json()["result"]) == (200, "existing")
     assert second.json()["order"]["id"] == first.json()["order"]["id"]
@@ -116,7 +116,7 @@ async def test_orders_list_filters_by_source_and_paginates(client, make_tenant):
         r = await client.post("/v1/pos/generic/ingest", json=body, headers=tenant.headers(**{"Idempotency-Key": f"g{i}"}))
         assert r.status_code == 201, r.text
     raw, _ = _load("woocommerce/order.wp-api-v3.json")
-    await client.post("/v1/pos/woocommerce/ingest", content=raw, headers=tenant.headers(**{"Idempotency-Key": "w"}))
+    await client.post("/v1/pos/woocommerce/ingest", content=raw, headers=tenant.headers(**{"Idempotency-Key": "w", "Content-Type": "application/json"}))
 
     generic = (await client.get("/v1/pos/orders?source=generic", headers=tenant.headers())).json()["data"]
     assert [o["external_id"] for o in generic] == ["G-2", "G-1", "G-0"]
