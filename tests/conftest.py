@@ -33,6 +33,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
 
 
+# No test process or worker it starts binds the worker's health port unless the test asks for one
+# (a default 9100 would collide between tests and with anything else on the machine).
+os.environ.setdefault("WORKER_HEALTH_PORT", "0")
+
 def _server_url() -> URL:
     configured = os.environ.get("TEST_DATABASE_URL")
     if configured:
