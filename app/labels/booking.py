@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Response
@@ -90,14 +91,16 @@ class Booked:
         return LabelOut.of(self.label, self.documents)
 
 
-async def _existing(*, session: AsyncSession, label: Label, request_hash: str, stale_seconds: float) -> Booked:
+async def _existing(
+    *, session: AsyncSession, label: Label, request_hash: str, stale_seconds: float, matches: Callable[[str], bool] | None = None
+) -> Booked:
     """What a retry whose key already has a label gets: the label; 409 while pending; 422 for another body.
 
     A pending label whose outcome was recorded as unknown, or that was
     recorded over `stale_seconds` ago (the process booking it died), answers
     `outcome_unknown: true`.
     """
-    if label.request_hash != request_hash:
+    if not (matches(label.request_hash) if matches is not None else label.request_hash == request_hash):
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used to book another label (other body). Use a new key for a new booking."
         )
@@ -141,13 +144,15 @@ async def book(
     settings: Settings,
     cipher: CredentialsCipher,
     http: CarrierHttp,
+    matches_request: Callable[[str], bool] | None = None,
 ) -> Booked:
     """Book `body` at the carrier exactly once under `key` (see the module docstring); the label and its documents.
 
     `session` is scoped to `tenant_id` and may hold a transaction (it is
     committed before the carrier call and again after it); the caller
     commits the outcome. `request_hash` identifies the request made under
-    `key` (another hash under the same key is 422).
+    `key` (another hash under the same key is 422); `matches_request`, when given, decides
+    whether a stored hash is this request's (RequestFingerprint.matches: older server keys too).
 
     Raises Problems: 422 `unsupported-carrier`, `shipment-invalid` (`errors`:
     field by field, before any carrier call), `order-not-found`, the
@@ -160,7 +165,11 @@ async def book(
     existing = await service.by_idempotency_key(session=session, tenant_id=tenant_id, key=key)
     if existing is not None:
         return await _existing(
-            session=session, label=existing, request_hash=request_hash, stale_seconds=settings.label_booking_stale_seconds
+            session=session,
+            label=existing,
+            request_hash=request_hash,
+            stale_seconds=settings.label_booking_stale_seconds,
+            matches=matches_request,
         )
 
     _booking_adapter_class(body.carrier)
@@ -277,6 +286,7 @@ async def create_label(
         settings=settings,
         cipher=cipher,
         http=http,
+        matches_request=request.fingerprint.matches,
     )
     return await request.respond(201, booked.out())
 

@@ -474,3 +474,29 @@ async def test_a_label_that_cannot_be_fetched_after_fedex_booked_is_an_unknown_o
     assert lost.status_code == 502 and lost.json()["type"].endswith("/label-outcome-unknown"), lost.text
     assert retry.status_code == 409 and retry.json()["outcome_unknown"] is True
     assert ship.call_count == 1
+
+
+async def test_a_label_booked_under_an_unkeyed_request_hash_still_answers_its_retry(client, make_tenant, owner_db):
+    """Labels outlive idempotency keys: one stored before request hashes were HMACs still matches its own retry."""
+    import hashlib
+
+    import orjson
+
+    acme = await make_tenant("acme")
+    await connect(client, acme)
+    with respx.mock(assert_all_called=False) as carrier:
+        serve_token(carrier)
+        ship = carrier.post(SHIP).respond(200, json=sample("ship-response-spec-example.json"))
+        first = await book(client, acme, booking(), key="legacy")
+    assert first.status_code == 201, first.text
+    message = b"POST\n/v1/labels\n" + orjson.dumps(booking(), option=orjson.OPT_SORT_KEYS)
+    async with owner_db.transaction() as session:  # as an earlier version stored it, its key row since expired
+        await session.execute(text("UPDATE labels SET request_hash = :h"), {"h": hashlib.sha256(message).hexdigest()})
+        await session.execute(text("DELETE FROM idempotency_keys"))
+    with respx.mock(assert_all_called=False) as carrier:
+        serve_token(carrier)
+        again = await book(client, acme, booking(), key="legacy")
+        other = await book(client, acme, booking(reference="order-1002"), key="legacy")
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] == first.json()["id"] and ship.call_count == 1
+    assert other.status_code == 422 and other.json()["type"].endswith("/idempotency-key-reused")
