@@ -141,7 +141,9 @@ class Settings(BaseSettings):
         description="Comma-separated hosts that webhook endpoints may use over plain http and on private/loopback "
         "addresses (local development only; empty in production).",
     )
-    webhook_timeout_seconds: float = Field(default=15.0, description="A delivery attempt must get its 2xx within this.")
+    webhook_timeout_seconds: float = Field(
+        default=15.0, gt=0, le=300, description="A delivery attempt must get its 2xx within this (its claim lease is this + 60 s)."
+    )
     webhook_retry_schedule_seconds: list[float] = Field(
         default=[5, 300, 1800, 7200, 18000, 36000, 36000],
         description="Waits before each retry after a failed attempt (Svix's schedule); JSON list in the environment.",
@@ -205,7 +207,7 @@ class Settings(BaseSettings):
         default=4, ge=1, description="Bookings one worker sends to one carrier at once."
     )
     label_batch_lease_seconds: float = Field(
-        default=300, gt=0, description="How long a claimed item is the worker's; a killed worker's items come back after it."
+        default=300, gt=0, le=3600, description="How long a claimed item is the worker's; a killed worker's items come back after it."
     )
     label_batch_max_attempts: int = Field(
         default=5, ge=1, description="Bookings of one item the carrier could not take (unavailable, rate limited) before it fails."

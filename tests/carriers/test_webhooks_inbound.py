@@ -351,8 +351,10 @@ def _generic_rejections() -> list[tuple[str, dict[str, str], bytes]]:
     ]
 
 
-@pytest.mark.parametrize(("case", "headers", "body"), _generic_rejections(), ids=lambda v: v if isinstance(v, str) else "")
-def test_generic_push_rejected_signatures(case: str, headers: dict[str, str], body: bytes) -> None:
+@pytest.mark.parametrize("case", [name for name, _, _ in _generic_rejections()])
+def test_generic_push_rejected_signatures(case: str) -> None:
+    # Built when the test runs, not at collection: the timestamp cases are relative to now.
+    headers, body = {name: (h, b) for name, h, b in _generic_rejections()}[case]
     with pytest.raises(WebhookAuthError) as info:
         PostNordAdapter.verify_webhook(headers=headers, body=body, secret=SECRET)
     assert info.value.carrier == "postnord"
