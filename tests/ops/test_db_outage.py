@@ -42,7 +42,8 @@ async def _orders(owner_db) -> int:
 
 async def test_connection_refused_at_checkout_is_503(app, client, make_tenant, settings, owner_db):
     tenant = await make_tenant("acme")
-    down = Database(app_url(settings).set(host="127.0.0.1", port=1))  # nothing listens on port 1
+    # query={}: the embedded server is reached through a socket directory in the query (host=...).
+    down = Database(app_url(settings).set(host="127.0.0.1", port=1, query={}))  # nothing listens on port 1
     async with app_database(app, down):
         me = await client.get("/v1/me", headers=tenant.headers())
         ingest = await client.post(PATH, json=ORDER, headers=tenant.headers(**{"Idempotency-Key": "down"}))
@@ -56,7 +57,7 @@ async def test_connection_refused_at_checkout_is_503(app, client, make_tenant, s
 
 async def test_unknown_database_host_is_503(app, client, make_tenant, settings):
     tenant = await make_tenant("acme")
-    down = Database(app_url(settings).set(host="db.invalid"))
+    down = Database(app_url(settings).set(host="db.invalid", query={}))
     async with app_database(app, down):
         assert_unavailable(await client.get("/v1/me", headers=tenant.headers()))
 
