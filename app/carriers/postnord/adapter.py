@@ -151,7 +151,8 @@ class PostNordAdapter(CarrierAdapter):
         no such point in the recipient's country; failures of this read are
         raised as errors that say nothing was booked.
         """
-        assert request.service_point_id
+        if not request.service_point_id:
+            raise ShipmentRequestInvalid(self.code, [FieldError("this service needs a service_point_id", "service_point_id")])
         lookup = servicepoints.build_ids_request(
             self.base_url, request.recipient.country, request.service_point_id, self.postnord_credentials.api_key.get_secret_value()
         )
@@ -187,7 +188,10 @@ class PostNordAdapter(CarrierAdapter):
         credentials = self.postnord_credentials
         point = await self._delivery_point(request) if request.service_point_id else None
         issuer = shipping.issuer_code(request, credentials.issuer_code)
-        assert issuer is not None and credentials.customer_number is not None  # validate_shipment checked both
+        if issuer is None or credentials.customer_number is None:  # validate_shipment checked both: never reached
+            raise ShipmentRequestInvalid(
+                self.code, [FieldError("the PostNord integration needs customer_number and an issuer code", None)]
+            )
         body = shipping.build_booking_request(
             request,
             customer_number=credentials.customer_number,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.carriers.errors import ShipmentRequestInvalid
 from app.carriers.money import minor_to_amount
 from app.carriers.postnord.units import CATEGORY_TYPES, INCOTERMS, kilograms
 from app.carriers.shipping import Customs, FieldError, ShipmentRequest
@@ -48,7 +49,8 @@ def build_cn23(request: ShipmentRequest) -> dict[str, Any]:
     unit weight times quantity); `totalGrossWeight` is the parcels' weight.
     """
     customs = request.customs
-    assert customs is not None
+    if customs is None:  # callers check `customs_problems` first; never reached after it
+        raise ShipmentRequestInvalid("postnord", [FieldError("customs are needed across a customs border", "customs")])
     currency = customs.items[0].currency
     lines = []
     total_minor = 0

@@ -371,11 +371,10 @@ def _documents(reply: EdiLabelResponse, item_ids: list[str], requested: LabelFor
     ]
     if failed:
         raise CarrierBadResponse(CARRIER, "no label for item(s) " + "; ".join(f"{n}: {e or 'FAIL'}" for n, e in failed))
-    labels = [entry for entry in reply.labelPrintout if entry.printout is not None and _is_label(entry)]
+    labels = [(entry, entry.printout) for entry in reply.labelPrintout if entry.printout is not None and _is_label(entry)]
     documents: list[LabelDocument] = []
-    for position, entry in enumerate(labels):
-        assert entry.printout is not None
-        content, fmt = _document(entry.printout, requested)
+    for position, (entry, printout) in enumerate(labels):
+        content, fmt = _document(printout, requested)
         indexes = {index_of.get(compact_id(item.itemIds)) for item in entry.itemIds if item.itemIds} - {None}
         if len(indexes) == 1:
             parcel_index: int | None = indexes.pop()
