@@ -11,14 +11,19 @@ rate limits are raised through `PATCH /v1/plans/{code}` (the limiter stays on).
 from __future__ import annotations
 
 import ctypes
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -209,3 +214,39 @@ def post_all(base_url: str, path: str, bodies: list[tuple[str, bytes]], api_key:
             await asyncio.gather(*(one(k, b) for k, b in bodies))
 
     asyncio.run(run())
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_bench(run: Callable[[ExitStack, Path], dict], *, prefix: str, keep: bool) -> int:
+    """Run one benchmark `run(stack, run_dir)` and print its result dict as one JSON line (plus `elapsed_s`).
+
+    Everything `run` enters on `stack` (servers, databases) is stopped on the way out, also on
+    SIGINT/SIGTERM/SIGHUP (exit 130). A failing bench logs why and exits 1; its logs stay in the run
+    directory. The embedded PostgreSQL data is removed unless `keep`. Returns the exit status.
+    """
+    run_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGINT too: a background shell may have ignored it
+        signal.signal(sig, _interrupt)
+    log(f"run directory {run_dir}")
+    started = time.monotonic()
+    try:
+        with ExitStack() as stack:
+            result = run(stack, run_dir)
+    except KeyboardInterrupt:
+        log("interrupted: everything started was stopped")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the bench failed: say why, exit 1
+        log(f"BENCH FAILED: {type(exc).__name__}: {exc}")
+        log(f"logs kept in {run_dir}")
+        return 1
+    finally:
+        if not keep:
+            shutil.rmtree(run_dir / "postgres", ignore_errors=True)
+    result["elapsed_s"] = round(time.monotonic() - started, 1)
+    print(json.dumps(result, separators=(",", ":")), flush=True)
+    log(f"done in {result['elapsed_s']} s; logs in {run_dir}")
+    return 0
+

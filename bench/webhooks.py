@@ -33,12 +33,10 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -307,35 +305,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the JSON line; 0 unless the bench itself failed."""
     args = parse_args(argv)
-    run_dir = Path(tempfile.mkdtemp(prefix="courier-hub-bench-webhooks-"))
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
-    log(f"run directory {run_dir}")
-    started = time.monotonic()
-    try:
-        with ExitStack() as stack:
-            result = run(args, stack, run_dir)
-    except KeyboardInterrupt:
-        log("interrupted: everything started was stopped")
-        return 130
-    except Exception as exc:  # noqa: BLE001 - the bench failed: say why, exit 1
-        log(f"BENCH FAILED: {type(exc).__name__}: {exc}")
-        log(f"logs kept in {run_dir}")
-        return 1
-    finally:
-        if not args.keep:
-            shutil.rmtree(run_dir / "postgres", ignore_errors=True)
-    result["elapsed_s"] = round(time.monotonic() - started, 1)
-    print(json.dumps(result, separators=(",", ":")), flush=True)
-    log(f"done in {result['elapsed_s']} s; logs in {run_dir}")
-    return 0
+    return servers.run_bench(lambda stack, run_dir: run(args, stack, run_dir), prefix="courier-hub-bench-webhooks-", keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -211,6 +211,7 @@ class Service:
     notes: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The service as GET /v1/carriers lists it: code, name, domestic, international, requires_customs, notes."""
         return {
             "code": self.code,
             "name": self.name,

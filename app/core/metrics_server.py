@@ -16,6 +16,7 @@ Neither server has authentication: bind it (METRICS_HOST) to a private address o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -106,10 +107,8 @@ class LoopHeartbeat:
         """Stamp the time every `interval_seconds` until `stop` is set."""
         while not stop.is_set():
             self.last_tick = time.monotonic()
-            try:
+            with contextlib.suppress(TimeoutError):  # the interval passed: tick again
                 await asyncio.wait_for(stop.wait(), timeout=self.interval_seconds)
-            except TimeoutError:
-                pass
 
     def check(self) -> tuple[bool, dict[str, Any]]:
         """(alive, body): body is `{"status": "ok"|"stale", "seconds_since_loop_ran": float, "stale_after_seconds": float}`."""

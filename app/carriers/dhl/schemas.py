@@ -232,6 +232,8 @@ class LocationFinderGeo(Lenient):
 
 
 class LocationFinderPlace(Lenient):
+    """Location Finder `place`: its `address` and `geo` (WGS 84 latitude/longitude)."""
+
     address: LocationFinderAddress | None = None
     geo: LocationFinderGeo | None = None
 

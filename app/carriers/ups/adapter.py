@@ -88,6 +88,7 @@ class UpsAdapter(OAuthClientCredentialsAdapter):
 
     @property
     def ups_credentials(self) -> UpsCredentials:
+        """The integration's credentials as UpsCredentials (validated by the registry)."""
         return self.credentials  # type: ignore[return-value]
 
     @classmethod

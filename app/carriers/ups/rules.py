@@ -30,6 +30,7 @@ ACCESS_POINT_ID = re.compile(r"[A-Za-z0-9]{1,9}")
 
 
 def digits(phone: str | None) -> str:
+    """The digits of a phone number ("+1 (404) 555-0100" -> "14045550100"); "" for None."""
     return re.sub(r"\D", "", phone or "")
 
 

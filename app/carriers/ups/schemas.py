@@ -58,6 +58,8 @@ class UpsErrorMessage(OpenModel):
 
 
 class UpsErrorList(OpenModel):
+    """`response` of a UPS error body: `errors` [{code, message}]."""
+
     errors: list[UpsErrorMessage] = Field(default_factory=list)
 
 
@@ -170,6 +172,8 @@ class UpsPackageLevelResult(OpenModel):
 
 
 class UpsSummaryResult(OpenModel):
+    """`SummaryResult` of a UPS reply: `Status` {Code, Description} (1 = success)."""
+
     Status: UpsCodeDescription | None = None
 
 
@@ -236,6 +240,8 @@ class UpsDropLocation(Lenient):
 
 
 class UpsLocatorSearchResults(Lenient):
+    """Locator `SearchResults`: `DropLocation`, one object or a list of them (UPS sends either)."""
+
     DropLocation: Any = None
     Disclaimer: Any = None
 
