@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# pytest-xdist processes for `make test` (each gets its own database on the same server).
+TEST_WORKERS ?= 2
 
 .PHONY: install run worker test migrate doctor admin-key loadtest clean
 
@@ -23,8 +25,8 @@ run: install  ## install, start embedded PostgreSQL (if DATABASE_URL unset), mig
 worker: install  ## the worker next to `make run` (webhook deliveries, scheduled tracking refresh, maintenance)
 	$(BIN)/courier-hub worker
 
-test: install  ## the whole suite against a real PostgreSQL (embedded, or TEST_DATABASE_URL)
-	$(BIN)/pytest -q
+test: install  ## the whole suite against a real PostgreSQL (embedded, or TEST_DATABASE_URL), in TEST_WORKERS processes
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 migrate: install
 	$(BIN)/courier-hub migrate

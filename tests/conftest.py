@@ -41,9 +41,15 @@ def _server_url() -> URL:
     configured = os.environ.get("TEST_DATABASE_URL")
     if configured:
         return normalize_async_url(configured)
+    import fcntl
+
     from app.core.db.embedded import start_embedded
 
-    return normalize_async_url(start_embedded(REPO_ROOT / ".data" / "test-postgres"))
+    # pytest-xdist processes share one embedded server: the first one creates and starts it.
+    (REPO_ROOT / ".data").mkdir(exist_ok=True)
+    with open(REPO_ROOT / ".data" / "test-postgres.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return normalize_async_url(start_embedded(REPO_ROOT / ".data" / "test-postgres"))
 
 
 async def _admin_execute(server: URL, *statements: str) -> None:
@@ -79,10 +85,20 @@ async def create_database(server_url: URL) -> AsyncIterator[Callable[[], Awaitab
 
 
 @pytest.fixture(scope="session")
-async def owner_url(create_database: Callable[[], Awaitable[URL]]) -> URL:
+async def owner_url(server_url: URL, create_database: Callable[[], Awaitable[URL]]) -> URL:
     """The session's migrated test database, as the owner."""
     url = await create_database()
-    migrate.upgrade(url)
+    # Roles are cluster-wide: parallel test processes (pytest-xdist) on one server migrate one at a time.
+    engine = create_async_engine(server_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT pg_advisory_lock(7243001)"))
+            try:
+                migrate.upgrade(url)
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(7243001)"))
+    finally:
+        await engine.dispose()
     return url
 
 
