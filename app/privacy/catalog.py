@@ -52,6 +52,7 @@ _FKEY_SQL = text(
     JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord) ON true
     JOIN pg_attribute a ON a.attrelid = child.oid AND a.attnum = k.attnum
     WHERE con.contype = 'f' AND child.relforcerowsecurity AND parent.relforcerowsecurity AND child.oid <> parent.oid
+      AND EXISTS (SELECT 1 FROM pg_attribute p WHERE p.attrelid = parent.oid AND p.attname = 'tenant_id' AND p.attnotnull)
     GROUP BY child.relname, parent.relname, con.conname, con.confdeltype
     """
 )

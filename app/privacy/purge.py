@@ -8,6 +8,8 @@ catalog (app.privacy.catalog), so a table added later is erased too:
    shipments -> labels and labels -> shipments, a cycle) are cleared;
 2. each table is emptied of the tenant's rows, children before parents,
    PURGE_BATCH_SIZE rows per transaction;
+   The billing tables, which the app role may not DELETE from, are emptied
+   by `tenant_purge_billing` (SECURITY DEFINER, deleted tenants only);
 3. the tenant's audit entries stay (who did what, when: they hold no customer
    data), their client addresses blanked by `audit_redact_tenant` (a narrow
    SECURITY DEFINER function; the app role cannot change audit rows);
@@ -41,6 +43,9 @@ _TOMBSTONE = text(
     "purged_at = now(), updated_at = now() WHERE id = :tenant_id AND status = 'deleted'"
 )
 _REDACT = text("SELECT audit_redact_tenant(:tenant_id)")
+_PURGE_BILLING = text("SELECT tenant_purge_billing(:tenant_id)")
+BILLING_TABLES = frozenset({"tenant_subscriptions", "usage_counters"})
+"""Emptied by `tenant_purge_billing` (the app role has no DELETE on them)."""
 
 
 def _quote(identifier: str) -> str:
@@ -76,6 +81,8 @@ async def purge_tenant(*, db: Database, tenant_id: uuid.UUID) -> dict[str, int]:
     for key in keys:
         if key.nullable and not key.cascades and key.child in tables and key.child not in KEPT_TABLES:
             columns = [c for c in key.columns if c != "tenant_id"]
+            if not columns:
+                continue
             sets = ", ".join(f"{_quote(c)} = NULL" for c in columns)
             not_null = " AND (" + " OR ".join(f"{_quote(c)} IS NOT NULL" for c in columns) + ")"
             table = tables[key.child]
@@ -83,11 +90,17 @@ async def purge_tenant(*, db: Database, tenant_id: uuid.UUID) -> dict[str, int]:
     deleted: dict[str, int] = {}
     for name in catalog.children_first(sorted(tables), keys):
         table = tables[name]
-        if name in KEPT_TABLES or not table.deletable or not table.primary_key:
+        if name in KEPT_TABLES or name in BILLING_TABLES:
+            continue
+        if not table.deletable or not table.primary_key:
+            logger.error("tenant %s: cannot erase table %s (no DELETE grant or no primary key)", tenant_id, name)
             continue
         count = await _repeat(db, tenant_id, _batched(table, f"DELETE FROM {_quote(name)}"))
         if count:
             deleted[name] = count
+    async with db.transaction(tenant_id) as session:
+        if billing := int((await session.execute(_PURGE_BILLING, {"tenant_id": tenant_id})).scalar_one()):
+            deleted["billing"] = billing
     async with db.transaction(tenant_id, platform_admin=True) as session:
         redacted = (await session.execute(_REDACT, {"tenant_id": tenant_id})).scalar_one()
         await session.execute(_TOMBSTONE, {"tenant_id": tenant_id})

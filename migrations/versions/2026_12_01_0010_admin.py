@@ -14,7 +14,9 @@ Create Date: 2026-12-01 16:00:00.000000
 * The worker's claim functions skip tenants whose status is not `active`.
 * `audit_log` (tenant table) and `platform_audit_log` (global): the app role
   may INSERT and SELECT, never UPDATE or DELETE. `audit_redact_tenant` (owned
-  by the migration role) blanks the client addresses of a deleted tenant's rows.
+  by the migration role) blanks the client addresses of a deleted tenant's rows;
+  `tenant_purge_billing` deletes a deleted tenant's billing rows (which the app
+  role may not DELETE).
 * `retention_settings`: per-tenant retention periods in days (no row = defaults).
 * Platform-admin keys readable and issuable by the app role in a
   platform-admin transaction (RLS on `app.platform_admin`); the key hash stays unreadable.
@@ -226,6 +228,29 @@ $$
 """
 
 
+_PURGE_BILLING = """
+CREATE FUNCTION tenant_purge_billing(p_tenant_id uuid) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp
+AS $$
+DECLARE
+    subscriptions integer;
+    counters integer;
+BEGIN
+    -- The app role may not DELETE billing rows; a deleted tenant's go with the rest of its data.
+    IF NOT EXISTS (SELECT 1 FROM tenants WHERE id = p_tenant_id AND status = 'deleted') THEN
+        RAISE EXCEPTION 'tenant_purge_billing: tenant % is not deleted', p_tenant_id
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    DELETE FROM usage_counters WHERE tenant_id = p_tenant_id;
+    GET DIAGNOSTICS counters = ROW_COUNT;
+    DELETE FROM tenant_subscriptions WHERE tenant_id = p_tenant_id;
+    GET DIAGNOSTICS subscriptions = ROW_COUNT;
+    RETURN counters + subscriptions;
+END
+$$
+"""
+
+
 def _audit_columns() -> list[sa.Column]:
     return [
         sa.Column('actor_key_id', sa.UUID(), nullable=True),
@@ -310,6 +335,9 @@ def upgrade() -> None:
     op.execute(_REDACT)
     op.execute("REVOKE ALL ON FUNCTION audit_redact_tenant(uuid) FROM PUBLIC")
     op.execute(f"GRANT EXECUTE ON FUNCTION audit_redact_tenant(uuid) TO {APP_ROLE}")
+    op.execute(_PURGE_BILLING)
+    op.execute("REVOKE ALL ON FUNCTION tenant_purge_billing(uuid) FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION tenant_purge_billing(uuid) TO {APP_ROLE}")
 
     # --- the key resolver reads the tenant's status and its plan override
     op.execute(f"GRANT SELECT (id, status) ON tenants TO {AUTH_ROLE}")
@@ -355,6 +383,7 @@ def downgrade() -> None:
     op.execute("DROP POLICY auth_resolve ON tenants")
     op.execute(f"REVOKE ALL ON tenants FROM {AUTH_ROLE}")
 
+    op.execute("DROP FUNCTION tenant_purge_billing(uuid)")
     op.execute("DROP FUNCTION audit_redact_tenant(uuid)")
     op.execute(f"REVOKE ALL ON platform_audit_log, audit_log, retention_settings, tenant_plan_overrides FROM {APP_ROLE}, {AUTH_ROLE}")
     op.drop_index('ix_platform_audit_log_action_id', table_name='platform_audit_log')
