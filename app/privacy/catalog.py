@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 _TABLES_SQL = text(
     """
     SELECT c.relname AS table_name, a.attname AS column_name, format_type(a.atttypid, a.atttypmod) AS type_name,
-           t.typcategory AS category, a.attnotnull AS not_null,
+           t.typcategory::text AS category, a.attnotnull AS not_null,
            has_column_privilege(c.oid, a.attnum, 'UPDATE') AS updatable,
            has_table_privilege(c.oid, 'DELETE') AS deletable
     FROM pg_class c
