@@ -159,3 +159,26 @@ async def test_support_access_is_read_only_scoped_and_audited(client, admin_head
     assert [r.target_id for r in globex_reads] == [
         "GET /v1/webhook-endpoints", f"GET /v1/webhook-endpoints/{created.json()['id']}"
     ]  # the read that found nothing (404) is on record too
+
+
+async def test_integration_changes_are_audited_without_credentials(client, make_tenant, owner_db):
+    tenant = await make_tenant("acme")
+    admin = tenant.headers("admin")
+    secret_value = "dhl-api-key-SECRET-0123456789"
+    created = await client.post("/v1/integrations", json={"carrier": "dhl", "credentials": {"api_key": secret_value}}, headers=admin)
+    assert created.status_code == 201, created.text
+    integration = created.json()["id"]
+    patched = await client.patch(f"/v1/integrations/{integration}", json={"name": "main", "credentials": {"api_key": secret_value + "2"}},
+                                 headers=admin)
+    assert patched.status_code == 200, patched.text
+    assert (await client.post(f"/v1/integrations/{integration}/rotate-webhook-secret", headers=admin)).status_code == 200
+    assert (await client.delete(f"/v1/integrations/{integration}", headers=admin)).status_code == 204
+
+    rows = [r for r in await _audit(owner_db, tenant.id) if r.target_type == "integration"]
+    assert [(r.action, r.changed) for r in rows] == [
+        ("integration.created", ["carrier", "credentials"]),
+        ("integration.updated", ["credentials", "name"]),
+        ("integration.secret_rotated", ["webhook_secret"]),
+        ("integration.deleted", []),
+    ]
+    assert {r.target_id for r in rows} == {integration} and secret_value not in str(rows)
