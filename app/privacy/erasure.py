@@ -58,7 +58,7 @@ _ERASED_RECIPIENT_SQL = text(
     "THEN jsonb_build_object('name', '[erased]', 'address_lines', '[\"[erased]\"]'::jsonb, 'city', '[erased]', "
     "'country', request -> 'recipient' -> 'country') ELSE 'null'::jsonb END)"
 )
-"""What an erased label's `request` becomes: the recipient's name and address erased, its country kept."""
+"""What an erased label's (or batch item's) `request` becomes: the recipient's name and address erased, its country kept."""
 SKIP_SWEEP = frozenset({"audit_log"})
 """Append-only and free of customer data."""
 
@@ -188,7 +188,7 @@ async def _erase_labels(
             )).all()
         )
         for item in items:
-            values: dict[str, Any] = {"request": LabelBatchItem.request.op("-")("recipient")}
+            values: dict[str, Any] = {"request": _ERASED_RECIPIENT_SQL}  # still a valid item body (retries parse it)
             if item.status == "queued":  # never book a parcel to an erased address
                 values |= {"status": "failed", "next_attempt_at": None,
                            "error": {"type": "customer-erased", "title": "Customer data erased", "status": 410}}

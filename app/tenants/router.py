@@ -1,4 +1,4 @@
-"""/v1/tenants: platform admins create and list tenants."""
+"""/v1/tenants: platform admins create, list and change tenants (name, status, default shipper)."""
 
 from __future__ import annotations
 
