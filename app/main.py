@@ -9,9 +9,11 @@ from fastapi import FastAPI
 
 from app.api.metrics import start_observability
 from app.api.setup import install_pipeline
+from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.billing.router import plans_router
 from app.billing.router import router as billing_router
+from app.billing.router import router_overrides as plan_overrides_router
 from app.billing.setup import install_billing
 from app.core.config import Settings, get_settings
 from app.core.db.session import Database, check_connection_budget
@@ -26,6 +28,7 @@ from app.labels.batch_router import router as label_batches_router
 from app.labels.router import router as labels_router
 from app.locations.router import addresses_router, service_points_router
 from app.pos.router import router as pos_router
+from app.privacy.router import router as privacy_router
 from app.shipments.inbound_router import operator_router as inbound_webhooks_router
 from app.shipments.inbound_router import router as inbound_router
 from app.shipments.router import router as shipments_router
@@ -68,7 +71,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         health_router,
         tenants_router,
+        plan_overrides_router,
         auth_router,
+        audit_router,
+        privacy_router,
         pos_router,
         events_router,
         carriers_router,

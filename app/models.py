@@ -1,7 +1,8 @@
 """Imports every model so `Base.metadata` is complete (Alembic, doctor, tests)."""
 
+from app.audit.models import AuditEntry, PlatformAuditEntry
 from app.auth.models import ApiKey, ApiKeyLookup, PlatformApiKey
-from app.billing.models import Plan, StripeEvent, TenantSubscription, UsageCounter
+from app.billing.models import Plan, PlanOverride, StripeEvent, TenantSubscription, UsageCounter
 from app.core.db.base import Base
 from app.events.models import IntegrationEvent
 from app.idempotency.models import IdempotencyKey
@@ -9,6 +10,7 @@ from app.integrations.models import Integration
 from app.labels.batch_models import LabelBatch, LabelBatchItem
 from app.labels.models import Label, LabelDocument
 from app.pos.models import PosOrder
+from app.privacy.models import RetentionSettings
 from app.shipments.inbound_models import InboundWebhook, UnmatchedTrackingUpdate
 from app.shipments.models import Shipment, TrackingEvent
 from app.tenants.models import Tenant
@@ -16,6 +18,7 @@ from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoin
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
     "ApiKeyLookup",
     "DeliveryAttempt",
     "InboundWebhook",
@@ -28,8 +31,11 @@ __all__ = [
     "LabelBatchItem",
     "LabelDocument",
     "Plan",
+    "PlanOverride",
     "PlatformApiKey",
+    "PlatformAuditEntry",
     "PosOrder",
+    "RetentionSettings",
     "Shipment",
     "StripeEvent",
     "Tenant",

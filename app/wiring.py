@@ -12,6 +12,8 @@ tenant foreign key names.
 from __future__ import annotations
 
 import app.models  # noqa: F401  (complete Base.metadata, see above)
+from app.api import support
+from app.audit import service as audit
 from app.integrations import service as integrations
 from app.labels import service as labels
 from app.shipments import service as shipments
@@ -21,10 +23,11 @@ from app.webhooks import service as webhooks
 
 def install_hooks() -> None:
     """Register every cross-package hook: the webhook outbox (app.events.hooks), shipments
-    and labels detaching from a deleted integration (app.integrations.hooks) and the usage counters
-    billing shows (app.billing.usage: carriers, webhook endpoints)."""
+    and labels detaching from a deleted integration (app.integrations.hooks), the usage counters
+    billing shows (app.billing.usage: carriers, webhook endpoints) and the audit of support access (app.api.support)."""
     fanout.register()
     shipments.register_hooks()
     labels.register_hooks()
     integrations.register_usage()
     webhooks.register_usage()
+    support.AUDIT_HOOKS.register(audit.record_support_access)

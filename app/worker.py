@@ -10,8 +10,10 @@ applies; every unit of work is its own tenant-scoped transaction):
 * label batches (app.labels.batch_worker.BatchBooker): queued batch items
   booked exactly once, LABEL_BATCH_CONCURRENCY_PER_CARRIER per carrier;
 * maintenance every WORKER_MAINTENANCE_INTERVAL_SECONDS: expired
-  Idempotency-Keys and old delivery attempts are purged and lapsed billing
-  grace periods settled.
+  Idempotency-Keys and old delivery attempts are purged, lapsed billing
+  grace periods (and plan overrides) settled, deleted tenants erased
+  (app.privacy.purge) and every tenant's retention enforced
+  (app.privacy.retention), with the counts in the log.
 
 Any number of workers may run side by side: work is claimed with
 `FOR UPDATE SKIP LOCKED` and leased, so nothing is done twice and a killed
@@ -49,16 +51,22 @@ TRACKING_IDLE_SECONDS = 30.0
 async def run_maintenance(*, db: Database, settings: Settings) -> dict[str, int]:
     """One maintenance pass over every tenant (one transaction per tenant and job).
 
-    Returns {"idempotency_keys_purged", "grace_periods_expired", "delivery_attempts_purged"}:
-    expired Idempotency-Keys deleted, lapsed past_due grace periods settled
-    (tenant back on the free plan), and delivery attempts older than
-    WEBHOOK_ATTEMPT_RETENTION_SECONDS deleted.
+    Returns {"idempotency_keys_purged", "grace_periods_expired", "delivery_attempts_purged",
+    "deleted_tenant_rows_erased", "retention_purged"}: expired Idempotency-Keys deleted, lapsed past_due
+    grace periods and plan overrides settled (tenant back on the plan Stripe
+    grants, or free), delivery attempts older than WEBHOOK_ATTEMPT_RETENTION_SECONDS
+    deleted, deleted tenants' rows erased (rows per table), and data past
+    each tenant's retention purged (rows per kind, app.privacy.retention).
     """
     from sqlalchemy import delete
 
     from app.billing.service import expire_grace_if_due
     from app.idempotency.service import purge_all_expired
+    from app.privacy import purge, retention
     from app.webhooks.models import DeliveryAttempt
+
+    erased = await purge.purge_deleted_tenants(db=db)
+    retained = await retention.enforce(db=db)
 
     purged = await purge_all_expired(db=db)
     cutoff = utcnow() - timedelta(seconds=settings.webhook_attempt_retention_seconds)
@@ -76,6 +84,8 @@ async def run_maintenance(*, db: Database, settings: Settings) -> dict[str, int]
         "idempotency_keys_purged": purged,
         "grace_periods_expired": sum(expired for expired, _ in done),
         "delivery_attempts_purged": sum(attempts for _, attempts in done),
+        "deleted_tenant_rows_erased": erased,
+        "retention_purged": retained,
     }
 
 

@@ -25,7 +25,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.errors import Forbidden, Unauthorized
+from app.api import support
+from app.api.errors import Forbidden, TenantSuspended, Unauthorized
 from app.api.principal import LastUsedStamper, Principal, Role, resolve
 from app.api.ratelimit import enforce as ratelimit
 from app.core.config import Settings
@@ -87,9 +88,12 @@ async def get_principal(request: Request, session: RequestSession) -> Principal:
     """Authenticate `Authorization: Bearer <key>` and scope the request's transaction to its tenant.
 
     401 problem+json when the key is missing, unknown, revoked or expired. Then
-    rate limits (app.api.ratelimit.enforce): 429 problem+json with Retry-After
-    over the key's or tenant's plan limit, or while the client address is over
-    its failed-authentication budget.
+    403 `tenant-suspended` for a key of a suspended tenant (the status comes
+    with the key, in the same statement). Then rate limits
+    (app.api.ratelimit.enforce): 429 problem+json with Retry-After over the
+    key's or tenant's plan limit, or while the client address is over its
+    failed-authentication budget. A platform-admin key with `X-Tenant-ID` gets
+    support access to that tenant (app.api.support: read-only, audited).
     """
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -103,8 +107,12 @@ async def get_principal(request: Request, session: RequestSession) -> Principal:
         await ratelimit.record_auth_failure(request)
         raise Unauthorized("The API key is invalid, revoked or expired.", headers=_UNAUTHORIZED_HEADERS)
     request.state.principal = principal
-    bind_principal(principal.tenant_id, "_".join(token.split("_", 2)[:2]))  # log lines: tenant id, key prefix
+    bind_principal(principal.tenant_id, principal.key_prefix)  # log lines: tenant id, key prefix
+    if principal.tenant_status == "suspended":
+        raise TenantSuspended("This tenant is suspended; its API keys are refused until a platform admin reactivates it.")
     await ratelimit.enforce_principal(request, principal)  # 429 over the key's or tenant's plan limits
+    if principal.is_platform_admin and support.TENANT_HEADER in request.headers:
+        return await support.enter(request, session, principal)
     await set_scope(session, principal.tenant_id, platform_admin=principal.is_platform_admin)
     return principal
 
@@ -120,7 +128,8 @@ def require_roles(*roles: Role) -> Any:
     """
 
     async def dependency(principal: CurrentPrincipal) -> Principal:
-        if principal.role not in roles:
+        # Support access reads as the tenant's members would (it is GET/HEAD only, see app.api.support).
+        if principal.role not in roles and not principal.is_support_access:
             raise Forbidden(f"This operation needs one of the roles: {', '.join(roles)}.", role=principal.role)
         return principal
 

@@ -25,6 +25,22 @@ class Forbidden(Problem):
     title = "Forbidden"
 
 
+class TenantSuspended(Problem):
+    """The API key's tenant is suspended by a platform admin: every key of it is refused until it is reactivated."""
+
+    status = 403
+    type_ = "tenant-suspended"
+    title = "Tenant suspended"
+
+
+class SupportAccessReadOnly(Problem):
+    """Support access (a platform-admin key with `X-Tenant-ID`) only reads: GET and HEAD; writes are refused."""
+
+    status = 403
+    type_ = "support-access-read-only"
+    title = "Support access is read-only"
+
+
 class RateLimited(Problem):
     """A rate limit (per key, per tenant or failed authentications per address) is used up; see `Retry-After`.
 
@@ -36,6 +52,6 @@ class RateLimited(Problem):
     title = "Too Many Requests"
 
 
-PIPELINE_PROBLEMS: tuple[type[Problem], ...] = (Unauthorized, Forbidden, RateLimited, ValidationFailed)
+PIPELINE_PROBLEMS: tuple[type[Problem], ...] = (Unauthorized, Forbidden, TenantSuspended, RateLimited, ValidationFailed)
 """What every authenticated route may answer before (or besides) its own problems."""
 

@@ -36,8 +36,13 @@ def hash_key(key: str) -> str:
 class Principal:
     """An authenticated API key: its id, role, name and tenant (None for platform admins).
 
-    For tenant keys also the plan in force (`plan_code`) and its rate limits in
-    requests per minute, per key and per tenant.
+    For tenant keys also the plan in force (`plan_code`), its rate limits in
+    requests per minute, per key and per tenant, and the tenant's `tenant_status`
+    ("active" or "suspended"; keys of deleted tenants do not resolve).
+    `key_prefix` is the key's readable prefix (`chub_xxxxxxxx`), for the audit log.
+    `support_tenant_id` is set when a platform admin reads one tenant's data
+    with `X-Tenant-ID` (support access: read-only, audited); `tenant_id` is
+    then that tenant.
     """
 
     key_id: uuid.UUID
@@ -47,11 +52,19 @@ class Principal:
     plan_code: str | None = None
     requests_per_minute_per_key: int = FALLBACK_REQUESTS_PER_MINUTE_PER_KEY
     requests_per_minute_per_tenant: int = FALLBACK_REQUESTS_PER_MINUTE_PER_TENANT
+    tenant_status: str | None = None
+    key_prefix: str | None = None
+    support_tenant_id: uuid.UUID | None = None
 
     @property
     def is_platform_admin(self) -> bool:
         """True for platform-admin keys."""
         return self.role == "platform_admin"
+
+    @property
+    def is_support_access(self) -> bool:
+        """True for a platform admin reading one tenant's data with `X-Tenant-ID`."""
+        return self.support_tenant_id is not None
 
     @property
     def tenant(self) -> uuid.UUID:
@@ -63,7 +76,7 @@ class Principal:
 
 RESOLVE_SQL = (
     "SELECT key_id, tenant_id, role, key_name, plan_code, requests_per_minute_per_key, "
-    "requests_per_minute_per_tenant FROM auth_resolve_api_key($1)"
+    "requests_per_minute_per_tenant, tenant_status FROM auth_resolve_api_key($1)"
 )
 STAMP_TENANT_KEY_SQL = (
     "UPDATE api_keys SET last_used_at = now() WHERE tenant_id = $1 AND id = $2 "
@@ -78,7 +91,7 @@ async def resolve(conn: Any, key: str) -> Principal | None:
     row = await conn.fetchrow(RESOLVE_SQL, hash_key(key))
     if row is None:
         return None
-    key_id, tenant_id, role, name, plan_code, per_key, per_tenant = row
+    key_id, tenant_id, role, name, plan_code, per_key, per_tenant, tenant_status = row
     return Principal(
         key_id=key_id,
         role=role,
@@ -87,6 +100,8 @@ async def resolve(conn: Any, key: str) -> Principal | None:
         plan_code=plan_code,
         requests_per_minute_per_key=per_key if per_key is not None else FALLBACK_REQUESTS_PER_MINUTE_PER_KEY,
         requests_per_minute_per_tenant=per_tenant if per_tenant is not None else FALLBACK_REQUESTS_PER_MINUTE_PER_TENANT,
+        tenant_status=tenant_status,
+        key_prefix="_".join(key.split("_", 2)[:2]),
     )
 
 
@@ -112,7 +127,7 @@ class LastUsedStamper:
         try:
             async with db.transaction(principal.tenant_id) as session:
                 conn = await driver_connection(session)
-                if principal.tenant_id is None:
+                if principal.tenant_id is None or principal.is_support_access:
                     await conn.execute(STAMP_PLATFORM_KEY_SQL, principal.key_id)
                 else:
                     await conn.execute(STAMP_TENANT_KEY_SQL, principal.tenant_id, principal.key_id)

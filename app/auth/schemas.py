@@ -57,3 +57,39 @@ class MeOut(BaseModel):
     tenant_id: uuid.UUID | None
     tenant_name: str | None = None
     tenant_slug: str | None = None
+
+
+class AdminKeyCreate(BaseModel):
+    """`POST /v1/admin-keys` body: a platform-admin key issued over the API always expires (`expires_at`, future)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    expires_at: AwareDatetime = Field(description="When the key stops working (ISO 8601 with offset, in the future).")
+
+    @field_validator("expires_at")
+    @classmethod
+    def _future(cls, value: datetime) -> datetime:
+        if value <= datetime.now(timezone.utc):
+            raise ValueError("expires_at must be in the future")
+        return value
+
+
+class AdminKeyOut(BaseModel):
+    """A platform-admin key as listed: never the secret, only its readable prefix."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class AdminKeyCreated(AdminKeyOut):
+    """The creation response: carries the secret `key` this one time."""
+
+    key: str = Field(description="The full API key. Shown once; store it now.")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.keys import NewKey, generate_key
 from app.auth.models import ApiKey, ApiKeyLookup, PlatformApiKey
-from app.core.db.base import utcnow
+from app.core.db.base import new_id, utcnow
 from app.core.pagination import PageParams, paginate_query
 
 
@@ -91,3 +92,46 @@ async def revoke_platform_admin_key(*, session: AsyncSession, prefix: str) -> bo
     if revoked is not None:
         await _mirror_revocation(session, key_id=revoked, tenant_id=None, at=now)
     return revoked is not None
+
+
+_ADMIN_KEY_COLUMNS = (
+    PlatformApiKey.id, PlatformApiKey.name, PlatformApiKey.prefix, PlatformApiKey.created_at,
+    PlatformApiKey.expires_at, PlatformApiKey.revoked_at, PlatformApiKey.last_used_at,
+)
+"""What the app role may read of a platform-admin key (never its hash)."""
+
+
+async def issue_admin_key_via_api(*, session: AsyncSession, name: str, expires_at: datetime) -> tuple[Any, str]:
+    """Create a platform-admin key in a platform-admin transaction (`POST /v1/admin-keys`); returns (row, secret)."""
+    new = generate_key()
+    key_id, now = new_id(), utcnow()
+    await session.execute(
+        insert(PlatformApiKey).values(
+            id=key_id, name=name, prefix=new.prefix, key_hash=new.key_hash, created_at=now, expires_at=expires_at
+        )
+    )
+    await session.execute(
+        insert(ApiKeyLookup).values(
+            key_hash=new.key_hash, key_id=key_id, tenant_id=None, role="platform_admin", name=name,
+            expires_at=expires_at, created_at=now,
+        )
+    )
+    row = (await session.execute(select(*_ADMIN_KEY_COLUMNS).where(PlatformApiKey.id == key_id))).one()
+    return row, new.key
+
+
+async def list_admin_keys(*, session: AsyncSession, params: PageParams) -> list[Any]:
+    """Platform-admin keys (platform-admin transaction), newest first, `limit + 1` rows; never the hash."""
+    return list((await session.execute(paginate_query(select(*_ADMIN_KEY_COLUMNS), PlatformApiKey.id, params))).all())
+
+
+async def revoke_admin_key(*, session: AsyncSession, key_id: uuid.UUID) -> Any | None:
+    """Revoke a platform-admin key now (an already revoked key keeps its time); the key's row, or None if none."""
+    now = utcnow()
+    await session.execute(
+        update(PlatformApiKey).where(PlatformApiKey.id == key_id, PlatformApiKey.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    row = (await session.execute(select(*_ADMIN_KEY_COLUMNS).where(PlatformApiKey.id == key_id))).one_or_none()
+    if row is not None and row.revoked_at == now:
+        await _mirror_revocation(session, key_id=key_id, tenant_id=None, at=now)
+    return row

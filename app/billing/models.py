@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db.base import Base, TenantKeyMixin, utcnow
@@ -66,9 +69,46 @@ class TenantSubscription(TenantKeyMixin, Base):
         DateTime(timezone=True), server_default=func.now(), default=utcnow, onupdate=utcnow
     )
 
-    def plan_in_force(self, now: datetime) -> str:
-        """The plan code the API applies at `now` (see `plan_for_status`)."""
+    def plan_in_force(self, now: datetime, override: PlanOverride | None = None) -> str:
+        """The plan code the API applies at `now`: an active `override`'s, else `plan_for_status`."""
+        if override is not None and override.active(now):
+            return override.plan_code
         return plan_for_status(self.status, self.subscribed_plan_code, self.grace_ends_at, now)
+
+
+OVERRIDABLE_LIMITS = (
+    "requests_per_minute_per_key",
+    "requests_per_minute_per_tenant",
+    "shipments_per_month",
+    "labels_per_month",
+    "webhook_endpoints",
+    "carriers",
+)
+"""Plan limits a tenant's override may replace (`PlanOverride.limits`)."""
+
+
+class PlanOverride(TenantKeyMixin, Base):
+    """A plan set by a platform admin without Stripe (trial, enterprise deal, comped account).
+
+    While active (`until` NULL or in the future) `plan_code` wins over the
+    Stripe subscription, and `limits` (a subset of OVERRIDABLE_LIMITS, a
+    null value = unlimited) over that plan's limits. The key resolver
+    (`auth_resolve_api_key`, migration 0010) applies the same rule in SQL.
+    """
+
+    __tablename__ = "tenant_plan_overrides"
+
+    plan_code: Mapped[str] = mapped_column(String(32), ForeignKey("plans.code"))
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(500))
+    limits: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}", default=dict)
+    set_by_key_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)
+
+    def active(self, now: datetime) -> bool:
+        """True while the override is in force at `now`."""
+        return self.until is None or now < self.until
 
 
 LIVE_STATUSES = frozenset({"active", "trialing"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing.errors import PlanExists, PriceInUse
-from app.billing.models import FREE_PLAN, Plan, TenantSubscription
+from app.billing.models import FREE_PLAN, OVERRIDABLE_LIMITS, Plan, PlanOverride, TenantSubscription
 from app.core.db.base import utcnow
 
 logger = logging.getLogger(__name__)
@@ -128,10 +129,28 @@ async def limits_of(*, session: AsyncSession, code: str) -> PlanLimits:
 async def in_force(*, session: AsyncSession, tenant_id: uuid.UUID, now: datetime | None = None) -> PlanLimits:
     """The limits the tenant has right now (session scoped to the tenant).
 
-    Read from `tenant_subscriptions`: no row (never subscribed) is free; a
-    past-due subscription keeps its plan until `grace_ends_at`, computed here
-    at read time so no job has to run for the fallback to take effect.
+    An active plan override (`tenant_plan_overrides`) wins: its plan, with its
+    limit overrides on top. Otherwise read from `tenant_subscriptions`: no row
+    (never subscribed) is free; a past-due subscription keeps its plan until
+    `grace_ends_at`, computed here at read time so no job has to run for the
+    fallback (or an override's expiry) to take effect.
     """
+    now = now or utcnow()
     row = await session.get(TenantSubscription, tenant_id)
-    code = row.plan_in_force(now or utcnow()) if row is not None else FREE_PLAN
+    override = await active_override(session=session, tenant_id=tenant_id, now=now)
+    if override is not None:
+        return with_overrides(await limits_of(session=session, code=override.plan_code), override)
+    code = row.plan_in_force(now) if row is not None else FREE_PLAN
     return await limits_of(session=session, code=code)
+
+
+async def active_override(*, session: AsyncSession, tenant_id: uuid.UUID, now: datetime) -> PlanOverride | None:
+    """The tenant's plan override if it is in force at `now`, else None."""
+    override = await session.get(PlanOverride, tenant_id)
+    return override if override is not None and override.active(now) else None
+
+
+def with_overrides(limits: PlanLimits, override: PlanOverride) -> PlanLimits:
+    """`limits` with the override's limit overrides applied (only the keys it names)."""
+    changes = {k: v for k, v in (override.limits or {}).items() if k in OVERRIDABLE_LIMITS}
+    return dataclasses.replace(limits, **changes) if changes else limits

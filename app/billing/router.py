@@ -1,17 +1,21 @@
-"""/v1/plans (public list, platform-admin edits) and /v1/billing (subscription, Checkout, Portal, Stripe webhook)."""
+"""/v1/plans (public list, platform-admin edits), /v1/tenants/{id}/plan (plan overrides) and /v1/billing
+(subscription, Checkout, Portal, Stripe webhook)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import (
     AppSettings,
     CallsOut,
     Db,
+    ManagedTenantSession,
+    PlatformAdmin,
     PlatformAdminSession,
     TenantAdmin,
     TenantMember,
@@ -19,7 +23,8 @@ from app.api.deps import (
 )
 from app.api.errors import PIPELINE_PROBLEMS
 from app.api.routing import PipelineRouter
-from app.billing import checkout, plans, service, webhook
+from app.audit import service as audit
+from app.billing import checkout, overrides, plans, service, webhook
 from app.billing.errors import (
     STRIPE_PROBLEMS,
     InvalidStripeSignature,
@@ -36,6 +41,8 @@ from app.billing.schemas import (
     CheckoutRequest,
     PlanCreate,
     PlanOut,
+    PlanOverrideOut,
+    PlanOverrideSet,
     PlanUpdate,
     PortalRequest,
     SessionOut,
@@ -45,10 +52,12 @@ from app.billing.schemas import (
 from app.billing.stripe_client import StripeGateway
 from app.core.problems import ValidationFailed, problem_responses
 from app.idempotency.errors import IdempotencyKeyReused
+from app.tenants import service as tenants
 from app.tenants.errors import TenantNotFound
 
 plans_router = PipelineRouter(prefix="/v1/plans", tags=["billing"])
 router = PipelineRouter(prefix="/v1/billing", tags=["billing"])
+router_overrides = PipelineRouter(prefix="/v1/tenants", tags=["billing"])
 
 async def get_gateway(request: Request) -> StripeGateway:
     """The process's StripeGateway (set by `app.billing.setup.install_billing`)."""
@@ -83,9 +92,13 @@ async def list_plans(session: ReaderSession) -> list[PlanOut]:
     summary="Create a plan",
     responses=problem_responses(PIPELINE_PROBLEMS, PlanExists, PriceInUse),
 )
-async def create_plan(body: PlanCreate, session: PlatformAdminSession) -> PlanOut:
-    """Create a plan (platform admin). 409 `plan-exists`, 409 `price-in-use`."""
+async def create_plan(body: PlanCreate, principal: PlatformAdmin, session: PlatformAdminSession, request: Request) -> PlanOut:
+    """Create a plan (platform admin; audited as `plan.created`). 409 `plan-exists`, 409 `price-in-use`."""
     plan = await plans.create(session=session, values=body.model_dump())
+    await audit.record(
+        session, actor=principal, action="plan.created", target_type="plan", target_id=plan.code,
+        changed=body.model_dump(exclude_unset=True), request=request, tenant_id=None,
+    )
     return PlanOut.model_validate(plan)
 
 
@@ -95,11 +108,14 @@ async def create_plan(body: PlanCreate, session: PlatformAdminSession) -> PlanOu
     summary="Edit a plan",
     responses=problem_responses(PIPELINE_PROBLEMS, PlanNotFound, PriceInUse),
 )
-async def update_plan(code: str, body: PlanUpdate, session: PlatformAdminSession) -> PlanOut:
+async def update_plan(
+    code: str, body: PlanUpdate, principal: PlatformAdmin, session: PlatformAdminSession, request: Request
+) -> PlanOut:
     """Change a plan's name, Stripe price or limits (platform admin); fields left out stay.
 
     Sending `null` for a quota makes it unlimited. New limits apply to every
-    tenant on the plan from their next request. 404 `not-found`, 409 `price-in-use`.
+    tenant on the plan from their next request. Audited as `plan.updated`.
+    404 `not-found`, 409 `price-in-use`.
     """
     changes = body.model_dump(exclude_unset=True)
     for required in ("name", "requests_per_minute_per_key", "requests_per_minute_per_tenant", "sort_order"):
@@ -108,7 +124,73 @@ async def update_plan(code: str, body: PlanUpdate, session: PlatformAdminSession
     plan = await plans.update(session=session, code=code, changes=changes)
     if plan is None:
         raise PlanNotFound(f"No plan '{code}'.")
+    await audit.record(
+        session, actor=principal, action="plan.updated", target_type="plan", target_id=code,
+        changed=changes, request=request, tenant_id=None,
+    )
     return PlanOut.model_validate(plan)
+
+
+async def _override_session(tenant_id: uuid.UUID, _: PlatformAdmin, session: ManagedTenantSession) -> AsyncSession:
+    """The request's transaction scoped to the path's tenant (platform admin); 404 if there is no such tenant."""
+    if await tenants.get(session=session, tenant_id=tenant_id) is None:
+        raise TenantNotFound("No such tenant.")
+    return session
+
+
+OverrideSession = Annotated[AsyncSession, Depends(_override_session)]
+
+
+@router_overrides.put(
+    "/{tenant_id}/plan",
+    response_model=PlanOverrideOut,
+    summary="Set a plan override (no Stripe)",
+    responses=problem_responses(PIPELINE_PROBLEMS, TenantNotFound, UnknownPlan),
+)
+async def set_plan_override(
+    tenant_id: uuid.UUID, body: PlanOverrideSet, principal: PlatformAdmin, session: OverrideSession, request: Request
+) -> PlanOverrideOut:
+    """Give the tenant `plan` without Stripe until `until` (none: until removed), for `reason` (platform admin).
+
+    It wins over the Stripe subscription while active; `limits` replace the
+    plan's limits for this tenant (e.g. a higher `shipments_per_month`; null =
+    unlimited). Replaces any earlier override. Writes `billing.plan_changed`
+    when the plan in force moves, and the audit entry `plan_override.set`.
+    404 `not-found`, 422 `plan-not-found`.
+    """
+    limits = body.limits.model_dump(exclude_unset=True) if body.limits is not None else {}
+    row = await overrides.set_override(
+        session=session, tenant_id=tenant_id, plan_code=body.plan, until=body.until, reason=body.reason,
+        limits=limits, set_by_key_id=principal.key_id,
+    )
+    await audit.record(
+        session, actor=principal, action="plan_override.set", target_type="tenant", target_id=tenant_id,
+        changed=["plan", "reason", *(["until"] if body.until else []), *(f"limits.{k}" for k in limits)],
+        request=request, tenant_id=tenant_id,
+    )
+    return PlanOverrideOut(plan=row.plan_code, until=row.until, reason=row.reason, limits=row.limits or {})
+
+
+@router_overrides.delete(
+    "/{tenant_id}/plan",
+    status_code=204,
+    summary="Remove a plan override",
+    responses=problem_responses(PIPELINE_PROBLEMS, TenantNotFound),
+)
+async def clear_plan_override(
+    tenant_id: uuid.UUID, principal: PlatformAdmin, session: OverrideSession, request: Request
+) -> Response:
+    """Remove the tenant's plan override: the Stripe subscription (or free) applies again (platform admin).
+
+    Audited as `plan_override.removed`. 404 `not-found` when the tenant has no override.
+    """
+    if not await overrides.clear_override(session=session, tenant_id=tenant_id):
+        raise TenantNotFound("This tenant has no plan override.")
+    await audit.record(
+        session, actor=principal, action="plan_override.removed", target_type="tenant", target_id=tenant_id,
+        changed=["plan"], request=request, tenant_id=tenant_id,
+    )
+    return Response(status_code=204)
 
 
 @router.get(

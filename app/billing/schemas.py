@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 _CODE = r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$"
 INT32_MIN = -(2**31)
@@ -104,11 +104,67 @@ class QuotaUsage(BaseModel):
     resets_at: datetime | None = None
 
 
+class LimitOverrides(BaseModel):
+    """Per-tenant limits that replace the plan's while an override is active; a null quota is unlimited."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests_per_minute_per_key: int | None = Field(default=None, ge=1, le=1_000_000)
+    requests_per_minute_per_tenant: int | None = Field(default=None, ge=1, le=1_000_000)
+    shipments_per_month: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    labels_per_month: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    webhook_endpoints: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    carriers: int | None = Field(default=None, ge=0, le=INT32_MAX)
+
+
+class PlanOverrideSet(BaseModel):
+    """`PUT /v1/tenants/{id}/plan` body: a plan without Stripe, until `until` (none: until removed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan: str = Field(min_length=1, max_length=32, description='Plan code, e.g. "pro".')
+    until: AwareDatetime | None = Field(default=None, description="When the override ends (future, ISO 8601 with offset).")
+    reason: str = Field(min_length=1, max_length=500, description='Why, e.g. "30-day trial", "enterprise deal #42".')
+    limits: LimitOverrides | None = Field(
+        default=None, description="Limits replacing the plan's for this tenant (only those given; rate limits must not be null)."
+    )
+
+    @field_validator("until")
+    @classmethod
+    def _future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= datetime.now(timezone.utc):
+            raise ValueError("until must be in the future")
+        return value
+
+    @field_validator("limits")
+    @classmethod
+    def _rate_limits_not_null(cls, value: LimitOverrides | None) -> LimitOverrides | None:
+        if value is not None:
+            for field in ("requests_per_minute_per_key", "requests_per_minute_per_tenant"):
+                if field in value.model_fields_set and getattr(value, field) is None:
+                    raise ValueError(f"{field} cannot be null (rate limits are never unlimited)")
+        return value
+
+
+class PlanOverrideOut(BaseModel):
+    """A tenant's plan override: the plan, until when, why, and its limit overrides (only those set)."""
+
+    plan: str
+    until: datetime | None
+    reason: str
+    limits: dict[str, int | None]
+
+
 class SubscriptionOut(BaseModel):
     """`GET /v1/billing/subscription`: the plan in force, the Stripe subscription behind it, and usage."""
 
     tenant_id: uuid.UUID
-    plan: PlanOut
+    plan: PlanOut = Field(description="The plan in force, with a plan override's limit overrides applied.")
+    plan_source: str = Field(
+        description='Where the plan comes from: "override" (set by a platform admin, see `override`), "stripe" '
+        '(the subscription) or "default" (free: no subscription, or it lapsed).'
+    )
+    override: PlanOverrideOut | None = Field(default=None, description="The active plan override, if any.")
     status: str = Field(description='Stripe subscription status ("active", "past_due", ...) or "none".')
     subscribed_plan: str | None = Field(description="The plan the Stripe subscription pays for (may differ from `plan`).")
     stripe_subscription_id: str | None

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.billing import plans, quota, usage
-from app.billing.models import FREE_PLAN, TenantSubscription
+from app.billing.models import FREE_PLAN, PlanOverride, TenantSubscription
 from app.core.db.base import utcnow
 from app.events import service as events
 
@@ -194,7 +194,8 @@ async def settle_plan(
     `status`, `reason` (e.g. "customer.subscription.updated" or
     "grace_period_expired"), `stripe_subscription_id`, `stripe_event_id`.
     """
-    previous, current = row.plan_code, row.plan_in_force(now)
+    override = await plans.active_override(session=session, tenant_id=row.tenant_id, now=now)
+    previous, current = row.plan_code, row.plan_in_force(now, override)
     if previous != current:
         row.plan_code = current
         await events.record(
@@ -224,12 +225,26 @@ async def expire_grace_if_due(*, session: AsyncSession, tenant_id: uuid.UUID, no
     """
     now = now or utcnow()
     row = await get(session=session, tenant_id=tenant_id)
-    if row is None or row.plan_code == row.plan_in_force(now):
+    override = await plans.active_override(session=session, tenant_id=tenant_id, now=now)
+    if row is None or row.plan_code == row.plan_in_force(now, override):
         return False
     row = await lock(session=session, tenant_id=tenant_id)
-    reason = "grace_period_expired" if row.status == "past_due" else "reconciled"
+    if override is None and await session.get(PlanOverride, tenant_id) is not None:
+        reason = "plan_override_expired"
+    else:
+        reason = "grace_period_expired" if row.status == "past_due" else "reconciled"
     result = await settle_plan(session=session, row=row, now=now, reason=reason)
     return result.plan_changed
+
+
+def plan_source(row: TenantSubscription | None, override: PlanOverride | None, now: datetime) -> str:
+    """Where the plan in force comes from: "override" (a platform admin's, active), "stripe" (the
+    subscription grants it now) or "default" (the free plan: no subscription, or it lapsed)."""
+    if override is not None and override.active(now):
+        return "override"
+    if row is not None and row.subscribed_plan_code is not None and row.plan_in_force(now) == row.subscribed_plan_code:
+        return "stripe"
+    return "default"
 
 
 def is_subscribed(row: TenantSubscription | None) -> bool:
@@ -247,14 +262,23 @@ async def overview(*, session: AsyncSession, tenant_id: uuid.UUID, now: datetime
     now = now or utcnow()
     await expire_grace_if_due(session=session, tenant_id=tenant_id, now=now)
     row = await get(session=session, tenant_id=tenant_id)
-    code = row.plan_in_force(now) if row is not None else FREE_PLAN
+    override = await plans.active_override(session=session, tenant_id=tenant_id, now=now)
+    code = row.plan_in_force(now, override) if row is not None else (override.plan_code if override else FREE_PLAN)
     plan = await plans.get(session=session, code=code)
     limits = plans.PlanLimits.of(plan) if plan is not None else plans.FREE_FALLBACK
-    plan_out = plan if plan is not None else {**limits.__dict__, "stripe_price_id": None, "sort_order": 0}
+    if override is not None:
+        limits = plans.with_overrides(limits, override)
+    plan_out = {**limits.__dict__, "stripe_price_id": plan.stripe_price_id if plan else None,
+                "sort_order": plan.sort_order if plan else 0}
     has_period = row is not None and (row.current_period_start or row.current_period_end)
     return {
         "tenant_id": tenant_id,
         "plan": plan_out,
+        "plan_source": plan_source(row, override, now),
+        "override": (
+            {"plan": override.plan_code, "until": override.until, "reason": override.reason, "limits": override.limits or {}}
+            if override is not None else None
+        ),
         "status": row.status if row is not None else "none",
         "subscribed_plan": row.subscribed_plan_code if row is not None else None,
         "stripe_subscription_id": row.stripe_subscription_id if row is not None else None,

@@ -21,6 +21,7 @@ from app.api.deps import (
 )
 from app.api.errors import PIPELINE_PROBLEMS
 from app.api.routing import PipelineRouter
+from app.audit import service as audit
 from app.billing.errors import QuotaExceeded
 from app.core.crypto import CredentialsCipher
 from app.core.pagination import Page, PageParams, make_page, page_params
@@ -123,6 +124,7 @@ async def create_integration(
     request: Request,
     idempotent_request: Annotated[IdempotentRequest, idempotent(TENANT_ADMIN, required=False, sealed=True)],
     cipher: Cipher,
+    principal: TenantAdmin,
 ) -> Response:
     """Store an integration; `credentials` are validated against the carrier's schema and encrypted.
 
@@ -143,6 +145,10 @@ async def create_integration(
         environment=body.environment,
         credentials=body.credentials,
         is_active=body.is_active,
+    )
+    await audit.record(
+        idempotent_request.session, actor=principal, action="integration.created", target_type="integration",
+        target_id=row.id, changed=body.model_dump(exclude_unset=True), request=request,
     )
     return await idempotent_request.respond(201, _with_secret(row, cipher, _base_url(request), secret))
 
@@ -206,7 +212,12 @@ async def update_integration(
     row = await service.get_or_404(
         session=session, tenant_id=principal.tenant_id, integration_id=integration_id, for_update=True
     )
-    row = await service.update(session=session, integration=row, cipher=cipher, changes=body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)
+    row = await service.update(session=session, integration=row, cipher=cipher, changes=changes)
+    await audit.record(
+        session, actor=principal, action="integration.updated", target_type="integration", target_id=row.id,
+        changed=changes, request=request,
+    )
     return _out(row, cipher, _base_url(request))
 
 
@@ -238,6 +249,10 @@ async def rotate_webhook_secret(
     overlap = settings.webhook_secret_rotation_overlap_seconds
     secret = await service.rotate_webhook_secret(session=session, integration=row, cipher=cipher, overlap_seconds=overlap)
     expires = row.updated_at + timedelta(seconds=overlap) if had_secret and overlap > 0 else None
+    await audit.record(
+        session, actor=principal, action="integration.secret_rotated", target_type="integration", target_id=row.id,
+        changed=["webhook_secret"], request=request,
+    )
     return _with_secret(row, cipher, _base_url(request), secret, expires)
 
 
@@ -247,7 +262,9 @@ async def rotate_webhook_secret(
     summary="Delete an integration",
     responses=problem_responses(PIPELINE_PROBLEMS, IntegrationNotFound),
 )
-async def delete_integration(integration_id: uuid.UUID, principal: TenantAdmin, session: TenantSession) -> Response:
+async def delete_integration(
+    integration_id: uuid.UUID, principal: TenantAdmin, session: TenantSession, request: Request
+) -> Response:
     """Delete the integration and its stored credentials (to pause it instead, PATCH `is_active: false`).
 
     Its shipments stay, with `integration_id` null; they are tracked through
@@ -257,6 +274,10 @@ async def delete_integration(integration_id: uuid.UUID, principal: TenantAdmin, 
         session=session, tenant_id=principal.tenant_id, integration_id=integration_id, for_update=True
     )
     await service.delete(session=session, integration=row)
+    await audit.record(
+        session, actor=principal, action="integration.deleted", target_type="integration", target_id=integration_id,
+        request=request,
+    )
     return Response(status_code=204)
 
 

@@ -15,3 +15,11 @@ class SlugTaken(Problem):
     status = 409
     type_ = "slug-taken"
     title = "Slug taken"
+
+
+class TenantDeleted(Problem):
+    """The tenant is deleted (its rows are being or were erased): it cannot be changed or reactivated."""
+
+    status = 409
+    type_ = "tenant-deleted"
+    title = "Tenant deleted"

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic import AwareDatetime
 
 from app.api.deps import (
@@ -20,6 +20,7 @@ from app.api.deps import (
 )
 from app.api.errors import PIPELINE_PROBLEMS
 from app.api.routing import PipelineRouter
+from app.audit import service as audit
 from app.billing.errors import QuotaExceeded
 from app.core.pagination import Page, PageParams, make_page, page_params
 from app.core.problems import (
@@ -118,6 +119,8 @@ async def create_webhook_endpoint(
     idempotent_request: Annotated[IdempotentRequest, idempotent(TENANT_ADMIN, required=False, sealed=True)],
     settings: AppSettings,
     cipher: Cipher,
+    principal: TenantAdmin,
+    request: Request,
 ) -> Response:
     """Register a URL for the event types listed (or "*"); the response carries its signing `secret`, shown only here.
 
@@ -137,6 +140,10 @@ async def create_webhook_endpoint(
         event_types=body.event_types,
         description=body.description,
         enabled=body.enabled,
+    )
+    await audit.record(
+        idempotent_request.session, actor=principal, action="webhook_endpoint.created", target_type="webhook_endpoint",
+        target_id=endpoint.id, changed=body.model_dump(exclude_unset=True), request=request,
     )
     return await idempotent_request.respond(201, WebhookEndpointCreated(**_out(endpoint).model_dump(), secret=secret))
 
@@ -180,6 +187,7 @@ async def update_webhook_endpoint(
     principal: TenantAdmin,
     session: TenantSession,
     settings: AppSettings,
+    request: Request,
 ) -> WebhookEndpointOut:
     """Change url, description, event_types and/or enabled; only the fields sent change.
 
@@ -191,8 +199,11 @@ async def update_webhook_endpoint(
     endpoint = await service.get_or_404(
         session=session, tenant_id=principal.tenant_id, endpoint_id=endpoint_id, for_update=True
     )
-    endpoint = await service.update(
-        session=session, endpoint=endpoint, changes=body.model_dump(exclude_unset=True), dev_hosts=settings.webhook_dev_hosts
+    changes = body.model_dump(exclude_unset=True)
+    endpoint = await service.update(session=session, endpoint=endpoint, changes=changes, dev_hosts=settings.webhook_dev_hosts)
+    await audit.record(
+        session, actor=principal, action="webhook_endpoint.updated", target_type="webhook_endpoint",
+        target_id=endpoint.id, changed=changes, request=request,
     )
     return _out(endpoint)
 
@@ -200,12 +211,18 @@ async def update_webhook_endpoint(
 @router.delete(
     "/{endpoint_id}", status_code=204, summary="Delete a webhook endpoint", responses=problem_responses(_ENDPOINT)
 )
-async def delete_webhook_endpoint(endpoint_id: uuid.UUID, principal: TenantAdmin, session: TenantSession) -> Response:
+async def delete_webhook_endpoint(
+    endpoint_id: uuid.UUID, principal: TenantAdmin, session: TenantSession, request: Request
+) -> Response:
     """Delete the endpoint with its deliveries and their attempts (to pause it instead, PATCH `enabled: false`). 404 unknown id."""
     endpoint = await service.get_or_404(
         session=session, tenant_id=principal.tenant_id, endpoint_id=endpoint_id, for_update=True
     )
     await service.delete(session=session, endpoint=endpoint)
+    await audit.record(
+        session, actor=principal, action="webhook_endpoint.deleted", target_type="webhook_endpoint",
+        target_id=endpoint_id, request=request,
+    )
     return Response(status_code=204)
 
 
@@ -220,6 +237,8 @@ async def rotate_webhook_secret(
     idempotent_request: Annotated[IdempotentRequest, idempotent(TENANT_ADMIN, required=False, sealed=True)],
     settings: AppSettings,
     cipher: Cipher,
+    principal: TenantAdmin,
+    request: Request,
 ) -> Response:
     """Issue a new signing secret (returned only here); the old one keeps signing until `previous_secret_expires_at`.
 
@@ -234,6 +253,10 @@ async def rotate_webhook_secret(
     )
     secret, expires_at = await service.rotate_secret(
         session=session, endpoint=endpoint, cipher=cipher, overlap_seconds=settings.webhook_secret_rotation_overlap_seconds
+    )
+    await audit.record(
+        session, actor=principal, action="webhook_endpoint.secret_rotated", target_type="webhook_endpoint",
+        target_id=endpoint.id, changed=["secret"], request=request,
     )
     return await idempotent_request.respond(200, SecretRotated(secret=secret, previous_secret_expires_at=expires_at))
 

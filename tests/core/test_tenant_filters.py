@@ -373,13 +373,42 @@ async def _on_growth_plan(owner_db: Any, tenant_id: uuid.UUID) -> None:
         )
 
 
+async def _drive_admin(client: httpx.AsyncClient, app: Any, tenant: Any, admin_headers: dict[str, str], doomed: Any) -> None:
+    """Platform administration: tenant changes, plan overrides, admin keys, audit log, support access,
+    retention, erasure, and the worker's retention and deleted-tenant passes."""
+    from app.privacy import purge, retention
+
+    admin = tenant.headers("admin")
+    shipper = {"name": "Acme", "address_lines": ["Street 1"], "city": "Oslo", "country": "NO"}
+    _ok(await client.patch(f"/v1/tenants/{tenant.id}", json={"name": "Acme AS", "shipper_address": shipper}, headers=admin_headers))
+    _ok(await client.put(f"/v1/tenants/{tenant.id}/plan", json={"plan": "growth", "reason": "trial",
+                                                                "limits": {"shipments_per_month": 5000}}, headers=admin_headers))
+    _ok(await client.get("/v1/billing/subscription", headers=admin))
+    assert (await client.delete(f"/v1/tenants/{tenant.id}/plan", headers=admin_headers)).status_code == 204
+    _ok(await client.get("/v1/privacy/retention", headers=admin))
+    _ok(await client.patch("/v1/privacy/retention", json={"inbound_push_days": 60}, headers=admin))
+    _ok(await client.post("/v1/privacy/erase", json={"email": "someone@example.com"}, headers=admin))
+    _ok(await client.post("/v1/privacy/erase", json={"external_customer_id": "c-1"}, headers=admin))
+    _ok(await client.get("/v1/audit-log?action=api_key.created&target_type=api_key", headers=admin))
+    _ok(await client.get(f"/v1/audit-log?tenant_id={tenant.id}", headers=admin_headers))
+    _ok(await client.get("/v1/shipments", headers={**admin_headers, "X-Tenant-ID": str(tenant.id)}))
+    key = _ok(await client.post("/v1/admin-keys", json={"name": "k", "expires_at": "2099-01-01T00:00:00Z"}, headers=admin_headers), 201)
+    _ok(await client.get("/v1/admin-keys", headers=admin_headers))
+    assert (await client.delete(f"/v1/admin-keys/{key['id']}", headers=admin_headers)).status_code == 204
+    _ok(await client.patch(f"/v1/tenants/{doomed.id}", json={"status": "deleted"}, headers=admin_headers))
+    await retention.enforce(db=app.state.db)
+    await purge.purge_deleted_tenants(db=app.state.db)
+
+
 async def test_every_statement_on_a_tenant_table_names_its_tenant(
-    app: Any, client: httpx.AsyncClient, make_tenant: Callable[..., Any], owner_db: Any, carrier_http: CarrierHttp
+    app: Any, client: httpx.AsyncClient, make_tenant: Callable[..., Any], owner_db: Any, carrier_http: CarrierHttp,
+    admin_headers: dict[str, str],
 ) -> None:
     with recorded_statements(app.state.db.engine) as statements:
         tenant = await make_tenant("acme")
         await _on_growth_plan(owner_db, tenant.id)  # owner's engine: not recorded
         await _drive_api(client, app, tenant)
+        await _drive_admin(client, app, tenant, admin_headers, await make_tenant("doomed"))
 
     on_tenant_tables = [sql for sql in statements if touches_tenant_table(sql)]
     offenders = {sql: problems for sql in dict.fromkeys(on_tenant_tables) if (problems := untied_tables(sql))}

@@ -97,9 +97,12 @@ async def test_app_role_cannot_escape(app_db, client):
     with pytest.raises(DBAPIError):
         async with app_db.transaction(None) as session:
             await session.execute(text("ALTER TABLE pos_orders NO FORCE ROW LEVEL SECURITY"))
+    # Platform-admin keys (GET /v1/admin-keys): visible only in a platform-admin transaction, never their hash.
+    async with app_db.transaction(None) as session:
+        assert (await session.execute(text("SELECT count(*) FROM platform_api_keys"))).scalar_one() == 0
     with pytest.raises(DBAPIError):
-        async with app_db.transaction(None) as session:
-            await session.execute(text("SELECT count(*) FROM platform_api_keys"))
+        async with app_db.transaction(None, platform_admin=True) as session:
+            await session.execute(text("SELECT key_hash FROM platform_api_keys"))
 
 
 async def test_tenant_setting_is_transaction_local(make_tenant, app_db, client):
