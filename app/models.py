@@ -1,6 +1,7 @@
 """Imports every model so `Base.metadata` is complete (Alembic, doctor, tests)."""
 
 from app.auth.models import ApiKey, ApiKeyLookup, PlatformApiKey
+from app.auth.session_models import ConsoleSession
 from app.billing.models import Plan, StripeEvent, TenantSubscription, UsageCounter
 from app.core.db.base import Base
 from app.events.models import IntegrationEvent
@@ -17,6 +18,7 @@ from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoin
 __all__ = [
     "ApiKey",
     "ApiKeyLookup",
+    "ConsoleSession",
     "DeliveryAttempt",
     "InboundWebhook",
     "Base",

@@ -76,8 +76,11 @@ STAMP_INTERVAL_SECONDS = 60.0
 async def resolve(conn: Any, key: str) -> Principal | None:
     """The principal of a valid (not revoked, not expired) key, or None. `conn` is an asyncpg connection."""
     row = await conn.fetchrow(RESOLVE_SQL, hash_key(key))
-    if row is None:
-        return None
+    return principal_of_row(row) if row is not None else None
+
+
+def principal_of_row(row: Any) -> Principal:
+    """A Principal from a row shaped like `auth_resolve_api_key`'s (also the console session functions')."""
     key_id, tenant_id, role, name, plan_code, per_key, per_tenant = row
     return Principal(
         key_id=key_id,
