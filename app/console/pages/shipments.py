@@ -6,19 +6,23 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
-from app.api.deps import RequestSession
+from app.api.deps import RequestSession, cipher_or_problem
+from app.carriers.deps import Http
+from app.carriers.errors import CarrierError
 from app.carriers import registry
 from app.carriers.timezones import zone_for
 from app.carriers.types import TrackingStatus
 from app.console.pages.orders import next_cursor, page_params
-from app.console.security import Viewer
+from app.console.security import Manager, Viewer
 from app.console.templating import render
 from app.labels import service as labels
 from app.shipments import service as shipments
+from app.shipments import tracking
 from app.shipments.models import TrackingEvent
 
 router = APIRouter()
@@ -92,5 +96,25 @@ async def shipment_page(shipment_id: uuid.UUID, request: Request, user: Viewer, 
     return render(
         request, "shipment.html", user, active="shipments", title=f"Shipment {shipment.tracking_number}",
         shipment=shipment, timeline=timeline(events), label=label, documents=documents,
+        notice=request.query_params.get("notice"),
         reviews=None,  # the reviews of this shipment (analytics/reviews service, issue 15) plug in here
     )
+
+
+@router.post("/shipments/{shipment_id}/refresh")
+async def refresh(shipment_id: uuid.UUID, request: Request, user: Manager, session: RequestSession, http: Http) -> Response:
+    """Ask the carrier now (as POST /v1/shipments/{id}/refresh) and show the shipment with what came back."""
+    await session.commit()  # no transaction held while the carrier answers
+    settings = request.app.state.settings
+    try:
+        report = await tracking.refresh_shipment(
+            db=request.app.state.db, tenant_id=user.principal.tenant, shipment_id=shipment_id, settings=settings,
+            http=http, cipher=cipher_or_problem(settings),
+        )
+        outcome = report.outcome
+        notice = (
+            f"{outcome.new_events} new tracking events." if outcome.found else f"The carrier does not know it yet: {outcome.error}"
+        )
+    except CarrierError as exc:
+        notice = f"The carrier could not answer: {exc.message}"
+    return RedirectResponse(f"/console/shipments/{shipment_id}?notice={quote(notice[:180])}", status_code=303)
