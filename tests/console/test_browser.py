@@ -147,6 +147,8 @@ async def test_a_batch_upload_progresses_to_done_live_and_prints_as_one_pdf(page
         console_server.fedex.ship_delay = 0.0
         await worker
     assert "6 booked" in await page.text_content("#progress")
+    assert await page.locator("#progress .i-booked").count() == 6  # the items too, without a reload
+    assert await page.locator("text=Download all ZPL").count() == 0  # only the formats the batch has
     await shoot(page, "batch")
     async with page.expect_download() as download_info:
         await page.click("text=Download merged PDF")

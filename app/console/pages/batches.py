@@ -74,23 +74,24 @@ async def upload_batch(request: Request, user: Manager, session: RequestSession)
     return RedirectResponse(f"/console/labels/batches/{batch.id}", status_code=303)
 
 
-async def _batch(session: RequestSession, user: Viewer, batch_id: uuid.UUID) -> LabelBatchOut:
+async def _batch(session: RequestSession, user: Viewer, batch_id: uuid.UUID) -> dict[str, object]:
+    """The batch resource (as GET /v1/label-batches/{id}) and the label formats its booked items have."""
     batch = await batches.get_or_404(session=session, tenant_id=user.principal.tenant, batch_id=batch_id)
-    return LabelBatchOut.of(batch, await batches.items_of(session=session, tenant_id=user.principal.tenant, batch_id=batch.id))
+    items = await batches.items_of(session=session, tenant_id=user.principal.tenant, batch_id=batch.id)
+    formats = sorted({str(i.request.get("label_format") or "pdf") for i in items if i.status == "booked"})
+    return {"batch": LabelBatchOut.of(batch, items), "formats": formats}
 
 
 @router.get("/labels/batches/{batch_id}")
 async def batch_page(batch_id: uuid.UUID, request: Request, user: Viewer, session: RequestSession) -> Response:
     """The batch with its progress bar (polled while it runs), its items and the merged downloads once done."""
-    batch = await _batch(session, user, batch_id)
-    return render(request, "batch.html", user, active="labels", title="Label batch", batch=batch, poll=POLL_SECONDS)
+    return render(request, "batch.html", user, active="labels", title="Label batch", poll=POLL_SECONDS, **await _batch(session, user, batch_id))
 
 
 @router.get("/labels/batches/{batch_id}/progress")
 async def batch_progress(batch_id: uuid.UUID, request: Request, user: Viewer, session: RequestSession) -> Response:
-    """htmx partial: the progress bar and counts; it asks again every second until the batch is completed."""
-    batch = await _batch(session, user, batch_id)
-    return render(request, "_batch_progress.html", user, batch=batch, poll=POLL_SECONDS)
+    """htmx partial: the progress bar, counts and items; it asks again every second until the batch is completed."""
+    return render(request, "_batch_progress.html", user, poll=POLL_SECONDS, **await _batch(session, user, batch_id))
 
 
 @router.get("/labels/batches/{batch_id}/documents")
