@@ -34,6 +34,11 @@ async def test_sign_in_sets_an_httponly_lax_session_cookie_and_stores_only_its_h
     assert page.headers["content-security-policy"] == CONSOLE_CSP
     assert "script-src 'self'" in CONSOLE_CSP and "unsafe-inline" not in CONSOLE_CSP.split("style-src")[0]
     assert "<script>" not in page.text and 'src="/console/static/htmx.min.js"' in page.text
+    api = await client.get("/healthz")
+    assert api.headers["content-security-policy"].startswith("default-src 'none'")  # the API keeps its own policy
+    chart = await client.get("/console/overview/shipments-by-status.svg")
+    assert chart.status_code == 200 and chart.headers["content-type"].startswith("image/svg+xml")
+    assert b"<script" not in chart.content and "script-src" not in chart.headers["content-security-policy"]
 
 
 async def test_the_cookie_is_secure_over_https(app, owner_db, make_tenant):

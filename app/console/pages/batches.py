@@ -25,7 +25,8 @@ router = APIRouter()
 
 MAX_CSV_BYTES = 2 * 1024 * 1024
 """The largest CSV the upload takes (1,000 rows fit many times over)."""
-POLL_SECONDS = 1
+POLL_SECONDS = 2
+"""How often the batch page asks for progress (the requests count against the key's per-minute plan limit)."""
 
 
 def _form_page(request: Request, user: Manager, form: dict[str, str], errors: list[str], status_code: int = 200) -> Response:
@@ -90,7 +91,7 @@ async def batch_page(batch_id: uuid.UUID, request: Request, user: Viewer, sessio
 
 @router.get("/labels/batches/{batch_id}/progress")
 async def batch_progress(batch_id: uuid.UUID, request: Request, user: Viewer, session: RequestSession) -> Response:
-    """htmx partial: the progress bar, counts and items; it asks again every second until the batch is completed."""
+    """htmx partial: the progress bar, counts and items; it asks again every POLL_SECONDS until the batch is completed."""
     return render(request, "_batch_progress.html", user, poll=POLL_SECONDS, **await _batch(session, user, batch_id))
 
 
