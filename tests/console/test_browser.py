@@ -23,9 +23,6 @@ from tests.webhooks.receiver import Receiver
 FEDEX_CREDENTIALS = {"client_id": "fx-client", "client_secret": "fx-secret-value", "account_number": "740561073"}
 SHIPPER = {"name": "Ada Shipper", "company": "Acme Inc", "line1": "10 Fed Ex Pkwy", "city": "Memphis", "postal_code": "38115",
            "state": "TN", "country": "US", "phone": "9015551234"}
-RECIPIENT = {"name": "Bob Buyer", "line1": "1 Main St", "line2": "Apt 2", "city": "Blue Point", "postal_code": "11715",
-             "state": "NY", "country": "US", "phone": "6315550000"}
-
 
 async def fill_address(page, prefix: str, values: dict[str, str]) -> None:
     for field, value in values.items():
@@ -74,13 +71,15 @@ async def test_sign_in_connect_fedex_book_a_label_and_download_it(page, console_
     assert "fx-secret-value" not in await page.content() and secret not in await page.content()
     await shoot(page, "carriers")
 
-    # Labels: book one from the form, with the service-point picker (htmx), then download its PDF.
-    await page.goto("/console/labels/new?carrier=fedex")
+    # Labels: book one for the order from the form (recipient from the order), with the service-point picker (htmx).
+    order_id = ingested.json()["order"]["id"]
+    await page.goto(f"/console/orders/{order_id}")
+    await page.click("text=Book a label for this order")
+    assert await page.input_value("[name=recipient_city]") == "Shippington"  # the order's shipping address
     await page.select_option("select[name=service]", "FEDEX_GROUND")
     await fill_address(page, "shipper", SHIPPER)
-    await fill_address(page, "recipient", RECIPIENT)
+    await page.fill("[name=recipient_phone]", "5555557447")  # the order's 555-555-SHIP is no number FedEx takes
     await page.fill("[name=weight_grams]", "2300")
-    await page.fill("[name=reference]", "order-1001")
     await page.click("text=Find service points")
     await page.wait_for_selector("select[name=service_point_id] option:nth-child(2)", state="attached")
     assert "/location/v1/locations" in console_server.fedex.calls
@@ -114,6 +113,7 @@ async def test_sign_in_connect_fedex_book_a_label_and_download_it(page, console_
     await page.goto("/console/orders")
     await page.click("tbody tr a")
     await page.wait_for_selector("text=Ship to")
+    assert number in await page.text_content("main")  # the order page lists its shipment and label
     await shoot(page, "order")
     await page.goto("/console/overview")
     assert await page.locator("img.chart").evaluate("img => img.complete && img.naturalWidth > 0")

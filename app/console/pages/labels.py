@@ -19,13 +19,16 @@ from app.console.forms import address_from, errors_of, integer, problem_lines
 from app.console.pages.orders import next_cursor, page_params
 from app.console.security import Manager, Viewer
 from app.console.templating import render
-from app.core.problems import Problem
+from app.core.problems import NotFound, Problem
 from app.labels import batches, booking
 from app.labels import service as labels
 from app.labels.errors import LabelDocumentNotFound
 from app.labels.router import MEDIA_TYPES
 from app.labels.schemas import LabelCreate, LabelStatus
+from app.core.pagination import PageParams
+from app.integrations import service as integrations
 from app.locations import service as locations
+from app.pos import service as orders
 
 router = APIRouter()
 
@@ -73,9 +76,38 @@ def _form_page(request: Request, user: Any, form: dict[str, str], *, errors: lis
 
 
 @router.get("/labels/new")
-async def new_label(request: Request, user: Manager, carrier: Annotated[str | None, Query(max_length=50)] = None) -> Response:
-    """The booking form for `carrier` (default: the first that books): its services, addresses, one parcel."""
-    return _form_page(request, user, {"carrier": carrier or "", "label_format": "pdf"})
+async def new_label(
+    request: Request,
+    user: Manager,
+    session: RequestSession,
+    carrier: Annotated[str | None, Query(max_length=50)] = None,
+    order_id: Annotated[uuid.UUID | None, Query()] = None,
+) -> Response:
+    """The booking form for `carrier` (default: the first that books): its services, addresses, one parcel.
+
+    Without `carrier`: the carrier of the tenant's newest active integration. With `order_id` (the order page's "Book a label"), the label is booked for that order and the
+    recipient is filled in from the order's shipping address; 404 page for an order the tenant does not have.
+    """
+    if not carrier:  # the carrier of the tenant's newest active integration, if any
+        connected = await integrations.list_page(
+            session=session, tenant_id=user.principal.tenant, params=PageParams(after_id=None, limit=1), is_active=True
+        )
+        carrier = connected[0].carrier if connected else None
+    form = {"carrier": carrier or "", "label_format": "pdf"}
+    if order_id is not None:
+        order = await orders.get(session=session, tenant_id=user.principal.tenant, order_id=order_id)
+        if order is None:
+            raise NotFound("No such order.")
+        form.update(order_id=str(order.id), reference=(order.order_number or order.external_id)[:35])
+        form.update(recipient_from_order(order.shipping_address or {}))
+    return _form_page(request, user, form)
+
+
+def recipient_from_order(address: dict[str, Any]) -> dict[str, str]:
+    """The booking form's recipient fields from an order's canonical shipping address (app.pos.canonical)."""
+    pairs = {"name": "name", "company": "company", "line1": "line1", "line2": "line2", "city": "city",
+             "postal_code": "postal_code", "state": "region", "country": "country", "phone": "phone", "email": "email"}
+    return {f"recipient_{field}": str(address[key]) for field, key in pairs.items() if address.get(key)}
 
 
 def label_body(form: dict[str, str]) -> dict[str, Any]:
@@ -89,7 +121,7 @@ def label_body(form: dict[str, str]) -> dict[str, Any]:
         "parcels": [{k: v for k, v in parcel.items() if v is not None}],
         "label_format": form.get("label_format") or "pdf",
     }
-    for name in ("reference", "service_point_id"):
+    for name in ("reference", "service_point_id", "order_id"):
         if (form.get(name) or "").strip():
             body[name] = form[name].strip()
     return body
