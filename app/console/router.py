@@ -35,7 +35,8 @@ def _is_console(request: Request) -> bool:
 
 
 def _error_page(request: Request, status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> Response:
-    response = render(request, "error.html", None, status_code=status, title=title, status=status, detail=detail)
+    user = getattr(request.state, "console_user", None)
+    response = render(request, "error.html", user, status_code=status, title=title, status=status, detail=detail)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

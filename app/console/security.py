@@ -126,7 +126,9 @@ async def console_user(request: Request, session: RequestSession) -> ConsoleUser
     bind_principal(principal.tenant_id, f"console:{principal.key_name}")
     await ratelimit.enforce_principal(request, principal)
     await set_scope(session, principal.tenant_id, platform_admin=principal.is_platform_admin)
-    return ConsoleUser(principal=principal, session_id=session_id)
+    user = ConsoleUser(principal=principal, session_id=session_id)
+    request.state.console_user = user  # error pages keep the navigation of who is signed in
+    return user
 
 
 AnyUser = Annotated[ConsoleUser, Depends(console_user)]
