@@ -67,6 +67,15 @@ async def test_sign_in_connect_fedex_book_a_label_and_download_it(page, console_
     await page.wait_for_selector("text=Connection OK.")
     assert "/oauth/token" in console_server.fedex.calls
     await shoot(page, "carrier")
+    await page.click("text=Rotate webhook secret")
+    rotated = (await page.text_content("#secret-value")).strip()
+    assert rotated.startswith("whsec_") and rotated != secret
+    replace = page.locator("form[action$='/credentials']")
+    for field, value in {**FEDEX_CREDENTIALS, "client_secret": "fx-rotated-secret"}.items():
+        await replace.locator(f"input[name={field}]").fill(value)
+    await replace.locator("button[type=submit]").click()
+    await page.wait_for_selector("text=Credentials replaced.")
+    assert "fx-rotated-secret" not in await page.content()
     await page.goto("/console/carriers")
     assert "fx-secret-value" not in await page.content() and secret not in await page.content()
     await shoot(page, "carriers")
@@ -203,6 +212,19 @@ async def test_a_failed_webhook_delivery_is_seen_and_retried_against_a_local_rec
         await page.reload()
         assert "succeeded" in await page.locator("article.delivery").first.text_content()
         assert receiver.received("shop")[-1].verified
+
+        # The endpoint's other controls: disable / enable, replay since a time, rotate the secret (shown once).
+        await page.click("button:text-is('Disable')")
+        await page.wait_for_selector(".status.w-disabled")
+        await page.click("button:text-is('Enable')")
+        await page.wait_for_selector(".status.w-ok")
+        await page.fill("input[name=since]", "2020-01-01T00:00")
+        await page.click("button:text-is('Replay')")
+        await page.wait_for_selector("text=events queued again")
+        assert re.search(r"[1-9]\d* events queued again", await page.text_content(".notice"))
+        await page.click("text=Rotate secret")
+        rotated = (await page.text_content("#secret-value")).strip()
+        assert rotated.startswith("whsec_") and rotated != secret
     finally:
         await receiver.stop()
 
