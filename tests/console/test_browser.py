@@ -263,6 +263,12 @@ async def test_a_merchant_reads_but_cannot_reach_admin_pages_and_csrf_is_refused
     await page.wait_for_selector("[data-copy='#new-key'][data-copied=true]")
     await page.goto("/console/api-keys")
     assert key not in await page.content()
+    await page.locator("tr", has_text="till 2").locator("text=Revoke").click()
+    await page.wait_for_selector("text=Key revoked.")
+    assert await page.locator("tr.revoked", has_text="till 2").count() == 1
+    await page.click("text=Sign out")
+    await page.wait_for_url(re.compile(r"/console/sign-in$"))
+    assert (await page.goto("/console/api-keys")) and "/console/sign-in" in page.url
 
     await page.context.clear_cookies()
     await sign_in(page, admin_key)
