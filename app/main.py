@@ -20,6 +20,7 @@ from app.core.db.session import Database, check_connection_budget
 from app.core.problems import install_problem_handlers
 from app.core.requestid import configure_logging
 from app.carriers.http import aclose_carrier_http
+from app.console.router import install_console
 from app.events.router import router as events_router
 from app.health import router as health_router
 from app.carriers.router import router as carriers_router
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         inbound_webhooks_router,
     ):
         app.include_router(router)
+    install_console(app)  # /console pages and static files; HTML error pages under /console (app.console.router)
     return app
 
 

@@ -2,6 +2,7 @@
 
 from app.audit.models import AuditEntry, PlatformAuditEntry
 from app.auth.models import ApiKey, ApiKeyLookup, PlatformApiKey
+from app.auth.session_models import ConsoleSession
 from app.billing.models import Plan, PlanOverride, StripeEvent, TenantSubscription, UsageCounter
 from app.core.db.base import Base
 from app.events.models import IntegrationEvent
@@ -20,6 +21,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "ApiKeyLookup",
+    "ConsoleSession",
     "DeliveryAttempt",
     "InboundWebhook",
     "Base",

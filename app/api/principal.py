@@ -89,8 +89,16 @@ STAMP_INTERVAL_SECONDS = 60.0
 async def resolve(conn: Any, key: str) -> Principal | None:
     """The principal of a valid (not revoked, not expired) key, or None. `conn` is an asyncpg connection."""
     row = await conn.fetchrow(RESOLVE_SQL, hash_key(key))
-    if row is None:
-        return None
+    return principal_of_row(row, key_prefix=key_prefix_of(key)) if row is not None else None
+
+
+def key_prefix_of(key: str) -> str:
+    """The readable prefix of an API key (`chub_xxxxxxxx`), as stored beside its hash."""
+    return "_".join(key.split("_", 2)[:2])
+
+
+def principal_of_row(row: Any, *, key_prefix: str | None = None) -> Principal:
+    """A Principal from a row shaped like `auth_resolve_api_key`'s (also the console session functions')."""
     key_id, tenant_id, role, name, plan_code, per_key, per_tenant, tenant_status = row
     return Principal(
         key_id=key_id,
@@ -101,7 +109,7 @@ async def resolve(conn: Any, key: str) -> Principal | None:
         requests_per_minute_per_key=per_key if per_key is not None else FALLBACK_REQUESTS_PER_MINUTE_PER_KEY,
         requests_per_minute_per_tenant=per_tenant if per_tenant is not None else FALLBACK_REQUESTS_PER_MINUTE_PER_TENANT,
         tenant_status=tenant_status,
-        key_prefix="_".join(key.split("_", 2)[:2]),
+        key_prefix=key_prefix,
     )
 
 

@@ -104,6 +104,14 @@ class Settings(BaseSettings):
     )
     carrier_retry_max_wait_seconds: float = 30.0
 
+    # The web console (/console): server-side sessions opened with an API key.
+    console_session_idle_seconds: int = Field(
+        default=1800, ge=60, le=7 * 24 * 3600, description="A console session unused this long ends (sign in again)."
+    )
+    console_session_max_seconds: int = Field(
+        default=12 * 3600, ge=300, le=30 * 24 * 3600, description="A console session ends this long after sign-in, used or not."
+    )
+
     # Secrets at rest: comma-separated Fernet keys, newest first (MultiFernet).
     credentials_encryption_keys: SecretStr | None = None
 

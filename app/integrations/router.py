@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -30,7 +29,6 @@ from app.core.problems import (
     InvalidCursor,
     problem_responses,
 )
-from app.carriers.errors import CapabilityNotSupported, CarrierError
 from app.carriers.registry import UnknownCarrier, get_adapter_class
 from app.idempotency.errors import (
     IdempotencyKeyInFlight,
@@ -38,8 +36,7 @@ from app.idempotency.errors import (
     IdempotencyKeyReused,
 )
 from app.idempotency.service import IdempotentRequest
-from app.integrations import credentials, service
-from app.integrations.adapters import AdapterSpec, build_adapter, carrier_problem
+from app.integrations import checks, credentials, service
 from app.integrations.errors import (
     CarrierCapabilityNotSupported,
     CredentialsUndecryptable,
@@ -61,8 +58,6 @@ from app.integrations.schemas import (
 
 _COMMON = (PIPELINE_PROBLEMS, CredentialsEncryptionUnconfigured)
 _WRITE = (UnsupportedCarrier, InvalidCredentials, IntegrationExists, QuotaExceeded)
-
-logger = logging.getLogger(__name__)
 
 router = PipelineRouter(prefix="/v1/integrations", tags=["integrations"])
 
@@ -309,24 +304,14 @@ async def test_integration(
     rate limited...). The outcome is stored as last_check_status /
     last_checked_at / last_error. 404 unknown id; 501 if the carrier offers no credentials test.
     """
-    tenant_id = principal.tenant_id
-    spec = AdapterSpec.of(await service.get_or_404(session=session, tenant_id=tenant_id, integration_id=integration_id), cipher)
-    await session.commit()  # hold no transaction while the carrier answers
-    adapter = build_adapter(spec=spec, settings=settings, http=http)
-    status, error, error_type = "ok", None, None
-    try:
-        await adapter.test_credentials()
-    except CapabilityNotSupported as exc:
-        raise carrier_problem(exc) from None
-    except CarrierError as exc:
-        logger.info("integration %s test failed: %s", integration_id, exc)
-        status, error, error_type = "failed", exc.message, exc.problem_type
-    row = await service.get_or_404(session=session, tenant_id=tenant_id, integration_id=integration_id, for_update=True)
-    row = await service.record_check(session=session, integration=row, status=status, error=error)
+    outcome = await checks.test_connection(
+        session=session, tenant_id=principal.tenant_id, integration_id=integration_id, settings=settings, cipher=cipher, http=http
+    )
+    row = outcome.integration
     return IntegrationCheck(
         integration_id=row.id,
-        status=status,  # type: ignore[arg-type]
+        status=outcome.status,  # type: ignore[arg-type]
         last_checked_at=row.last_checked_at,  # type: ignore[arg-type] - record_check sets it
         last_error=row.last_error,
-        error_type=error_type,
+        error_type=outcome.error_type,
     )

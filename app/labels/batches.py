@@ -69,6 +69,18 @@ async def create(*, session: AsyncSession, tenant_id: uuid.UUID, body: LabelBatc
     return batch, items
 
 
+async def by_idempotency_key(*, session: AsyncSession, tenant_id: uuid.UUID, key: str) -> LabelBatch | None:
+    """The tenant's batch created under `key` (the console's form key), or None."""
+    stmt = select(LabelBatch).where(LabelBatch.tenant_id == tenant_id, LabelBatch.idempotency_key == key)
+    return (await session.execute(stmt.limit(1))).scalar_one_or_none()
+
+
+async def recent(*, session: AsyncSession, tenant_id: uuid.UUID, limit: int = 10) -> list[LabelBatch]:
+    """The tenant's `limit` newest batches."""
+    stmt = select(LabelBatch).where(LabelBatch.tenant_id == tenant_id).order_by(LabelBatch.id.desc()).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
 async def get_or_404(*, session: AsyncSession, tenant_id: uuid.UUID, batch_id: uuid.UUID, for_update: bool = False) -> LabelBatch:
     """The batch `batch_id` of `tenant_id` (row-locked with `for_update`); LabelBatchNotFound 404 otherwise."""
     stmt = select(LabelBatch).where(LabelBatch.tenant_id == tenant_id, LabelBatch.id == batch_id)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
@@ -104,6 +105,14 @@ async def list_page(
     if status is not None:
         stmt = stmt.where(Label.status == status)
     return list((await session.execute(paginate_query(stmt, Label.id, params))).scalars())
+
+
+async def count_since(*, session: AsyncSession, tenant_id: uuid.UUID, since: datetime) -> int:
+    """How many labels `tenant_id` booked (status booked or voided since) at or after `since`."""
+    stmt = select(func.count()).select_from(Label).where(
+        Label.tenant_id == tenant_id, Label.booked_at >= since, Label.status.in_(("booked", "voided"))
+    )
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def with_order(*, session: AsyncSession, tenant_id: uuid.UUID, body: LabelCreate) -> LabelCreate:

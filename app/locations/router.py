@@ -22,11 +22,7 @@ addresses_router = PipelineRouter(prefix="/v1/addresses", tags=["addresses"])
 
 
 def _cache(request: Request) -> service.ServicePointCache:
-    state = request.app.state
-    cache = getattr(state, "service_point_cache", None)
-    if cache is None:
-        cache = state.service_point_cache = service.ServicePointCache(state.settings.service_point_cache_seconds)
-    return cache
+    return service.shared_cache(request.app.state)
 
 
 @service_points_router.get(

@@ -13,6 +13,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cachetools import TTLCache
 from sqlalchemy import select
@@ -62,6 +63,15 @@ class _Source:
     carrier: str
     environment: str
     adapter: CarrierAdapter
+
+
+def shared_cache(state: Any) -> ServicePointCache:
+    """The app's one ServicePointCache (kept on `state`, the app's state), made on first use with the
+    SERVICE_POINT_CACHE_SECONDS of `state.settings`."""
+    cache = getattr(state, "service_point_cache", None)
+    if cache is None:
+        cache = state.service_point_cache = ServicePointCache(state.settings.service_point_cache_seconds)
+    return cache
 
 
 def _supports(carrier: str, capability: str) -> bool:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db.base import new_id, utcnow
@@ -123,10 +124,25 @@ async def get(*, session: AsyncSession, tenant_id: uuid.UUID, order_id: uuid.UUI
 
 
 async def list_page(
-    *, session: AsyncSession, tenant_id: uuid.UUID, params: PageParams, source: str | None = None
+    *,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    params: PageParams,
+    source: str | None = None,
+    external_id: str | None = None,
 ) -> list[PosOrder]:
-    """The orders of `tenant_id` (the session's tenant), newest first, `limit + 1` rows; optionally of one source."""
+    """The orders of `tenant_id` (the session's tenant), newest first, `limit + 1` rows; optionally of one source,
+    and/or whose external id is `external_id` (exact) or starts with it."""
     stmt = select(PosOrder).where(PosOrder.tenant_id == tenant_id)
     if source:
         stmt = stmt.where(PosOrder.source == source)
+    if external_id:
+        escaped = external_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(PosOrder.external_id.like(escaped + "%", escape="\\"))
     return list((await session.execute(paginate_query(stmt, PosOrder.id, params))).scalars())
+
+
+async def count_since(*, session: AsyncSession, tenant_id: uuid.UUID, since: datetime) -> int:
+    """How many orders `tenant_id` received at or after `since`."""
+    stmt = select(func.count()).select_from(PosOrder).where(PosOrder.tenant_id == tenant_id, PosOrder.created_at >= since)
+    return int((await session.execute(stmt)).scalar_one())

@@ -268,14 +268,31 @@ async def list_page(
     params: PageParams,
     carrier: str | None = None,
     status: str | None = None,
+    tracking_number: str | None = None,
+    order_id: uuid.UUID | None = None,
 ) -> list[Shipment]:
-    """The shipments of `tenant_id`, newest first (`limit + 1` rows), optionally of one carrier and/or in one status."""
+    """The shipments of `tenant_id`, newest first (`limit + 1` rows), optionally of one carrier, in one status
+    with one tracking number (normalized as at registration: upper-cased, spaces removed) and/or of one order."""
     stmt = select(Shipment).where(Shipment.tenant_id == tenant_id)
     if carrier:
         stmt = stmt.where(Shipment.carrier == carrier)
     if status:
         stmt = stmt.where(Shipment.status == status)
+    if tracking_number:
+        stmt = stmt.where(Shipment.tracking_number == "".join(tracking_number.split()).upper())
+    if order_id:
+        stmt = stmt.where(Shipment.order_id == order_id)
     return list((await session.execute(paginate_query(stmt, Shipment.id, params))).scalars())
+
+
+async def status_counts(*, session: AsyncSession, tenant_id: uuid.UUID, since: datetime) -> dict[str, int]:
+    """How many of the shipments registered at or after `since` are in each status now (statuses with none left out)."""
+    stmt = (
+        select(Shipment.status, func.count())
+        .where(Shipment.tenant_id == tenant_id, Shipment.created_at >= since)
+        .group_by(Shipment.status)
+    )
+    return {status: int(n) for status, n in (await session.execute(stmt)).all()}
 
 
 # --------------------------------------------------------------------------- tracking

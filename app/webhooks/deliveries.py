@@ -63,6 +63,14 @@ async def list_deliveries(
     return list((await session.execute(paginate_query(stmt, WebhookDelivery.id, params))).scalars())
 
 
+async def backlog(*, session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    """How many of the tenant's deliveries are waiting to be sent (status `pending`)."""
+    stmt = select(func.count()).select_from(WebhookDelivery).where(
+        WebhookDelivery.tenant_id == tenant_id, WebhookDelivery.status == "pending"
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
 async def recent_attempts(
     *,
     session: AsyncSession,

@@ -77,6 +77,19 @@ async def list_page(*, session: AsyncSession, tenant_id: uuid.UUID, params: Page
     return list((await session.execute(paginate_query(stmt, WebhookEndpoint.id, params))).scalars())
 
 
+async def failing_endpoints(*, session: AsyncSession, tenant_id: uuid.UUID) -> list[WebhookEndpoint]:
+    """The tenant's endpoints that are failing (`failing_since` set) or were disabled for failing, oldest failure first."""
+    stmt = (
+        select(WebhookEndpoint)
+        .where(
+            WebhookEndpoint.tenant_id == tenant_id,
+            (WebhookEndpoint.failing_since.is_not(None)) | (WebhookEndpoint.disabled_reason.is_not(None) & (WebhookEndpoint.disabled_reason != "manual")),
+        )
+        .order_by(WebhookEndpoint.failing_since.asc().nulls_last(), WebhookEndpoint.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
 def secret_rotation_ends_at(endpoint: WebhookEndpoint, now: datetime | None = None) -> datetime | None:
     """When the rotated-out secret stops signing, if that is still ahead of `now` (default: the current time)."""
     expires_at = endpoint.previous_secret_expires_at

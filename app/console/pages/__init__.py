@@ -1,0 +1,1 @@
+"""One module per console section; each holds an APIRouter mounted under /console by app.console.router."""
