@@ -150,3 +150,17 @@ async def test_the_static_files_are_served_locally(client):
     assert htmx.status_code == 200 and htmx.text.startswith("/*! htmx 2.") and "0BSD" in htmx.text[:400]
     css = await client.get("/console/static/console.css")
     assert css.status_code == 200 and "text/css" in css.headers["content-type"]
+
+
+async def test_a_suspended_tenant_is_shut_out_of_the_console(client, make_tenant, admin_headers):
+    acme = await make_tenant("acme")
+    await sign_in(client, acme.admin)
+    assert (await client.get("/console/shipments")).status_code == 200
+    suspended = await client.patch(f"/v1/tenants/{acme.id}", json={"status": "suspended"}, headers=admin_headers)
+    assert suspended.status_code == 200
+    refused = await client.get("/console/shipments")
+    assert refused.status_code == 403
+    assert "suspended" in refused.text
+    resumed = await client.patch(f"/v1/tenants/{acme.id}", json={"status": "active"}, headers=admin_headers)
+    assert resumed.status_code == 200
+    assert (await client.get("/console/shipments")).status_code == 200
