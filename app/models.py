@@ -8,7 +8,8 @@ from app.idempotency.models import IdempotencyKey
 from app.integrations.models import Integration
 from app.labels.batch_models import LabelBatch, LabelBatchItem
 from app.labels.models import Label, LabelDocument
-from app.pos.models import PosOrder
+from app.labels.rules_models import ShippingRule, ShippingRuleBooking
+from app.pos.models import PosConnection, PosOrder, PosOrderRevision, PosPushDelivery
 from app.shipments.inbound_models import InboundWebhook, UnmatchedTrackingUpdate
 from app.shipments.models import Shipment, TrackingEvent
 from app.tenants.models import Tenant
@@ -29,8 +30,13 @@ __all__ = [
     "LabelDocument",
     "Plan",
     "PlatformApiKey",
+    "PosConnection",
     "PosOrder",
+    "PosOrderRevision",
+    "PosPushDelivery",
     "Shipment",
+    "ShippingRule",
+    "ShippingRuleBooking",
     "StripeEvent",
     "Tenant",
     "TenantSubscription",
