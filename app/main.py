@@ -25,6 +25,7 @@ from app.integrations.router import router as integrations_router
 from app.labels.batch_router import router as label_batches_router
 from app.labels.router import router as labels_router
 from app.locations.router import addresses_router, service_points_router
+from app.pos.connection_router import router as pos_connections_router
 from app.pos.router import router as pos_router
 from app.shipments.inbound_router import operator_router as inbound_webhooks_router
 from app.shipments.inbound_router import router as inbound_router
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         tenants_router,
         auth_router,
+        pos_connections_router,
         pos_router,
         events_router,
         carriers_router,

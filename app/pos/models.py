@@ -46,7 +46,7 @@ class PosConnection(TenantMixin, Base):
             "source",
             "name",
             unique=True,
-            postgresql_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL AND NOT is_default"),
         ),
         Index(
             "uq_pos_connections_tenant_id_source_default",

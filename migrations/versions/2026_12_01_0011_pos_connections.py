@@ -53,7 +53,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_pos_connections'))
     )
     op.create_index('uq_pos_connections_tenant_id_source_default', 'pos_connections', ['tenant_id', 'source'], unique=True, postgresql_where=sa.text('is_default'))
-    op.create_index('uq_pos_connections_tenant_id_source_name_live', 'pos_connections', ['tenant_id', 'source', 'name'], unique=True, postgresql_where=sa.text('deleted_at IS NULL'))
+    op.create_index('uq_pos_connections_tenant_id_source_name_live', 'pos_connections', ['tenant_id', 'source', 'name'], unique=True, postgresql_where=sa.text('deleted_at IS NULL AND NOT is_default'))
     op.create_table('pos_push_deliveries',
     sa.Column('tenant_id', sa.UUID(), nullable=False),
     sa.Column('id', sa.UUID(), nullable=False),
@@ -258,7 +258,7 @@ def downgrade() -> None:
     op.drop_index('ix_shipping_rules_tenant_id_position', table_name='shipping_rules')
     op.drop_table('shipping_rules')
     op.drop_table('pos_push_deliveries')
-    op.drop_index('uq_pos_connections_tenant_id_source_name_live', table_name='pos_connections', postgresql_where=sa.text('deleted_at IS NULL'))
+    op.drop_index('uq_pos_connections_tenant_id_source_name_live', table_name='pos_connections', postgresql_where=sa.text('deleted_at IS NULL AND NOT is_default'))
     op.drop_index('uq_pos_connections_tenant_id_source_default', table_name='pos_connections', postgresql_where=sa.text('is_default'))
     op.drop_table('pos_connections')
     # ### end Alembic commands ###
