@@ -25,6 +25,7 @@ from app.integrations.router import router as integrations_router
 from app.labels.batch_router import router as label_batches_router
 from app.labels.router import router as labels_router
 from app.locations.router import addresses_router, service_points_router
+from app.labels.rules_router import router as shipping_rules_router
 from app.pos.connection_router import router as pos_connections_router
 from app.pos.router import router as pos_router
 from app.shipments.inbound_router import operator_router as inbound_webhooks_router
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         shipments_router,
         labels_router,
         label_batches_router,
+        shipping_rules_router,
         service_points_router,
         addresses_router,
         plans_router,

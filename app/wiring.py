@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import app.models  # noqa: F401  (complete Base.metadata, see above)
 from app.integrations import service as integrations
+from app.labels import rules_service as shipping_rules
 from app.labels import service as labels
 from app.shipments import service as shipments
 from app.webhooks import fanout
@@ -22,9 +23,11 @@ from app.webhooks import service as webhooks
 def install_hooks() -> None:
     """Register every cross-package hook: the webhook outbox (app.events.hooks), shipments
     and labels detaching from a deleted integration (app.integrations.hooks) and the usage counters
-    billing shows (app.billing.usage: carriers, webhook endpoints)."""
+    billing shows (app.billing.usage: carriers, webhook endpoints); shipments flagged and rule bookings
+    queued from POS order events."""
     fanout.register()
     shipments.register_hooks()
     labels.register_hooks()
+    shipping_rules.register_hooks()
     integrations.register_usage()
     webhooks.register_usage()

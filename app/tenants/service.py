@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -36,3 +37,12 @@ async def list_page(*, session: AsyncSession, params: PageParams) -> list[Tenant
     """Up to `limit + 1` tenants, newest first, after the cursor."""
     stmt = paginate_query(select(Tenant), Tenant.id, params)
     return list((await session.execute(stmt)).scalars())
+
+
+async def shipper_address(*, session: AsyncSession, tenant_id: uuid.UUID) -> dict[str, Any] | None:
+    """The tenant's `shipper_address` (the labels API's `shipper` Address as JSON), or None when unset.
+
+    Set with `PATCH /v1/tenants/{id}`; shipping rules book from it.
+    """
+    stmt = select(Tenant.shipper_address).where(Tenant.id == tenant_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
