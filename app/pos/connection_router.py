@@ -215,7 +215,12 @@ def _cipher(settings: AppSettings) -> CredentialsCipher | None:
         "requestBody": {
             "required": True,
             "description": "The platform's webhook body, byte for byte as it signed it.",
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/x-www-form-urlencoded": {
+                    "schema": {"type": "object", "description": "WooCommerce's `webhook_id=<n>` ping (answered `ignored`)."}
+                },
+            },
         }
     },
 )
