@@ -38,7 +38,7 @@ class ShippingRule(TenantMixin, Base):
     __tablename__ = "shipping_rules"
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "connection_id"], ["pos_connections.tenant_id", "pos_connections.id"]),
-        ForeignKeyConstraint(["tenant_id", "integration_id"], ["integrations.tenant_id", "integrations.id"], ondelete="SET NULL"),
+        ForeignKeyConstraint(["tenant_id", "integration_id"], ["integrations.tenant_id", "integrations.id"]),
         Index("ix_shipping_rules_tenant_id_position", "tenant_id", "position"),
     )
 
@@ -77,7 +77,7 @@ class ShippingRuleBooking(TenantMixin, Base):
         UniqueConstraint("tenant_id", "order_id"),
         CheckConstraint("status IN ('queued', 'booked', 'failed')", name="status"),
         ForeignKeyConstraint(["tenant_id", "order_id"], ["pos_orders.tenant_id", "pos_orders.id"], ondelete="CASCADE"),
-        ForeignKeyConstraint(["tenant_id", "rule_id"], ["shipping_rules.tenant_id", "shipping_rules.id"], ondelete="SET NULL"),
+        ForeignKeyConstraint(["tenant_id", "rule_id"], ["shipping_rules.tenant_id", "shipping_rules.id"]),
         ForeignKeyConstraint(["tenant_id", "label_id"], ["labels.tenant_id", "labels.id"]),
         Index("ix_shipping_rule_bookings_due", "next_attempt_at", postgresql_where=text("status = 'queued'")),
     )

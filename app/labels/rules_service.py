@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +25,8 @@ from app.core.db.base import new_id, utcnow
 from app.events import hooks as event_hooks
 from app.events.models import IntegrationEvent
 from app.integrations import credentials
+from app.integrations import hooks as integration_hooks
+from app.integrations.models import Integration
 from app.labels.errors import ShippingRuleLimit, ShippingRuleNotFound
 from app.labels.rules_models import ShippingRule, ShippingRuleBooking
 from app.pos import connections
@@ -97,8 +100,24 @@ async def _check_refs(*, session: AsyncSession, tenant_id: uuid.UUID, fields: di
             raise UnknownConnection("connection_id names no POS connection of this tenant (GET /v1/pos/connections).")
 
 
+async def _make_room(
+    *, session: AsyncSession, tenant_id: uuid.UUID, position: int, moving: uuid.UUID | None = None
+) -> None:
+    """Shift the rules at `position` and after one down, so a rule put there goes before them."""
+    stmt = (
+        sql_update(ShippingRule)
+        .where(ShippingRule.tenant_id == tenant_id, ShippingRule.position >= position)
+        .values(position=ShippingRule.position + 1)
+        .execution_options(synchronize_session="fetch")
+    )
+    if moving is not None:
+        stmt = stmt.where(ShippingRule.id != moving)
+    await session.execute(stmt)
+
+
 async def create(*, session: AsyncSession, tenant_id: uuid.UUID, fields: dict[str, Any]) -> ShippingRule:
-    """Store a rule from ShippingRuleCreate `fields`; `position` defaults to after the last rule.
+    """Store a rule from ShippingRuleCreate `fields`; `position` defaults to after the last rule (a rule put at a
+    taken position goes before the rules there).
 
     Raises 422 `unsupported-carrier`, `connection-not-found`; 409 `shipping-rule-limit` past MAX_RULES.
     """
@@ -112,6 +131,8 @@ async def create(*, session: AsyncSession, tenant_id: uuid.UUID, fields: dict[st
         raise ShippingRuleLimit(f"A tenant has at most {MAX_RULES} shipping rules.")
     now = utcnow()
     values = {key: value for key, value in fields.items() if value is not None}
+    if "position" in values:
+        await _make_room(session=session, tenant_id=tenant_id, position=values["position"])
     values.setdefault("position", (last + 1) if last is not None else 0)
     values.setdefault("label_format", "pdf")
     rule = ShippingRule(tenant_id=tenant_id, id=new_id(), created_at=now, updated_at=now, **values)
@@ -133,6 +154,8 @@ async def update(*, session: AsyncSession, rule: ShippingRule, changes: dict[str
     """Apply ShippingRuleUpdate `changes` (fields sent; null clears a condition, never a required field)."""
     await _check_refs(session=session, tenant_id=rule.tenant_id, fields=changes)
     required = {"name", "carrier", "service", "label_format", "position", "enabled", "use_pickup_point"}
+    if changes.get("position") is not None and changes["position"] != rule.position:
+        await _make_room(session=session, tenant_id=rule.tenant_id, position=changes["position"], moving=rule.id)
     for name, value in changes.items():
         if value is None and name in required:
             continue
@@ -143,8 +166,27 @@ async def update(*, session: AsyncSession, rule: ShippingRule, changes: dict[str
 
 
 async def remove(*, session: AsyncSession, rule: ShippingRule) -> None:
-    """Delete the rule (bookings it queued keep going, with `rule_id` null)."""
+    """Delete the rule; the bookings it queued keep their label or error, with `rule_id` null (a queued one fails)."""
+    await session.execute(
+        sql_update(ShippingRuleBooking)
+        .where(ShippingRuleBooking.tenant_id == rule.tenant_id, ShippingRuleBooking.rule_id == rule.id)
+        .values(rule_id=None)
+        .execution_options(synchronize_session=False)
+    )
     await session.execute(delete(ShippingRule).where(ShippingRule.tenant_id == rule.tenant_id, ShippingRule.id == rule.id))
+
+
+async def detach_integration(session: AsyncSession, integration: Integration) -> None:
+    """Before `integration` is deleted: rules booking through it fall back to the tenant's only one of the carrier.
+
+    An app.integrations.hooks before-delete hook (`register_hooks`).
+    """
+    await session.execute(
+        sql_update(ShippingRule)
+        .where(ShippingRule.tenant_id == integration.tenant_id, ShippingRule.integration_id == integration.id)
+        .values(integration_id=None, updated_at=func.now())
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def booking_of(*, session: AsyncSession, tenant_id: uuid.UUID, order_id: uuid.UUID) -> ShippingRuleBooking | None:
@@ -187,5 +229,7 @@ async def queue_for_order(session: AsyncSession, event: IntegrationEvent) -> Non
 
 
 def register_hooks() -> None:
-    """Queue rule bookings from POS order events (idempotent; called at start-up by app.wiring)."""
+    """Queue rule bookings from POS order events, detach rules from deleted integrations (idempotent; called at
+    start-up by app.wiring)."""
     event_hooks.register(queue_for_order)
+    integration_hooks.register_before_delete(detach_integration)

@@ -92,7 +92,7 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id', 'connection_id'], ['pos_connections.tenant_id', 'pos_connections.id'], name=op.f('fk_shipping_rules_tenant_id_connection_id_pos_connections')),
-    sa.ForeignKeyConstraint(['tenant_id', 'integration_id'], ['integrations.tenant_id', 'integrations.id'], name=op.f('fk_shipping_rules_tenant_id_integration_id_integrations'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['tenant_id', 'integration_id'], ['integrations.tenant_id', 'integrations.id'], name=op.f('fk_shipping_rules_tenant_id_integration_id_integrations')),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_shipping_rules_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_shipping_rules'))
     )
@@ -128,7 +128,7 @@ def upgrade() -> None:
     sa.CheckConstraint("status IN ('queued', 'booked', 'failed')", name=op.f('ck_shipping_rule_bookings_status')),
     sa.ForeignKeyConstraint(['tenant_id', 'label_id'], ['labels.tenant_id', 'labels.id'], name=op.f('fk_shipping_rule_bookings_tenant_id_label_id_labels')),
     sa.ForeignKeyConstraint(['tenant_id', 'order_id'], ['pos_orders.tenant_id', 'pos_orders.id'], name=op.f('fk_shipping_rule_bookings_tenant_id_order_id_pos_orders'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['tenant_id', 'rule_id'], ['shipping_rules.tenant_id', 'shipping_rules.id'], name=op.f('fk_shipping_rule_bookings_tenant_id_rule_id_shipping_rules'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['tenant_id', 'rule_id'], ['shipping_rules.tenant_id', 'shipping_rules.id'], name=op.f('fk_shipping_rule_bookings_tenant_id_rule_id_shipping_rules')),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_shipping_rule_bookings_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_shipping_rule_bookings')),
     sa.UniqueConstraint('tenant_id', 'order_id', name=op.f('uq_shipping_rule_bookings_tenant_id_order_id'))
