@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request, Response
 
 from app.api.deps import AppSettings, Cipher, TenantAdmin, TenantSession
-from app.api.errors import PIPELINE_PROBLEMS
+from app.api.errors import PIPELINE_PROBLEMS, RateLimited
 from app.api.ratelimit import enforce as ratelimit
 from app.api.routing import PipelineRouter
 from app.carriers.deps import Http
@@ -202,6 +202,7 @@ def _cipher(settings: AppSettings) -> CredentialsCipher | None:
     response_model=PushAck,
     summary="Receive a shop platform's order push",
     responses=problem_responses(
+        RateLimited,
         ConnectionNotFound,
         PushSignatureInvalid,
         PushPayloadInvalid,
