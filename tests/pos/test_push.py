@@ -136,3 +136,40 @@ async def test_a_rotated_secret_keeps_the_old_one_during_the_overlap_only(client
     events = (await client.get("/v1/events?type=pos.connection.updated", headers=acme.headers())).json()["data"]
     assert [e["data"]["changed"] for e in events] == [["signing_secret"], ["signing_secret"]]
     assert "newest" not in json.dumps(events) and "new-secret" not in json.dumps(events)
+
+
+async def test_a_square_event_without_a_fetchable_order_is_502_and_stores_nothing(client, make_tenant, owner_db):
+    acme = await make_tenant("acme")
+    no_token = await connect(client, acme, "square", name="no token")
+    body = shared_sample("pos-samples", "square", "order.updated.event.json").read_bytes()
+    headers = square_headers("square-secret-value", no_token["webhook_url"], body)
+    refused = await client.post(f"/v1/pos/webhooks/{no_token['id']}", content=body, headers=headers)
+    assert refused.status_code == 502 and refused.json()["type"].endswith("/platform-unavailable")
+
+    shop = await connect(client, acme, "square", access_token="sq-token")
+    headers = square_headers("square-secret-value", shop["webhook_url"], body)
+    with respx.mock() as square:
+        square.get(SQUARE_ORDER).respond(401, json={"errors": [{"category": "AUTHENTICATION_ERROR", "code": "UNAUTHORIZED"}]})
+        down = await client.post(f"/v1/pos/webhooks/{shop['id']}", content=body, headers=headers)
+    assert down.status_code == 502
+    assert await _stored(owner_db) == (0, 0)  # Square retries the event later
+
+
+async def test_a_square_cancellation_is_a_newer_version(client, make_tenant):
+    acme = await make_tenant("acme")
+    shop = await connect(client, acme, "square", access_token="sq-token")
+    order = json.loads(shared_sample("pos-samples", "square", "retrieve-order.response.json").read_bytes())
+    event = json.loads(shared_sample("pos-samples", "square", "order.updated.event.json").read_bytes())
+    url = f"/v1/pos/webhooks/{shop['id']}"
+    with respx.mock() as square:
+        route = square.get(SQUARE_ORDER).respond(200, json=order)
+        body = json.dumps(event).encode()
+        first = await client.post(url, content=body, headers=square_headers("square-secret-value", shop["webhook_url"], body))
+        assert first.json()["result"] == "created"
+        route.respond(200, json={"order": {**order["order"], "state": "CANCELED", "version": 2}})
+        event["event_id"] = "another-event"
+        body = json.dumps(event).encode()
+        second = await client.post(url, content=body, headers=square_headers("square-secret-value", shop["webhook_url"], body))
+    assert second.json()["result"] == "updated"
+    [cancelled] = (await client.get("/v1/events?type=pos.order.cancelled", headers=acme.headers())).json()["data"]
+    assert cancelled["data"]["order_id"] == first.json()["order_id"]
