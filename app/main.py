@@ -28,6 +28,8 @@ from app.integrations.router import router as integrations_router
 from app.labels.batch_router import router as label_batches_router
 from app.labels.router import router as labels_router
 from app.locations.router import addresses_router, service_points_router
+from app.labels.rules_router import router as shipping_rules_router
+from app.pos.connection_router import router as pos_connections_router
 from app.pos.router import router as pos_router
 from app.privacy.router import router as privacy_router
 from app.shipments.inbound_router import operator_router as inbound_webhooks_router
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_router,
         audit_router,
         privacy_router,
+        pos_connections_router,
         pos_router,
         events_router,
         carriers_router,
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         shipments_router,
         labels_router,
         label_batches_router,
+        shipping_rules_router,
         service_points_router,
         addresses_router,
         plans_router,

@@ -10,7 +10,8 @@ from app.idempotency.models import IdempotencyKey
 from app.integrations.models import Integration
 from app.labels.batch_models import LabelBatch, LabelBatchItem
 from app.labels.models import Label, LabelDocument
-from app.pos.models import PosOrder
+from app.labels.rules_models import ShippingRule, ShippingRuleBooking
+from app.pos.models import PosConnection, PosOrder, PosOrderRevision, PosPushDelivery
 from app.privacy.models import RetentionSettings
 from app.shipments.inbound_models import InboundWebhook, UnmatchedTrackingUpdate
 from app.shipments.models import Shipment, TrackingEvent
@@ -36,9 +37,14 @@ __all__ = [
     "PlanOverride",
     "PlatformApiKey",
     "PlatformAuditEntry",
+    "PosConnection",
     "PosOrder",
+    "PosOrderRevision",
+    "PosPushDelivery",
     "RetentionSettings",
     "Shipment",
+    "ShippingRule",
+    "ShippingRuleBooking",
     "StripeEvent",
     "Tenant",
     "TenantSubscription",

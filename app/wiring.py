@@ -15,6 +15,7 @@ import app.models  # noqa: F401  (complete Base.metadata, see above)
 from app.api import support
 from app.audit import service as audit
 from app.integrations import service as integrations
+from app.labels import rules_service as shipping_rules
 from app.labels import service as labels
 from app.shipments import service as shipments
 from app.webhooks import fanout
@@ -24,10 +25,12 @@ from app.webhooks import service as webhooks
 def install_hooks() -> None:
     """Register every cross-package hook: the webhook outbox (app.events.hooks), shipments
     and labels detaching from a deleted integration (app.integrations.hooks), the usage counters
-    billing shows (app.billing.usage: carriers, webhook endpoints) and the audit of support access (app.api.support)."""
+    billing shows (app.billing.usage: carriers, webhook endpoints), the audit of support access (app.api.support);
+    shipments flagged and rule bookings queued from POS order events."""
     fanout.register()
     shipments.register_hooks()
     labels.register_hooks()
+    shipping_rules.register_hooks()
     integrations.register_usage()
     webhooks.register_usage()
     support.AUDIT_HOOKS.register(audit.record_support_access)

@@ -1,6 +1,6 @@
 """The worker process (`courier-hub worker`): everything that happens after a request commits.
 
-Four loops share one process and one database pool (application role, RLS
+Five loops share one process and one database pool (application role, RLS
 applies; every unit of work is its own tenant-scoped transaction):
 
 * webhook deliveries (app.webhooks.delivery.DeliverySender): up to
@@ -9,6 +9,8 @@ applies; every unit of work is its own tenant-scoped transaction):
   whose `next_track_at` is due, batched per carrier;
 * label batches (app.labels.batch_worker.BatchBooker): queued batch items
   booked exactly once, LABEL_BATCH_CONCURRENCY_PER_CARRIER per carrier;
+* shipping rules (app.labels.rules_worker.RuleBooker): the label of each
+  ready-to-ship order a rule matched, booked exactly once per order;
 * maintenance every WORKER_MAINTENANCE_INTERVAL_SECONDS: expired
   Idempotency-Keys and old delivery attempts are purged, lapsed billing
   grace periods (and plan overrides) settled, deleted tenants erased
@@ -140,8 +142,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, tracking: bool 
     sender = DeliverySender(db=db, settings=settings, cipher=cipher, client=client)
     from app.labels.batch_worker import BatchBooker
 
+    from app.labels.rules_worker import RuleBooker
+
     booker = BatchBooker(db=db, settings=settings, cipher=cipher, http=http)
-    loops = [sender.run(stop), booker.run(stop)]
+    rule_booker = RuleBooker(db=db, settings=settings, cipher=cipher, http=http)
+    loops = [sender.run(stop), booker.run(stop), rule_booker.run(stop)]
     if tracking:
         loops.append(_tracking_loop(db=db, settings=settings, http=http, stop=stop))
     if maintenance:

@@ -52,6 +52,17 @@ class RateLimited(Problem):
     title = "Too Many Requests"
 
 
-PIPELINE_PROBLEMS: tuple[type[Problem], ...] = (Unauthorized, Forbidden, TenantSuspended, RateLimited, ValidationFailed)
+class UnknownParameter(Problem):
+    """A GET request names a query parameter the endpoint does not know (a list filter is never silently ignored);
+    members `unknown` (the names sent) and `known` (the endpoint's parameters)."""
+
+    status = 400
+    type_ = "unknown-parameter"
+    title = "Unknown query parameter"
+
+
+PIPELINE_PROBLEMS: tuple[type[Problem], ...] = (
+    Unauthorized, Forbidden, TenantSuspended, RateLimited, ValidationFailed, UnknownParameter
+)
 """What every authenticated route may answer before (or besides) its own problems."""
 

@@ -6,11 +6,13 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from app.api.content_type import reads_json_body, require_json_content_type
+from app.api.errors import UnknownParameter
 from app.core import jsonio
 from app.core.problems import PayloadTooDeep
 
@@ -26,15 +28,41 @@ class OrjsonRequest(Request):
         return self._json
 
 
+def declared_query_names(route: APIRoute) -> frozenset[str]:
+    """The query parameter names a route (its dependencies included) declares, by their aliases."""
+    names: set[str] = set()
+    pending: list[Dependant] = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        names.update(param.alias for param in dependant.query_params)
+        pending.extend(dependant.dependencies)
+    return frozenset(names)
+
+
+def reject_unknown_query(request: Request, known: frozenset[str]) -> None:
+    """400 `unknown-parameter` naming every query parameter of `request` outside `known` (never silently ignored)."""
+    unknown = sorted({name for name in request.query_params if name not in known})
+    if unknown:
+        raise UnknownParameter(
+            f"Unknown query parameter(s): {', '.join(unknown)}. Known: {', '.join(sorted(known)) or 'none'}.",
+            unknown=unknown,
+            known=sorted(known),
+        )
+
+
 class PipelineRoute(APIRoute):
-    """The route class of every router: requests parsed with orjson (`OrjsonRequest`)."""
+    """The route class of every router: requests parsed with orjson (`OrjsonRequest`); on GET routes an
+    undeclared query parameter is 400 `unknown-parameter` (list filters are never silently ignored)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """FastAPI's handler, given an `OrjsonRequest` over the same ASGI scope."""
         handler = super().get_route_handler()
         json_only = reads_json_body(self)
+        strict_query = declared_query_names(self) if "GET" in self.methods else None
 
         async def route_handler(request: Request) -> Response:
+            if strict_query is not None:
+                reject_unknown_query(request, strict_query)
             if json_only:
                 require_json_content_type(request)  # 415 unsupported-media-type
             try:

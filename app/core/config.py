@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     ups_base_url: str | None = None
     postnord_base_url: str | None = None
     bring_base_url: str | None = None
+    square_base_url: str | None = Field(
+        default=None, description="Square API origin for RetrieveOrder; default by the connection's environment."
+    )
     carrier_connect_timeout_seconds: float = 5.0
     carrier_read_timeout_seconds: float = 20.0
     carrier_max_retries: int = 3

@@ -54,3 +54,15 @@ class LabelOutcomeUnknown(Problem):
     status = 502
     type_ = "label-outcome-unknown"
     title = "Label outcome unknown"
+
+
+class ShippingRuleNotFound(NotFound):
+    """The shipping rule id in the path names no rule of this tenant."""
+
+
+class ShippingRuleLimit(Problem):
+    """The tenant already has the most shipping rules allowed (app.labels.rules_service.MAX_RULES)."""
+
+    status = 409
+    type_ = "shipping-rule-limit"
+    title = "Too many shipping rules"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Annotated
 
 from babel.numbers import get_currency_precision
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -72,6 +73,7 @@ class LineItem(BaseModel):
     quantity: int = Field(ge=1, le=1_000_000, description="Units ordered; at least 1.")
     unit_price: int = Field(ge=0, le=MAX_MINOR_UNITS, description="Minor units; never negative.")
     total: int = Field(ge=0, le=MAX_MINOR_UNITS, description="Minor units, after line discounts; never negative.")
+    grams: int | None = Field(default=None, ge=0, le=10**9, description="Weight of one unit in grams, where the platform gives it.")
 
 
 class CanonicalOrder(BaseModel):
@@ -98,6 +100,19 @@ class CanonicalOrder(BaseModel):
     total: int = Field(ge=0, le=MAX_MINOR_UNITS, description="Minor units; never negative.")
     financial_status: str | None = Field(default=None, max_length=50)
     test: bool = False
+    status: str | None = Field(default=None, max_length=50, description="The platform's order status, as it names it.")
+    cancelled: bool = Field(default=False, description="The platform says the order is cancelled.")
+    ready_to_ship: bool = Field(default=False, description="Paid and ready to ship (shipping rules book only these).")
+    source_updated_at: datetime | None = Field(
+        default=None, description="When the platform last changed the order: an update applies only when newer."
+    )
+    source_version: int | None = Field(
+        default=None, ge=0, le=2**62, description="The platform's order version (Square): compared before `source_updated_at`."
+    )
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=100)
+    pickup_point_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="The carrier pickup point the buyer chose, if any."
+    )
 
     @field_validator("external_id", mode="before")
     @classmethod
@@ -120,15 +135,22 @@ class CanonicalOrder(BaseModel):
     def _currency(cls, value: str) -> str:
         return _upper_currency(value)
 
-    @field_validator("placed_at")
+    @field_validator("placed_at", "source_updated_at")
     @classmethod
     def _placed_at_in_range(cls, value: datetime | None) -> datetime | None:
         # PostgreSQL stores any year from 4713 BC, but Python's datetime (what the
         # driver sends) has none before year 1 in UTC: keep to plausible order dates.
         # The 1900 floor also keeps 0001-01-01T00:00:00+14:00 out: year 1 locally, before year 1 in UTC.
         if value is not None and not 1900 <= value.year <= 9998:
-            raise ValueError("placed_at must be between the years 1900 and 9998")
+            raise ValueError("timestamps must be between the years 1900 and 9998")
         return value
+
+
+    def total_weight_grams(self) -> int | None:
+        """Sum of line grams x quantity, or None when any line has no weight (or there are no lines)."""
+        if not self.line_items or any(item.grams is None for item in self.line_items):
+            return None
+        return sum((item.grams or 0) * item.quantity for item in self.line_items)
 
 
 def to_minor_units(amount: str | int | Decimal, currency: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import Depends, Query, Request, Response
@@ -14,10 +15,10 @@ from app.core.pagination import Page, PageParams, make_page, page_params
 from app.core.problems import InvalidCursor, MalformedJson, PayloadTooDeep, problem_responses
 from app.idempotency.errors import IDEMPOTENCY_PROBLEMS
 from app.idempotency.service import IdempotentRequest
-from app.pos import service
+from app.pos import connections, service
 from app.pos.canonical import PayloadError
 from app.pos.errors import InvalidOrderPayload, OrderNotFound, UnknownPosSource
-from app.pos.schemas import IngestResult, OrderDetail, OrderOut
+from app.pos.schemas import IngestResult, OrderDetail, OrderOut, RevisionOut
 from app.pos.sources import UnknownSource, get_mapper
 
 router = PipelineRouter(prefix="/v1/pos", tags=["pos"])
@@ -52,7 +53,11 @@ async def ingest_order(
     Requires `Idempotency-Key` (400 without). Same key + same body: the first
     response again with `Idempotent-Replayed: true`; same key + other body:
     422; same key still running: 409 + `Retry-After`. Independently, an order
-    already stored for (source, external id) answers 200 `result: existing`.
+    already stored for (source, external id) answers 200: `result: updated`
+    when the platform says this state is newer (Shopify `updated_at`,
+    WooCommerce `date_modified_gmt`, Square `version`), else `existing`
+    (nothing changed). API-key ingests go through the source's implicit
+    default connection.
     Errors: 404 unknown source (lists known ones), 400 malformed JSON, 422 a
     payload the source's mapper cannot read.
     """
@@ -66,16 +71,20 @@ async def ingest_order(
         order = mapper(payload, headers)
     except PayloadError as exc:
         raise InvalidOrderPayload(str(exc), source=source) from exc
-    row, created = await service.ingest(
+    connection_id = await connections.default_connection_id(
+        session=idempotent_request.session, tenant_id=idempotent_request.tenant_id, source=source
+    )
+    row, outcome = await service.ingest(
         session=idempotent_request.session,
         tenant_id=idempotent_request.tenant_id,
+        connection_id=connection_id,
         source=source,
         order=order,
         raw_payload=payload,
         raw_json=idempotent_request.json_text(),
     )
-    result = IngestResult(result="created" if created else "existing", order=OrderOut.model_validate(row))
-    return await idempotent_request.respond(201 if created else 200, result)
+    result = IngestResult(result=outcome, order=OrderOut.model_validate(row))
+    return await idempotent_request.respond(201 if outcome == "created" else 200, result)
 
 
 @router.get(
@@ -86,10 +95,32 @@ async def list_orders(
     session: TenantSession,
     params: Annotated[PageParams, Depends(page_params)],
     source: Annotated[str | None, Query(max_length=50, description="Only orders from this source.")] = None,
+    external_id: Annotated[str | None, Query(min_length=1, max_length=200, description="The platform's order id.")] = None,
+    order_number: Annotated[str | None, Query(min_length=1, max_length=100, description="E.g. `#1001`.")] = None,
+    connection_id: Annotated[uuid.UUID | None, Query(description="Only orders of this connection.")] = None,
+    placed_after: Annotated[datetime | None, Query(description="Placed at or after (ISO 8601 with offset).")] = None,
+    placed_before: Annotated[datetime | None, Query(description="Placed before (ISO 8601 with offset).")] = None,
 ) -> dict:
-    """The tenant's orders, newest first, cursor-paginated; `?source=` filters by source."""
-    rows = await service.list_page(session=session, tenant_id=principal.tenant_id, params=params, source=source)
+    """The tenant's orders, newest first, cursor-paginated, filtered by every parameter given (AND).
+
+    An unknown query parameter is 400 `unknown-parameter`; a time without an offset is read as UTC.
+    """
+    rows = await service.list_page(
+        session=session,
+        tenant_id=principal.tenant_id,
+        params=params,
+        source=source,
+        external_id=external_id,
+        order_number=order_number,
+        connection_id=connection_id,
+        placed_after=_aware(placed_after),
+        placed_before=_aware(placed_before),
+    )
     return make_page(rows, params, convert=OrderOut.model_validate)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
 
 
 @router.get(
@@ -99,8 +130,11 @@ async def list_orders(
     responses=problem_responses(PIPELINE_PROBLEMS, OrderNotFound),
 )
 async def get_order(order_id: uuid.UUID, principal: TenantMember, session: TenantSession) -> OrderDetail:
-    """One order with its raw payload; 404 if the tenant has none with this id."""
+    """One order with its raw payload (of its current revision), `revision_count` and `current_revision`; 404 if unknown."""
     row = await service.get(session=session, tenant_id=principal.tenant_id, order_id=order_id)
     if row is None:
         raise OrderNotFound("No such order.")
-    return OrderDetail.model_validate(row)
+    revision = await service.current_revision(session=session, tenant_id=principal.tenant_id, order_id=order_id)
+    detail = OrderDetail.model_validate(row)
+    detail.current_revision = RevisionOut.model_validate(revision) if revision is not None else None
+    return detail

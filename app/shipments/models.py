@@ -56,6 +56,8 @@ class Shipment(TenantMixin, Base):
     last_status_change_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     next_track_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """When the worker refreshes it next (NULL: final status, or no change for TRACKING_REFRESH_STOP_AFTER_SECONDS)."""
+    order_cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Set when the POS order it ships was cancelled after the label was booked (the label is not voided)."""
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)
 
 

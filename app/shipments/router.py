@@ -126,14 +126,23 @@ async def list_shipments(
     params: Annotated[PageParams, Depends(page_params)],
     carrier: Annotated[str | None, Query(max_length=50, description="Only this carrier's shipments.")] = None,
     status: Annotated[TrackingStatus | None, Query(description="Only shipments currently in this status.")] = None,
+    tracking_number: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Only this number (spaces ignored, any case).")
+    ] = None,
+    order_id: Annotated[uuid.UUID | None, Query(description="Only shipments of this POS order.")] = None,
 ) -> dict:
-    """The tenant's shipments, newest first, cursor-paginated (without events: GET one for those)."""
+    """The tenant's shipments, newest first, cursor-paginated (without events: GET one for those).
+
+    Filters combine (AND); an unknown query parameter is 400 `unknown-parameter`.
+    """
     rows = await service.list_page(
         session=session,
         tenant_id=principal.tenant,
         params=params,
         carrier=carrier,
         status=status.value if status else None,
+        tracking_number=tracking_number,
+        order_id=order_id,
     )
     return make_page(rows, params, convert=ShipmentOut.model_validate)
 

@@ -97,6 +97,10 @@ class ShipmentOut(BaseModel):
     next_track_at: datetime | None = Field(
         description="When the worker refreshes it next; null once final or unchanged for TRACKING_REFRESH_STOP_AFTER_SECONDS."
     )
+    order_cancelled_at: datetime | None = Field(
+        default=None,
+        description="Flag: its POS order was cancelled after booking (the label is not voided automatically).",
+    )
     created_at: datetime
     updated_at: datetime
 

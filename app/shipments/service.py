@@ -27,7 +27,9 @@ from app.core.db.base import new_id, utcnow
 from app.core.pagination import PageParams, paginate_query
 from app.carriers import types as courier_types
 from app.carriers.types import FINAL_STATUSES, TrackingResult, TrackingStatus
+from app.events import hooks as event_hooks
 from app.events import service as events
+from app.events.models import IntegrationEvent
 from app.integrations import credentials
 from app.integrations import hooks as integration_hooks
 from app.integrations import service as integrations
@@ -271,8 +273,8 @@ async def list_page(
     tracking_number: str | None = None,
     order_id: uuid.UUID | None = None,
 ) -> list[Shipment]:
-    """The shipments of `tenant_id`, newest first (`limit + 1` rows), optionally of one carrier, in one status
-    with one tracking number (normalized as at registration: upper-cased, spaces removed) and/or of one order."""
+    """The shipments of `tenant_id`, newest first (`limit + 1` rows), filtered by carrier, status, tracking number
+    (compared compacted and upper-cased, as stored) and order, each when given."""
     stmt = select(Shipment).where(Shipment.tenant_id == tenant_id)
     if carrier:
         stmt = stmt.where(Shipment.carrier == carrier)
@@ -280,7 +282,7 @@ async def list_page(
         stmt = stmt.where(Shipment.status == status)
     if tracking_number:
         stmt = stmt.where(Shipment.tracking_number == "".join(tracking_number.split()).upper())
-    if order_id:
+    if order_id is not None:
         stmt = stmt.where(Shipment.order_id == order_id)
     return list((await session.execute(paginate_query(stmt, Shipment.id, params))).scalars())
 
@@ -460,6 +462,31 @@ async def detach_integration(session: AsyncSession, integration: Integration) ->
     )
 
 
+ORDER_CANCELLED = "pos.order.cancelled"
+"""The POS event (app.pos.service) after which the order's shipments are flagged."""
+
+
+async def flag_cancelled_order(session: AsyncSession, event: IntegrationEvent) -> None:
+    """On `pos.order.cancelled`: set `order_cancelled_at` on the order's shipments (their labels stay booked).
+
+    An app.events.hooks hook, in the event's transaction.
+    """
+    if event.type != ORDER_CANCELLED:
+        return
+    await session.execute(
+        sql_update(Shipment)
+        .where(
+            Shipment.tenant_id == event.tenant_id,
+            Shipment.order_id == uuid.UUID(event.data["order_id"]),
+            Shipment.order_cancelled_at.is_(None),
+        )
+        .values(order_cancelled_at=func.now(), updated_at=func.now())
+        .execution_options(synchronize_session=False)
+    )
+
+
 def register_hooks() -> None:
-    """Let shipments detach from an integration being deleted (idempotent; called at start-up by app.wiring)."""
+    """Let shipments detach from an integration being deleted, and be flagged when their POS order is cancelled
+    (idempotent; called at start-up by app.wiring)."""
     integration_hooks.register_before_delete(detach_integration)
+    event_hooks.register(flag_cancelled_order)

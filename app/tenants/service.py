@@ -111,3 +111,12 @@ async def update(
         changed=changed, request=request, tenant_id=tenant.id,
     )
     return tenant
+
+
+async def shipper_address(*, session: AsyncSession, tenant_id: uuid.UUID) -> dict[str, Any] | None:
+    """The tenant's `shipper_address` (the labels API's `shipper` Address as JSON), or None when unset.
+
+    Set with `PATCH /v1/tenants/{id}`; shipping rules book from it.
+    """
+    stmt = select(Tenant.shipper_address).where(Tenant.id == tenant_id)
+    return (await session.execute(stmt)).scalar_one_or_none()

@@ -20,6 +20,9 @@ SET LOCAL, the fan-out insert) bypass the listener; they filter by tenant too.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import re
 import uuid
@@ -235,6 +238,26 @@ async def _drive_api(client: httpx.AsyncClient, app: Any, tenant: Any) -> None:
     _ok(await client.get(f"/v1/pos/orders?limit=1&cursor={page['next_cursor']}&source=generic", headers=merchant))
     _ok(await client.get(f"/v1/pos/orders/{orders[0]['id']}", headers=merchant))
     assert (await client.get(f"/v1/pos/orders/{uuid.uuid4()}", headers=merchant)).status_code == 404
+
+    # POS connections, a signed push (and its replay), shipping rules queueing a booking, evaluate
+    shop = _ok(await client.post("/v1/pos/connections", json={"source": "shopify", "name": "shop", "signing_secret": "s3cret"},
+                                 headers=admin), 201)
+    _ok(await client.patch(f"/v1/pos/connections/{shop['id']}", json={"shop_domain": "acme.myshopify.com"}, headers=admin))
+    _ok(await client.get("/v1/pos/connections?source=shopify", headers=admin))
+    rule = _ok(await client.post("/v1/shipping-rules", json={"name": "all", "carrier": "fedex", "service": "FEDEX_GROUND",
+                                                             "position": 0}, headers=admin), 201)
+    _ok(await client.patch(f"/v1/shipping-rules/{rule['id']}", json={"position": 0, "countries": ["US"]}, headers=admin))
+    _ok(await client.get("/v1/shipping-rules", headers=admin))
+    shop_order = json.loads(shared_sample("pos-samples", "shopify", "order.rest-resource.json").read_bytes())["order"]
+    shop_body = json.dumps({**shop_order, "financial_status": "paid"}).encode()
+    shop_sig = base64.b64encode(hmac.new(b"s3cret", shop_body, hashlib.sha256).digest()).decode()
+    for _ in range(2):
+        _ok(await client.post(f"/v1/pos/webhooks/{shop['id']}", content=shop_body, headers={
+            "Content-Type": "application/json", "X-Shopify-Hmac-Sha256": shop_sig, "X-Shopify-Webhook-Id": "w-1",
+            "X-Shopify-Topic": "orders/paid"}))
+    pushed = _ok(await client.get(f"/v1/pos/orders?connection_id={shop['id']}", headers=merchant))["data"][0]
+    assert _ok(await client.post("/v1/shipping-rules/evaluate", json={"order_id": pushed["id"]}, headers=merchant))["booking"]
+    _ok(await client.post(f"/v1/pos/connections/{shop['id']}/rotate-secret", json={"signing_secret": "n3w"}, headers=admin))
 
     # integrations: create (DHL, FedEx: credentials validate offline), list, get, patch, rotate, test, delete
     dhl = _ok(await client.post("/v1/integrations", json={"carrier": "dhl", "credentials": DHL_CREDENTIALS}, headers={**admin, **key()}), 201)

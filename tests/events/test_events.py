@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from app.events import service as events
 from app.pos import service as pos
+from app.pos.connections import default_connection_id
 from app.pos.canonical import CanonicalOrder
 
 
@@ -74,8 +75,11 @@ async def test_no_event_without_its_state_change(make_tenant, app_db, client):
 
     with pytest.raises(Boom):
         async with app_db.transaction(tenant.id) as session:
-            _, created = await pos.ingest(session=session, tenant_id=tenant.id, source="generic", order=order, raw_payload={})
-            assert created
+            connection_id = await default_connection_id(session=session, tenant_id=tenant.id, source="generic")
+            _, outcome = await pos.ingest(
+                session=session, tenant_id=tenant.id, connection_id=connection_id, source="generic", order=order, raw_payload={}
+            )
+            assert outcome == "created"
             raise Boom  # the order write fails after the event was written: both roll back
     async with app_db.transaction(tenant.id) as session:
         assert (await session.execute(text("SELECT count(*) FROM integration_events"))).scalar_one() == 0

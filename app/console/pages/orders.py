@@ -50,7 +50,8 @@ async def list_orders(
     """Newest first, 25 a page; `q` searches the external id (exact or prefix), `source` filters."""
     params = page_params(cursor)
     rows = await orders.list_page(
-        session=session, tenant_id=user.principal.tenant, params=params, source=source or None, external_id=(q or "").strip() or None
+        session=session, tenant_id=user.principal.tenant, params=params, source=source or None,
+        external_id_prefix=(q or "").strip() or None,
     )
     return render(
         request, "orders.html", user, active="orders", title="Orders", rows=rows[: params.limit],

@@ -68,7 +68,22 @@ def _line_item(raw: Any, index: int, currency: str) -> dict[str, Any]:
         "quantity": qty,
         "unit_price": unit_price,
         "total": unit_price * qty - discount,
+        "grams": _grams(item.get("grams"), f"{field}.grams"),
     }
+
+
+def _grams(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PayloadError(f"{field} must be a non-negative integer, got {shown(value)}")
+    return value
+
+
+def _tags(value: Any) -> list[str]:
+    # Shopify sends tags as one comma-separated string ("tag1, tag2").
+    raw = text(value, "shopify: tags")
+    return [tag.strip() for tag in raw.split(",") if tag.strip()] if raw else []
 
 
 def _address(raw: Any, email: str | None) -> dict[str, Any] | None:
@@ -130,8 +145,12 @@ def map_order(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
     price x quantity - discount allocations (excl. tax unless `taxes_included`).
     Customer email is the order's `email`/`contact_email` (the address
     Shopify notifies), falling back to `customer.email`. `test` and
-    `financial_status` are copied. `headers` is unused (the router verifies
-    X-Shopify-Hmac-Sha256). Raises PayloadError for a non-object body, missing
+    `financial_status` are copied. source_updated_at = `updated_at`; cancelled when
+    `cancelled_at` is set or the push's `X-Shopify-Topic` is `orders/cancelled`;
+    ready_to_ship when `financial_status` is `paid` and not cancelled; tags
+    from the comma-separated `tags`; line grams from `grams`. Signatures are
+    checked before any mapper runs (app.pos.verify, platform pushes only).
+    Raises PayloadError for a non-object body, missing
     `id`/`currency`, or any malformed field.
     """
     order = _unwrap(payload)
@@ -143,6 +162,10 @@ def map_order(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
     test = order.get("test", False)
     if not isinstance(test, bool):
         raise PayloadError(f"shopify: test must be true or false, got {shown(test)}")
+    financial_status = text(order.get("financial_status"), "shopify: financial_status")
+    cancelled = timestamp(order.get("cancelled_at"), "shopify: cancelled_at") is not None or (
+        (headers.get("x-shopify-topic") or "").strip() == "orders/cancelled"
+    )
     return build_order(
         SOURCE,
         external_id=external_id,
@@ -162,6 +185,11 @@ def map_order(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
         tax_total=optional_money(order.get("total_tax"), currency, "shopify: total_tax"),
         discount_total=optional_money(order.get("total_discounts"), currency, "shopify: total_discounts"),
         total=money(order.get("total_price"), currency, "shopify: total_price"),
-        financial_status=text(order.get("financial_status"), "shopify: financial_status"),
+        financial_status=financial_status,
         test=test,
+        status="cancelled" if cancelled else text(order.get("fulfillment_status"), "shopify: fulfillment_status") or "open",
+        cancelled=cancelled,
+        ready_to_ship=financial_status == "paid" and not cancelled,
+        source_updated_at=timestamp(order.get("updated_at"), "shopify: updated_at"),
+        tags=_tags(order.get("tags")),
     )

@@ -5,9 +5,10 @@ api.json: `Order`, `RetrieveOrderResponse`, `CreateOrderResponse` and the
 `OrderCreatedEvent` / `OrderUpdatedEvent` / `PaymentCreatedEvent` examples).
 
 Square's webhook events are thin (`order_id`, `state`, `version` only; a
-payment event only `payment.order_id`), so they cannot be mapped: the caller
-fetches the order with RetrieveOrder (GET /v2/orders/{order_id}) and sends
-that ``{"order": {...}}`` or the bare Order. Money: ``{"amount": <integer minor
+payment event only `payment.order_id`), so they cannot be mapped: a push to
+`POST /v1/pos/webhooks/{connection_id}` fetches the order with RetrieveOrder
+(GET /v2/orders/{order_id}, the connection's access token; app.pos.push), and
+an API-key ingest sends that ``{"order": {...}}`` or the bare Order itself. Money: ``{"amount": <integer minor
 units>, "currency": "USD"}``. Quantities: decimal strings.
 """
 
@@ -36,7 +37,8 @@ from app.pos.sources._fields import (
 SOURCE = "square"
 
 
-def _event_order_id(event: dict[str, Any]) -> str | None:
+def event_order_id(event: dict[str, Any]) -> str | None:
+    """The order id a Square event names (`data.object.<order_*|payment>.order_id`), or None."""
     obj = event.get("data", {}).get("object") if isinstance(event.get("data"), dict) else None
     if not isinstance(obj, dict):
         return None
@@ -51,7 +53,7 @@ def _unwrap(payload: Any) -> dict[str, Any]:
     if isinstance(body.get("order"), dict):
         return body["order"]  # RetrieveOrder / CreateOrder response
     if "event_id" in body or ("type" in body and "data" in body):
-        order_id = _event_order_id(body)
+        order_id = event_order_id(body)
         target = f" (GET /v2/orders/{order_id})" if order_id else ""
         raise PayloadError(
             f"square: the {shown(body.get('type', 'webhook'))} event carries no line items or address; "
@@ -138,7 +140,11 @@ def map_order(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
     unit_price = `base_price_money`, total = `total_money` (after discounts,
     incl. taxes, as Square reports it). Line name = `name` + " - " +
     `variation_name`. Address from the first SHIPMENT/DELIVERY fulfillment's
-    recipient. `headers` is unused. Raises PayloadError for webhook events
+    recipient. status = `state`; cancelled when `CANCELED`; ready_to_ship
+    when `OPEN` or `COMPLETED` with nothing left to pay (`net_amount_due_money`
+    0 or absent with tenders); source_version = `version`, source_updated_at =
+    `updated_at`.
+    `headers` is unused. Raises PayloadError for webhook events
     (order.created/updated, payment.*: fetch the order first), a non-object
     body, missing `id`/`total_money`, mixed currencies, fractional quantities,
     or any malformed field.
@@ -150,6 +156,12 @@ def map_order(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
     total_money = require_dict(order["total_money"], "square: total_money")
     read_money = _Money(currency_code(total_money.get("currency"), "square: total_money.currency"))
     customer_id = text(order.get("customer_id"), "square: customer_id")
+    state = text(order.get("state"), "square: state")
+    due = read_money(order.get("net_amount_due_money"), "square: net_amount_due_money")
+    paid = due == 0 if due is not None else bool(order.get("tenders"))
+    version = order.get("version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise PayloadError(f"square: version must be an integer, got {shown(version)}")
     return build_order(
         SOURCE,
         external_id=external_id,
@@ -165,4 +177,9 @@ def map_order(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
         tax_total=read_money(order.get("total_tax_money"), "square: total_tax_money"),
         discount_total=read_money(order.get("total_discount_money"), "square: total_discount_money"),
         total=read_money(total_money, "square: total_money", required=True),
+        status=state,
+        cancelled=state == "CANCELED",
+        ready_to_ship=state in ("OPEN", "COMPLETED") and paid,
+        source_version=version,
+        source_updated_at=timestamp(order.get("updated_at"), "square: updated_at"),
     )

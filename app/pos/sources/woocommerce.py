@@ -120,8 +120,9 @@ def map_order(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
     `discount_total` and line `subtotal`/`total` (excl. tax), in minor units of
     `currency`; unit_price = line subtotal / quantity (before coupons). Address
     from `shipping`, with phone/email from `billing`. financial_status stays
-    None (WooCommerce's `status` is an order workflow state). `headers` is
-    unused. Raises PayloadError for the ``webhook_id`` ping, a legacy API v3
+    None (WooCommerce's `status` is an order workflow state, kept as `status`:
+    `cancelled` cancels, `processing` is paid and ready to ship). updated_at =
+    `date_modified_gmt` (UTC). `headers` is unused. Raises PayloadError for the ``webhook_id`` ping, a legacy API v3
     ``{"order": ...}`` body, a non-object body, missing `id`/`currency`, or any
     malformed field.
     """
@@ -136,6 +137,7 @@ def map_order(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
             placed_at = timestamp(order.get("date_created"), "woocommerce: date_created")
         except PayloadError:
             placed_at = None  # store-local time without an offset: unknown instant, order still shippable
+    status = text(order.get("status"), "woocommerce: status")
     return build_order(
         SOURCE,
         external_id=external_id,
@@ -152,4 +154,8 @@ def map_order(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
         tax_total=optional_money(order.get("total_tax"), currency, "woocommerce: total_tax"),
         discount_total=optional_money(order.get("discount_total"), currency, "woocommerce: discount_total"),
         total=money(order.get("total"), currency, "woocommerce: total"),
+        status=status,
+        cancelled=status == "cancelled",
+        ready_to_ship=status == "processing",
+        source_updated_at=timestamp(order.get("date_modified_gmt"), "woocommerce: date_modified_gmt", naive_is_utc=True),
     )

@@ -103,8 +103,11 @@ def map_order(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
     placed_at = `created` (else `timestamp`). Money as given in minor units:
     total = `amount`, tax_total = `vatAmount`; line total = unitPrice x
     quantity - discountValue. Line name = `name` + " - " + `variantName`. No
-    customer or shipping address (Zettle has none). `headers` is unused (the
-    router verifies X-iZettle-Signature). Raises PayloadError for the
+    customer or shipping address (Zettle has none). A purchase is paid when
+    made: ready_to_ship; updated_at = `created` (Zettle never changes a
+    purchase: a refund is another purchase). `headers` is unused; pushes are
+    verified (X-iZettle-Signature) before any mapper runs (app.pos.verify).
+    Raises PayloadError for the
     TestMessage, other events, refund purchases, a non-object body, missing
     id/currency/amount, fractional quantities or any malformed field.
     """
@@ -128,4 +131,7 @@ def map_order(payload: Any, headers: Mapping[str, str]) -> CanonicalOrder:
         ],
         tax_total=None if vat is None else minor_units(vat, "zettle: vatAmount"),
         total=minor_units(purchase.get("amount"), "zettle: amount"),
+        status="completed",
+        ready_to_ship=True,
+        source_updated_at=placed_at,
     )
