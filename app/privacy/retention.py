@@ -2,10 +2,10 @@
 
 Per tenant (`retention_settings`, defaults in models.DEFAULT_RETENTION_DAYS):
 
-* raw POS payloads: an order older than `raw_pos_payload_days` keeps its
-  canonical fields; its raw JSON becomes JSON `null`;
-* inbound pushes older than `inbound_push_days` are deleted (with their
-  unmatched tracking updates);
+* raw POS payloads: an order (and each stored revision of it) older than
+  `raw_pos_payload_days` keeps its canonical fields; its raw JSON becomes JSON `null`;
+* inbound pushes older than `inbound_push_days` are deleted (carriers' with their
+  unmatched tracking updates; shops' records of pushes taken, `pos_push_deliveries`);
 * integration events older than `integration_event_days` are deleted (with
   their webhook deliveries and attempts);
 * tracking events of shipments delivered more than
@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db.base import utcnow
 from app.core.db.session import Database
 from app.events.models import IntegrationEvent
-from app.pos.models import PosOrder
+from app.pos.models import PosOrder, PosOrderRevision, PosPushDelivery
 from app.privacy.models import DEFAULT_RETENTION_DAYS, RetentionSettings
 from app.shipments.inbound_models import InboundWebhook
 from app.shipments.models import Shipment, TrackingEvent
@@ -38,7 +38,14 @@ RETENTION_BATCH_SIZE = 1000
 """Rows per retention batch (one transaction each)."""
 
 _LIVE_TENANTS = text("SELECT id FROM tenants WHERE status <> 'deleted' ORDER BY id")
-PURGE_KINDS = ("raw_pos_payloads", "inbound_pushes", "integration_events", "delivered_shipment_events")
+PURGE_KINDS = (
+    "raw_pos_payloads",
+    "raw_pos_revision_payloads",
+    "inbound_pushes",
+    "pos_push_deliveries",
+    "integration_events",
+    "delivered_shipment_events",
+)
 
 
 async def get_settings(*, session: AsyncSession, tenant_id: uuid.UUID) -> dict[str, int]:
@@ -74,6 +81,14 @@ def _statements(tenant_id: uuid.UUID, days: dict[str, int], now: datetime) -> di
         PosOrder.created_at < cutoff("raw_pos_payload_days"),
         func.jsonb_typeof(PosOrder.raw_payload) != "null",
     )
+    raw_revisions_due = select(PosOrderRevision.id).where(
+        PosOrderRevision.tenant_id == tenant_id,
+        PosOrderRevision.created_at < cutoff("raw_pos_payload_days"),
+        func.jsonb_typeof(PosOrderRevision.raw_payload) != "null",
+    )
+    pos_pushes_due = select(PosPushDelivery.id).where(
+        PosPushDelivery.tenant_id == tenant_id, PosPushDelivery.created_at < cutoff("inbound_push_days")
+    )
     pushes_due = select(InboundWebhook.id).where(
         InboundWebhook.tenant_id == tenant_id, InboundWebhook.created_at < cutoff("inbound_push_days")
     )
@@ -94,6 +109,13 @@ def _statements(tenant_id: uuid.UUID, days: dict[str, int], now: datetime) -> di
         "raw_pos_payloads": update(PosOrder)
         .where(PosOrder.tenant_id == tenant_id, PosOrder.id.in_(_batch(raw_due)))
         .values(raw_payload=text("'null'::jsonb")),
+        "raw_pos_revision_payloads": update(PosOrderRevision)
+        .where(PosOrderRevision.tenant_id == tenant_id, PosOrderRevision.id.in_(_batch(raw_revisions_due)))
+        .values(raw_payload=text("'null'::jsonb")),
+        # The record of a platform push taken (its delivery id, for deduplication): platforms retry for days, not months.
+        "pos_push_deliveries": delete(PosPushDelivery).where(
+            PosPushDelivery.tenant_id == tenant_id, PosPushDelivery.id.in_(_batch(pos_pushes_due))
+        ),
         "inbound_pushes": delete(InboundWebhook).where(
             InboundWebhook.tenant_id == tenant_id, InboundWebhook.id.in_(_batch(pushes_due))
         ),

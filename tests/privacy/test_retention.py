@@ -16,11 +16,20 @@ async def _add(owner_db, tenant_id, *, age_days: int, tag: str, delivered: bool 
     """One order, inbound push, integration event and delivered shipment with a tracking event, `age_days` old."""
     t = {"t": tenant_id, "at": datetime.now(timezone.utc) - timedelta(days=age_days), "tag": tag}
     async with owner_db.transaction() as session:
-        order, shipment, push, event = new_id(), new_id(), new_id(), new_id()
+        order, shipment, push, event, shop = new_id(), new_id(), new_id(), new_id(), new_id()
+        raw = json.dumps({"id": tag, "customer": {"email": f"{tag}@example.com"}})
         await session.execute(text(
-            "INSERT INTO pos_orders (tenant_id, id, source, external_id, currency, line_items, total, raw_payload, created_at) "
-            "VALUES (:t, :o, 'generic', :tag, 'EUR', '[]', 100, :raw, :at)"),
-            {**t, "o": order, "raw": json.dumps({"id": tag, "customer": {"email": f"{tag}@example.com"}})})
+            "INSERT INTO pos_connections (tenant_id, id, source, name) VALUES (:t, :c, 'shopify', :tag)"), {**t, "c": shop})
+        await session.execute(text(
+            "INSERT INTO pos_orders (tenant_id, id, source, connection_id, external_id, currency, line_items, total, "
+            "raw_payload, created_at) VALUES (:t, :o, 'shopify', :c, :tag, 'EUR', '[]', 100, :raw, :at)"),
+            {**t, "o": order, "c": shop, "raw": raw})
+        await session.execute(text(
+            "INSERT INTO pos_order_revisions (tenant_id, id, order_id, revision, \"order\", raw_payload, created_at) "
+            "VALUES (:t, :r, :o, 1, '{}', :raw, :at)"), {**t, "r": new_id(), "o": order, "raw": raw})
+        await session.execute(text(
+            "INSERT INTO pos_push_deliveries (tenant_id, id, connection_id, delivery_id, order_id, result, created_at) "
+            "VALUES (:t, :d, :c, :tag, :o, 'created', :at)"), {**t, "d": new_id(), "c": shop, "o": order})
         await session.execute(text(
             "INSERT INTO inbound_webhooks (tenant_id, id, carrier, integration_id, headers, payload, status, tracking_numbers, "
             "created_at) VALUES (:t, :w, 'dhl', :i, '{}', '{}', 'unmatched', '{}', :at)"),
@@ -44,6 +53,10 @@ async def _state(owner_db, tenant_id) -> dict:
             return session.execute(text(sql), {"t": tenant_id})
         return {
             "raw": sorted((await q("SELECT external_id FROM pos_orders WHERE tenant_id = :t AND jsonb_typeof(raw_payload) <> 'null'")).scalars()),
+            "raw_revisions": sorted((await q(
+                "SELECT o.external_id FROM pos_order_revisions r JOIN pos_orders o ON o.tenant_id = r.tenant_id "
+                "AND o.id = r.order_id WHERE r.tenant_id = :t AND jsonb_typeof(r.raw_payload) <> 'null'")).scalars()),
+            "shop_pushes": sorted((await q("SELECT delivery_id FROM pos_push_deliveries WHERE tenant_id = :t")).scalars()),
             "orders": (await q("SELECT count(*) FROM pos_orders WHERE tenant_id = :t")).scalar_one(),
             "pushes": (await q("SELECT count(*) FROM inbound_webhooks WHERE tenant_id = :t")).scalar_one(),
             "events": (await q("SELECT count(*) FROM integration_events WHERE tenant_id = :t AND type = 'test'")).scalar_one(),
@@ -74,16 +87,20 @@ async def test_retention_purges_only_what_is_past_its_age(client, make_tenant, o
 
     assert await _state(owner_db, acme.id) == {
         "raw": ["middle", "young"], "orders": 5,  # raw JSON dropped after 90 days, the canonical orders kept
+        "raw_revisions": ["middle", "young"],  # and from the orders' revisions
         "pushes": 1,  # 30 days
+        "shop_pushes": ["young"],
         "events": 3,  # 400 days
         "tracking": ["intransit", "middle", "old", "young"],  # delivered more than 400 days ago: gone
     }
     assert await _state(owner_db, globex.id) == {
-        "raw": ["young"], "orders": 5, "pushes": 2, "events": 3, "tracking": ["intransit", "middle", "old", "young"],
+        "raw": ["young"], "raw_revisions": ["young"], "orders": 5, "pushes": 2,
+        "shop_pushes": ["middle", "young"], "events": 3, "tracking": ["intransit", "middle", "old", "young"],
     }
     # The count of what was purged goes in the worker's log (the maintenance report).
     assert report["retention_purged"] == {
-        "raw_pos_payloads": 3 + 4, "inbound_pushes": 4 + 3, "integration_events": 2 + 2, "delivered_shipment_events": 1 + 1,
+        "raw_pos_payloads": 3 + 4, "raw_pos_revision_payloads": 3 + 4, "inbound_pushes": 4 + 3,
+        "pos_push_deliveries": 4 + 3, "integration_events": 2 + 2, "delivered_shipment_events": 1 + 1,
     }
     # A second pass finds nothing more.
     assert set((await retention.enforce(db=app_db)).values()) == {0}

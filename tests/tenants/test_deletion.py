@@ -25,6 +25,11 @@ TENANT_TABLES_SQL = text(
 """Every tenant table: every table with a NOT NULL tenant_id (the test does not trust the code's own catalog)."""
 
 
+from tests.labels.rules_helpers import SECRET as RULE_SHOP_SECRET  # noqa: E402
+from tests.labels.rules_helpers import push, shopify_order  # noqa: E402
+from tests.pos.push_helpers import connect  # noqa: E402
+
+
 async def _populate(client, admin_headers, tenant, owner_db) -> None:
     """Rows in as many tenant tables as the API (and, for what needs a carrier, the owner) can make."""
     hdr = tenant.headers("admin", **{"Idempotency-Key": str(uuid.uuid4())})
@@ -36,6 +41,12 @@ async def _populate(client, admin_headers, tenant, owner_db) -> None:
                              headers=admin_headers)).status_code == 200
     assert (await client.patch("/v1/privacy/retention", json={"inbound_push_days": 7},
                                headers=tenant.headers("admin"))).status_code == 200
+    # A shop pushing a paid order that a shipping rule queues for booking.
+    shop = await connect(client, tenant, "shopify", shop_domain=f"{tenant.slug}.myshopify.com", signing_secret=RULE_SHOP_SECRET)
+    rule = await client.post("/v1/shipping-rules", json={"name": "all", "carrier": "fedex", "service": "FEDEX_GROUND"},
+                             headers=tenant.headers("admin"))
+    assert rule.status_code == 201, rule.text
+    await push(client, shop, shopify_order(financial_status="paid"), webhook_id=str(uuid.uuid4()), topic="orders/paid")
     async with owner_db.transaction() as session:
         t = {"t": tenant.id}
         integration, shipment, label, inbound, batch = (new_id() for _ in range(5))
@@ -100,7 +111,7 @@ async def test_deleted_tenant_rows_are_gone_from_every_tenant_table(client, admi
 
     monkeypatch.setattr(purge, "PURGE_BATCH_SIZE", 1)  # batches of one row: the loop runs, nothing is left behind
     erased = await purge.purge_deleted_tenants(db=app_db)
-    assert erased["pos_orders"] == 1 and erased["shipments"] == 1 and erased["api_keys"] == 3
+    assert erased["pos_orders"] == 2 and erased["shipments"] == 1 and erased["api_keys"] == 3  # ingested + pushed
 
     after = await _counts(owner_db, acme.id)
     # The audit log is the one exception: who did what stays, without client addresses (no personal data).
