@@ -1,5 +1,6 @@
 """Imports every model so `Base.metadata` is complete (Alembic, doctor, tests)."""
 
+from app.analytics.models import AnalyticsSettings, DirtyShipment, Review, ReviewLink, ShipmentRollup
 from app.auth.models import ApiKey, ApiKeyLookup, PlatformApiKey
 from app.billing.models import Plan, StripeEvent, TenantSubscription, UsageCounter
 from app.core.db.base import Base
@@ -15,6 +16,11 @@ from app.tenants.models import Tenant
 from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "AnalyticsSettings",
+    "DirtyShipment",
+    "Review",
+    "ReviewLink",
+    "ShipmentRollup",
     "ApiKey",
     "ApiKeyLookup",
     "DeliveryAttempt",

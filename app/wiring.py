@@ -12,6 +12,7 @@ tenant foreign key names.
 from __future__ import annotations
 
 import app.models  # noqa: F401  (complete Base.metadata, see above)
+from app.analytics import rollups as analytics_rollups
 from app.integrations import service as integrations
 from app.labels import service as labels
 from app.shipments import service as shipments
@@ -22,9 +23,10 @@ from app.webhooks import service as webhooks
 def install_hooks() -> None:
     """Register every cross-package hook: the webhook outbox (app.events.hooks), shipments
     and labels detaching from a deleted integration (app.integrations.hooks) and the usage counters
-    billing shows (app.billing.usage: carriers, webhook endpoints)."""
+    billing shows (app.billing.usage: carriers, webhook endpoints) and the analytics rollup queue (app.analytics.rollups)."""
     fanout.register()
     shipments.register_hooks()
     labels.register_hooks()
     integrations.register_usage()
     webhooks.register_usage()
+    analytics_rollups.register_hooks()

@@ -1,6 +1,6 @@
 """The worker process (`courier-hub worker`): everything that happens after a request commits.
 
-Four loops share one process and one database pool (application role, RLS
+Five loops share one process and one database pool (application role, RLS
 applies; every unit of work is its own tenant-scoped transaction):
 
 * webhook deliveries (app.webhooks.delivery.DeliverySender): up to
@@ -9,6 +9,9 @@ applies; every unit of work is its own tenant-scoped transaction):
   whose `next_track_at` is due, batched per carrier;
 * label batches (app.labels.batch_worker.BatchBooker): queued batch items
   booked exactly once, LABEL_BATCH_CONCURRENCY_PER_CARRIER per carrier;
+* analytics rollups every ANALYTICS_ROLLUP_INTERVAL_SECONDS
+  (app.analytics.rollups.refresh_queued): the shipments whose tracking
+  changed since are rolled up again;
 * maintenance every WORKER_MAINTENANCE_INTERVAL_SECONDS: expired
   Idempotency-Keys and old delivery attempts are purged and lapsed billing
   grace periods settled.
@@ -103,6 +106,20 @@ async def _tracking_loop(*, db: Database, settings: Settings, http: CarrierHttp,
             return
 
 
+async def _analytics_loop(*, db: Database, settings: Settings, stop: asyncio.Event) -> None:
+    from app.analytics import rollups
+
+    while not stop.is_set():
+        try:
+            report = await rollups.refresh_queued(db=db, batch_size=settings.analytics_rollup_batch_size)
+            if report.shipments:
+                logger.info("analytics rollups: %s", report)
+        except Exception:
+            logger.exception("analytics rollup pass failed")
+        if not await _every(stop, settings.analytics_rollup_interval_seconds):
+            return
+
+
 async def _maintenance_loop(*, db: Database, settings: Settings, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
@@ -131,7 +148,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, tracking: bool 
     from app.labels.batch_worker import BatchBooker
 
     booker = BatchBooker(db=db, settings=settings, cipher=cipher, http=http)
-    loops = [sender.run(stop), booker.run(stop)]
+    loops = [sender.run(stop), booker.run(stop), _analytics_loop(db=db, settings=settings, stop=stop)]
     if tracking:
         loops.append(_tracking_loop(db=db, settings=settings, http=http, stop=stop))
     if maintenance:
