@@ -17,7 +17,7 @@ FromParam = Annotated[
     datetime | None,
     Query(alias="from", description="Start (inclusive), ISO 8601 date or date-time; UTC when no offset. Default: `to` - 30 days."),
 ]
-ToParam = Annotated[datetime | None, Query(description="End (exclusive), ISO 8601; default now.")]
+ToParam = Annotated[datetime | None, Query(alias="to", description="End (exclusive), ISO 8601; default now.")]
 
 
 def _utc(value: datetime) -> datetime:

@@ -123,11 +123,13 @@ async def carrier_performance(
 
 
 def _plain(value: Any) -> Any:
-    """Decimals (sum/avg of integers) as int or float, so JSON and CSV show numbers."""
-    if value is None or isinstance(value, int | float):
+    """Counts as int, everything else as float rounded to 6 decimals (88.80000000000001 -> 88.8)."""
+    if value is None or isinstance(value, bool | int):
         return value
-    number = float(value)
-    return int(number) if number.is_integer() and "." not in str(value) else number
+    if isinstance(value, float):
+        return round(value, 6)
+    number = float(value)  # Decimal: sum() or avg() of integers
+    return int(number) if number.is_integer() and "." not in str(value) else round(number, 6)
 
 
 @dataclass(frozen=True)
