@@ -40,7 +40,7 @@ def ensure_reviewable(shipment: Shipment) -> None:
     """ShipmentNotReviewable 409 unless the shipment was delivered or failed."""
     if shipment.status not in REVIEWABLE_STATUSES:
         raise ShipmentNotReviewable(
-            f"This shipment is {shipment.status}; it can be reviewed once delivered (or failed).", status=shipment.status
+            f"This shipment is {shipment.status}; it can be reviewed once delivered (or failed).", shipment_status=shipment.status
         )
 
 
