@@ -41,7 +41,13 @@ class ShipmentRollup(TenantKeyMixin, Base):
     __tablename__ = "analytics_shipment_rollups"
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "shipment_id"], ["shipments.tenant_id", "shipments.id"], ondelete="CASCADE"),
-        Index("ix_analytics_shipment_rollups_tenant_id_shipped_at", "tenant_id", "shipped_at"),
+        # Covering: the percentile statement of app.analytics.queries reads only the index (no heap visit).
+        Index(
+            "ix_analytics_shipment_rollups_tenant_id_shipped_at",
+            "tenant_id",
+            "shipped_at",
+            postgresql_include=["carrier", "service", "origin_country", "destination_country", "transit_hours", "label_to_scan_hours"],
+        ),
     )
 
     shipment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

@@ -117,7 +117,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_analytics_shipment_rollups_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('tenant_id', 'shipment_id', name=op.f('pk_analytics_shipment_rollups'))
     )
-    op.create_index('ix_analytics_shipment_rollups_tenant_id_shipped_at', 'analytics_shipment_rollups', ['tenant_id', 'shipped_at'], unique=False)
+    op.create_index('ix_analytics_shipment_rollups_tenant_id_shipped_at', 'analytics_shipment_rollups', ['tenant_id', 'shipped_at'], unique=False, postgresql_include=['carrier', 'service', 'origin_country', 'destination_country', 'transit_hours', 'label_to_scan_hours'])
     op.create_table('review_links',
     sa.Column('tenant_id', sa.UUID(), nullable=False),
     sa.Column('id', sa.UUID(), nullable=False),
