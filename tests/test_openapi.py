@@ -8,7 +8,8 @@ import pytest
 
 from app.core.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF
 
-PUBLIC = {("get", "/v1/plans"), ("post", "/v1/billing/stripe/webhook"), ("post", "/v1/inbound/{carrier}/{integration_id}")}
+PUBLIC = {("get", "/v1/plans"), ("post", "/v1/billing/stripe/webhook"), ("post", "/v1/inbound/{carrier}/{integration_id}"),
+          ("post", "/v1/public/reviews/{token}")}
 """/v1 operations that take no API key (so no 401/403/429 from the pipeline)."""
 
 
