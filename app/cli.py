@@ -1,5 +1,5 @@
 """The `courier-hub` command line (typer): serve, worker, migrate, create-admin-key, revoke-admin-key, doctor,
-purge-idempotency-keys, rotate-credentials, labels batch (app.cli_labels), init (app.cli_init).
+purge-idempotency-keys, rotate-credentials, labels batch (app.cli_labels), analytics rebuild, init (app.cli_init).
 
 Every command uses DATABASE_URL, or starts the embedded PostgreSQL (data in
 EMBEDDED_PG_DIR, default `.data/postgres`) when it is unset.
@@ -21,6 +21,8 @@ from app.core.config import Settings, get_settings
 
 app = typer.Typer(help="courier-hub: multi-tenant courier integration backend.", no_args_is_help=True)
 app.add_typer(labels_app, name="labels")
+analytics_app = typer.Typer(help="Analytics: the courier performance rollups.", no_args_is_help=True)
+app.add_typer(analytics_app, name="analytics")
 app.command("init")(init_command)
 
 
@@ -286,6 +288,40 @@ def rotate_credentials() -> None:
         f"re-encrypted the credentials of {integrations} integrations and the secrets of {endpoints} webhook endpoints "
         "under the newest key"
     )
+
+
+@analytics_app.command("rebuild")
+def analytics_rebuild(
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's id (default: every tenant).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=50_000, help="Shipments per transaction.")] = 5000,
+) -> None:
+    """Recompute every shipment's performance rollup from its tracking events (app.analytics.rollups.rebuild).
+
+    The worker keeps rollups current as tracking changes; run this after an
+    upgrade that changes a definition, or to fill them for older shipments.
+    """
+    import uuid
+
+    from app.analytics import rollups
+    from app.core.db.session import Database
+    from app.wiring import install_hooks
+
+    try:
+        tenant_id = uuid.UUID(tenant) if tenant else None
+    except ValueError:
+        typer.echo(f"analytics rebuild: --tenant {tenant!r} is not a UUID", err=True)
+        raise typer.Exit(code=2) from None
+    install_hooks()
+
+    async def run() -> rollups.RefreshReport:
+        db = Database.from_settings(_settings())
+        try:
+            return await rollups.rebuild(db=db, tenant_id=tenant_id, batch_size=batch_size)
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(run())
+    typer.echo(f"rebuilt the rollups of {report.shipments} shipments of {report.tenants} tenant(s)")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ from fastapi import FastAPI
 
 from app.api.metrics import start_observability
 from app.api.setup import install_pipeline
+from app.analytics.rates_router import router as rates_router
+from app.analytics.reviews_router import router as reviews_router
+from app.analytics.router import router as analytics_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.billing.router import plans_router
@@ -95,6 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhook_deliveries_router,
         inbound_router,
         inbound_webhooks_router,
+        analytics_router,
+        reviews_router,
+        rates_router,
     ):
         app.include_router(router)
     install_console(app)  # /console pages and static files; HTML error pages under /console (app.console.router)

@@ -1,5 +1,6 @@
 """Imports every model so `Base.metadata` is complete (Alembic, doctor, tests)."""
 
+from app.analytics.models import AnalyticsSettings, DirtyShipment, Review, ReviewLink, ShipmentRollup
 from app.audit.models import AuditEntry, PlatformAuditEntry
 from app.auth.models import ApiKey, ApiKeyLookup, PlatformApiKey
 from app.auth.session_models import ConsoleSession
@@ -19,6 +20,11 @@ from app.tenants.models import Tenant
 from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "AnalyticsSettings",
+    "DirtyShipment",
+    "Review",
+    "ReviewLink",
+    "ShipmentRollup",
     "ApiKey",
     "AuditEntry",
     "ApiKeyLookup",

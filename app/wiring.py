@@ -12,6 +12,7 @@ tenant foreign key names.
 from __future__ import annotations
 
 import app.models  # noqa: F401  (complete Base.metadata, see above)
+from app.analytics import rollups as analytics_rollups
 from app.api import support
 from app.audit import service as audit
 from app.integrations import service as integrations
@@ -26,7 +27,7 @@ def install_hooks() -> None:
     """Register every cross-package hook: the webhook outbox (app.events.hooks), shipments
     and labels detaching from a deleted integration (app.integrations.hooks), the usage counters
     billing shows (app.billing.usage: carriers, webhook endpoints), the audit of support access (app.api.support);
-    shipments flagged and rule bookings queued from POS order events."""
+    shipments flagged and rule bookings queued from POS order events; the analytics rollup queue (app.analytics.rollups)."""
     fanout.register()
     shipments.register_hooks()
     labels.register_hooks()
@@ -34,3 +35,4 @@ def install_hooks() -> None:
     integrations.register_usage()
     webhooks.register_usage()
     support.AUDIT_HOOKS.register(audit.record_support_access)
+    analytics_rollups.register_hooks()

@@ -11,6 +11,9 @@ applies; every unit of work is its own tenant-scoped transaction):
   booked exactly once, LABEL_BATCH_CONCURRENCY_PER_CARRIER per carrier;
 * shipping rules (app.labels.rules_worker.RuleBooker): the label of each
   ready-to-ship order a rule matched, booked exactly once per order;
+* analytics rollups every ANALYTICS_ROLLUP_INTERVAL_SECONDS
+  (app.analytics.rollups.refresh_queued): the shipments whose tracking
+  changed since are rolled up again;
 * maintenance every WORKER_MAINTENANCE_INTERVAL_SECONDS: expired
   Idempotency-Keys and old delivery attempts are purged, lapsed billing
   grace periods (and plan overrides) settled, deleted tenants erased
@@ -115,6 +118,20 @@ async def _tracking_loop(*, db: Database, settings: Settings, http: CarrierHttp,
             return
 
 
+async def _analytics_loop(*, db: Database, settings: Settings, stop: asyncio.Event) -> None:
+    from app.analytics import rollups
+
+    while not stop.is_set():
+        try:
+            report = await rollups.refresh_queued(db=db, batch_size=settings.analytics_rollup_batch_size)
+            if report.shipments:
+                logger.info("analytics rollups: %s", report)
+        except Exception:
+            logger.exception("analytics rollup pass failed")
+        if not await _every(stop, settings.analytics_rollup_interval_seconds):
+            return
+
+
 async def _maintenance_loop(*, db: Database, settings: Settings, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
@@ -146,7 +163,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, tracking: bool 
 
     booker = BatchBooker(db=db, settings=settings, cipher=cipher, http=http)
     rule_booker = RuleBooker(db=db, settings=settings, cipher=cipher, http=http)
-    loops = [sender.run(stop), booker.run(stop), rule_booker.run(stop)]
+    loops = [sender.run(stop), booker.run(stop), rule_booker.run(stop), _analytics_loop(db=db, settings=settings, stop=stop)]
     if tracking:
         loops.append(_tracking_loop(db=db, settings=settings, http=http, stop=stop))
     if maintenance:

@@ -13,6 +13,7 @@ PUBLIC = {
     ("post", "/v1/billing/stripe/webhook"),
     ("post", "/v1/inbound/{carrier}/{integration_id}"),
     ("post", "/v1/pos/webhooks/{connection_id}"),
+    ("post", "/v1/public/reviews/{token}"),
 }
 """/v1 operations that take no API key (so no 401/403/429 from the pipeline)."""
 

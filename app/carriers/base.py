@@ -47,6 +47,7 @@ from app.core import jsonio
 if TYPE_CHECKING:
     from app.carriers.http import CarrierHttp
     from app.carriers.locations import AddressValidation, ServicePoint, ServicePointQuery
+    from app.carriers.rating import RateQuote, RateRequest
     from app.carriers.shipping import Address, BookedShipment, Service, ShipmentRequest, VoidRequest  # noqa: F401
 
 Environment = Literal["sandbox", "production"]
@@ -60,6 +61,7 @@ CAPABILITIES: tuple[str, ...] = (
     "void_shipment",
     "validate_address",
     "find_service_points",
+    "rate",
 )
 INHERITED_CAPABILITIES: frozenset[str] = frozenset({"parse_webhook"})
 """Operations the base class implements for every adapter, so every adapter reports them."""
@@ -286,6 +288,15 @@ class CarrierAdapter:
         errors of `track`.
         """
         raise CapabilityNotSupported(self.code, "service point search is not supported")
+
+    async def rate(self, request: RateRequest) -> list[RateQuote]:
+        """Price `request` with every service the carrier offers on that lane; one quote per service.
+
+        Raises CapabilityNotSupported where the carrier has no rating API,
+        CarrierRejected when it refuses the request (an unserved lane, a bad
+        postal code), and the transport errors of `track`.
+        """
+        raise CapabilityNotSupported(self.code, "rating is not supported")
 
 
 def blank_number_result(number: str) -> TrackingResult:

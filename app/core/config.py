@@ -224,6 +224,36 @@ class Settings(BaseSettings):
         default=5, ge=1, description="Bookings of one item the carrier could not take (unavailable, rate limited) before it fails."
     )
 
+    # Analytics, reviews, rates and recommendations (app/analytics).
+    analytics_lost_after_days: int = Field(
+        default=14, ge=1, le=365, description="An undelivered shipment without a scan for this many days counts as lost."
+    )
+    analytics_rollup_interval_seconds: float = Field(
+        default=60, gt=0, description="How often the worker recomputes the rollups of shipments whose tracking changed."
+    )
+    analytics_rollup_batch_size: int = Field(default=1000, ge=1, le=50_000, description="Shipment rollups per transaction.")
+    review_link_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key of recipient review-link tokens (at least 32 characters); unset in development: "
+        "a per-process random key (links then die with the process).",
+    )
+    review_link_ttl_seconds: int = Field(default=14 * 24 * 3600, gt=0, description="How long a review link works.")
+    review_link_rate_limit_per_token: str = Field(
+        default="5/hour", description="Public review submissions allowed per link token (limits notation)."
+    )
+    review_link_rate_limit_per_address: str = Field(
+        default="30/hour", description="Public review submissions allowed per client address (limits notation)."
+    )
+    rates_deadline_seconds: float = Field(
+        default=10, gt=0, le=60, description="POST /v1/rates answers with what the carriers gave within this time."
+    )
+    recommendation_min_shipments: int = Field(
+        default=20, ge=1, description="Delivered shipments with a promise a lane needs before its on-time rate is used."
+    )
+    recommendation_min_reviews: int = Field(
+        default=5, ge=1, description="Reviews a lane needs before its average rating is used."
+    )
+
     @field_validator("public_base_url")
     @classmethod
     def _absolute_http_url(cls, value: str | None) -> str | None:
@@ -263,7 +293,7 @@ class Settings(BaseSettings):
 
         Checked by `courier-hub serve`, `worker` and `migrate` before they start (exit code 2):
         CREDENTIALS_ENCRYPTION_KEYS set and well-formed Fernet keys; the development fallbacks
-        WEBHOOK_SECRET and WEBHOOK_DEV_ALLOWED_HOSTS unset; DATABASE_URL set (no embedded server);
+        WEBHOOK_SECRET and WEBHOOK_DEV_ALLOWED_HOSTS unset; REVIEW_LINK_SECRET set (32+ characters); DATABASE_URL set (no embedded server);
         PUBLIC_BASE_URL set; PUBLIC_BASE_URL and the BILLING_* return URLs https.
         """
         if self.environment != "production":
@@ -286,6 +316,10 @@ class Settings(BaseSettings):
             problems.append("WEBHOOK_SECRET is a development fallback and must be unset")
         if self.webhook_dev_hosts:
             problems.append("WEBHOOK_DEV_ALLOWED_HOSTS is for development only and must be empty")
+        if self.review_link_secret is None:
+            problems.append("REVIEW_LINK_SECRET is not set (review links need a stable signing key)")
+        elif len(self.review_link_secret.get_secret_value()) < 32:
+            problems.append("REVIEW_LINK_SECRET must be at least 32 characters")
         if not self.database_url:
             problems.append("DATABASE_URL is not set (the embedded PostgreSQL is for development)")
         if not self.public_base_url:

@@ -23,13 +23,13 @@ _hooks: Registry[EventHook] = Registry("event hooks")
 _sql_hooks: Registry[str] = Registry("event SQL hooks")
 
 EVENT_CTE = "ev"
-"""The name a SQL hook reads the new event from: a CTE with columns (tenant_id, id, type)."""
+"""The name a SQL hook reads the new event from: a CTE with columns (tenant_id, id, type, subject_type, subject_id)."""
 
 
 def register_sql(statement: str) -> str:
     """Run a data-modifying `statement` (e.g. `INSERT … SELECT … FROM ev …`) in the event's own INSERT.
 
-    It reads the new event from the CTE `ev` (tenant_id, id, type), may use `$1`
+    It reads the new event from the CTE `ev` (tenant_id, id, type, subject_type, subject_id), may use `$1`
     (the event's tenant id) and no other parameter, and runs in the same statement and transaction as the event
     insert: one round trip for the event and everything it fans out to.
     Registering the same statement again changes nothing.

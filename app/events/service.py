@@ -34,7 +34,7 @@ def _insert_sql(sql_hooks: tuple[str, ...]) -> str:
     """The event INSERT, with each SQL hook as a data-modifying CTE reading the new row from `ev`."""
     if not sql_hooks:
         return _INSERT_SQL
-    parts = [f"{hooks.EVENT_CTE} AS ({_INSERT_SQL} RETURNING tenant_id, id, type)"]
+    parts = [f"{hooks.EVENT_CTE} AS ({_INSERT_SQL} RETURNING tenant_id, id, type, subject_type, subject_id)"]
     parts += [f"hook_{i} AS ({statement})" for i, statement in enumerate(sql_hooks)]
     return f"WITH {', '.join(parts)} SELECT count(*) FROM {hooks.EVENT_CTE}"
 

@@ -76,12 +76,12 @@ def test_oauth_base_class_is_not_registered() -> None:
             assert issubclass(cls, OAuthClientCredentialsAdapter) and issubclass(cls, CarrierAdapter)
         assert FedexAdapter.capabilities() == [
             "track", "test_credentials", "parse_webhook", "create_shipment", "void_shipment", "validate_address",
-            "find_service_points",
+            "find_service_points", "rate",
         ]
         for cls in (UpsAdapter,):
             assert cls.capabilities() == [
                 "track", "test_credentials", "parse_webhook", "create_shipment", "void_shipment", "validate_address",
-                "find_service_points",
+                "find_service_points", "rate",
             ]
         assert (FedexAdapter.token_path, FedexAdapter.token_basic_auth) == ("/oauth/token", False)
         assert (UpsAdapter.token_path, UpsAdapter.token_basic_auth) == ("/security/v1/oauth/token", True)

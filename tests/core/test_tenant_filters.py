@@ -39,6 +39,7 @@ from sqlalchemy import event, text
 from standardwebhooks.webhooks import Webhook
 
 from app import models as _all_models  # noqa: F401 - every table in Base.metadata
+from app.analytics import rollups
 from app.core.crypto import cipher_from_settings
 from app.core.db.base import Base
 from app.carriers.http import CarrierHttp
@@ -300,6 +301,23 @@ async def _drive_api(client: httpx.AsyncClient, app: Any, tenant: Any) -> None:
     _ok(await client.get(f"/v1/inbound-webhooks/{pushes['data'][0]['id']}", headers=merchant))
     _ok(await client.get("/v1/inbound-webhooks/unmatched?carrier=fedex&tracking_number=794600000000&include_resolved=true", headers=merchant))
     _ok(await client.post("/v1/shipments", json={"carrier": "fedex", "tracking_number": "794600000000"}, headers=merchant), 201)
+
+    # analytics: the rollup worker and rebuild, performance (JSON, CSV), late, network, settings, reviews, a review link
+    assert (await rollups.refresh_queued(db=app.state.db)).shipments >= 2
+    assert (await rollups.rebuild(db=app.state.db, tenant_id=tenant.id)).shipments >= 2
+    _ok(await client.get("/v1/analytics/carriers?group_by=carrier,month", headers=merchant))
+    assert (await client.get("/v1/analytics/carriers?format=csv", headers=merchant)).status_code == 200
+    _ok(await client.get("/v1/analytics/shipments/late", headers=merchant))
+    _ok(await client.get("/v1/analytics/network?carrier=dhl", headers=merchant))
+    _ok(await client.put("/v1/analytics/settings", json={"lost_after_days": 10}, headers=admin))
+    _ok(await client.get("/v1/analytics/settings", headers=merchant))
+    assert _ok(await client.get(f"/v1/shipments/{shipment['id']}", headers=merchant))["status"] == "delivered"
+    review = _ok(await client.post(f"/v1/shipments/{shipment['id']}/reviews", json={"rating": 4}, headers={**merchant, **key()}), 201)
+    _ok(await client.patch(f"/v1/shipments/{shipment['id']}/reviews/{review['id']}", json={"hidden": True}, headers=admin))
+    link = _ok(await client.post(f"/v1/shipments/{shipment['id']}/review-links", headers=merchant), 201)
+    _ok(await client.post(f"/v1/public/reviews/{link['token']}", json={"rating": 5}), 201)
+    _ok(await client.get("/v1/reviews?carrier=dhl&rating=5", headers=merchant))
+    _ok(await client.get(f"/v1/shipments/{shipment['id']}/reviews", headers=merchant))
 
     # webhook endpoints: create, list, get, patch, rotate, ping, deliveries, worker, retry, replay, delete
     endpoint = _ok(await client.post("/v1/webhook-endpoints", json={"url": "https://hooks.example.com/a", "event_types": ["*"]}, headers={**admin, **key()}), 201)

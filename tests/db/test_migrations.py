@@ -68,7 +68,7 @@ async def test_0005_keeps_every_key_and_drops_in_flight_claims_for_a_non_superus
             await conn.execute(text(f"ALTER SCHEMA public OWNER TO {role}"))
             # Owning a SECURITY DEFINER function needs CREATE on its schema; a superuser owner never notices
             # (pre-existing: 0001 needs this too on a managed server; noted for the operations issue).
-            await conn.execute(text("GRANT CREATE ON SCHEMA public TO courier_hub_auth, courier_hub_worker, courier_hub_billing"))
+            await conn.execute(text("GRANT CREATE ON SCHEMA public TO courier_hub_auth, courier_hub_worker, courier_hub_billing, courier_hub_analytics"))
         await admin_db.dispose()
         owner = url.set(username=role, password=None)
         migrate.upgrade(owner, "0004")

@@ -39,6 +39,7 @@ SAFE_PRODUCTION = dict(
     DATABASE_URL="postgresql://owner:pw@db.internal:5432/courier_hub",
     CREDENTIALS_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
     PUBLIC_BASE_URL="https://api.example.com",
+    REVIEW_LINK_SECRET="review-link-secret-of-at-least-32-characters",
 )
 
 
@@ -82,6 +83,8 @@ def test_safe_production_settings_have_no_problems(no_settings_env: None) -> Non
         ({"BILLING_CHECKOUT_CANCEL_URL": "http://shop.example.com/no"}, "BILLING_CHECKOUT_CANCEL_URL must be an https URL"),
         ({"BILLING_PORTAL_RETURN_URL": "http://shop.example.com/back"}, "BILLING_PORTAL_RETURN_URL must be an https URL"),
         ({"DATABASE_URL": None}, "DATABASE_URL is not set"),
+        ({"REVIEW_LINK_SECRET": None}, "REVIEW_LINK_SECRET is not set"),
+        ({"REVIEW_LINK_SECRET": "short"}, "REVIEW_LINK_SECRET must be at least 32 characters"),
     ],
 )
 def test_production_problems_name_each_unsafe_setting(no_settings_env: None, change: dict[str, str | None], expected: str) -> None:

@@ -57,7 +57,7 @@ async def test_each_worker_mode_records_a_delivery_once(flags, api, growth_tenan
     text = output.decode()
     assert process.returncode == 0, text
     assert "Traceback" not in text and "NoReferencedTableError" not in text, text
-    expected_loops = 3 + ("--no-tracking" not in flags) + ("--no-maintenance" not in flags)  # deliveries, batches, rules
+    expected_loops = 4 + ("--no-tracking" not in flags) + ("--no-maintenance" not in flags)  # deliveries, batches, rules, rollups
     assert f"worker started: {expected_loops} loop(s)" in text, text
     assert delivery.status == "succeeded", text
     assert len(receiver.received("modes")) == 1

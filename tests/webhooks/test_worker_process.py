@@ -47,7 +47,7 @@ async def test_worker_process_delivers_and_stops_on_sigterm(api, growth_tenant, 
         output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
 
     assert process.returncode == 0, output.decode()
-    assert b"worker started: 5 loop(s)" in output and b"worker stopped" in output
+    assert b"worker started: 6 loop(s)" in output and b"worker stopped" in output
     assert b"Traceback" not in output, output.decode()
     [receipt] = receiver.received("proc")
     assert receipt.verified and receipt.webhook_id == str(event.id)

@@ -90,3 +90,19 @@ async def enforce_principal(request: Request, principal: Principal) -> None:
     setattr(request.state, STATE_KEY, state)
     if state.exceeded is not None:
         raise _refuse(state, state.exceeded)
+
+
+async def enforce_unauthenticated(request: Request, *limits: tuple[str, str, str | None]) -> None:
+    """For an endpoint without an API key: count the request against each `(name, limit, key)`; 429 when over one.
+
+    `limit` is in limits notation ("5/hour"); a `key` of None means the client
+    address (the ASGI client, see the module docstring).
+    """
+    limiter = _limiter(request)
+    if limiter is None:
+        return
+    policies = [Policy(name, limit, key if key is not None else _client_address(request)) for name, limit, key in limits]
+    state = await limiter.hit(*policies)
+    setattr(request.state, STATE_KEY, state)
+    if state.exceeded is not None:
+        raise _refuse(state, state.exceeded)

@@ -6,6 +6,7 @@ Documents followed (copies in `carrier-samples/fedex/`): `openapi-track-api-v1.j
 (booking and cancel; built and parsed in `app.carriers.fedex.shipping`),
 `openapi-address-validation-api.json` (`app.carriers.fedex.addresses`),
 `openapi-location-search-api.json` (Hold at Location points; `app.carriers.fedex.servicepoints`),
+the Rate API (`POST /rate/v1/rates/quotes`; `app.carriers.fedex.rates`),
 and FedEx API Authorization: `POST /oauth/token`, form
 `grant_type=client_credentials&client_id&client_secret`.
 
@@ -31,7 +32,7 @@ import httpx
 
 from app.carriers.base import blank_number_result
 from app.carriers.errors import CarrierBadResponse, CarrierError
-from app.carriers.fedex import addresses, servicepoints, shipping
+from app.carriers.fedex import addresses, rates, servicepoints, shipping
 from app.carriers.fedex.credentials import FedexCredentials
 from app.carriers.fedex.errors import errors_text, parse_errors
 from app.carriers.fedex.tracking import MAX_TRACKING_NUMBERS, TRACK_PATH, build_track_request, parse_track_response, result_for
@@ -39,6 +40,7 @@ from app.carriers.fedex.units import SERVICES
 from app.carriers.http import decode_json
 from app.carriers.oauth_adapter import OAuthClientCredentialsAdapter
 from app.carriers.locations import AddressValidation, ServicePoint, ServicePointQuery
+from app.carriers.rating import RateQuote, RateRequest
 from app.carriers.shipping import Address, BookedShipment, ShipmentRequest, VoidRequest
 from app.carriers.types import TrackingResult
 
@@ -243,3 +245,24 @@ class FedexAdapter(OAuthClientCredentialsAdapter):
                 return []
             raise shipping.rejection(payload, status_code=response.status_code, operation="location search")
         return servicepoints.parse_location_search(payload, query)
+
+    # ------------------------------------------------------------------ rating
+
+    async def rate(self, request: RateRequest) -> list[RateQuote]:
+        """Every FedEx service's price for `request` from `POST /rate/v1/rates/quotes` (see `app.carriers.fedex.rates`).
+
+        Raises CarrierRejected (FedEx's 4xx errors, e.g. an unserved lane), CarrierAuthError,
+        CarrierRateLimited, CarrierUnavailable, CarrierBadResponse.
+        """
+        credentials = self.fedex_credentials
+        response = await self.authorized_request(
+            "POST",
+            f"{self.base_url}{rates.RATE_PATH}",
+            operation="rate",
+            json=rates.build_rate_request(request, account_number=credentials.account_number, pickup_type=credentials.pickup_type),
+            ok_statuses=(200, *QUERY_REJECTION_STATUSES),
+        )
+        payload = decode_json(CARRIER, response)
+        if response.status_code in QUERY_REJECTION_STATUSES:
+            raise shipping.rejection(payload, status_code=response.status_code, operation="rate request")
+        return rates.parse_rate_response(payload)

@@ -1,5 +1,5 @@
 """UPS adapter: Track API v1, Track Alert pushes, Shipping API v2409 (book, void), Locator v3 (Access Points),
-Address Validation v2 (street level); OAuth2 client credentials.
+Address Validation v2 (street level), Rating API v2409 (`app.carriers.ups.rates`); OAuth2 client credentials.
 
 I/O only: requests are built and replies parsed by the pure functions of
 `app.carriers.ups.tracking` (track, Track Alert), `app.carriers.ups.shipping`
@@ -49,9 +49,10 @@ from app.carriers.errors import (
 from app.carriers.http import decode_json
 from app.carriers.locations import AddressValidation, ServicePoint, ServicePointQuery
 from app.carriers.oauth_adapter import OAuthClientCredentialsAdapter
+from app.carriers.rating import RateQuote, RateRequest
 from app.carriers.shipping import Address, BookedShipment, FieldError, ShipmentRequest, VoidRequest
 from app.carriers.types import TrackingResult
-from app.carriers.ups import addresses, servicepoints, shipping, tracking
+from app.carriers.ups import addresses, rates, servicepoints, shipping, tracking
 from app.carriers.ups.schemas import UpsCredentials, error_pairs
 from app.carriers.ups.units import SERVICES
 
@@ -225,6 +226,26 @@ class UpsAdapter(OAuthClientCredentialsAdapter):
         if response.status_code != 200:
             raise shipping.rejection(payload, status_code=response.status_code, operation="void_shipment")
         shipping.parse_void_response(payload, request)
+
+    # ----------------------------------------------------------------------- rating
+
+    async def rate(self, request: RateRequest) -> list[RateQuote]:
+        """Every UPS product's price and transit time for `request` (`POST /api/rating/v2409/Shoptimeintransit`).
+
+        Raises CarrierRejected (UPS's error list, e.g. an unserved lane), CarrierAuthError (401 after one
+        token refresh, 403, 2500xx), CarrierRateLimited, CarrierUnavailable, CarrierBadResponse.
+        """
+        response = await self.authorized_request(
+            "POST",
+            f"{self.base_url}{rates.RATE_PATH}",
+            operation="rate",
+            json=rates.build_rate_request(request, account_number=self.ups_credentials.account_number),
+            ok_statuses=(200, 400, 404, 422),
+        )
+        payload = decode_json(CARRIER, response)
+        if response.status_code != 200:
+            raise shipping.rejection(payload, status_code=response.status_code, operation="rate")
+        return rates.parse_rate_response(payload)
 
     # ----------------------------------------------------------------------- Locator / Address Validation
 

@@ -1,0 +1,1 @@
+"""Courier performance analytics: per-shipment rollups, reviews and ratings, rates, recommendations, network benchmark."""

@@ -1,0 +1,151 @@
+"""The analytics tables: per-shipment rollups (and their work queue), reviews, review links, tenant settings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db.base import Base, TenantKeyMixin, TenantMixin, utcnow
+
+AUTHOR_KINDS = ("merchant", "recipient")
+
+
+class ShipmentRollup(TenantKeyMixin, Base):
+    """One shipment's performance figures, rolled up from its tracking events (app.analytics.rollups).
+
+    Maintained by the worker from tracking changes and by `courier-hub analytics
+    rebuild`. Times are UTC; hours are fractional. `promised_delivery` is the
+    first non-null estimated delivery the carrier gave (never moved later).
+    `shipped_at` (label ship date, else booking, else registration) places
+    the shipment in a period.
+    """
+
+    __tablename__ = "analytics_shipment_rollups"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "shipment_id"], ["shipments.tenant_id", "shipments.id"], ondelete="CASCADE"),
+        # Covering: the percentile statement of app.analytics.queries reads only the index (no heap visit).
+        Index(
+            "ix_analytics_shipment_rollups_tenant_id_shipped_at",
+            "tenant_id",
+            "shipped_at",
+            postgresql_include=["carrier", "service", "origin_country", "destination_country", "transit_hours", "label_to_scan_hours"],
+        ),
+    )
+
+    shipment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(50))
+    service: Mapped[str | None] = mapped_column(String(64))
+    origin_country: Mapped[str | None] = mapped_column(String(2))
+    destination_country: Mapped[str | None] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(32))
+    shipped_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_scan_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    promised_delivery: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    transit_hours: Mapped[float | None] = mapped_column(Float)
+    label_to_scan_hours: Mapped[float | None] = mapped_column(Float)
+    first_attempt: Mapped[bool] = mapped_column(Boolean, default=False)
+    had_exception: Mapped[bool] = mapped_column(Boolean, default=False)
+    returned: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)
+
+
+class DirtyShipment(TenantKeyMixin, Base):
+    """A shipment whose rollup is due: queued in the same statement as its tracking change (an event SQL hook).
+
+    `first_estimated_delivery` is the shipment's estimated delivery when it was
+    first queued since the last rollup, so the first promise is kept even if a
+    later change moved it before the worker ran.
+    """
+
+    __tablename__ = "analytics_dirty_shipments"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "shipment_id"], ["shipments.tenant_id", "shipments.id"], ondelete="CASCADE"),
+    )
+
+    shipment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    first_estimated_delivery: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)
+
+
+class Review(TenantMixin, Base):
+    """A rating of one delivery: one per (shipment, author kind); editable; hidden by a tenant admin's moderation.
+
+    `carrier`, `service` and `destination_country` are copied from the shipment
+    when the review is written, so lists filter and aggregates group without a join.
+    """
+
+    __tablename__ = "shipment_reviews"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "shipment_id", "author_kind"),
+        ForeignKeyConstraint(["tenant_id", "shipment_id"], ["shipments.tenant_id", "shipments.id"], ondelete="CASCADE"),
+        CheckConstraint("author_kind IN ('merchant', 'recipient')", name="author_kind"),
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
+        CheckConstraint("speed BETWEEN 1 AND 5", name="speed"),
+        CheckConstraint("condition BETWEEN 1 AND 5", name="condition"),
+        CheckConstraint("communication BETWEEN 1 AND 5", name="communication"),
+        CheckConstraint("courier BETWEEN 1 AND 5", name="courier"),
+        CheckConstraint("char_length(comment) <= 2000", name="comment_length"),
+        Index("ix_shipment_reviews_tenant_id_carrier_id", "tenant_id", "carrier", "id"),
+    )
+
+    shipment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    author_kind: Mapped[str] = mapped_column(String(16))
+    rating: Mapped[int] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+    speed: Mapped[int | None] = mapped_column(SmallInteger)
+    condition: Mapped[int | None] = mapped_column(SmallInteger)
+    communication: Mapped[int | None] = mapped_column(SmallInteger)
+    courier: Mapped[int | None] = mapped_column(SmallInteger)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    carrier: Mapped[str] = mapped_column(String(50))
+    service: Mapped[str | None] = mapped_column(String(64))
+    destination_country: Mapped[str | None] = mapped_column(String(2))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), default=utcnow, onupdate=utcnow
+    )
+
+
+class ReviewLink(TenantMixin, Base):
+    """A recipient's review link: its signed token names this row; it works once (`used_at`) until `expires_at`."""
+
+    __tablename__ = "review_links"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "shipment_id"], ["shipments.tenant_id", "shipments.id"], ondelete="CASCADE"),
+        Index("ix_review_links_tenant_id_shipment_id", "tenant_id", "shipment_id"),
+    )
+
+    shipment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AnalyticsSettings(TenantKeyMixin, Base):
+    """A tenant's analytics settings: recommendation weights and the "lost" threshold (NULL: the server default)."""
+
+    __tablename__ = "analytics_settings"
+
+    recommendation_weights: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    lost_after_days: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), default=utcnow, onupdate=utcnow
+    )

@@ -1,0 +1,35 @@
+"""The `from` / `to` query parameters of the analytics endpoints: a UTC period, validated once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Annotated
+
+from fastapi import Query
+
+from app.analytics.errors import InvalidPeriod
+from app.core.db.base import utcnow
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 3 * 366
+
+FromParam = Annotated[
+    datetime | None,
+    Query(alias="from", description="Start (inclusive), ISO 8601 date or date-time; UTC when no offset. Default: `to` - 30 days."),
+]
+ToParam = Annotated[datetime | None, Query(alias="to", description="End (exclusive), ISO 8601; default now.")]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def resolve(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """(start, end) in UTC with the defaults applied; InvalidPeriod 422 unless start < end and the span is at most 3 years."""
+    end = _utc(end) if end else utcnow()
+    start = _utc(start) if start else end - timedelta(days=DEFAULT_DAYS)
+    if start >= end:
+        raise InvalidPeriod("`from` must be before `to`.")
+    if end - start > timedelta(days=MAX_DAYS):
+        raise InvalidPeriod(f"The period may span at most {MAX_DAYS} days.")
+    return start, end

@@ -1,0 +1,236 @@
+"""Per-shipment rollups of tracking events (`analytics_shipment_rollups`), kept current incrementally.
+
+How a rollup stays current:
+
+* every shipment integration event (`shipment.created`, `.tracking_updated`,
+  `.status_changed`, ...) queues its shipment in `analytics_dirty_shipments`
+  inside the event's own INSERT (`QUEUE_SQL`, an app.events.hooks SQL hook:
+  no extra round trip, and queued if and only if the change committed),
+  together with the shipment's estimated delivery at that moment;
+* the worker (`refresh_queued`, every ANALYTICS_ROLLUP_INTERVAL_SECONDS)
+  takes queued shipments of a tenant (`FOR UPDATE SKIP LOCKED`, so workers
+  share the queue) and recomputes their rows with one set-based upsert
+  (`UPSERT_SQL`) reading only those shipments' events;
+* `courier-hub analytics rebuild` (`rebuild`) recomputes every shipment of a
+  tenant in id-ordered batches, e.g. after a definition changes.
+
+Definitions (all UTC):
+
+* first scan: the earliest event whose status means the carrier has the
+  parcel (`SCAN_STATUSES`); delivered: the earliest `delivered` event
+  (else the status change to delivered);
+* promised delivery: the first non-null estimated delivery seen; once set
+  it never moves (a later, later estimate does not excuse a late parcel);
+* transit hours: first scan (else the label's ship date) to delivered;
+  label-to-scan hours: booking (else registration) to first scan;
+* first attempt: delivered with no `failed_attempt` event before delivery;
+* shipped_at (the period a shipment counts in): the label's ship date, else
+  its booking, else the shipment's registration.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import DateTime
+
+from app.core.db.session import Database
+from app.core.tenancy import tenant_ids
+from app.events import hooks as event_hooks
+
+SCAN_STATUSES = (
+    "in_transit", "out_for_delivery", "available_for_pickup", "delivered", "failed_attempt", "exception", "returned",
+)
+"""Tracking statuses that mean the carrier has scanned the parcel (not `pending`, `info_received`, `unknown`, `cancelled`)."""
+
+QUEUE_SQL = """
+INSERT INTO analytics_dirty_shipments (tenant_id, shipment_id, first_estimated_delivery)
+SELECT ev.tenant_id, ev.subject_id, s.estimated_delivery
+FROM ev JOIN shipments s ON s.tenant_id = ev.tenant_id AND s.id = ev.subject_id
+WHERE ev.tenant_id = $1 AND ev.subject_type = 'shipment'
+ON CONFLICT (tenant_id, shipment_id) DO UPDATE SET first_estimated_delivery =
+    COALESCE(analytics_dirty_shipments.first_estimated_delivery, EXCLUDED.first_estimated_delivery)
+"""
+"""The event SQL hook that queues a shipment's rollup with its current estimated delivery."""
+
+_SCAN_LIST = ", ".join(f"'{status}'" for status in SCAN_STATUSES)
+
+UPSERT_SQL = text(
+    f"""
+    WITH wanted AS (
+        SELECT w.shipment_id, w.estimate
+        FROM unnest(CAST(:ids AS uuid[]), CAST(:estimates AS timestamptz[])) AS w(shipment_id, estimate)
+    ), ev AS (
+        SELECT e.shipment_id,
+               min(e.occurred_at) FILTER (WHERE e.status IN ({_SCAN_LIST})) AS first_scan_at,
+               min(e.occurred_at) FILTER (WHERE e.status = 'delivered') AS delivered_at,
+               min(e.occurred_at) FILTER (WHERE e.status = 'failed_attempt') AS first_failed_at,
+               max(e.occurred_at) AS last_event_at,
+               bool_or(e.status = 'exception') AS had_exception,
+               bool_or(e.status = 'returned') AS returned,
+               (array_agg(e.country ORDER BY e.occurred_at) FILTER (WHERE e.country IS NOT NULL))[1] AS first_country,
+               (array_agg(e.country ORDER BY e.occurred_at DESC) FILTER (WHERE e.country IS NOT NULL))[1] AS last_country
+        FROM tracking_events e
+        WHERE e.tenant_id = :tenant_id AND e.shipment_id IN (SELECT shipment_id FROM wanted)
+        GROUP BY e.shipment_id
+    ), base AS (
+        SELECT s.tenant_id, s.id AS shipment_id, s.carrier, l.service, s.status,
+               upper(COALESCE(l.request -> 'shipper' ->> 'country', ev.first_country)) AS origin_country,
+               upper(COALESCE(l.request -> 'recipient' ->> 'country',
+                              CASE WHEN ev.delivered_at IS NOT NULL THEN ev.last_country END)) AS destination_country,
+               COALESCE(CAST(l.ship_date AS timestamp) AT TIME ZONE 'UTC', l.booked_at, s.created_at) AS shipped_at,
+               COALESCE(l.booked_at, s.created_at) AS labelled_at,
+               CAST(l.ship_date AS timestamp) AT TIME ZONE 'UTC' AS ship_day,
+               ev.first_scan_at,
+               COALESCE(ev.delivered_at, CASE WHEN s.status = 'delivered' THEN s.last_status_change_at END) AS delivered_at,
+               ev.first_failed_at, ev.last_event_at,
+               COALESCE(ev.had_exception, false) OR s.status = 'exception' AS had_exception,
+               COALESCE(ev.returned, false) OR s.status = 'returned' AS returned,
+               COALESCE(w.estimate, s.estimated_delivery) AS estimate
+        FROM wanted w
+        JOIN shipments s ON s.tenant_id = :tenant_id AND s.id = w.shipment_id
+        LEFT JOIN labels l ON l.tenant_id = s.tenant_id AND l.id = s.label_id
+        LEFT JOIN ev ON ev.shipment_id = s.id
+    )
+    INSERT INTO analytics_shipment_rollups AS r (
+        tenant_id, shipment_id, carrier, service, origin_country, destination_country, status, shipped_at,
+        first_scan_at, delivered_at, last_event_at, promised_delivery, transit_hours, label_to_scan_hours,
+        first_attempt, had_exception, returned, updated_at
+    )
+    SELECT b.tenant_id, b.shipment_id, b.carrier, b.service, left(b.origin_country, 2), left(b.destination_country, 2),
+           b.status, b.shipped_at, b.first_scan_at, b.delivered_at, b.last_event_at, b.estimate,
+           extract(epoch FROM b.delivered_at - COALESCE(b.first_scan_at, b.ship_day)) / 3600.0,
+           extract(epoch FROM b.first_scan_at - b.labelled_at) / 3600.0,
+           b.delivered_at IS NOT NULL AND (b.first_failed_at IS NULL OR b.first_failed_at > b.delivered_at),
+           b.had_exception, b.returned, now()
+    FROM base b
+    ON CONFLICT (tenant_id, shipment_id) DO UPDATE SET
+        carrier = EXCLUDED.carrier, service = EXCLUDED.service, origin_country = EXCLUDED.origin_country,
+        destination_country = EXCLUDED.destination_country, status = EXCLUDED.status, shipped_at = EXCLUDED.shipped_at,
+        first_scan_at = EXCLUDED.first_scan_at, delivered_at = EXCLUDED.delivered_at,
+        last_event_at = EXCLUDED.last_event_at,
+        promised_delivery = COALESCE(r.promised_delivery, EXCLUDED.promised_delivery),
+        transit_hours = EXCLUDED.transit_hours, label_to_scan_hours = EXCLUDED.label_to_scan_hours,
+        first_attempt = EXCLUDED.first_attempt, had_exception = EXCLUDED.had_exception, returned = EXCLUDED.returned,
+        updated_at = now()
+    """
+).bindparams(
+    bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),
+    bindparam("estimates", type_=ARRAY(DateTime(timezone=True))),
+)
+
+_CLAIM_SQL = text(
+    """
+    DELETE FROM analytics_dirty_shipments d
+    WHERE d.tenant_id = :tenant_id AND d.shipment_id IN (
+        SELECT q.shipment_id FROM analytics_dirty_shipments q
+        WHERE q.tenant_id = :tenant_id
+        ORDER BY q.queued_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING d.shipment_id, d.first_estimated_delivery
+    """
+)
+
+_BATCH_SQL = text(
+    """
+    SELECT s.id FROM shipments s
+    WHERE s.tenant_id = :tenant_id AND (CAST(:after AS uuid) IS NULL OR s.id > CAST(:after AS uuid))
+    ORDER BY s.id
+    LIMIT :limit
+    """
+)
+
+
+def register_hooks() -> None:
+    """Queue a shipment's rollup with every shipment integration event (idempotent; called by app.wiring)."""
+    event_hooks.register_sql(QUEUE_SQL)
+
+
+async def upsert(
+    *,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    shipment_ids: list[uuid.UUID],
+    estimates: list[datetime | None] | None = None,
+) -> None:
+    """Recompute the rollups of `shipment_ids` (one statement); `estimates[i]` is a first promise seen for the i-th.
+
+    A shipment that no longer exists is skipped (its rollup went with it: ON DELETE CASCADE).
+    """
+    if not shipment_ids:
+        return
+    await session.execute(
+        UPSERT_SQL,
+        {
+            "tenant_id": tenant_id,
+            "ids": shipment_ids,
+            "estimates": estimates if estimates is not None else [None] * len(shipment_ids),
+        },
+    )
+
+
+async def refresh_queued_for(*, session: AsyncSession, tenant_id: uuid.UUID, limit: int) -> int:
+    """Take up to `limit` queued shipments of `tenant_id` and recompute their rollups; returns how many."""
+    rows = (await session.execute(_CLAIM_SQL, {"tenant_id": tenant_id, "limit": limit})).all()
+    await upsert(
+        session=session,
+        tenant_id=tenant_id,
+        shipment_ids=[row.shipment_id for row in rows],
+        estimates=[row.first_estimated_delivery for row in rows],
+    )
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    """What one pass did: tenants visited, shipment rollups recomputed."""
+
+    tenants: int
+    shipments: int
+
+
+async def refresh_queued(*, db: Database, batch_size: int = 1000) -> RefreshReport:
+    """One worker pass: for every tenant, drain its queue in transactions of at most `batch_size` shipments.
+
+    A tenant with nothing queued costs one indexed DELETE that finds nothing.
+    """
+    total = 0
+    tenants = await tenant_ids(db=db)
+    for tenant_id in tenants:
+        while True:
+            async with db.transaction(tenant_id) as session:
+                done = await refresh_queued_for(session=session, tenant_id=tenant_id, limit=batch_size)
+            total += done
+            if done < batch_size:
+                break
+    return RefreshReport(tenants=len(tenants), shipments=total)
+
+
+async def rebuild(*, db: Database, tenant_id: uuid.UUID | None = None, batch_size: int = 5000) -> RefreshReport:
+    """Recompute every shipment's rollup (of `tenant_id`, else of every tenant), `batch_size` per transaction.
+
+    Promises already recorded are kept (they cannot be re-derived from the
+    events); the queue is left to the worker. Returns tenants and shipments done.
+    """
+    tenants = [tenant_id] if tenant_id is not None else await tenant_ids(db=db)
+    total = 0
+    for tenant in tenants:
+        after: uuid.UUID | None = None
+        while True:
+            async with db.transaction(tenant) as session:
+                ids = list(
+                    (await session.execute(_BATCH_SQL, {"tenant_id": tenant, "after": after, "limit": batch_size})).scalars()
+                )
+                await upsert(session=session, tenant_id=tenant, shipment_ids=ids)
+            total += len(ids)
+            if len(ids) < batch_size:
+                break
+            after = ids[-1]
+    return RefreshReport(tenants=len(tenants), shipments=total)

@@ -1,0 +1,151 @@
+"""FedEx Rate API (Rates and Transit Times) 1.0.0: the rating request and its reply as pure functions (no I/O).
+
+Document followed: FedEx Developer Portal, Rate API — `POST /rate/v1/rates/quotes`
+(https://developer.fedex.com/api/en-us/catalog/rate/v1/docs.html), request
+`Full_Schema_Quote_Rate`: `accountNumber.value`, `rateRequestControlParameters.returnTransitTimes`,
+`requestedShipment` with `shipper.address` / `recipient.address` (`streetLines`, `city`,
+`stateOrProvinceCode`, `postalCode`, `countryCode`, `residential`), `pickupType`,
+`rateRequestType` (ACCOUNT, LIST), `shipDateStamp` (YYYY-MM-DD) and
+`requestedPackageLineItems[]` (`groupPackageCount`, `weight` KG|LB, `dimensions` CM|IN);
+reply `RatcResponseVO`: `output.rateReplyDetails[]` with `serviceType`, `serviceName`,
+`ratedShipmentDetails[]` (`rateType`, `totalNetCharge`, `currency`, `shipmentRateDetail.currency`),
+`commit.dateDetail.dayFormat` and `operationalDetail.transitTime` ("FOUR_DAYS").
+The replies in the tests are FedEx's documented examples (tests/carriers/fedex/samples/, with their source).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from app.carriers.errors import CarrierBadResponse
+from app.carriers.fedex.units import fedex_dimension, fedex_weight, weight_units
+from app.carriers.money import amount_to_minor
+from app.carriers.rating import RateQuote, RateRequest
+from app.carriers.shipping import Address, Money
+
+CARRIER = "fedex"
+RATE_PATH = "/rate/v1/rates/quotes"
+RATE_TYPE_PREFERENCE = ("ACCOUNT", "PREFERRED_CURRENCY", "LIST", "PREFERRED_INCENTIVE")
+"""Which of a service's `ratedShipmentDetails` is its price: the account's own rate first, the list rate last."""
+_TRANSIT_WORDS = {
+    word: number
+    for number, word in enumerate(
+        "ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE TEN ELEVEN TWELVE THIRTEEN FOURTEEN FIFTEEN SIXTEEN "
+        "SEVENTEEN EIGHTEEN NINETEEN TWENTY".split(),
+        start=1,
+    )
+}
+
+
+def _address(address: Address) -> dict[str, Any]:
+    out: dict[str, Any] = {"streetLines": list(address.address_lines), "city": address.city}
+    if address.state:
+        out["stateOrProvinceCode"] = address.state
+    if address.postal_code:
+        out["postalCode"] = address.postal_code
+    out["countryCode"] = address.country
+    out["residential"] = address.company is None
+    return out
+
+
+def build_rate_request(
+    request: RateRequest, *, account_number: str, pickup_type: str = "DROPOFF_AT_FEDEX_LOCATION"
+) -> dict[str, Any]:
+    """The JSON body of `POST /rate/v1/rates/quotes` for `request`: every service (no `serviceType`), with transit times.
+
+    Weights in LB and dimensions in IN from the US and PR, KG/CM elsewhere
+    (`weight_units`), one line item per parcel; ACCOUNT and LIST rates.
+    """
+    weight_unit, dim_unit = weight_units(request.shipper.country)
+    items: list[dict[str, Any]] = []
+    for parcel in request.parcels:
+        item: dict[str, Any] = {
+            "groupPackageCount": 1,
+            "weight": {"units": weight_unit, "value": fedex_weight(parcel.weight_grams, weight_unit)},
+        }
+        if parcel.length_mm and parcel.width_mm and parcel.height_mm:
+            item["dimensions"] = {
+                "length": fedex_dimension(parcel.length_mm, dim_unit),
+                "width": fedex_dimension(parcel.width_mm, dim_unit),
+                "height": fedex_dimension(parcel.height_mm, dim_unit),
+                "units": dim_unit,
+            }
+        items.append(item)
+    shipment: dict[str, Any] = {
+        "shipper": {"address": _address(request.shipper)},
+        "recipient": {"address": _address(request.recipient)},
+        "pickupType": pickup_type,
+        "rateRequestType": ["ACCOUNT", "LIST"],
+        "requestedPackageLineItems": items,
+    }
+    if request.ship_date:
+        shipment["shipDateStamp"] = request.ship_date.isoformat()
+    return {
+        "accountNumber": {"value": account_number},
+        "rateRequestControlParameters": {"returnTransitTimes": True},
+        "requestedShipment": shipment,
+    }
+
+
+def _price(details: list[Any]) -> Money | None:
+    by_type = {d.get("rateType"): d for d in details if isinstance(d, Mapping)}
+    ordered = [by_type[t] for t in RATE_TYPE_PREFERENCE if t in by_type] + [d for d in details if isinstance(d, Mapping)]
+    for detail in ordered:
+        amount = detail.get("totalNetCharge")
+        rate_detail = detail.get("shipmentRateDetail")
+        currency = detail.get("currency") or (rate_detail.get("currency") if isinstance(rate_detail, Mapping) else None)
+        if isinstance(amount, int | float) and isinstance(currency, str) and len(currency) == 3:
+            return Money(amount_to_minor(amount, currency.upper()), currency.upper())
+    return None
+
+
+def _transit_days(reply: Mapping[str, Any]) -> int | None:
+    operational = reply.get("operationalDetail")
+    text = operational.get("transitTime") if isinstance(operational, Mapping) else None
+    if not isinstance(text, str):
+        return None
+    return _TRANSIT_WORDS.get(text.upper().removesuffix("_DAYS").removesuffix("_DAY"))
+
+
+def _delivery_date(reply: Mapping[str, Any]) -> dt.date | None:
+    commit = reply.get("commit")
+    detail = commit.get("dateDetail") if isinstance(commit, Mapping) else None
+    candidates = [detail.get("dayFormat"), detail.get("dayCxsFormat")] if isinstance(detail, Mapping) else []
+    operational = reply.get("operationalDetail")
+    if isinstance(operational, Mapping):
+        candidates.append(operational.get("deliveryDate"))
+    for value in candidates:
+        if isinstance(value, str) and len(value) >= 10:
+            try:
+                return dt.date.fromisoformat(value[:10])
+            except ValueError:
+                continue
+    return None
+
+
+def parse_rate_response(payload: Any) -> list[RateQuote]:
+    """One RateQuote per `output.rateReplyDetails[]` entry that carries a price; CarrierBadResponse for another shape."""
+    output = payload.get("output") if isinstance(payload, Mapping) else None
+    replies = output.get("rateReplyDetails") if isinstance(output, Mapping) else None
+    if not isinstance(replies, list):
+        raise CarrierBadResponse(CARRIER, "rate reply without output.rateReplyDetails")
+    quotes: list[RateQuote] = []
+    for reply in replies:
+        if not isinstance(reply, Mapping) or not isinstance(reply.get("serviceType"), str):
+            continue
+        details = reply.get("ratedShipmentDetails")
+        price = _price(details if isinstance(details, list) else [])
+        if price is None:
+            continue
+        quotes.append(
+            RateQuote(
+                service=reply["serviceType"],
+                service_name=reply.get("serviceName") if isinstance(reply.get("serviceName"), str) else None,
+                price=price,
+                transit_days=_transit_days(reply),
+                estimated_delivery=_delivery_date(reply),
+            )
+        )
+    return quotes
