@@ -83,6 +83,21 @@ async def _populate(client, admin_headers, tenant, owner_db) -> None:
             "INSERT INTO delivery_attempts (tenant_id, id, delivery_id, endpoint_id, attempted_at, duration_ms, succeeded) "
             "SELECT tenant_id, :a, id, endpoint_id, now(), 5, true FROM webhook_deliveries WHERE tenant_id = :t LIMIT 1"),
             {**t, "a": new_id()})
+        await session.execute(text("UPDATE shipments SET status = 'delivered' WHERE tenant_id = :t AND id = :s"),
+                              {**t, "s": shipment})
+        await session.execute(text(
+            "INSERT INTO analytics_shipment_rollups (tenant_id, shipment_id, carrier, status, shipped_at, first_attempt, "
+            "had_exception, returned) "
+            "VALUES (:t, :s, 'dhl', 'delivered', now(), true, false, false)"), {**t, "s": shipment})
+        await session.execute(text(
+            "INSERT INTO analytics_dirty_shipments (tenant_id, shipment_id) VALUES (:t, :s)"), {**t, "s": shipment})
+    # A delivered shipment's review, a review link, and the tenant's analytics settings, through the API.
+    review = await client.post(f"/v1/shipments/{shipment}/reviews", json={"rating": 4}, headers=tenant.headers("admin"))
+    assert review.status_code == 201, review.text
+    link = await client.post(f"/v1/shipments/{shipment}/review-links", headers=tenant.headers("admin"))
+    assert link.status_code == 201, link.text
+    analytics_settings = await client.put("/v1/analytics/settings", json={"lost_after_days": 10}, headers=tenant.headers("admin"))
+    assert analytics_settings.status_code == 200, analytics_settings.text
 
 
 async def _counts(owner_db, tenant_id) -> dict[str, int]:
