@@ -39,11 +39,11 @@ class StatementLog:
     def __init__(self, role: str) -> None:
         self.role = role
         self.statements: dict[str, int] = {}
-        self._ignored_pools: set[int] = set()
+        self._ignored: list[Engine] = []
 
     def ignore(self, engine: Any) -> None:
         """Do not record `engine` (an AsyncEngine the tests themselves use as the app role, e.g. `app_db`)."""
-        self._ignored_pools.add(id(engine.sync_engine.pool))
+        self._ignored.append(engine.sync_engine)  # by engine: dispose() gives it a new pool
 
     def add(self, sql: str) -> None:
         """Record one statement (unless inside `unchecked()`)."""
@@ -51,14 +51,15 @@ class StatementLog:
             self.statements[sql] = self.statements.get(sql, 0) + 1
 
     def _on_cursor(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        if conn.engine.url.username == self.role and id(conn.engine.pool) not in self._ignored_pools:
+        if conn.engine.url.username == self.role and not any(conn.engine is e for e in self._ignored):
             self.add(statement)
 
     def _on_connect(self, dbapi_connection: Any, record: Any) -> None:
         driver = getattr(dbapi_connection, "driver_connection", None)
         if driver is None or not hasattr(driver, "add_query_logger"):
             return
-        if id(getattr(record, "_ConnectionRecord__pool", None)) in self._ignored_pools:  # SQLAlchemy names it privately
+        pool = getattr(record, "_ConnectionRecord__pool", None)  # SQLAlchemy names it privately
+        if any(pool is e.pool for e in self._ignored):
             return
         if driver._params.user == self.role:  # noqa: SLF001 - asyncpg exposes no public "user"
             driver.add_query_logger(lambda logged: self.add(logged.query))

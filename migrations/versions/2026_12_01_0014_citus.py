@@ -20,6 +20,7 @@ Harmless on plain PostgreSQL; what a Citus cluster needs (issue 17):
   (`tenant_id = …`, routed to one shard) with FOR UPDATE SKIP LOCKED, until
   `p_limit` rows are claimed. A `LANGUAGE sql` body with parameters cannot be
   planned by Citus, nor can a multi-shard FOR UPDATE.
+* `inbound_integration_tenant` is plpgsql too (same reason).
 """
 
 from __future__ import annotations
@@ -147,6 +148,28 @@ CLAIMS = (
     ),
 )
 
+_INBOUND_TENANT_BODY = """
+    SELECT i.tenant_id FROM integrations i
+    WHERE i.id = p_integration_id AND i.carrier = p_carrier AND i.is_active
+    LIMIT 1
+"""
+_INBOUND_TENANT_SIGNATURE = """
+CREATE OR REPLACE FUNCTION inbound_integration_tenant(p_integration_id uuid, p_carrier text)
+RETURNS uuid
+"""
+# plpgsql: Citus cannot plan a LANGUAGE sql body with parameters. Before the tenant is known the lookup
+# reads every shard (an inbound push names only its integration); it is read-only and takes no lock.
+_INBOUND_TENANT = (
+    _INBOUND_TENANT_SIGNATURE
+    + "LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp\nAS $$\nBEGIN\n    RETURN ("
+    + _INBOUND_TENANT_BODY.rstrip()
+    + "\n    );\nEND\n$$"
+)
+_OLD_INBOUND_TENANT = (
+    _INBOUND_TENANT_SIGNATURE + "LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp\nAS $$"
+    + _INBOUND_TENANT_BODY + "$$"
+)
+
 _TOUCH_PLATFORM_KEY = """
 CREATE FUNCTION auth_touch_platform_key(p_key_id uuid) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp
@@ -168,9 +191,11 @@ def upgrade() -> None:
     op.execute(f"CREATE POLICY worker_claim ON tenants FOR SELECT TO {WORKER_ROLE} USING (true)")
     for function in CLAIMS:
         op.execute(function)  # CREATE OR REPLACE keeps the owner and grants
+    op.execute(_INBOUND_TENANT)
 
 
 def downgrade() -> None:
+    op.execute(_OLD_INBOUND_TENANT)
     # The bodies of 0009, restored as they were.
     claim_guards = importlib.import_module("migrations.versions.2026_12_01_0009_claim_guards")
     for name, signature, query, token in claim_guards._FUNCTIONS:  # noqa: SLF001
