@@ -77,11 +77,13 @@ def app_sql() -> Iterator[StatementLog]:
         for sql in log.statements
         if not sql.startswith(CROSS_TENANT_MARK) and (problems := untied_tables(sql))
     }
-    from tests.db.test_citus_readiness import VOLATILE, _update_parts
+    from tests.db.test_citus_readiness import NOT_IMMUTABLE, VOLATILE, _update_parts, do_update_parts
 
     for sql in log.statements:
         if any(VOLATILE.search(part) for part in _update_parts(sql)):
             offenders[sql] = ["UPDATE with a volatile function (refused on a distributed table)"]
+        if any(NOT_IMMUTABLE.search(part) for part in do_update_parts(sql)):
+            offenders[sql] = ["ON CONFLICT DO UPDATE SET with a non-IMMUTABLE function (refused on a distributed table)"]
     if offenders:
         report = "\n\n".join(f"{'; '.join(p)}\n    {' '.join(sql.split())}" for sql, p in offenders.items())
         pytest.fail(f"{len(offenders)} statements the app sent to tenant tables lack a tenant_id predicate:\n\n{report}")

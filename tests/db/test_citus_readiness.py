@@ -20,12 +20,22 @@ from app.core.db import citus
 from app.core.db.base import Base
 
 VOLATILE = re.compile(r"\b(clock_timestamp|random|gen_random_uuid|timeofday|uuid_generate_v4)\s*\(", re.IGNORECASE)
+"""Volatile functions Citus refuses in an UPDATE's SET/WHERE on a distributed table."""
+NOT_IMMUTABLE = re.compile(r"\b(now|clock_timestamp|statement_timestamp|transaction_timestamp|random|gen_random_uuid)\s*\(|"
+                           r"\bcurrent_(timestamp|date|time)\b", re.IGNORECASE)
+"""Citus takes only IMMUTABLE functions in INSERT ... ON CONFLICT DO UPDATE SET."""
+
+
+def do_update_parts(sql: str) -> list[str]:
+    """The SET lists of `ON CONFLICT ... DO UPDATE SET ...` clauses in `sql`."""
+    return [m.group(1) for m in re.finditer(r"\bDO\s+UPDATE\s+SET\b(.*?)(?:\bWHERE\b|\bRETURNING\b|;|\)\s*,|\)\s*SELECT|$)",
+                                            sql, re.IGNORECASE | re.DOTALL)]
 
 
 def _update_parts(sql: str) -> list[str]:
     """The SET ... up to the end of each UPDATE in `sql` (its own statement or CTE)."""
     parts = []
-    for match in re.finditer(r"\bUPDATE\s+\w+.*?\bSET\b(.*?)(?:\bRETURNING\b|;|\)\s*,\s*\w+\s+AS\s*\(|$)", sql, re.IGNORECASE | re.DOTALL):
+    for match in re.finditer(r"(?<!DO )\bUPDATE\s+\w+.*?\bSET\b(.*?)(?:\bRETURNING\b|;|\)\s*,\s*\w+\s+AS\s*\(|$)", sql, re.IGNORECASE | re.DOTALL):
         parts.append(match.group(1))
     return parts
 
@@ -74,6 +84,18 @@ def test_the_volatile_check_reads_update_set_lists(sql: str, volatile: bool) -> 
     assert any(VOLATILE.search(part) for part in _update_parts(sql)) is volatile
 
 
+@pytest.mark.parametrize(
+    ("sql", "refused"),
+    [
+        ("INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET b = EXCLUDED.b, c = now()", True),
+        ("INSERT INTO t (a) VALUES (now()) ON CONFLICT (a) DO UPDATE SET b = EXCLUDED.b RETURNING now()", False),
+        ("INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET b = t.b + 1 WHERE t.c < now()", False),
+    ],
+)
+def test_the_do_update_check_reads_only_the_set_list(sql: str, refused: bool) -> None:
+    assert any(NOT_IMMUTABLE.search(part) for part in do_update_parts(sql)) is refused
+
+
 async def test_no_function_updates_with_a_volatile_function(owner_url) -> None:
     engine = create_async_engine(owner_url, poolclass=NullPool)
     try:
@@ -99,3 +121,33 @@ async def test_distribute_refuses_without_the_citus_extension(owner_url) -> None
             assert await conn.run_sync(citus.distribute_new_tenant_table, "pos_orders") is False
     finally:
         await engine.dispose()
+
+
+async def test_orm_statements_of_a_tenant_session_name_its_tenant(app_db, make_tenant) -> None:
+    """ScopedSession's do_orm_execute hook: ORM SELECT/UPDATE/DELETE get `tenant_id = <the session's tenant>`."""
+    from sqlalchemy import delete, event, select, update
+
+    from app.auth.models import ApiKey
+
+    tenant = await make_tenant("acme")
+    seen: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(app_db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with app_db.sessionmaker() as session:
+            session.info["tenant_id"] = tenant.id
+            keys = [(k.tenant_id, k.id) for k in (await session.execute(select(ApiKey))).scalars()]
+            await session.execute(update(ApiKey).values(name="renamed").execution_options(synchronize_session=False))
+            await session.execute(delete(ApiKey).where(ApiKey.role == "courier").execution_options(synchronize_session=False))
+            await session.rollback()
+    finally:
+        event.remove(app_db.engine.sync_engine, "before_cursor_execute", record)
+    assert {t for t, _ in keys} == {tenant.id} and len(keys) >= 1
+    orm = [(sql, params) for sql, params in seen if "api_keys" in sql]
+    assert [sql.split()[0] for sql, _ in orm] == ["SELECT", "UPDATE", "DELETE"]
+    for sql, params in orm:
+        assert re.search(r"api_keys\.tenant_id = \$\d", sql), sql
+        assert str(tenant.id) in {str(p) for p in params}, (sql, params)
