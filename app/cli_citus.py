@@ -34,14 +34,17 @@ def distribute_command(
     from app.core.db.urls import owner_url
     from app.models import Base
 
-    url = owner_url(get_settings())
+    settings = get_settings()
+    url = owner_url(settings)
     coordinator = (coordinator_host or url.host or "127.0.0.1", coordinator_port or url.port or 5432)
 
     async def run() -> citus.DistributionReport:
         engine = create_async_engine(url, poolclass=NullPool)
         try:
             async with engine.begin() as conn:
-                return await conn.run_sync(citus.distribute, Base.metadata, coordinator=coordinator)
+                return await conn.run_sync(
+                    citus.distribute, Base.metadata, coordinator=coordinator, app_role=settings.app_db_user
+                )
         finally:
             await engine.dispose()
 

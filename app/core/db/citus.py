@@ -118,13 +118,16 @@ class DistributionReport:
         return bool(self.reference or self.distributed)
 
 
-def distribute(conn: Connection, metadata: MetaData, *, coordinator: tuple[str, int] | None = None) -> DistributionReport:
+def distribute(
+    conn: Connection, metadata: MetaData, *, coordinator: tuple[str, int] | None = None, app_role: str | None = None
+) -> DistributionReport:
     """Make REFERENCE_TABLES reference tables and every tenant table distributed by tenant_id, colocated.
 
     `conn` is an owner connection in a transaction (the caller commits).
     `coordinator` (host, port) registers the coordinator in the Citus metadata
     if it is not there yet, so reference tables get a local copy the NOLOGIN
-    key resolver can read. Raises CitusUnavailable without the extension.
+    key resolver can read. `app_role` gets `citus.propagate_set_commands = 'local'`
+    as its default (`propagate_scope_by_default`). Raises CitusUnavailable without the extension.
     Idempotent: a second run changes nothing and touches no constraint.
     """
     if not has_citus(conn):
@@ -135,6 +138,8 @@ def distribute(conn: Connection, metadata: MetaData, *, coordinator: tuple[str, 
     tenant = tenant_tables(metadata)
     todo_reference = [t for t in REFERENCE_TABLES if current.get(t, ("",))[0] != "n"]
     todo_distributed = [t for t in tenant if current.get(t, ("",))[0] != "h"]
+    if app_role is not None:
+        propagate_scope_by_default(conn, app_role)
     if not todo_reference and not todo_distributed:
         return DistributionReport([], [], [])
     # Reference-table DDL and distributed DDL in one transaction need one connection per node.
@@ -162,8 +167,23 @@ def distribute(conn: Connection, metadata: MetaData, *, coordinator: tuple[str, 
 
 def _allow_definer_logins(conn: Connection) -> None:
     for role in DEFINER_ROLES_READING_SHARDS:
-        if conn.execute(text("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :r)"), {"r": role}).scalar_one():
+        if _role_exists(conn, role):
             conn.execute(text(f'ALTER ROLE "{role}" LOGIN'))
+
+
+def _role_exists(conn: Connection, role: str) -> bool:
+    return bool(conn.execute(text("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :r)"), {"r": role}).scalar_one())
+
+
+def propagate_scope_by_default(conn: Connection, app_role: str) -> None:
+    """`ALTER ROLE <app_role> SET citus.propagate_set_commands = 'local'` (idempotent).
+
+    The app also asks for it per connection (asyncpg server_settings), but a
+    pooler such as PgBouncer drops startup parameters it does not know: the
+    role's default then still forwards `SET LOCAL app.tenant_id` to the workers.
+    """
+    if _role_exists(conn, app_role):
+        conn.execute(text(f"ALTER ROLE \"{app_role}\" SET citus.propagate_set_commands = 'local'"))
 
 
 def distribute_new_tenant_table(conn: Connection, table: str) -> bool:
