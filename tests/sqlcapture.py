@@ -11,26 +11,11 @@ and inspecting rows, and migrations.
 
 from __future__ import annotations
 
-import contextvars
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
-
-_unchecked: contextvars.ContextVar[bool] = contextvars.ContextVar("sql_unchecked", default=False)
-
-
-@contextmanager
-def unchecked() -> Iterator[None]:
-    """Statements a test sends on purpose as the app role without a tenant (e.g. RLS probes) are not recorded."""
-    token = _unchecked.set(True)
-    try:
-        yield
-    finally:
-        _unchecked.reset(token)
 
 
 class StatementLog:
@@ -46,9 +31,8 @@ class StatementLog:
         self._ignored.append(engine.sync_engine)  # by engine: dispose() gives it a new pool
 
     def add(self, sql: str) -> None:
-        """Record one statement (unless inside `unchecked()`)."""
-        if not _unchecked.get():
-            self.statements[sql] = self.statements.get(sql, 0) + 1
+        """Record one statement."""
+        self.statements[sql] = self.statements.get(sql, 0) + 1
 
     def _on_cursor(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
         if conn.engine.url.username == self.role and not any(conn.engine is e for e in self._ignored):
