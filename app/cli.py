@@ -1,5 +1,6 @@
 """The `courier-hub` command line (typer): serve, worker, migrate, create-admin-key, revoke-admin-key, doctor,
-purge-idempotency-keys, rotate-credentials, labels batch (app.cli_labels), analytics rebuild, init (app.cli_init).
+purge-idempotency-keys, rotate-credentials, labels batch (app.cli_labels), analytics rebuild, init (app.cli_init),
+citus distribute (app.cli_citus).
 
 Every command uses DATABASE_URL, or starts the embedded PostgreSQL (data in
 EMBEDDED_PG_DIR, default `.data/postgres`) when it is unset.
@@ -15,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from app.cli_citus import citus_app
 from app.cli_init import init_command
 from app.cli_labels import labels_app
 from app.core.config import Settings, get_settings
@@ -23,6 +25,7 @@ app = typer.Typer(help="courier-hub: multi-tenant courier integration backend.",
 app.add_typer(labels_app, name="labels")
 analytics_app = typer.Typer(help="Analytics: the courier performance rollups.", no_args_is_help=True)
 app.add_typer(analytics_app, name="analytics")
+app.add_typer(citus_app, name="citus")
 app.command("init")(init_command)
 
 
@@ -221,13 +224,14 @@ def revoke_admin_key(prefix: Annotated[str, typer.Option("--prefix", help="The k
 
 @app.command()
 def doctor() -> None:
-    """Check database, migrations, RLS on every tenant table, the app role, the encryption keys against stored
-    secrets, Redis, Stripe and the worker's heartbeat; non-zero exit on any failure (SKIP: nothing to check)."""
-    from app.doctor import run_checks, run_config_checks
+    """Check database, migrations, RLS on every tenant table, the app role, on Citus the distribution and the
+    tenant scope on the workers, the encryption keys against stored secrets, Redis, Stripe and the worker's heartbeat; non-zero exit on any failure (SKIP: nothing to check)."""
+    from app.doctor import run_checks, run_citus_checks, run_config_checks
     from app.core.db.urls import app_url, owner_url
 
     settings = _settings()
     checks = asyncio.run(run_checks(owner_url(settings), app_url(settings)))
+    checks += asyncio.run(run_citus_checks(owner_url(settings), app_url(settings)))
     checks += asyncio.run(run_config_checks(settings, owner_url(settings)))
     for check in checks:
         typer.echo(f"[{'SKIP' if check.skipped else 'PASS' if check.ok else 'FAIL'}] {check.name}: {check.detail}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +28,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import migrate
 from app.core.db.session import Database
 from app.core.db.urls import normalize_async_url
+from tests.sqlcapture import StatementLog
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
@@ -60,6 +61,38 @@ async def _admin_execute(server: URL, *statements: str) -> None:
                 await conn.execute(text(statement))
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def app_sql() -> Iterator[StatementLog]:
+    """Every statement the app role sends during the session; at the end each one on a tenant table must name its tenant.
+
+    (Citus routes a statement to one shard only by `tenant_id = ...`, and refuses FOR UPDATE without it;
+    the checker is tests/core/test_tenant_filters.py's `untied_tables`.)
+    """
+    log = StatementLog(os.environ.get("APP_DB_USER", "courier_hub_app"))
+    log.install()
+    yield log
+    log.remove()
+    from tests.core.test_tenant_filters import untied_tables
+
+    from app.doctor import CROSS_TENANT_MARK
+
+    offenders = {
+        sql: problems
+        for sql in log.statements
+        if not sql.startswith(CROSS_TENANT_MARK) and (problems := untied_tables(sql))
+    }
+    from tests.db.test_citus_readiness import NOT_IMMUTABLE, VOLATILE, _update_parts, do_update_parts
+
+    for sql in log.statements:
+        if any(VOLATILE.search(part) for part in _update_parts(sql)):
+            offenders[sql] = ["UPDATE with a volatile function (refused on a distributed table)"]
+        if any(NOT_IMMUTABLE.search(part) for part in do_update_parts(sql)):
+            offenders[sql] = ["ON CONFLICT DO UPDATE SET with a non-IMMUTABLE function (refused on a distributed table)"]
+    if offenders:
+        report = "\n\n".join(f"{'; '.join(p)}\n    {' '.join(sql.split())}" for sql, p in offenders.items())
+        pytest.fail(f"{len(offenders)} statements the app sent to tenant tables lack a tenant_id predicate:\n\n{report}")
 
 
 @pytest.fixture(scope="session")
@@ -147,9 +180,10 @@ async def owner_db(_owner_db_session: Database) -> AsyncIterator[Database]:
 
 
 @pytest.fixture(scope="session")
-async def app_db(settings: Settings) -> AsyncIterator[Database]:
-    """The application role's connection (RLS applies)."""
+async def app_db(settings: Settings, app_sql: StatementLog) -> AsyncIterator[Database]:
+    """The application role's connection (RLS applies), for tests' own statements (not checked by `app_sql`)."""
     db = Database.from_settings(settings)
+    app_sql.ignore(db.engine)
     yield db
     await db.dispose()
 

@@ -37,6 +37,11 @@ async def test_doctor_fails_before_migrations_and_passes_after(create_database, 
     assert after.exit_code == 0, after.output
     for check in ("database reachable", "migrations at head", "RLS enabled and forced", "app role cannot bypass RLS"):
         assert f"[PASS] {check}" in after.output
+    assert "Citus" not in after.output  # plain PostgreSQL: no distribution checks
+
+    refused = await invoke("citus", "distribute")
+    assert refused.exit_code == 2
+    assert "the citus extension is not installed" in refused.output
 
 
 async def test_doctor_flags_a_tenant_table_without_forced_rls(create_database, use_database):

@@ -82,7 +82,12 @@ STAMP_TENANT_KEY_SQL = (
     "UPDATE api_keys SET last_used_at = now() WHERE tenant_id = $1 AND id = $2 "
     "AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')"
 )
-STAMP_PLATFORM_KEY_SQL = "SELECT auth_touch_platform_key($1)"
+STAMP_PLATFORM_KEY_SQL = (
+    # The app role may write this one column (migration 0014): a SECURITY DEFINER function's writes to a
+    # Citus reference table would run on every node as its NOLOGIN owner.
+    "UPDATE platform_api_keys SET last_used_at = now() WHERE id = $1 "
+    "AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')"
+)
 STAMP_INTERVAL_SECONDS = 60.0
 
 

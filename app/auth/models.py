@@ -12,7 +12,6 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     String,
     UniqueConstraint,
@@ -73,8 +72,8 @@ class ApiKeyLookup(Base):
             "AND (role = 'platform_admin') = (tenant_id IS NULL)",
             name="role",
         ),
-        # A tenant key's row mirrors an api_keys row (and goes with it); platform rows (tenant NULL) are not checked.
-        ForeignKeyConstraint(["tenant_id", "key_id"], ["api_keys.tenant_id", "api_keys.id"], ondelete="CASCADE"),
+        # No FK to api_keys: a Citus reference table cannot reference a distributed table. The row is
+        # written in the transaction that issues or revokes its key and goes with its tenant.
     )
 
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)

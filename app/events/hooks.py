@@ -26,15 +26,30 @@ EVENT_CTE = "ev"
 """The name a SQL hook reads the new event from: a CTE with columns (tenant_id, id, type, subject_type, subject_id)."""
 
 
-def register_sql(statement: str) -> str:
+_announcements: dict[str, str] = {}
+
+
+def register_sql(statement: str, *, announce: str | None = None) -> str:
     """Run a data-modifying `statement` (e.g. `INSERT … SELECT … FROM ev …`) in the event's own INSERT.
 
     It reads the new event from the CTE `ev` (tenant_id, id, type, subject_type, subject_id), may use `$1`
     (the event's tenant id) and no other parameter, and runs in the same statement and transaction as the event
     insert: one round trip for the event and everything it fans out to.
     Registering the same statement again changes nothing.
+
+    `announce`: a SQL expression run once in the outer SELECT of that INSERT,
+    on the coordinator on Citus, when `statement` (which must then end with a
+    RETURNING clause) returned a row, as a function in FROM (e.g. `pg_notify(...)`): a NOTIFY inside a
+    statement routed to a Citus worker would make its two-phase commit fail.
     """
+    if announce is not None:
+        _announcements[statement] = announce
     return _sql_hooks.register(statement)
+
+
+def announcement(statement: str) -> str | None:
+    """The `announce` expression registered with `statement`, if any."""
+    return _announcements.get(statement)
 
 
 def unregister_sql(statement: str) -> None:

@@ -36,7 +36,13 @@ def _insert_sql(sql_hooks: tuple[str, ...]) -> str:
         return _INSERT_SQL
     parts = [f"{hooks.EVENT_CTE} AS ({_INSERT_SQL} RETURNING tenant_id, id, type, subject_type, subject_id)"]
     parts += [f"hook_{i} AS ({statement})" for i, statement in enumerate(sql_hooks)]
-    return f"WITH {', '.join(parts)} SELECT count(*) FROM {hooks.EVENT_CTE}"
+    # Announcements run here, in the outer SELECT (on the Citus coordinator), once, if their hook returned a row.
+    announced = [
+        f"CASE WHEN EXISTS (SELECT 1 FROM hook_{i}) THEN (SELECT count(*) FROM {expr} AS a) END"
+        for i, statement in enumerate(sql_hooks)
+        if (expr := hooks.announcement(statement)) is not None
+    ]
+    return f"WITH {', '.join(parts)} SELECT {', '.join([f'(SELECT count(*) FROM {hooks.EVENT_CTE})', *announced])}"
 
 
 async def record(

@@ -94,7 +94,9 @@ _STORE_SQL = (
     "ON CONFLICT (tenant_id, key) DO UPDATE SET id = EXCLUDED.id, request_method = EXCLUDED.request_method, "
     "request_path = EXCLUDED.request_path, request_hash = EXCLUDED.request_hash, "
     "response_status = EXCLUDED.response_status, response_headers = EXCLUDED.response_headers, "
-    "response_body = EXCLUDED.response_body, expires_at = EXCLUDED.expires_at, created_at = now()"
+    "response_body = EXCLUDED.response_body, expires_at = EXCLUDED.expires_at, "
+    # EXCLUDED's default now(), not now() itself: Citus takes only IMMUTABLE functions in DO UPDATE SET.
+    "created_at = EXCLUDED.created_at"
 )
 
 

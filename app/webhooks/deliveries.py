@@ -107,7 +107,7 @@ async def recent_attempts(
 async def retry_delivery(*, session: AsyncSession, delivery: WebhookDelivery) -> WebhookDelivery:
     """Queue a delivery to be sent again now, whatever its status; returns it refreshed.
 
-    Sets status pending, due now (clock time), `cycle_attempts` 0 (a fresh
+    Sets status pending, due now (the transaction time), `cycle_attempts` 0 (a fresh
     retry schedule) and drops any worker's claim (an attempt already in
     flight is still recorded, but no longer moves the delivery); the workers are
     notified on commit. The endpoint row is locked
@@ -123,7 +123,7 @@ async def retry_delivery(*, session: AsyncSession, delivery: WebhookDelivery) ->
         .where(WebhookDelivery.tenant_id == delivery.tenant_id, WebhookDelivery.id == delivery.id)
         .values(
             status="pending",
-            next_attempt_at=func.clock_timestamp(),
+            next_attempt_at=func.now(),  # STABLE: Citus refuses volatile functions in an UPDATE
             cycle_attempts=0,
             claim_token=None,
             updated_at=func.now(),
@@ -165,7 +165,7 @@ _REPLAY = text(
     ),
     reset AS (
         UPDATE webhook_deliveries d
-        SET status = 'pending', next_attempt_at = clock_timestamp(), cycle_attempts = 0, claim_token = NULL,
+        SET status = 'pending', next_attempt_at = now(), cycle_attempts = 0, claim_token = NULL,
             updated_at = now()
         FROM picked
         WHERE d.tenant_id = :tenant_id AND d.endpoint_id = :endpoint_id AND d.event_id = picked.id

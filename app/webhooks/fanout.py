@@ -34,14 +34,9 @@ CHANNEL = "courier_hub_deliveries"
 """The NOTIFY channel that says "deliveries are due now"; its payload is the tenant id (text)."""
 
 
-def _pending_and_notify(tenant_param: str) -> str:
-    """SQL for the `status` value 'pending' that also sends the NOTIFY, once per statement.
-
-    An uncorrelated scalar subquery is an InitPlan: PostgreSQL evaluates it the
-    first time a row is projected and never otherwise, so a statement that
-    selects no row (no subscribed endpoint) notifies nobody.
-    """
-    return f"(SELECT 'pending'::varchar FROM pg_notify('{CHANNEL}', {tenant_param}::uuid::text))"
+NOTIFY_EXPR = f"pg_notify('{CHANNEL}', $1::uuid::text)"
+"""The NOTIFY of a statement that made deliveries of tenant `$1` due: evaluated in its outer SELECT, never inside the
+INSERT (on Citus that part runs on a worker, whose two-phase commit refuses a transaction that sent a NOTIFY)."""
 
 
 # FOR KEY SHARE: a concurrent DELETE of an endpoint waits for this transaction
@@ -49,12 +44,17 @@ def _pending_and_notify(tenant_param: str) -> str:
 # insert, and with it the business write that recorded the event, on the
 # foreign key. It does not block PATCH, retry or the worker (FOR NO KEY UPDATE).
 _ENQUEUE_SQL = f"""
-INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, event_type, status, next_attempt_at)
-SELECT e.tenant_id, {UUID7_SQL}, e.id, $2::uuid, $3::text, {_pending_and_notify("$1")}, clock_timestamp()
-FROM webhook_endpoints e
-WHERE e.tenant_id = $1 AND e.enabled AND e.id = ANY ($4::uuid[])
-FOR KEY SHARE
-ON CONFLICT (tenant_id, endpoint_id, event_id) DO NOTHING
+WITH created AS (
+    INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, event_type, status, next_attempt_at)
+    SELECT e.tenant_id, {UUID7_SQL}, e.id, $2::uuid, $3::text, 'pending', clock_timestamp()
+    FROM webhook_endpoints e
+    WHERE e.tenant_id = $1 AND e.enabled AND e.id = ANY ($4::uuid[])
+    FOR KEY SHARE
+    ON CONFLICT (tenant_id, endpoint_id, event_id) DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM created),
+       CASE WHEN EXISTS (SELECT 1 FROM created) THEN (SELECT count(*) FROM {NOTIFY_EXPR} AS a) END
 """
 
 
@@ -66,20 +66,20 @@ async def enqueue(*, session: AsyncSession, event: IntegrationEvent, endpoint_id
     (endpoint, event) delivery is left as it is. Returns the number of deliveries created.
     """
     conn = await driver_connection(session)
-    status = await conn.execute(_ENQUEUE_SQL, event.tenant_id, event.id, event.type, list(endpoint_ids))
-    return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 <n>"
+    return int(await conn.fetchval(_ENQUEUE_SQL, event.tenant_id, event.id, event.type, list(endpoint_ids)))
 
 
 FAN_OUT_SQL = f"""
 INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, event_type, status, next_attempt_at)
-SELECT ev.tenant_id, {UUID7_SQL}, e.id, ev.id, ev.type, {_pending_and_notify("$1")}, clock_timestamp()
+SELECT ev.tenant_id, {UUID7_SQL}, e.id, ev.id, ev.type, 'pending', clock_timestamp()
 FROM ev JOIN webhook_endpoints e ON e.tenant_id = ev.tenant_id
 WHERE e.tenant_id = $1 AND e.enabled AND (ev.type::text = ANY (e.event_types::text[]) OR '{WILDCARD}' = ANY (e.event_types::text[]))
 FOR KEY SHARE OF e
 ON CONFLICT (tenant_id, endpoint_id, event_id) DO NOTHING
+RETURNING 1
 """
 """The outbox as an event SQL hook: the fan-out to every subscribed, enabled endpoint, run inside the event's INSERT
-(see app.events.hooks); FOR KEY SHARE as in `_ENQUEUE_SQL`; it NOTIFYs `CHANNEL` when it selects a row.
+(see app.events.hooks); FOR KEY SHARE as in `_ENQUEUE_SQL`; its announcement NOTIFYs `CHANNEL` when it inserted a row.
 
 `$1` is the event INSERT's tenant parameter: the endpoints are filtered by it, so Citus routes the statement to one shard.
 """
@@ -100,4 +100,4 @@ async def notify(*, session: AsyncSession, tenant_id: uuid.UUID) -> None:
 
 def register() -> None:
     """Make every recorded event fan out to webhook endpoints (idempotent: a second call changes nothing)."""
-    event_hooks.register_sql(FAN_OUT_SQL)
+    event_hooks.register_sql(FAN_OUT_SQL, announce=NOTIFY_EXPR)

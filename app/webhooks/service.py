@@ -251,7 +251,7 @@ async def disable_endpoint(*, session: AsyncSession, endpoint: WebhookEndpoint, 
 
 async def _fail_queued(*, session: AsyncSession, endpoint: WebhookEndpoint, reason: str) -> None:
     """Mark the endpoint's pending deliveries failed, except those a worker holds an unexpired lease on."""
-    leased = WebhookDelivery.claim_token.is_not(None) & (WebhookDelivery.next_attempt_at > func.clock_timestamp())
+    leased = WebhookDelivery.claim_token.is_not(None) & (WebhookDelivery.next_attempt_at > func.now())
     await session.execute(
         sql_update(WebhookDelivery)
         .where(

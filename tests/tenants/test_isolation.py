@@ -103,6 +103,10 @@ async def test_app_role_cannot_escape(app_db, client):
     with pytest.raises(DBAPIError):
         async with app_db.transaction(None, platform_admin=True) as session:
             await session.execute(text("SELECT key_hash FROM platform_api_keys"))
+    with pytest.raises(DBAPIError):
+        async with app_db.transaction(None) as session:
+            # It may stamp a platform key's last use (id, last_used_at: migration 0014), never read its hash or name.
+            await session.execute(text("SELECT key_hash, name FROM platform_api_keys"))
 
 
 async def test_tenant_setting_is_transaction_local(make_tenant, app_db, client):

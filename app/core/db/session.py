@@ -31,10 +31,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.util import await_only
 
 from app.core.config import Settings
+from app.core.db.base import TenantKeyMixin
 from app.core.db.urls import app_url
 from app.core.problems import DatabaseUnavailable
 
@@ -101,7 +102,22 @@ async def set_scope(session: AsyncSession, tenant_id: uuid.UUID | None, *, platf
 
 
 class ScopedSession(Session):
-    """A Session that scopes every transaction it begins to `info["tenant_id"]` / `info["platform_admin"]`."""
+    """A Session that scopes every transaction it begins to `info["tenant_id"]` / `info["platform_admin"]`.
+
+    Its ORM SELECT, UPDATE and DELETE statements on tenant tables also get
+    `tenant_id = <the session's tenant>` (`with_loader_criteria`), so each one is
+    routed to one shard on Citus, and its FOR UPDATE allowed there.
+    """
+
+
+@event.listens_for(ScopedSession, "do_orm_execute")
+def _filter_by_tenant(state: ORMExecuteState) -> None:
+    tenant_id = state.session.info.get("tenant_id")
+    if tenant_id is None or not (state.is_select or state.is_update or state.is_delete):
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantKeyMixin, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
+    )
 
 
 @event.listens_for(ScopedSession, "after_begin")

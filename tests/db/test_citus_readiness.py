@@ -1,0 +1,153 @@
+"""Citus readiness on plain PostgreSQL: keys that include tenant_id, no volatile functions in UPDATEs, distribute refuses.
+
+On Citus every tenant table is distributed by tenant_id: a primary key, unique
+constraint or foreign key without it cannot be enforced across shards, and
+an UPDATE on a distributed table may not call a VOLATILE function
+(clock_timestamp(), random(), gen_random_uuid()).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import Index, UniqueConstraint, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from app import models as _all_models  # noqa: F401 - every table in Base.metadata
+from app.core.db import citus
+from app.core.db.base import Base
+
+VOLATILE = re.compile(r"\b(clock_timestamp|random|gen_random_uuid|timeofday|uuid_generate_v4)\s*\(", re.IGNORECASE)
+"""Volatile functions Citus refuses in an UPDATE's SET/WHERE on a distributed table."""
+NOT_IMMUTABLE = re.compile(r"\b(now|clock_timestamp|statement_timestamp|transaction_timestamp|random|gen_random_uuid)\s*\(|"
+                           r"\bcurrent_(timestamp|date|time)\b", re.IGNORECASE)
+"""Citus takes only IMMUTABLE functions in INSERT ... ON CONFLICT DO UPDATE SET."""
+
+
+def do_update_parts(sql: str) -> list[str]:
+    """The SET lists of `ON CONFLICT ... DO UPDATE SET ...` clauses in `sql`."""
+    return [m.group(1) for m in re.finditer(r"\bDO\s+UPDATE\s+SET\b(.*?)(?:\bWHERE\b|\bRETURNING\b|;|\)\s*,|\)\s*SELECT|$)",
+                                            sql, re.IGNORECASE | re.DOTALL)]
+
+
+def _update_parts(sql: str) -> list[str]:
+    """The SET ... up to the end of each UPDATE in `sql` (its own statement or CTE)."""
+    parts = []
+    for match in re.finditer(r"(?<!DO )\bUPDATE\s+\w+.*?\bSET\b(.*?)(?:\bRETURNING\b|;|\)\s*,\s*\w+\s+AS\s*\(|$)", sql, re.IGNORECASE | re.DOTALL):
+        parts.append(match.group(1))
+    return parts
+
+
+def test_every_tenant_table_key_and_foreign_key_includes_tenant_id() -> None:
+    tenant = set(citus.tenant_tables(Base.metadata))
+    assert len(tenant) >= 15, sorted(tenant)
+    problems = []
+    for table in Base.metadata.sorted_tables:
+        if table.name not in tenant:
+            continue
+        if "tenant_id" not in table.primary_key.columns:
+            problems.append(f"{table.name}: primary key {[c.name for c in table.primary_key.columns]}")
+        uniques = [c for c in table.constraints if isinstance(c, UniqueConstraint)]
+        uniques += [i for i in table.indexes if isinstance(i, Index) and i.unique]
+        uniques += [type("U", (), {"columns": [c], "name": f"{c.name} unique=True"})() for c in table.c if c.unique]
+        for unique in uniques:
+            if "tenant_id" not in [c.name for c in unique.columns]:
+                problems.append(f"{table.name}: unique {unique.name} {[c.name for c in unique.columns]}")
+        for fk in table.foreign_key_constraints:
+            if fk.referred_table.name in citus.REFERENCE_TABLES:
+                continue  # to a reference table (tenants, plans): any columns
+            local = [c.name for c in fk.columns]
+            remote = [e.column.name for e in fk.elements]
+            if "tenant_id" not in local or "tenant_id" not in remote:
+                problems.append(f"{table.name}: foreign key {fk.name} {local} -> {fk.referred_table.name} {remote}")
+    assert not problems, "\n".join(problems)
+
+
+def test_reference_tables_reference_only_reference_tables() -> None:
+    for name in citus.REFERENCE_TABLES:
+        for fk in Base.metadata.tables[name].foreign_key_constraints:
+            assert fk.referred_table.name in citus.REFERENCE_TABLES, f"{name}.{fk.name} -> {fk.referred_table.name}"
+
+
+@pytest.mark.parametrize(
+    ("sql", "volatile"),
+    [
+        ("UPDATE t SET a = clock_timestamp() WHERE tenant_id = $1", True),
+        ("UPDATE t SET a = now() WHERE tenant_id = $1 RETURNING clock_timestamp()", False),
+        ("WITH r AS (UPDATE t SET a = random() FROM p RETURNING id), c AS (INSERT INTO t SELECT 1) SELECT 1", True),
+        ("SELECT clock_timestamp()", False),
+    ],
+)
+def test_the_volatile_check_reads_update_set_lists(sql: str, volatile: bool) -> None:
+    assert any(VOLATILE.search(part) for part in _update_parts(sql)) is volatile
+
+
+@pytest.mark.parametrize(
+    ("sql", "refused"),
+    [
+        ("INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET b = EXCLUDED.b, c = now()", True),
+        ("INSERT INTO t (a) VALUES (now()) ON CONFLICT (a) DO UPDATE SET b = EXCLUDED.b RETURNING now()", False),
+        ("INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET b = t.b + 1 WHERE t.c < now()", False),
+    ],
+)
+def test_the_do_update_check_reads_only_the_set_list(sql: str, refused: bool) -> None:
+    assert any(NOT_IMMUTABLE.search(part) for part in do_update_parts(sql)) is refused
+
+
+async def test_no_function_updates_with_a_volatile_function(owner_url) -> None:
+    engine = create_async_engine(owner_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text(
+                "SELECT p.proname, p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE n.nspname = 'public' AND p.prosrc ~* 'update'"
+            ))).all()
+    finally:
+        await engine.dispose()
+    assert {"webhook_claim_deliveries", "tracking_claim_shipments", "label_batch_claim_items"} <= {r.proname for r in rows}
+    offenders = [r.proname for r in rows if any(VOLATILE.search(part) for part in _update_parts(r.prosrc))]
+    assert not offenders, offenders
+
+
+async def test_distribute_refuses_without_the_citus_extension(owner_url) -> None:
+    engine = create_async_engine(owner_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            assert not await conn.run_sync(citus.has_citus)
+            with pytest.raises(citus.CitusUnavailable):
+                await conn.run_sync(citus.distribute, Base.metadata)
+            assert await conn.run_sync(citus.distribute_new_tenant_table, "pos_orders") is False
+    finally:
+        await engine.dispose()
+
+
+async def test_orm_statements_of_a_tenant_session_name_its_tenant(app_db, make_tenant) -> None:
+    """ScopedSession's do_orm_execute hook: ORM SELECT/UPDATE/DELETE get `tenant_id = <the session's tenant>`."""
+    from sqlalchemy import delete, event, select, update
+
+    from app.auth.models import ApiKey
+
+    tenant = await make_tenant("acme")
+    seen: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(app_db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with app_db.sessionmaker() as session:
+            session.info["tenant_id"] = tenant.id
+            keys = [(k.tenant_id, k.id) for k in (await session.execute(select(ApiKey))).scalars()]
+            await session.execute(update(ApiKey).values(name="renamed").execution_options(synchronize_session=False))
+            await session.execute(delete(ApiKey).where(ApiKey.role == "courier").execution_options(synchronize_session=False))
+            await session.rollback()
+    finally:
+        event.remove(app_db.engine.sync_engine, "before_cursor_execute", record)
+    assert {t for t, _ in keys} == {tenant.id} and len(keys) >= 1
+    orm = [(sql, params) for sql, params in seen if "api_keys" in sql]
+    assert [sql.split()[0] for sql, _ in orm] == ["SELECT", "UPDATE", "DELETE"]
+    for sql, params in orm:
+        assert re.search(r"api_keys\.tenant_id = \$\d", sql), sql
+        assert str(tenant.id) in {str(p) for p in params}, (sql, params)
