@@ -44,6 +44,7 @@ _TOMBSTONE = text(
 )
 _REDACT = text("SELECT audit_redact_tenant(:tenant_id)")
 _PURGE_BILLING = text("SELECT tenant_purge_billing(:tenant_id)")
+_PURGE_KEY_LOOKUP = text("DELETE FROM api_key_lookup WHERE tenant_id = :tenant_id")
 BILLING_TABLES = frozenset({"tenant_subscriptions", "usage_counters"})
 """Emptied by `tenant_purge_billing` (the app role has no DELETE on them)."""
 
@@ -101,6 +102,9 @@ async def purge_tenant(*, db: Database, tenant_id: uuid.UUID) -> dict[str, int]:
     async with db.transaction(tenant_id) as session:
         if billing := int((await session.execute(_PURGE_BILLING, {"tenant_id": tenant_id})).scalar_one()):
             deleted["billing"] = billing
+        # The global key lookup (a reference table on Citus, no FK cascade from api_keys): its rows go too.
+        if lookups := (await session.execute(_PURGE_KEY_LOOKUP, {"tenant_id": tenant_id})).rowcount:
+            deleted["api_key_lookup"] = int(lookups)
     async with db.transaction(tenant_id, platform_admin=True) as session:
         redacted = (await session.execute(_REDACT, {"tenant_id": tenant_id})).scalar_one()
         await session.execute(_TOMBSTONE, {"tenant_id": tenant_id})

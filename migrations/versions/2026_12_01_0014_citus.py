@@ -184,6 +184,8 @@ $$
 def upgrade() -> None:
     op.drop_constraint(op.f('fk_api_key_lookup_tenant_id_api_keys'), 'api_key_lookup', type_='foreignkey')
 
+    # Without the FK's cascade, the app removes a tenant's lookup rows itself (a deleted tenant's purge).
+    op.execute(f"GRANT DELETE ON api_key_lookup TO {APP_ROLE}")
     op.execute("DROP FUNCTION auth_touch_platform_key(uuid)")
     op.execute(f"GRANT SELECT (id, last_used_at), UPDATE (last_used_at) ON platform_api_keys TO {APP_ROLE}")
 
@@ -203,6 +205,7 @@ def downgrade() -> None:
     op.execute(f"REVOKE ALL ON tenants FROM {WORKER_ROLE}")
     op.execute(f"GRANT SELECT (id, status) ON tenants TO {WORKER_ROLE}")
 
+    op.execute(f"REVOKE DELETE ON api_key_lookup FROM {APP_ROLE}")
     op.execute(f"REVOKE ALL ON platform_api_keys FROM {APP_ROLE}")
     op.execute(_TOUCH_PLATFORM_KEY)
     op.execute("REVOKE ALL ON FUNCTION auth_touch_platform_key(uuid) FROM PUBLIC")
