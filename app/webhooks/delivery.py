@@ -88,6 +88,7 @@ RECORD_LEASE_MARGIN_SECONDS = 2.0
 RECORD_RETRY_MAX_WAIT_SECONDS = 5.0
 """Longest backoff between two tries to record an attempt (exponential from 0.1 s, with jitter)."""
 
+_ATTEMPTS_BY_OUTCOME = {outcome: WEBHOOK_DELIVERIES.labels(outcome) for outcome in ("succeeded", "failed", "no_response")}
 _CLAIM = text("SELECT tenant_id, id FROM webhook_claim_deliveries(:limit, :lease, :token)")
 
 
@@ -288,7 +289,7 @@ class DeliverySender:
             result = AttemptResult(status_code=None, body=None, error=prepared.error, duration_ms=0)
         else:
             result = await self.send(prepared, attempted_at)
-        WEBHOOK_DELIVERIES.labels("succeeded" if result.succeeded else "failed" if result.status_code else "no_response").inc()
+        _ATTEMPTS_BY_OUTCOME["succeeded" if result.succeeded else "failed" if result.status_code else "no_response"].inc()
         return Outcome(claim=claim, prepared=prepared, attempted_at=attempted_at, result=result)
 
     # ------------------------------------------------------------------ preparing

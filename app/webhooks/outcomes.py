@@ -9,9 +9,11 @@ Two paths, in one transaction:
 
 * the healthy path: an endpoint whose attempts in the batch all succeeded.
   Its `failing_since` is cleared if it was set (the only time such an
-  endpoint row is written, hence locked), then the deliveries are locked
-  (`FOR UPDATE`, by id), the attempt rows inserted in one statement and the
-  deliveries updated in one executemany: no ORM objects;
+  endpoint row is written, hence locked), then one `UPDATE ... FROM
+  unnest(...)` counts the attempts and finishes the deliveries still held
+  (and tells which deliveries still exist), and one `INSERT ... SELECT FROM
+  unnest(...)` stores the attempt rows: raw asyncpg statements with array
+  parameters, no ORM objects, whatever the batch size;
 * the troubled path: an endpoint with at least one failed attempt in the
   batch. Its row is locked `FOR NO KEY UPDATE` (fan-out's inserts need not
   wait), and each of its outcomes is applied in the order it was attempted
@@ -35,12 +37,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import any_, bindparam, insert, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import any_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.db.base import new_id, utcnow
+from app.core.db.session import driver_connection
 from app.webhooks import service
 from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -67,25 +69,44 @@ class Outcome:
 RetryWait = Callable[[int, Any], float | None]
 """`(failed attempts in a row, result) -> seconds until the next attempt, or None`: DeliverySender.retry_wait."""
 
-_LOCK_DELIVERIES = text(
-    "SELECT id, claim_token, status FROM webhook_deliveries "
-    "WHERE tenant_id = :tenant_id AND id = ANY(:ids) ORDER BY id FOR UPDATE"
-).bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+_CLEAR_FAILING = (
+    "UPDATE webhook_endpoints SET failing_since = NULL "
+    "WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND failing_since IS NOT NULL"
+)
+"""Only a recovering endpoint is written (and locked): the healthy path does not serialize deliveries to one endpoint."""
+_LATEST = "(d.last_attempt_at IS NULL OR d.last_attempt_at <= v.attempted_at)"
+_HELD = "(d.claim_token = v.token AND d.status = 'pending')"
+_COUNT_SUCCEEDED = f"""
+UPDATE webhook_deliveries d SET
+    attempt_count = d.attempt_count + 1,
+    last_status_code = CASE WHEN {_LATEST} THEN v.status_code ELSE d.last_status_code END,
+    last_error = CASE WHEN {_LATEST} THEN v.error ELSE d.last_error END,
+    last_attempt_at = CASE WHEN {_LATEST} THEN v.attempted_at ELSE d.last_attempt_at END,
+    status = CASE WHEN {_HELD} THEN 'succeeded' ELSE d.status END,
+    next_attempt_at = CASE WHEN {_HELD} THEN NULL ELSE d.next_attempt_at END,
+    delivered_at = CASE WHEN {_HELD} THEN $2 ELSE d.delivered_at END,
+    updated_at = CASE WHEN {_HELD} THEN $2 ELSE d.updated_at END,
+    claim_token = CASE WHEN {_HELD} THEN NULL ELSE d.claim_token END
+FROM unnest($3::uuid[], $4::uuid[], $5::timestamptz[], $6::int[], $7::text[])
+    AS v(id, token, attempted_at, status_code, error)
+WHERE d.tenant_id = $1 AND d.id = v.id
+RETURNING d.id
+"""
+"""Succeeded attempts: each delivery counts its attempt; one still held by the attempt's claim succeeds.
 
-_LATEST = "(last_attempt_at IS NULL OR last_attempt_at <= :attempted_at)"
-_COUNT_ATTEMPT = (
-    "attempt_count = attempt_count + 1, "
-    f"last_status_code = CASE WHEN {_LATEST} THEN :status_code ELSE last_status_code END, "
-    f"last_error = CASE WHEN {_LATEST} THEN :error ELSE last_error END, "
-    f"last_attempt_at = CASE WHEN {_LATEST} THEN :attempted_at ELSE last_attempt_at END"
-)
-_SUCCEEDED = text(
-    f"UPDATE webhook_deliveries SET {_COUNT_ATTEMPT}, status = 'succeeded', next_attempt_at = NULL, "
-    "claim_token = NULL, updated_at = :now, delivered_at = :now WHERE tenant_id = :tenant_id AND id = :id"
-)
-"""A held delivery whose attempt succeeded (PostgreSQL evaluates every SET expression on the old row)."""
-_COUNTED = text(f"UPDATE webhook_deliveries SET {_COUNT_ATTEMPT} WHERE tenant_id = :tenant_id AND id = :id")
-"""A delivery no longer held by the attempt's claim: the attempt is counted, its state left alone."""
+Every SET expression sees the old row (PostgreSQL), so "held" is the state
+before this statement. A delivery no longer held (re-queued by an operator,
+re-claimed after the lease ran out) is left to whoever holds it now.
+"""
+_INSERT_ATTEMPTS = """
+INSERT INTO delivery_attempts (tenant_id, id, created_at, delivery_id, endpoint_id, attempted_at, duration_ms,
+                               status_code, response_body, error, succeeded)
+SELECT $1, v.id, $2, v.delivery_id, v.endpoint_id, v.attempted_at, v.duration_ms, v.status_code, v.response_body,
+       v.error, v.succeeded
+FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::timestamptz[], $7::int[], $8::int[], $9::text[], $10::text[],
+            $11::bool[]) AS v(id, delivery_id, endpoint_id, attempted_at, duration_ms, status_code, response_body, error,
+                              succeeded)
+"""
 
 
 async def recorded_attempt_ids(session: AsyncSession, tenant_id: uuid.UUID, attempt_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
@@ -129,39 +150,34 @@ async def record_outcomes(
 
 
 async def _record_healthy(session: AsyncSession, tenant_id: uuid.UUID, outcomes: Sequence[Outcome], now: datetime) -> None:
-    """The healthy path: endpoints whose every attempt in the batch succeeded."""
-    # Only a recovering endpoint is written (and locked): the healthy path does not serialize deliveries to one endpoint.
-    await session.execute(
-        update(WebhookEndpoint)
-        .where(
-            WebhookEndpoint.tenant_id == tenant_id,
-            WebhookEndpoint.id == any_(sorted({o.prepared.endpoint_id for o in outcomes})),
-            WebhookEndpoint.failing_since.is_not(None),
-        )
-        .values(failing_since=None)
-    )
-    rows = (await session.execute(_LOCK_DELIVERIES, {"tenant_id": tenant_id, "ids": sorted({o.claim.delivery_id for o in outcomes})})).all()
-    present = {row.id: (row.claim_token, row.status) for row in rows}
-    outcomes = [o for o in outcomes if o.claim.delivery_id in present]  # the others were deleted with their endpoint
-    if not outcomes:
-        return
-    await session.execute(insert(DeliveryAttempt), [_attempt_row(tenant_id, o) for o in outcomes])
-    held, counted = [], []
-    for o in sorted(outcomes, key=lambda o: o.attempted_at):  # one delivery may have two outcomes (a lease that ran out)
-        token, status = present[o.claim.delivery_id]
-        params = {
-            "tenant_id": tenant_id, "id": o.claim.delivery_id, "attempted_at": o.attempted_at,
-            "status_code": o.result.status_code, "error": o.result.error, "now": now,
+    """The healthy path: endpoints whose every attempt in the batch succeeded (asyncpg, arrays: a few statements per batch)."""
+    conn = await driver_connection(session)
+    await conn.execute(_CLEAR_FAILING, tenant_id, sorted({o.prepared.endpoint_id for o in outcomes}))
+    # One delivery may have two outcomes (a lease that ran out and a second claim): one statement per wave,
+    # in the order attempted, so each sees the other's update.
+    waves: list[list[Outcome]] = []
+    for outcome in sorted(outcomes, key=lambda o: o.attempted_at):
+        wave = next((w for w in waves if all(o.claim.delivery_id != outcome.claim.delivery_id for o in w)), None)
+        if wave is None:
+            waves.append(wave := [])
+        wave.append(outcome)
+    for wave in waves:
+        present = {
+            row["id"]
+            for row in await conn.fetch(
+                _COUNT_SUCCEEDED, tenant_id, now,
+                [o.claim.delivery_id for o in wave], [o.claim.token for o in wave], [o.attempted_at for o in wave],
+                [o.result.status_code for o in wave], [o.result.error for o in wave],
+            )
         }
-        if token == o.claim.token and status == "pending":
-            held.append(params)
-            present[o.claim.delivery_id] = (None, "succeeded")
-        else:
-            counted.append(params)
-    if held:
-        await session.execute(_SUCCEEDED, held)
-    if counted:
-        await session.execute(_COUNTED, [{k: v for k, v in p.items() if k != "now"} for p in counted])
+        kept = [o for o in wave if o.claim.delivery_id in present]  # the others were deleted with their endpoint
+        if kept:
+            await conn.execute(
+                _INSERT_ATTEMPTS, tenant_id, now,
+                [o.attempt_id for o in kept], [o.claim.delivery_id for o in kept], [o.prepared.endpoint_id for o in kept],
+                [o.attempted_at for o in kept], [o.result.duration_ms for o in kept], [o.result.status_code for o in kept],
+                [o.result.body for o in kept], [o.result.error for o in kept], [o.result.succeeded for o in kept],
+            )
 
 
 def _attempt_row(tenant_id: uuid.UUID, outcome: Outcome) -> dict[str, object]:

@@ -145,6 +145,7 @@ class _Pipeline:
             if ready is not None:
                 self.waiting.setdefault(ready.endpoint_id, deque()).append((claim, ready))
                 self.queued += 1
+        self._dispatch()
 
     def _claimed(self, _task: asyncio.Task[None]) -> None:
         self.claiming = None
@@ -178,7 +179,9 @@ class _Pipeline:
         self.in_flight[endpoint_id] -= 1
         if not self.in_flight[endpoint_id]:
             del self.in_flight[endpoint_id]
-        self.nudged.set()
+        self._dispatch()  # the freed slot is used at once; the loop only needs waking when a claim may start
+        if self.claiming is None and self._claim_allowed():
+            self.nudged.set()
 
     # ------------------------------------------------------------------ recording
 
