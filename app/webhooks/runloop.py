@@ -18,7 +18,9 @@ Three activities overlap, so the HTTP slots never wait for the database:
   slot while others wait, and a lone endpoint still gets them all;
 * recording: the attempts that finished since the last record are recorded
   together, one transaction per tenant (`DeliverySender.record`), while the
-  next attempts are already being sent (a group commit).
+  next attempts are already being sent (a group commit). While attempts are
+  in flight the recorder waits up to RECORD_LINGER_SECONDS for
+  WORKER_CONCURRENCY of them, so busy workers write fewer, larger batches.
 
 On `stop`: no new claims or attempts; the attempts in flight finish and are
 recorded, claims not yet sent are released (due again at once, for any
@@ -40,6 +42,9 @@ if TYPE_CHECKING:
     from app.webhooks.outcomes import Outcome
 
 logger = logging.getLogger("app.webhooks.delivery")
+
+RECORD_LINGER_SECONDS = 0.02
+"""Longest wait for more finished attempts (up to WORKER_CONCURRENCY) before recording, while others are in flight."""
 
 
 async def run_sender(sender: DeliverySender, stop: asyncio.Event) -> None:
@@ -189,6 +194,11 @@ class _Pipeline:
         """Record what finished, batch after batch, until nothing is left (one recorder at a time)."""
         try:
             while self.unrecorded:
+                # Linger briefly while attempts are in flight, so one transaction records more of them
+                # (the receivers have the requests already; only the database's view waits).
+                linger_until = time.monotonic() + RECORD_LINGER_SECONDS
+                while self.sending and len(self.unrecorded) < self.concurrency and time.monotonic() < linger_until:
+                    await asyncio.sleep(RECORD_LINGER_SECONDS / 5)
                 batch, self.unrecorded = self.unrecorded, []
                 self.recording = len(batch)
                 try:
