@@ -57,24 +57,25 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
-from sqlalchemy import any_, select, text, update
+from sqlalchemy import any_, text, update
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
 from app.core import tracing
 from app.core.config import Settings
-from app.core.crypto import CredentialsCipher, CredentialsDecryptError
+from app.core.crypto import CredentialsCipher
 from app.core.db.base import new_id, utcnow
 from app.core.db.session import Database
 from app.core.metrics import WEBHOOK_DELIVERIES, WEBHOOK_RECORD_FAILURES, WEBHOOK_UNRECORDED_ATTEMPTS
 from app.carriers.http import parse_retry_after
-from app.events.models import IntegrationEvent
-from app.webhooks import service, signing, ssrf
+from app.webhooks import signing, ssrf
 from app.webhooks.listener import DeliveryListener, dsn_of
-from app.webhooks.models import WebhookDelivery, WebhookEndpoint
+from app.webhooks.models import WebhookDelivery
 from app.webhooks.outcomes import Outcome, record_outcomes, recorded_attempt_ids
+from app.webhooks.preparing import Prepared as _Prepared
+from app.webhooks.preparing import prepare_group
 
 logger = logging.getLogger(__name__)
 
@@ -120,22 +121,6 @@ class AttemptResult:
     def succeeded(self) -> bool:
         """True for a 2xx response."""
         return self.status_code is not None and 200 <= self.status_code < 300
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    url: str
-    endpoint_id: uuid.UUID
-    message_id: str
-    body: bytes
-    secrets: list[str]
-    error: str | None = None
-    """Why the delivery cannot be signed (no request is made then; the attempt fails with this error)."""
-    signer: signing.Signer | None = None
-    """The endpoint's signer, shared by the round's deliveries to it (built from `secrets` when None)."""
-
-
-_Signing = tuple[list[str], "signing.Signer | None", "str | None"]
 
 
 class DeliverySender:
@@ -311,82 +296,13 @@ class DeliverySender:
         """
         ready: dict[uuid.UUID, _Prepared] = {}
         for (tenant_id, token), group in _groups(claims).items():
-            ready.update(await self._prepare_group(tenant_id, token, [c.delivery_id for c in group]))
+            ready.update(
+                await prepare_group(
+                    self.db, tenant_id, token, [c.delivery_id for c in group],
+                    cipher=self.cipher, timeout_seconds=self.settings.webhook_timeout_seconds,
+                )
+            )
         return [ready.get(claim.delivery_id) for claim in claims]
-
-    async def _prepare_group(self, tenant_id: uuid.UUID, token: uuid.UUID, delivery_ids: list[uuid.UUID]) -> dict[uuid.UUID, _Prepared]:
-        event = IntegrationEvent
-        stmt = (
-            select(
-                WebhookDelivery.id.label("delivery_id"), WebhookDelivery.endpoint_id, WebhookDelivery.next_attempt_at,
-                event.id, event.type, event.occurred_at, event.tenant_id, event.data,
-            )
-            .join(event, (event.tenant_id == WebhookDelivery.tenant_id) & (event.id == WebhookDelivery.event_id))
-            .where(
-                WebhookDelivery.tenant_id == tenant_id,
-                WebhookDelivery.id == any_(delivery_ids),
-                WebhookDelivery.claim_token == token,
-                WebhookDelivery.status == "pending",
-            )
-        )
-        ready: dict[uuid.UUID, _Prepared] = {}
-        async with self.db.transaction(tenant_id) as session:
-            rows = (await session.execute(stmt)).all()
-            if not rows:
-                return ready
-            endpoint_ids = sorted({row.endpoint_id for row in rows})
-            endpoints = {
-                e.id: e
-                for e in (
-                    await session.execute(
-                        select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.id == any_(endpoint_ids))
-                    )
-                ).scalars()
-            }
-            now = utcnow()
-            stale_before = now + timedelta(seconds=self.settings.webhook_timeout_seconds)
-            signers: dict[uuid.UUID, _Signing] = {}
-            disabled: list[uuid.UUID] = []
-            for row in rows:
-                if row.next_attempt_at is not None and row.next_attempt_at < stale_before:
-                    # This worker stalled until its lease nearly ran out: sending now could overlap
-                    # another worker's claim of the same delivery. Leave it to the lease.
-                    logger.warning("webhook delivery %s: lease nearly expired before sending; left for a later claim", row.delivery_id)
-                    continue
-                endpoint = endpoints.get(row.endpoint_id)
-                if endpoint is None:
-                    continue  # deleted meanwhile: the cascade removes the delivery too
-                if not endpoint.enabled:
-                    disabled.append(row.delivery_id)
-                    continue
-                if endpoint.id not in signers:
-                    signers[endpoint.id] = self._signing(endpoint, now)
-                secrets, signer, error = signers[endpoint.id]
-                ready[row.delivery_id] = _Prepared(
-                    url=endpoint.url, endpoint_id=endpoint.id, message_id=str(row.id), body=signing.body_of(row),
-                    secrets=secrets, error=error, signer=signer,
-                )
-            if disabled:
-                await session.execute(
-                    update(WebhookDelivery)
-                    .where(WebhookDelivery.tenant_id == tenant_id, WebhookDelivery.id == any_(disabled))
-                    .values(status="failed", next_attempt_at=None, claim_token=None, updated_at=now,
-                            last_error="endpoint disabled; not sent")
-                )
-        return ready
-
-    def _signing(self, endpoint: WebhookEndpoint, now: datetime) -> _Signing:
-        """(secrets, signer, error) of an endpoint: error says why its deliveries cannot be signed (they are not sent)."""
-        try:
-            secrets = service.signing_secrets(endpoint, self.cipher, now)
-        except CredentialsDecryptError:
-            # A key missing from CREDENTIALS_ENCRYPTION_KEYS: fail the attempt on the normal
-            # schedule (visible, bounded) instead of letting every lease bring it back unseen.
-            return [], None, "signing secret cannot be decrypted with CREDENTIALS_ENCRYPTION_KEYS; not sent"
-        try:
-            return secrets, signing.Signer(secrets), None
-        except ValueError:  # binascii.Error included: not a Standard Webhooks secret
-            return [], None, "signing secret is not a valid Standard Webhooks secret; not sent"
 
     # ------------------------------------------------------------------ sending
 

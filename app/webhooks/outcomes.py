@@ -47,7 +47,8 @@ from app.webhooks import service
 from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
 if TYPE_CHECKING:
-    from app.webhooks.delivery import AttemptResult, Claim, _Prepared
+    from app.webhooks.delivery import AttemptResult, Claim
+    from app.webhooks.preparing import Prepared as _Prepared
 
 
 @dataclass(frozen=True)

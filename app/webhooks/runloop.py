@@ -38,7 +38,8 @@ from collections import Counter, deque
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.webhooks.delivery import Claim, DeliverySender, _Prepared
+    from app.webhooks.delivery import Claim, DeliverySender
+    from app.webhooks.preparing import Prepared as _Prepared
     from app.webhooks.outcomes import Outcome
 
 logger = logging.getLogger("app.webhooks.delivery")
