@@ -325,8 +325,10 @@ class DeliverySender:
             async with asyncio.timeout(self.settings.webhook_timeout_seconds):
                 async with self.client.stream("POST", prepared.url, content=prepared.body, headers=headers) as response:
                     status_code = response.status_code
-                    retry_after = parse_retry_after(response.headers.get("retry-after"))
-                    location = response.headers.get("location")
+                    if status_code in RETRY_AFTER_STATUSES:  # headers are read only where they matter
+                        retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    elif 300 <= status_code < 400:
+                        location = response.headers.get("location")
                     async for chunk in response.aiter_bytes():
                         chunks.extend(chunk)
                         if len(chunks) >= cap:

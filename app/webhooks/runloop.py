@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("app.webhooks.delivery")
 
-RECORD_LINGER_SECONDS = 0.02
+RECORD_LINGER_SECONDS = 0.05
 """Longest wait for more finished attempts (up to WORKER_CONCURRENCY) before recording, while others are in flight."""
 
 
@@ -198,7 +198,7 @@ class _Pipeline:
                 # Linger briefly while attempts are in flight, so one transaction records more of them
                 # (the receivers have the requests already; only the database's view waits).
                 linger_until = time.monotonic() + RECORD_LINGER_SECONDS
-                while self.sending and len(self.unrecorded) < self.concurrency and time.monotonic() < linger_until:
+                while self.sending and len(self.unrecorded) < 2 * self.concurrency and time.monotonic() < linger_until:
                     await asyncio.sleep(RECORD_LINGER_SECONDS / 5)
                 batch, self.unrecorded = self.unrecorded, []
                 self.recording = len(batch)
