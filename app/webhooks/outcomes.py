@@ -157,11 +157,13 @@ async def _record_healthy(session: AsyncSession, tenant_id: uuid.UUID, outcomes:
     # One delivery may have two outcomes (a lease that ran out and a second claim): one statement per wave,
     # in the order attempted, so each sees the other's update.
     waves: list[list[Outcome]] = []
+    seen: dict[uuid.UUID, int] = {}  # delivery id -> how many of its outcomes are placed (= the next wave's index)
     for outcome in sorted(outcomes, key=lambda o: o.attempted_at):
-        wave = next((w for w in waves if all(o.claim.delivery_id != outcome.claim.delivery_id for o in w)), None)
-        if wave is None:
-            waves.append(wave := [])
-        wave.append(outcome)
+        index = seen.get(outcome.claim.delivery_id, 0)
+        seen[outcome.claim.delivery_id] = index + 1
+        if index == len(waves):
+            waves.append([])
+        waves[index].append(outcome)
     for wave in waves:
         present = {
             row["id"]

@@ -120,3 +120,33 @@ async def test_a_claim_that_waited_past_its_lease_margin_is_not_sent(api, growth
     assert receiver.received("late") == []
     [delivery] = await deliveries(app_db, tenant.id)
     assert delivery.status == "pending" and delivery.claim_token == claim.token  # left to its lease
+
+
+async def test_two_outcomes_of_one_delivery_in_one_batch_are_both_counted(api, growth_tenant, receiver, make_sender, app_db):
+    """A lease that ran out and a second claim of the same delivery, recorded together: both attempts, the holder's wins."""
+    from app.webhooks.outcomes import Outcome
+
+    tenant = await growth_tenant("acme")
+    await create_endpoint(api, tenant, receiver.url("twice"))
+    await record_event(app_db, tenant.id)
+    sender = make_sender(lease_seconds=0.2, webhook_timeout_seconds=0.1)
+    [first] = await sender.claim(1)
+    prepared = await sender._prepare(first)
+    assert prepared is not None
+    sent_first = utcnow()
+    result_first = await sender.send(prepared, sent_first)
+    await asyncio.sleep(0.25)  # the lease ran out
+    [second] = await sender.claim(1)
+    assert second.delivery_id == first.delivery_id and second.token != first.token
+    sent_second = utcnow()
+    result_second = await sender.send(prepared, sent_second)
+
+    await sender._record_batch([
+        Outcome(claim=second, prepared=prepared, attempted_at=sent_second, result=result_second),
+        Outcome(claim=first, prepared=prepared, attempted_at=sent_first, result=result_first),
+    ])
+
+    [delivery] = await deliveries(app_db, tenant.id)
+    assert delivery.status == "succeeded" and delivery.attempt_count == 2 and delivery.claim_token is None
+    assert delivery.last_attempt_at == sent_second
+    assert len(await attempts_of(app_db, tenant.id, delivery.id)) == 2
