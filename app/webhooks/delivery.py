@@ -1,33 +1,41 @@
-"""Sending deliveries: claim due ones, make one signed HTTP attempt each, record the outcome.
+"""Sending deliveries: claim due ones in batches, make one signed HTTP attempt each, record the outcomes in batches.
 
-One attempt is three short steps, never one long transaction:
+One attempt goes through three steps, never one long transaction, and each
+step works on a batch (a round's claims, or the attempts that finished
+since the last record):
 
 1. claim (no tenant scope): `webhook_claim_deliveries` (a SECURITY DEFINER
    function, migration 0004) picks due rows of any tenant with
    `FOR UPDATE SKIP LOCKED`, leases them (their `next_attempt_at` moves
    `lease_seconds` ahead) and stamps them with this round's claim token, so
    concurrent workers never claim one row twice;
-2. send: a tenant transaction reads the delivery (only while it still
-   carries our token), its endpoint and event; after it commits, the POST
-   goes out through the SSRF-guarded client (app.webhooks.ssrf);
-3. record: a second tenant transaction stores the attempt and moves the
-   delivery (succeeded / retry at the next time of the schedule / failed),
-   again only while it carries our token.
+2. prepare, then send: one tenant transaction per tenant of the round reads
+   its deliveries (only those still carrying our token) with their events in
+   one statement, and their endpoints in a second; each endpoint's secrets are
+   decrypted and its signer (`signing.Signer`) built once per round. After it
+   commits, each POST goes out through the SSRF-guarded client
+   (app.webhooks.ssrf), at most WORKER_CONCURRENCY at once;
+3. record: one tenant transaction stores a batch of attempts and moves their
+   deliveries on (succeeded / retry at the next time of the schedule /
+   failed), again only while they carry our token (app.webhooks.outcomes).
 
 A worker that dies (or whose record transaction rolls back) after step 1
-leaves the row leased: it comes due again when the lease runs out and
-another worker sends it. Delivery is therefore at least once; receivers
+leaves the rows leased: they come due again when the lease runs out and
+another worker sends them. Delivery is therefore at least once; receivers
 dedup by `webhook-id` (the event id). A record transaction that fails (the
 database refuses connections, a failover) is retried with backoff while the
-lease lasts, so a short outage sends nothing twice; an attempt still
-unrecorded then keeps its lease (it is not claimed again before the lease
-ends), is logged and counted (`courier_hub_webhook_unrecorded_attempts_total`:
-each is one duplicate to come).
+leases last, so a short outage sends nothing twice; attempts still
+unrecorded then keep their lease (they are not claimed again before the lease
+ends), are logged and counted (`courier_hub_webhook_unrecorded_attempts_total`:
+each is one duplicate to come). A claim that waited so long in the worker
+that its lease could end during the attempt is not sent (left to the lease).
 
-Claiming: with WEBHOOK_LISTEN (the default) the run loop is woken by the
-NOTIFY that every new due delivery sends (app.webhooks.listener) and claims
-at once; it also polls every WORKER_IDLE_SECONDS, the fallback for retries
-that came due, missed notifications and a lost LISTEN connection.
+Claiming (app.webhooks.runloop): with WEBHOOK_LISTEN (the default) the run
+loop is woken by the NOTIFY that every new due delivery sends
+(app.webhooks.listener) and claims at once; it also polls every
+WORKER_IDLE_SECONDS, the fallback for retries that came due, missed
+notifications and a lost LISTEN connection. Deliveries are not ordered per
+endpoint (several attempts to one endpoint may be in flight at once).
 
 Outcome rules (the issue; Svix's behaviour): a 2xx within
 WEBHOOK_TIMEOUT_SECONDS is success; anything else (3xx included: redirects
@@ -46,39 +54,42 @@ import logging
 import random
 import time
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
-from sqlalchemy import select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import any_, text, update
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
+from app.core import tracing
 from app.core.config import Settings
-from app.core.crypto import CredentialsCipher, CredentialsDecryptError
+from app.core.crypto import CredentialsCipher
 from app.core.db.base import new_id, utcnow
 from app.core.db.session import Database
-from app.core import tracing
-from app.core.metrics import WEBHOOK_DELIVERIES
-from app.core.metrics import WEBHOOK_RECORD_FAILURES, WEBHOOK_UNRECORDED_ATTEMPTS
+from app.core.metrics import WEBHOOK_DELIVERIES, WEBHOOK_RECORD_FAILURES, WEBHOOK_UNRECORDED_ATTEMPTS
 from app.carriers.http import parse_retry_after
-from app.events.models import IntegrationEvent
-from app.webhooks import service, signing, ssrf
+from app.webhooks import signing, ssrf
 from app.webhooks.listener import DeliveryListener, dsn_of
-from app.webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from app.webhooks.models import WebhookDelivery
+from app.webhooks.outcomes import Outcome, record_outcomes, recorded_attempt_ids
+from app.webhooks.preparing import Prepared as _Prepared
+from app.webhooks.preparing import prepare_group
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_STATUSES = frozenset({429, 502, 503, 504})
 """Statuses whose `Retry-After` header is honoured."""
 LEASE_MARGIN_SECONDS = 60.0
-"""A claim's lease: the attempt timeout plus this margin for the two short transactions."""
+"""A claim's lease: the attempt timeout plus this margin for the short transactions and the wait in the worker."""
 USER_AGENT = "courier-hub-webhooks/0.1"
 RECORD_LEASE_MARGIN_SECONDS = 2.0
 """Retries of a failed record stop this long before the lease ends (at most a tenth of the lease)."""
 RECORD_RETRY_MAX_WAIT_SECONDS = 5.0
 """Longest backoff between two tries to record an attempt (exponential from 0.1 s, with jitter)."""
 
+_ATTEMPTS_BY_OUTCOME = {outcome: WEBHOOK_DELIVERIES.labels(outcome) for outcome in ("succeeded", "failed", "no_response")}
 _CLAIM = text("SELECT tenant_id, id FROM webhook_claim_deliveries(:limit, :lease, :token)")
 
 
@@ -112,17 +123,6 @@ class AttemptResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    url: str
-    endpoint_id: uuid.UUID
-    message_id: str
-    body: bytes
-    secrets: list[str]
-    error: str | None = None
-    """Why the delivery cannot be signed (no request is made then; the attempt fails with this error)."""
-
-
 class DeliverySender:
     """Claims due deliveries and sends them; one instance per worker process.
 
@@ -153,12 +153,16 @@ class DeliverySender:
         self.listen = settings.webhook_listen if listen is None else listen
         self.listener: DeliveryListener | None = None
         self.woken = asyncio.Event()
-        """Set by `wake`; the run loop clears it before each claim."""
+        """Set by `wake`; the run loop clears it when it claims."""
+        self.nudged: asyncio.Event | None = None
+        """The run loop's wake-up event while `run` runs (`wake` sets it too)."""
         self._stop: asyncio.Event | None = None
 
     def wake(self) -> None:
         """Make `run` claim now (a NOTIFY arrived) instead of at its next poll; safe to call any number of times."""
         self.woken.set()
+        if self.nudged is not None:
+            self.nudged.set()
 
     # ------------------------------------------------------------------ claiming
 
@@ -172,22 +176,58 @@ class DeliverySender:
             rows = (await session.execute(_CLAIM, {"limit": limit, "lease": self.lease_seconds, "token": token})).all()
         return [Claim(tenant_id=row.tenant_id, delivery_id=row.id, token=token, leased_until=leased_until) for row in rows]
 
-    async def run_once(self, *, limit: int | None = None) -> int:
-        """Claim up to `limit` (default WORKER_CONCURRENCY) due deliveries and attempt them all concurrently.
+    async def release(self, claims: Sequence[Claim]) -> None:
+        """Give back claims that were never sent (the worker is stopping): due now, for any worker; errors are logged.
 
-        Returns how many were claimed. An attempt that raises is logged and
-        left to its lease (it will be retried), never propagated.
+        Only rows still pending under the claim's token are touched; a claim
+        that cannot be released keeps its lease and comes back when it ends.
+        """
+        for (tenant_id, token), group in _groups(claims).items():
+            try:
+                async with self.db.transaction(tenant_id) as session:
+                    await session.execute(
+                        update(WebhookDelivery)
+                        .where(
+                            WebhookDelivery.tenant_id == tenant_id,
+                            WebhookDelivery.id == any_([c.delivery_id for c in group]),
+                            WebhookDelivery.claim_token == token,
+                            WebhookDelivery.status == "pending",
+                        )
+                        .values(claim_token=None, next_attempt_at=utcnow())
+                    )
+            except Exception:  # noqa: BLE001 - the lease brings them back
+                logger.exception("webhook worker: releasing %d unsent claims failed; they come back when their lease ends", len(group))
+
+    async def run_once(self, *, limit: int | None = None) -> int:
+        """Claim up to `limit` (default WORKER_CONCURRENCY) due deliveries, attempt them concurrently, record them.
+
+        Returns how many were claimed. A failure to prepare or attempt is logged
+        and left to the lease (it will be retried), never propagated.
         """
         claims = await self.claim(limit if limit is not None else self.settings.worker_concurrency)
-        if claims:
-            await asyncio.gather(*(self.process_safely(claim) for claim in claims))
+        if not claims:
+            return len(claims)
+        try:
+            prepared = await self._prepare_batch(claims)
+        except Exception:
+            logger.exception("webhook worker: reading %d claimed deliveries failed; they are retried when their lease ends", len(claims))
+            return len(claims)
+        slots = asyncio.Semaphore(self.settings.worker_concurrency)
+
+        async def one(claim: Claim, ready: _Prepared) -> Outcome | None:
+            async with slots:
+                return await self.attempt_safely(claim, ready)
+
+        finished = await asyncio.gather(*(one(c, p) for c, p in zip(claims, prepared) if p is not None))
+        await self.record([o for o in finished if o is not None])
         return len(claims)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Keep up to WORKER_CONCURRENCY attempts in flight until `stop` is set, then finish those in flight.
+        """Keep up to WORKER_CONCURRENCY attempts in flight until `stop` is set, then finish and record those in flight.
 
-        Claims when woken (`wake`: a NOTIFY, with `listen`), when an attempt
-        finishes, and every WORKER_IDLE_SECONDS otherwise (app.webhooks.runloop).
+        Claims in rounds of up to WORKER_BATCH_SIZE when woken (`wake`: a
+        NOTIFY, with `listen`), while the last round was full, and every
+        WORKER_IDLE_SECONDS otherwise (app.webhooks.runloop).
         """
         from app.webhooks.runloop import run_sender
 
@@ -198,121 +238,79 @@ class DeliverySender:
 
     # ------------------------------------------------------------------ one attempt
 
-    async def process_safely(self, claim: Claim) -> None:
-        """`process`, logging instead of raising (the lease brings the delivery back)."""
-        try:
-            await self.process(claim)
-        except Exception:
-            logger.exception("webhook delivery %s: attempt failed to complete; it is retried when its lease ends", claim.delivery_id)
-
-    @tracing.traced("webhook.delivery", lambda _, claim: {"webhook.delivery_id": str(claim.delivery_id), "tenant.id": str(claim.tenant_id)})
     async def process(self, claim: Claim) -> AttemptResult | None:
         """Send one claimed delivery and record the outcome; None when there was nothing to send."""
-        prepared = await self._prepare(claim)
+        [prepared] = await self._prepare_batch([claim])
         if prepared is None:
+            return None
+        outcome = await self.attempt(claim, prepared)
+        if outcome is None:
+            return None
+        await self._record_within_lease([outcome])
+        return outcome.result
+
+    async def attempt_safely(self, claim: Claim, prepared: _Prepared) -> Outcome | None:
+        """`attempt`, logging instead of raising (the lease brings the delivery back)."""
+        try:
+            return await self.attempt(claim, prepared)
+        except Exception:
+            logger.exception("webhook delivery %s: attempt failed to complete; it is retried when its lease ends", claim.delivery_id)
+            return None
+
+    @tracing.traced("webhook.delivery", lambda _, claim, __: {"webhook.delivery_id": str(claim.delivery_id), "tenant.id": str(claim.tenant_id)})
+    async def attempt(self, claim: Claim, prepared: _Prepared) -> Outcome | None:
+        """Make the one HTTP attempt of a prepared claim; the outcome to record, or None when it was not sent.
+
+        Not sent: when the lease could end before the attempt's timeout (the
+        claim waited too long in this worker; another worker may claim it then).
+        A delivery that cannot be signed (`prepared.error`) is not sent either,
+        but its failed attempt is returned for recording.
+        """
+        if time.monotonic() + self.settings.webhook_timeout_seconds >= claim.leased_until:
+            logger.warning("webhook delivery %s: lease nearly expired before sending; left for a later claim", claim.delivery_id)
             return None
         attempted_at = utcnow()
         if prepared.error is not None:
             result = AttemptResult(status_code=None, body=None, error=prepared.error, duration_ms=0)
         else:
             result = await self.send(prepared, attempted_at)
-        WEBHOOK_DELIVERIES.labels("succeeded" if result.succeeded else "failed" if result.status_code else "no_response").inc()
-        await self._record_within_lease(claim, prepared, attempted_at, result)
-        return result
+        _ATTEMPTS_BY_OUTCOME["succeeded" if result.succeeded else "failed" if result.status_code else "no_response"].inc()
+        return Outcome(claim=claim, prepared=prepared, attempted_at=attempted_at, result=result)
 
-    async def _record_within_lease(self, claim: Claim, prepared: _Prepared, attempted_at: datetime, result: AttemptResult) -> bool:
-        """`_record`, retried with backoff while the claim's lease lasts; True once recorded.
-
-        An attempt still unrecorded when the lease is about to end (or the
-        worker is stopping) is given up: the delivery keeps its lease, so no
-        worker sends it again before the lease ends, and then it is sent again
-        (a duplicate): logged, and counted in WEBHOOK_UNRECORDED_ATTEMPTS.
-        Each failed try counts in WEBHOOK_RECORD_FAILURES. Never raises.
-        """
-        attempt_id = new_id()  # the same on every try: a commit that succeeded unseen is not recorded twice
-        deadline = claim.leased_until - min(RECORD_LEASE_MARGIN_SECONDS, self.lease_seconds / 10)
-        tries = 0
-
-        def give_up(state: RetryCallState) -> bool:
-            stopping = self._stop is not None and self._stop.is_set()
-            return stopping or time.monotonic() + state.upcoming_sleep >= deadline
-
-        def log_retry(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            logger.warning(
-                "webhook delivery %s: recording the attempt failed (%s: %s); retrying in %.2f s while its lease lasts",
-                claim.delivery_id, type(exc).__name__, exc, state.upcoming_sleep,
-            )
-
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(Exception),
-            wait=wait_exponential_jitter(multiplier=0.1, max=RECORD_RETRY_MAX_WAIT_SECONDS, jitter=0.1),
-            stop=give_up,
-            before_sleep=log_retry,
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    tries += 1
-                    try:
-                        await self._record(claim, prepared, attempted_at, result, attempt_id=attempt_id, again=tries > 1)
-                    except Exception:
-                        WEBHOOK_RECORD_FAILURES.inc()
-                        raise
-            return True
-        except Exception as exc:  # noqa: BLE001 - given up: the lease brings the delivery back
-            failure = exc
-        WEBHOOK_UNRECORDED_ATTEMPTS.inc()
-        logger.error(
-            "webhook delivery %s: attempt sent (%s) but its outcome could not be recorded after %d tries (%s: %s); "
-            "the delivery stays leased for %.0f s more, then it is sent again (a duplicate)",
-            claim.delivery_id,
-            f"HTTP {result.status_code}" if result.status_code is not None else result.error,
-            tries, type(failure).__name__, failure, max(claim.leased_until - time.monotonic(), 0.0),
-        )
-        return False
+    # ------------------------------------------------------------------ preparing
 
     async def _prepare(self, claim: Claim) -> _Prepared | None:
-        async with self.db.transaction(claim.tenant_id) as session:
-            delivery = await _held(session, claim)
-            if delivery is None:
-                return None
-            if delivery.next_attempt_at is not None and delivery.next_attempt_at < utcnow() + timedelta(
-                seconds=self.settings.webhook_timeout_seconds
-            ):
-                # This worker stalled until its lease nearly ran out: sending now could overlap
-                # another worker's claim of the same delivery. Leave it to the lease.
-                logger.warning("webhook delivery %s: lease nearly expired before sending; left for a later claim", claim.delivery_id)
-                return None
-            endpoint = await session.get(WebhookEndpoint, (claim.tenant_id, delivery.endpoint_id))
-            event = await session.get(IntegrationEvent, (claim.tenant_id, delivery.event_id))
-            if endpoint is None or event is None:
-                return None  # deleted meanwhile: the cascade removes the delivery too
-            if not endpoint.enabled:
-                _finish(delivery, status="failed", error="endpoint disabled; not sent", now=utcnow())
-                return None
-            try:
-                secrets, error = service.signing_secrets(endpoint, self.cipher, utcnow()), None
-            except CredentialsDecryptError:
-                # A key missing from CREDENTIALS_ENCRYPTION_KEYS: fail the attempt on the normal
-                # schedule (visible, bounded) instead of letting every lease bring it back unseen.
-                secrets, error = [], "signing secret cannot be decrypted with CREDENTIALS_ENCRYPTION_KEYS; not sent"
-            return _Prepared(
-                url=endpoint.url,
-                endpoint_id=endpoint.id,
-                message_id=str(event.id),
-                body=signing.body_of(event),
-                secrets=secrets,
-                error=error,
+        """What to send for one claim (`_prepare_batch` of one)."""
+        [prepared] = await self._prepare_batch([claim])
+        return prepared
+
+    async def _prepare_batch(self, claims: Sequence[Claim]) -> list[_Prepared | None]:
+        """What to send for each claim, in order: None where there is nothing to send.
+
+        Nothing to send: the claim was dropped meanwhile (an operator's retry,
+        a lease that ran out), the endpoint or event was deleted, the endpoint
+        is disabled (the delivery is failed here: "endpoint disabled; not
+        sent"), or the lease nearly ran out (this worker stalled: sending now
+        could overlap another worker's claim; left to the lease). One tenant
+        transaction per (tenant, claim token).
+        """
+        ready: dict[uuid.UUID, _Prepared] = {}
+        for (tenant_id, token), group in _groups(claims).items():
+            ready.update(
+                await prepare_group(
+                    self.db, tenant_id, token, [c.delivery_id for c in group],
+                    cipher=self.cipher, timeout_seconds=self.settings.webhook_timeout_seconds,
+                )
             )
+        return [ready.get(claim.delivery_id) for claim in claims]
+
+    # ------------------------------------------------------------------ sending
 
     async def send(self, prepared: _Prepared, attempted_at: datetime) -> AttemptResult:
         """POST the signed body; never raises. Redirects are not followed; the body read is capped."""
+        signer = prepared.signer or signing.Signer(prepared.secrets)
         headers = {
-            **signing.signed_headers(
-                secrets_=prepared.secrets, message_id=prepared.message_id, timestamp=attempted_at, body=prepared.body
-            ),
+            **signer.headers(message_id=prepared.message_id, timestamp=attempted_at, body=prepared.body),
             "content-type": "application/json",
             "user-agent": USER_AGENT,
         }
@@ -327,8 +325,10 @@ class DeliverySender:
             async with asyncio.timeout(self.settings.webhook_timeout_seconds):
                 async with self.client.stream("POST", prepared.url, content=prepared.body, headers=headers) as response:
                     status_code = response.status_code
-                    retry_after = parse_retry_after(response.headers.get("retry-after"))
-                    location = response.headers.get("location")
+                    if status_code in RETRY_AFTER_STATUSES:  # headers are read only where they matter
+                        retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    elif 300 <= status_code < 400:
+                        location = response.headers.get("location")
                     async for chunk in response.aiter_bytes():
                         chunks.extend(chunk)
                         if len(chunks) >= cap:
@@ -352,6 +352,16 @@ class DeliverySender:
             retry_after=retry_after,
         )
 
+    # ------------------------------------------------------------------ recording
+
+    async def record(self, outcomes: Sequence[Outcome]) -> None:
+        """Record finished attempts of any tenants: one `_record_within_lease` per tenant; never raises."""
+        by_tenant: dict[uuid.UUID, list[Outcome]] = defaultdict(list)
+        for outcome in outcomes:
+            by_tenant[outcome.claim.tenant_id].append(outcome)
+        for group in by_tenant.values():
+            await self._record_within_lease(group)
+
     async def _record(
         self,
         claim: Claim,
@@ -362,109 +372,85 @@ class DeliverySender:
         attempt_id: uuid.UUID | None = None,
         again: bool = False,
     ) -> None:
-        """Store the attempt and move the delivery on (succeeded / retry later / failed) while we hold its claim.
+        """Store one attempt and move its delivery on (`_record_batch` of one; `attempt_id` new if None)."""
+        outcome = Outcome(claim=claim, prepared=prepared, attempted_at=attempted_at, result=result, attempt_id=attempt_id or new_id())
+        await self._record_batch([outcome], again=again)
 
-        `attempt_id` is the attempt row's id (new if None); with `again` (a retry
-        of a record that failed) nothing is done when that row already exists.
+    async def _record_batch(self, outcomes: Sequence[Outcome], *, again: bool = False) -> None:
+        """Store the attempts of `outcomes` (all of one tenant) and move their deliveries on, in one transaction.
 
-        Locks the endpoint before the delivery, the order of the API's retry,
-        replay and PATCH, so neither side can deadlock the other. An attempt
-        whose claim was dropped meanwhile (an operator's retry or replay, or a
-        lease that ran out) is still recorded, but leaves the delivery's state
-        to whoever holds it now.
+        With `again` (a retry of a record that failed) the attempts whose row
+        already exists (the failed try had committed after all) are left out.
+        The rules and the lock order: app.webhooks.outcomes.record_outcomes.
         """
-        now = utcnow()
-        attempt_id = attempt_id or new_id()
-        async with self.db.transaction(claim.tenant_id) as session:
-            if again and await session.get(DeliveryAttempt, (claim.tenant_id, attempt_id)) is not None:
-                return  # the failed try had committed after all
-            endpoint: WebhookEndpoint | None = None
-            if result.succeeded:
-                # Only a recovering endpoint is written (and locked): the healthy
-                # path does not serialize deliveries to one endpoint.
-                await session.execute(
-                    update(WebhookEndpoint)
-                    .where(
-                        WebhookEndpoint.tenant_id == claim.tenant_id,
-                        WebhookEndpoint.id == prepared.endpoint_id,
-                        WebhookEndpoint.failing_since.is_not(None),
-                    )
-                    .values(failing_since=None)
-                )
-            else:
-                # FOR NO KEY UPDATE: fan-out's delivery inserts (FOR KEY SHARE through the foreign key) need not wait.
-                endpoint = (
-                    await session.execute(
-                        select(WebhookEndpoint)
-                        .where(WebhookEndpoint.tenant_id == claim.tenant_id, WebhookEndpoint.id == prepared.endpoint_id)
-                        .with_for_update(key_share=True)
-                    )
-                ).scalar_one_or_none()
-                if endpoint is None:
-                    return  # deleted meanwhile, with its deliveries
-            delivery = await _held(session, claim)
-            held = delivery is not None
-            if delivery is None:
-                delivery = await session.get(WebhookDelivery, (claim.tenant_id, claim.delivery_id), with_for_update=True)
-                if delivery is None:
-                    return  # the endpoint was deleted meanwhile
-            session.add(
-                DeliveryAttempt(
-                    tenant_id=claim.tenant_id,
-                    id=attempt_id,
-                    delivery_id=delivery.id,
-                    endpoint_id=prepared.endpoint_id,
-                    attempted_at=attempted_at,
-                    duration_ms=result.duration_ms,
-                    status_code=result.status_code,
-                    response_body=result.body,
-                    error=result.error,
-                    succeeded=result.succeeded,
-                )
-            )
-            delivery.attempt_count += 1
-            if delivery.last_attempt_at is None or delivery.last_attempt_at <= attempted_at:
-                delivery.last_attempt_at = attempted_at
-                delivery.last_status_code = result.status_code
-                delivery.last_error = result.error
-            if not held:
-                return  # re-queued by an operator, or re-claimed after our lease ran out: theirs to move on
-            if result.succeeded:
-                _finish(delivery, status="succeeded", error=None, now=now)
-                delivery.delivered_at = now
-                return
-            assert endpoint is not None
-            await self._failed(session, delivery, endpoint, result, now)
+        if not outcomes:
+            return
+        tenant_id = outcomes[0].claim.tenant_id
+        async with self.db.transaction(tenant_id) as session:
+            if again:
+                done = await recorded_attempt_ids(session, tenant_id, [o.attempt_id for o in outcomes])
+                outcomes = [o for o in outcomes if o.attempt_id not in done]
+                if not outcomes:
+                    return
+            await record_outcomes(session, tenant_id, outcomes, settings=self.settings, retry_wait=self.retry_wait)
 
-    async def _failed(
-        self, session: AsyncSession, delivery: WebhookDelivery, endpoint: WebhookEndpoint, result: AttemptResult, now: datetime
-    ) -> None:
-        if endpoint.failing_since is None:
-            endpoint.failing_since = now
-        if result.status_code == 410:
-            _finish(delivery, status="failed", error=result.error or "410 Gone: endpoint disabled", now=now)
-            if endpoint.enabled:
-                await service.disable_endpoint(
-                    session=session, endpoint=endpoint, reason="gone", detail="the endpoint answered 410 Gone"
-                )
-            return
-        if endpoint.enabled and now - endpoint.failing_since >= timedelta(seconds=self.settings.webhook_disable_after_seconds):
-            _finish(delivery, status="failed", error=result.error or f"HTTP {result.status_code}", now=now)
-            await service.disable_endpoint(
-                session=session,
-                endpoint=endpoint,
-                reason="failing",
-                detail=f"every attempt failed since {endpoint.failing_since.isoformat()}",
+    async def _record_within_lease(self, outcomes: Sequence[Outcome]) -> bool:
+        """`_record_batch` (one tenant's outcomes), retried with backoff while their leases last; True once recorded.
+
+        Attempts still unrecorded when the first lease is about to end (or the
+        worker is stopping) are given up: their deliveries keep their lease, so
+        no worker sends them again before it ends, and then they are sent again
+        (duplicates): logged, and counted in WEBHOOK_UNRECORDED_ATTEMPTS.
+        Each attempt of a failed try counts in WEBHOOK_RECORD_FAILURES. Never raises.
+        """
+        if not outcomes:
+            return True
+        # Attempt ids are fixed per outcome: a commit that succeeded unseen is not recorded twice.
+        deadline = min(o.claim.leased_until for o in outcomes) - min(RECORD_LEASE_MARGIN_SECONDS, self.lease_seconds / 10)
+        tries = 0
+
+        def give_up(state: RetryCallState) -> bool:
+            stopping = self._stop is not None and self._stop.is_set()
+            return stopping or time.monotonic() + state.upcoming_sleep >= deadline
+
+        def log_retry(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            logger.warning(
+                "webhook deliveries %s: recording %d attempts failed (%s: %s); retrying in %.2f s while their lease lasts",
+                ", ".join(str(o.claim.delivery_id) for o in outcomes[:5]) + (" ..." if len(outcomes) > 5 else ""),
+                len(outcomes), type(exc).__name__, exc, state.upcoming_sleep,
             )
-            return
-        delivery.cycle_attempts += 1
-        wait = self.retry_wait(delivery.cycle_attempts, result)
-        if wait is None:
-            _finish(delivery, status="failed", error=delivery.last_error, now=now)
-            return
-        delivery.next_attempt_at = now + timedelta(seconds=wait)
-        delivery.claim_token = None
-        delivery.updated_at = now
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential_jitter(multiplier=0.1, max=RECORD_RETRY_MAX_WAIT_SECONDS, jitter=0.1),
+            stop=give_up,
+            before_sleep=log_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    tries += 1
+                    try:
+                        await self._record_batch(outcomes, again=tries > 1)
+                    except Exception:
+                        WEBHOOK_RECORD_FAILURES.inc(len(outcomes))
+                        raise
+            return True
+        except Exception as exc:  # noqa: BLE001 - given up: the lease brings the deliveries back
+            failure = exc
+        WEBHOOK_UNRECORDED_ATTEMPTS.inc(len(outcomes))
+        for outcome in outcomes:
+            result = outcome.result
+            logger.error(
+                "webhook delivery %s: attempt sent (%s) but its outcome could not be recorded after %d tries (%s: %s); "
+                "the delivery stays leased for %.0f s more, then it is sent again (a duplicate)",
+                outcome.claim.delivery_id,
+                f"HTTP {result.status_code}" if result.status_code is not None else result.error,
+                tries, type(failure).__name__, failure, max(outcome.claim.leased_until - time.monotonic(), 0.0),
+            )
+        return False
 
     def retry_wait(self, failed_attempts: int, result: AttemptResult) -> float | None:
         """Seconds until the next attempt after `failed_attempts` failures in a row, or None when the schedule is used up.
@@ -483,25 +469,9 @@ class DeliverySender:
         return max(wait, 0.0)
 
 
-async def _held(session: AsyncSession, claim: Claim) -> WebhookDelivery | None:
-    """The claimed delivery, row-locked by (tenant_id, id), while it is still pending under our token."""
-    stmt = (
-        select(WebhookDelivery)
-        .where(
-            WebhookDelivery.tenant_id == claim.tenant_id,
-            WebhookDelivery.id == claim.delivery_id,
-            WebhookDelivery.claim_token == claim.token,
-            WebhookDelivery.status == "pending",
-        )
-        .with_for_update()
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
-def _finish(delivery: WebhookDelivery, *, status: str, error: str | None, now: datetime) -> None:
-    delivery.status = status
-    delivery.next_attempt_at = None
-    delivery.claim_token = None
-    delivery.updated_at = now
-    if error is not None:
-        delivery.last_error = error
+def _groups(claims: Sequence[Claim]) -> dict[tuple[uuid.UUID, uuid.UUID], list[Claim]]:
+    """Claims by (tenant, claim token), in the order first seen: one tenant transaction each."""
+    groups: dict[tuple[uuid.UUID, uuid.UUID], list[Claim]] = defaultdict(list)
+    for claim in claims:
+        groups[(claim.tenant_id, claim.token)].append(claim)
+    return groups

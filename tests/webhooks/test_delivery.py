@@ -183,17 +183,17 @@ async def test_a_rolled_back_outcome_is_retried_not_lost(api, growth_tenant, rec
     await create_endpoint(api, tenant, receiver.url("rb"))
     event = await record_event(app_db, tenant.id)
     sender = make_sender(lease_seconds=0.5, webhook_timeout_seconds=0.3)
-    original = DeliverySender._record
+    original = DeliverySender._record_batch
 
     async def crash(self, *args, **kwargs):
         raise ConnectionResetError("database went away while recording")
 
-    monkeypatch.setattr(DeliverySender, "_record", crash)
+    monkeypatch.setattr(DeliverySender, "_record_batch", crash)
     assert await sender.run_once() == 1  # sent, but the outcome's transaction failed
     [delivery] = await deliveries(app_db, tenant.id)
     assert delivery.status == "pending" and delivery.attempt_count == 0
 
-    monkeypatch.setattr(DeliverySender, "_record", original)
+    monkeypatch.setattr(DeliverySender, "_record_batch", original)
     await asyncio.sleep(0.55)
     [delivery] = await drain(sender, app_db, tenant.id)
     assert delivery.status == "succeeded" and delivery.attempt_count == 1

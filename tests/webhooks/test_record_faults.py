@@ -38,7 +38,7 @@ async def test_a_record_that_fails_once_is_retried_and_sent_once(api, growth_ten
     tenant = await growth_tenant("acme")
     await create_endpoint(api, tenant, receiver.url("once"))
     event = await record_event(app_db, tenant.id)
-    original = DeliverySender._record
+    original = DeliverySender._record_batch
     calls = 0
 
     async def refused_once(self, *args, **kwargs):
@@ -48,7 +48,7 @@ async def test_a_record_that_fails_once_is_retried_and_sent_once(api, growth_ten
             raise _too_many_connections()
         return await original(self, *args, **kwargs)
 
-    monkeypatch.setattr(DeliverySender, "_record", refused_once)
+    monkeypatch.setattr(DeliverySender, "_record_batch", refused_once)
     failures, unrecorded = _count(RECORD_FAILURES), _count(UNRECORDED)
     sender = make_sender(lease_seconds=5.0)
     assert await sender.run_once() == 1
@@ -68,7 +68,7 @@ async def test_a_record_that_committed_unseen_is_not_recorded_twice(api, growth_
     tenant = await growth_tenant("acme")
     await create_endpoint(api, tenant, receiver.url("unseen"))
     await record_event(app_db, tenant.id)
-    original = DeliverySender._record
+    original = DeliverySender._record_batch
     calls = 0
 
     async def answer_lost(self, *args, **kwargs):
@@ -78,7 +78,7 @@ async def test_a_record_that_committed_unseen_is_not_recorded_twice(api, growth_
         if calls == 1:
             raise ConnectionResetError("connection lost after COMMIT")
 
-    monkeypatch.setattr(DeliverySender, "_record", answer_lost)
+    monkeypatch.setattr(DeliverySender, "_record_batch", answer_lost)
     await make_sender(lease_seconds=5.0).run_once()
 
     assert calls == 2
@@ -93,12 +93,12 @@ async def test_an_unrecordable_attempt_keeps_its_lease_and_is_counted(
     tenant = await growth_tenant("acme")
     await create_endpoint(api, tenant, receiver.url("lease"))
     event = await record_event(app_db, tenant.id)
-    original = DeliverySender._record
+    original = DeliverySender._record_batch
 
     async def refused(self, *args, **kwargs):
         raise _too_many_connections()
 
-    monkeypatch.setattr(DeliverySender, "_record", refused)
+    monkeypatch.setattr(DeliverySender, "_record_batch", refused)
     unrecorded = _count(UNRECORDED)
     lease = 2.0
     sender = make_sender(lease_seconds=lease, webhook_timeout_seconds=0.5)
@@ -118,7 +118,7 @@ async def test_an_unrecordable_attempt_keeps_its_lease_and_is_counted(
         await asyncio.sleep(0.05)
     assert [r.webhook_id for r in receiver.received("lease")] == [str(event.id)]
 
-    monkeypatch.setattr(DeliverySender, "_record", original)  # the database is back
+    monkeypatch.setattr(DeliverySender, "_record_batch", original)  # the database is back
     await asyncio.sleep(max(0.0, lease - (time.monotonic() - claimed_at)) + 0.1)
     [delivery] = await drain(other, app_db, tenant.id)
     assert delivery.status == "succeeded" and delivery.attempt_count == 1
