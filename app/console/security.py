@@ -11,7 +11,8 @@
   (`set_scope`: `SET LOCAL app.tenant_id`), so RLS bounds every query.
 * Roles are checked here, on the server: `Viewer` (any tenant key the console
   admits: tenant_admin, merchant), `Manager` (tenant_admin), `Operator`
-  (platform_admin).
+  (platform_admin), `Auditor` (tenant_admin or platform_admin: the roles of
+  GET /v1/audit-log).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from app.api.deps import RequestSession
+from app.api.deps import KEY_MANAGER, RequestSession
 from app.api.errors import Forbidden, TenantSuspended
 from app.api.principal import Principal
 from app.api.ratelimit import enforce as ratelimit
@@ -154,9 +155,21 @@ async def _operator(user: AnyUser) -> ConsoleUser:
     return user
 
 
+AUDITOR_ROLES = KEY_MANAGER
+"""Who may read the audit log: the roles GET /v1/audit-log admits (platform_admin, tenant_admin); merchants may not."""
+
+
+async def _auditor(user: AnyUser) -> ConsoleUser:
+    if user.role not in AUDITOR_ROLES:
+        raise Forbidden("The audit log is for tenant admins and platform admins (as GET /v1/audit-log).", role=user.role)
+    return user
+
+
 Viewer = Annotated[ConsoleUser, Depends(_viewer)]
 """A tenant's signed-in key (tenant_admin or merchant): may read that tenant's pages."""
 Manager = Annotated[ConsoleUser, Depends(_manager)]
 """A tenant admin: may change the tenant's carriers, webhooks, keys and book labels."""
 Operator = Annotated[ConsoleUser, Depends(_operator)]
 """A platform admin: the Admin pages."""
+Auditor = Annotated[ConsoleUser, Depends(_auditor)]
+"""A tenant admin (its tenant's entries) or a platform admin (every tenant's): the Audit log page."""
