@@ -45,6 +45,16 @@ async def _mirror_revocation(session: AsyncSession, *, key_id: uuid.UUID, tenant
     await session.execute(stmt.values(revoked_at=at))
 
 
+async def key_prefix(*, session: AsyncSession, key_id: uuid.UUID, tenant_id: uuid.UUID | None) -> str | None:
+    """The readable prefix of a key (`chub_xxxxxxxx`): a tenant's key (session scoped to `tenant_id`) or, with
+    `tenant_id` None, a platform-admin key (platform-admin session); None if there is no such key."""
+    if tenant_id is None:
+        stmt = select(PlatformApiKey.prefix).where(PlatformApiKey.id == key_id)
+    else:
+        stmt = select(ApiKey.prefix).where(ApiKey.tenant_id == tenant_id, ApiKey.id == key_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 async def list_page(*, session: AsyncSession, tenant_id: uuid.UUID, params: PageParams) -> list[ApiKey]:
     """The keys of `tenant_id` (the session's tenant; RLS guards too), newest first, `limit + 1` rows."""
     stmt = select(ApiKey).where(ApiKey.tenant_id == tenant_id)

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -28,6 +28,7 @@ from app.api.deps import KEY_MANAGER, RequestSession
 from app.api.errors import Forbidden, TenantSuspended
 from app.api.principal import Principal
 from app.api.ratelimit import enforce as ratelimit
+from app.auth import service as keys
 from app.auth import sessions
 from app.core.db.session import set_scope
 from app.core.requestid import bind_principal
@@ -129,6 +130,11 @@ async def console_user(request: Request, session: RequestSession) -> ConsoleUser
     bind_principal(principal.tenant_id, f"console:{principal.key_name}")
     await ratelimit.enforce_principal(request, principal)
     await set_scope(session, principal.tenant_id, platform_admin=principal.is_platform_admin)
+    if request.method not in SAFE_METHODS and principal.key_prefix is None:
+        # What a console form changes is audited with the key's prefix, as an API request with the key would be.
+        prefix = await keys.key_prefix(session=session, key_id=principal.key_id, tenant_id=principal.tenant_id)
+        principal = replace(principal, key_prefix=prefix)
+        request.state.principal = principal
     user = ConsoleUser(principal=principal, session_id=session_id)
     request.state.console_user = user  # error pages keep the navigation of who is signed in
     return user

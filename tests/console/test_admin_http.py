@@ -49,27 +49,27 @@ async def test_the_audit_log_shows_each_role_what_the_api_shows_it(client, make_
     await sign_in(client, acme.admin)
     page = await client.get("/console/audit-log")
     assert page.status_code == 200 and 'href="/console/audit-log"' in page.text
-    assert "api_key.created</td>" in page.text and made.json()["id"] in page.text
-    assert "webhook_endpoint.created</td>" not in page.text and 'name="tenant_id"' not in page.text  # no tenant filter offered
-    assert "webhook_endpoint.created</td>" not in (await client.get("/console/audit-log", params={"tenant_id": str(globex.id)})).text
-    assert "api_key.created</td>" not in (await client.get("/console/audit-log", params={"action": "tenant.updated"})).text
-    assert "api_key.created</td>" in (await client.get("/console/audit-log", params={"target_type": "api_key"})).text
-    assert "api_key.created</td>" not in (await client.get("/console/audit-log", params={"target_type": "tenant"})).text
+    assert "api_key.created</div></td>" in page.text and made.json()["id"] in page.text
+    assert "webhook_endpoint.created</div></td>" not in page.text and 'name="tenant_id"' not in page.text  # no tenant filter offered
+    assert "webhook_endpoint.created</div></td>" not in (await client.get("/console/audit-log", params={"tenant_id": str(globex.id)})).text
+    assert "api_key.created</div></td>" not in (await client.get("/console/audit-log", params={"action": "tenant.updated"})).text
+    assert "api_key.created</div></td>" in (await client.get("/console/audit-log", params={"target_type": "api_key"})).text
+    assert "api_key.created</div></td>" not in (await client.get("/console/audit-log", params={"target_type": "tenant"})).text
     later = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
-    assert "api_key.created</td>" not in (await client.get("/console/audit-log", params={"since": later})).text
-    assert "api_key.created</td>" in (await client.get("/console/audit-log", params={"since": "2020-01-01T00:00"})).text
+    assert "api_key.created</div></td>" not in (await client.get("/console/audit-log", params={"since": later})).text
+    assert "api_key.created</div></td>" in (await client.get("/console/audit-log", params={"since": "2020-01-01T00:00"})).text
     bad = await client.get("/console/audit-log", params={"since": "yesterday"})
-    assert bad.status_code == 422 and "not a date and time" in bad.text and "api_key.created</td>" not in bad.text
+    assert bad.status_code == 422 and "not a date and time" in bad.text and "api_key.created</div></td>" not in bad.text
 
     # A platform admin: every tenant's entries and the platform's, or one tenant's with the filter.
     client.cookies.clear()
     await sign_in(client, admin_key)
     everything = await client.get("/console/audit-log")
     assert everything.status_code == 200 and 'name="tenant_id"' in everything.text
-    assert "api_key.created</td>" in everything.text and "webhook_endpoint.created</td>" in everything.text
-    assert "tenant.created</td>" in everything.text and ">Globex<" in everything.text  # tenant names, not only ids
+    assert "api_key.created</div></td>" in everything.text and "webhook_endpoint.created</div></td>" in everything.text
+    assert "tenant.created</div></td>" in everything.text and ">Globex<" in everything.text  # tenant names, not only ids
     one = await client.get("/console/audit-log", params={"tenant_id": str(globex.id)})
-    assert "webhook_endpoint.created</td>" in one.text and made.json()["id"] not in one.text
+    assert "webhook_endpoint.created</div></td>" in one.text and made.json()["id"] not in one.text
     assert (await client.get("/console/audit-log", params={"tenant_id": "nope"})).status_code == 422
 
 
@@ -80,10 +80,10 @@ async def test_the_audit_log_pages_with_a_cursor(client, make_tenant, admin_key)
         assert made.status_code == 201
     await sign_in(client, acme.admin)
     first = await client.get("/console/audit-log", params={"action": "api_key.created"})
-    assert first.text.count("api_key.created</td>") == 25 and "Next page" in first.text
+    assert first.text.count("api_key.created</div></td>") == 25 and "Next page" in first.text
     cursor = first.text.split("cursor=")[1].split('"')[0]
     second = await client.get(f"/console/audit-log?action=api_key.created&cursor={cursor}")
-    assert second.text.count("api_key.created</td>") == 4 and "Next page" not in second.text  # + the 3 of make_tenant
+    assert second.text.count("api_key.created</div></td>") == 4 and "Next page" not in second.text  # + the 3 of make_tenant
 
 
 async def test_a_platform_admin_suspends_resumes_and_overrides_the_plan_from_the_console(client, make_tenant, admin_key, owner_db):
@@ -143,7 +143,7 @@ async def test_a_platform_admin_suspends_resumes_and_overrides_the_plan_from_the
     assert removed.status_code == 303 and "Plan override removed" in (await client.get(removed.headers["location"])).text
     assert (await client.get("/v1/billing/subscription", headers=acme.headers())).json()["plan_source"] == "default"
     assert len(await _audit(owner_db, acme.id, "plan_override.removed")) == 1
-    assert "plan_override.set</td>" in (await client.get("/console/audit-log", params={"tenant_id": str(acme.id)})).text
+    assert "plan_override.set</div></td>" in (await client.get("/console/audit-log", params={"tenant_id": str(acme.id)})).text
 
 
 async def test_tenant_management_is_for_platform_admins_only(client, make_tenant, owner_db):
