@@ -160,3 +160,40 @@ async def test_tenant_management_is_for_platform_admins_only(client, make_tenant
     async with owner_db.transaction() as session:
         assert (await session.execute(text("SELECT count(*) FROM tenant_plan_overrides"))).scalar_one() == 0
         assert (await session.execute(text("SELECT count(*) FROM audit_log WHERE action NOT IN ('api_key.created', 'tenant.created')"))).scalar_one() == 0
+
+
+async def test_what_a_console_form_changes_is_audited_with_the_key_prefix(client, make_tenant, owner_db):
+    acme = await make_tenant("acme")
+    await sign_in(client, acme.admin)
+    token = csrf_of((await client.get("/console/api-keys")).text)
+    created = await client.post("/console/api-keys", data={"name": "till 3", "role": "merchant", "csrf_token": token})
+    assert created.status_code == 200
+    keys = (await client.get(f"/v1/tenants/{acme.id}/api-keys", headers=acme.headers("admin"))).json()["data"]
+    till = next(k for k in keys if k["name"] == "till 3")
+    assert (await client.post(f"/console/api-keys/{till['id']}/revoke", data={"csrf_token": token})).status_code == 303
+    hook = await client.post("/console/webhooks", data={"url": "https://shop.example/hook", "csrf_token": token})
+    assert hook.status_code == 200
+    endpoint = (await client.get("/v1/webhook-endpoints", headers=acme.headers("admin"))).json()["data"][0]
+    assert (await client.post(f"/console/webhooks/{endpoint['id']}/enabled", data={"enabled": "false", "csrf_token": token})).status_code == 303
+    assert (await client.post(f"/console/webhooks/{endpoint['id']}/rotate-secret", data={"csrf_token": token})).status_code == 200
+    connected = await client.post("/console/carriers/connect/dhl", data={"api_key": "dhl-SECRET-42", "csrf_token": token})
+    assert connected.status_code == 200, connected.text
+
+    admin_prefix = next(k["prefix"] for k in keys if k["role"] == "tenant_admin")
+    async with owner_db.transaction() as session:
+        rows = (await session.execute(
+            text("SELECT action, target_id, changed, actor_key_prefix, actor_role FROM audit_log "
+                 "WHERE tenant_id = :t AND actor_role = 'tenant_admin' ORDER BY id"), {"t": acme.id}
+        )).all()
+    assert [(r.action, r.changed) for r in rows] == [
+        ("api_key.created", ["name", "role"]),
+        ("api_key.revoked", ["revoked_at"]),
+        ("webhook_endpoint.created", ["event_types", "url"]),
+        ("webhook_endpoint.updated", ["enabled"]),
+        ("webhook_endpoint.secret_rotated", ["secret"]),
+        ("integration.created", ["carrier", "credentials", "environment", "name"]),
+    ]
+    assert {r.actor_key_prefix for r in rows} == {admin_prefix} and rows[0].target_id == till["id"]
+    assert "dhl-SECRET-42" not in str(rows)
+    page = (await client.get("/console/audit-log", params={"target_type": "webhook_endpoint"})).text
+    assert page.count(admin_prefix) == 3 and "api_key.revoked" not in page
