@@ -40,14 +40,8 @@ async def list_audit_log(
     without it, every tenant's entries and the platform-wide ones
     (platform-admin keys, plans).
     """
-    if principal.is_platform_admin and not principal.is_support_access:
-        scope, everything = tenant_id, tenant_id is None
-    else:
-        scope, everything = principal.tenant, False
-        if tenant_id is not None and tenant_id != scope:
-            return make_page([], params, convert=AuditEntryOut.of)
-    rows = await service.list_page(
-        session=session, params=params, tenant_id=scope, everything=everything, action=action,
+    rows = await service.list_visible(
+        session=session, principal=principal, params=params, tenant_id=tenant_id, action=action,
         actor_key_id=actor_key_id, target_type=target_type, since=since,
     )
     return make_page(rows, params, convert=AuditEntryOut.of)

@@ -135,3 +135,34 @@ async def list_page(
     combined = (union_all(*selects) if len(selects) > 1 else selects[0]).subquery()
     stmt = select(combined).order_by(combined.c.id.desc()).limit(params.limit + 1)
     return list(await session.execute(stmt))
+
+
+async def list_visible(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    tenant_id: uuid.UUID | None = None,
+    action: str | None = None,
+    actor_key_id: uuid.UUID | None = None,
+    target_type: str | None = None,
+    since: datetime | None = None,
+) -> list[Any]:
+    """The entries `principal` may read (GET /v1/audit-log and the console's Audit log page), as `list_page`.
+
+    A tenant admin (or a platform admin on support access) sees its tenant's
+    entries only: a `tenant_id` other than its own gives no entries. A
+    platform admin sees the tenant given as `tenant_id`, or, without it,
+    every tenant's entries and the platform-wide ones. Callers enforce the
+    roles (tenant_admin, platform_admin) before calling.
+    """
+    if principal.is_platform_admin and not principal.is_support_access:
+        scope, everything = tenant_id, tenant_id is None
+    else:
+        scope, everything = principal.tenant, False
+        if tenant_id is not None and tenant_id != scope:
+            return []
+    return await list_page(
+        session=session, params=params, tenant_id=scope, everything=everything, action=action,
+        actor_key_id=actor_key_id, target_type=target_type, since=since,
+    )

@@ -48,11 +48,8 @@ async def create_api_key(
     Audited as `api_key.created`.
     """
     row, secret = await service.issue(
-        session=session, tenant_id=tenant_id, name=body.name, role=body.role, expires_at=body.expires_at
-    )
-    await audit.record(
-        session, actor=principal, action="api_key.created", target_type="api_key", target_id=row.id,
-        changed=body.model_dump(exclude_unset=True), request=request, tenant_id=tenant_id,
+        session=session, tenant_id=tenant_id, name=body.name, role=body.role, expires_at=body.expires_at,
+        actor=principal, request=request,
     )
     return ApiKeyCreated.model_validate({**ApiKeyOut.model_validate(row).model_dump(), "key": secret})
 
@@ -81,12 +78,8 @@ async def revoke_api_key(
     tenant_id: uuid.UUID, key_id: uuid.UUID, principal: KeyManager, session: ManagedSession, request: Request
 ) -> Response:
     """Revoke a key: it gets 401 from the next request on. 404 if the tenant has no such key. Audited as `api_key.revoked`."""
-    if await service.revoke(session=session, tenant_id=tenant_id, key_id=key_id) is None:
+    if await service.revoke(session=session, tenant_id=tenant_id, key_id=key_id, actor=principal, request=request) is None:
         raise ApiKeyNotFound("No such API key.")
-    await audit.record(
-        session, actor=principal, action="api_key.revoked", target_type="api_key", target_id=key_id,
-        changed=["revoked_at"], request=request, tenant_id=tenant_id,
-    )
     return Response(status_code=204)
 
 

@@ -6,8 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.principal import Principal
+from app.audit import service as audit
 
 from app.auth.keys import NewKey, generate_key
 from app.auth.models import ApiKey, ApiKeyLookup, PlatformApiKey
@@ -16,15 +20,29 @@ from app.core.pagination import PageParams, paginate_query
 
 
 async def issue(
-    *, session: AsyncSession, tenant_id: uuid.UUID, name: str, role: str, expires_at: datetime | None
+    *,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    name: str,
+    role: str,
+    expires_at: datetime | None,
+    actor: Principal,
+    request: Request | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key for `tenant_id` (session scoped to it); returns (row, the secret key shown once)."""
+    """Create a key for `tenant_id` (session scoped to it); returns (row, the secret key shown once).
+
+    Writes the audit entry `api_key.created` (by `actor`) in the same transaction, for the API and the console alike.
+    """
     new: NewKey = generate_key()
     row = ApiKey(tenant_id=tenant_id, name=name, role=role, prefix=new.prefix, key_hash=new.key_hash, expires_at=expires_at)
     session.add(row)
     await session.flush()
     await session.refresh(row)
     await _mirror(session, row, tenant_id=tenant_id, role=role)
+    await audit.record(
+        session, actor=actor, action="api_key.created", target_type="api_key", target_id=row.id,
+        changed=["name", "role", *(["expires_at"] if expires_at is not None else [])], request=request, tenant_id=tenant_id,
+    )
     return row, new.key
 
 
@@ -45,17 +63,30 @@ async def _mirror_revocation(session: AsyncSession, *, key_id: uuid.UUID, tenant
     await session.execute(stmt.values(revoked_at=at))
 
 
+async def key_prefix(*, session: AsyncSession, key_id: uuid.UUID, tenant_id: uuid.UUID | None) -> str | None:
+    """The readable prefix of a key (`chub_xxxxxxxx`): a tenant's key (session scoped to `tenant_id`) or, with
+    `tenant_id` None, a platform-admin key (platform-admin session); None if there is no such key."""
+    if tenant_id is None:
+        stmt = select(PlatformApiKey.prefix).where(PlatformApiKey.id == key_id)
+    else:
+        stmt = select(ApiKey.prefix).where(ApiKey.tenant_id == tenant_id, ApiKey.id == key_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 async def list_page(*, session: AsyncSession, tenant_id: uuid.UUID, params: PageParams) -> list[ApiKey]:
     """The keys of `tenant_id` (the session's tenant; RLS guards too), newest first, `limit + 1` rows."""
     stmt = select(ApiKey).where(ApiKey.tenant_id == tenant_id)
     return list((await session.execute(paginate_query(stmt, ApiKey.id, params))).scalars())
 
 
-async def revoke(*, session: AsyncSession, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey | None:
+async def revoke(
+    *, session: AsyncSession, tenant_id: uuid.UUID, key_id: uuid.UUID, actor: Principal, request: Request | None = None
+) -> ApiKey | None:
     """Revoke the key `key_id` of `tenant_id` now (idempotent: an already revoked key keeps its time).
 
     Returns the key, or None if the tenant has no such key. The row is locked
     FOR UPDATE by (tenant_id, id), a statement Citus routes to one shard.
+    Writes the audit entry `api_key.revoked` (by `actor`) when the key exists.
     """
     stmt = select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.id == key_id).with_for_update()
     key = (await session.execute(stmt)).scalar_one_or_none()
@@ -65,6 +96,10 @@ async def revoke(*, session: AsyncSession, tenant_id: uuid.UUID, key_id: uuid.UU
         key.revoked_at = utcnow()
         await session.flush()
         await _mirror_revocation(session, key_id=key.id, tenant_id=key.tenant_id, at=key.revoked_at)
+    await audit.record(
+        session, actor=actor, action="api_key.revoked", target_type="api_key", target_id=key.id,
+        changed=["revoked_at"], request=request, tenant_id=tenant_id,
+    )
     return key
 
 

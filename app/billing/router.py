@@ -161,12 +161,7 @@ async def set_plan_override(
     limits = body.limits.model_dump(exclude_unset=True) if body.limits is not None else {}
     row = await overrides.set_override(
         session=session, tenant_id=tenant_id, plan_code=body.plan, until=body.until, reason=body.reason,
-        limits=limits, set_by_key_id=principal.key_id,
-    )
-    await audit.record(
-        session, actor=principal, action="plan_override.set", target_type="tenant", target_id=tenant_id,
-        changed=["plan", "reason", *(["until"] if body.until else []), *(f"limits.{k}" for k in limits)],
-        request=request, tenant_id=tenant_id,
+        limits=limits, actor=principal, request=request,
     )
     return PlanOverrideOut(plan=row.plan_code, until=row.until, reason=row.reason, limits=row.limits or {})
 
@@ -184,12 +179,8 @@ async def clear_plan_override(
 
     Audited as `plan_override.removed`. 404 `not-found` when the tenant has no override.
     """
-    if not await overrides.clear_override(session=session, tenant_id=tenant_id):
+    if not await overrides.clear_override(session=session, tenant_id=tenant_id, actor=principal, request=request):
         raise TenantNotFound("This tenant has no plan override.")
-    await audit.record(
-        session, actor=principal, action="plan_override.removed", target_type="tenant", target_id=tenant_id,
-        changed=["plan"], request=request, tenant_id=tenant_id,
-    )
     return Response(status_code=204)
 
 

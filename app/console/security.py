@@ -11,22 +11,24 @@
   (`set_scope`: `SET LOCAL app.tenant_id`), so RLS bounds every query.
 * Roles are checked here, on the server: `Viewer` (any tenant key the console
   admits: tenant_admin, merchant), `Manager` (tenant_admin), `Operator`
-  (platform_admin).
+  (platform_admin), `Auditor` (tenant_admin or platform_admin: the roles of
+  GET /v1/audit-log).
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from app.api.deps import RequestSession
+from app.api.deps import KEY_MANAGER, RequestSession
 from app.api.errors import Forbidden, TenantSuspended
 from app.api.principal import Principal
 from app.api.ratelimit import enforce as ratelimit
+from app.auth import service as keys
 from app.auth import sessions
 from app.core.db.session import set_scope
 from app.core.requestid import bind_principal
@@ -128,6 +130,11 @@ async def console_user(request: Request, session: RequestSession) -> ConsoleUser
     bind_principal(principal.tenant_id, f"console:{principal.key_name}")
     await ratelimit.enforce_principal(request, principal)
     await set_scope(session, principal.tenant_id, platform_admin=principal.is_platform_admin)
+    if request.method not in SAFE_METHODS and principal.key_prefix is None:
+        # What a console form changes is audited with the key's prefix, as an API request with the key would be.
+        prefix = await keys.key_prefix(session=session, key_id=principal.key_id, tenant_id=principal.tenant_id)
+        principal = replace(principal, key_prefix=prefix)
+        request.state.principal = principal
     user = ConsoleUser(principal=principal, session_id=session_id)
     request.state.console_user = user  # error pages keep the navigation of who is signed in
     return user
@@ -154,9 +161,21 @@ async def _operator(user: AnyUser) -> ConsoleUser:
     return user
 
 
+AUDITOR_ROLES = KEY_MANAGER
+"""Who may read the audit log: the roles GET /v1/audit-log admits (platform_admin, tenant_admin); merchants may not."""
+
+
+async def _auditor(user: AnyUser) -> ConsoleUser:
+    if user.role not in AUDITOR_ROLES:
+        raise Forbidden("The audit log is for tenant admins and platform admins (as GET /v1/audit-log).", role=user.role)
+    return user
+
+
 Viewer = Annotated[ConsoleUser, Depends(_viewer)]
 """A tenant's signed-in key (tenant_admin or merchant): may read that tenant's pages."""
 Manager = Annotated[ConsoleUser, Depends(_manager)]
 """A tenant admin: may change the tenant's carriers, webhooks, keys and book labels."""
 Operator = Annotated[ConsoleUser, Depends(_operator)]
 """A platform admin: the Admin pages."""
+Auditor = Annotated[ConsoleUser, Depends(_auditor)]
+"""A tenant admin (its tenant's entries) or a platform admin (every tenant's): the Audit log page."""

@@ -18,7 +18,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from app.console.security import CONSOLE_CSP, ConsoleUser
+from app.console.security import AUDITOR_ROLES, CONSOLE_CSP, ConsoleUser
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -44,8 +44,9 @@ NAV: list[NavItem] = [
     NavItem("webhooks", "Webhooks", "/console/webhooks", TENANT),
     NavItem("keys", "API keys", "/console/api-keys", ("tenant_admin",)),
     NavItem("admin", "Admin", "/console/admin", ("platform_admin",)),
+    NavItem("audit", "Audit log", "/console/audit-log", AUDITOR_ROLES),
 ]
-"""The navigation, in order (analytics, reviews and the audit log add their entries here)."""
+"""The navigation, in order (analytics and reviews add their entries here)."""
 
 
 def when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

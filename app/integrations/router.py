@@ -20,7 +20,6 @@ from app.api.deps import (
 )
 from app.api.errors import PIPELINE_PROBLEMS
 from app.api.routing import PipelineRouter
-from app.audit import service as audit
 from app.billing.errors import QuotaExceeded
 from app.core.crypto import CredentialsCipher
 from app.core.pagination import Page, PageParams, make_page, page_params
@@ -140,10 +139,9 @@ async def create_integration(
         environment=body.environment,
         credentials=body.credentials,
         is_active=body.is_active,
-    )
-    await audit.record(
-        idempotent_request.session, actor=principal, action="integration.created", target_type="integration",
-        target_id=row.id, changed=body.model_dump(exclude_unset=True), request=request,
+        actor=principal,
+        request=request,
+        given=body.model_dump(exclude_unset=True),
     )
     return await idempotent_request.respond(201, _with_secret(row, cipher, _base_url(request), secret))
 
@@ -208,11 +206,7 @@ async def update_integration(
         session=session, tenant_id=principal.tenant_id, integration_id=integration_id, for_update=True
     )
     changes = body.model_dump(exclude_unset=True)
-    row = await service.update(session=session, integration=row, cipher=cipher, changes=changes)
-    await audit.record(
-        session, actor=principal, action="integration.updated", target_type="integration", target_id=row.id,
-        changed=changes, request=request,
-    )
+    row = await service.update(session=session, integration=row, cipher=cipher, changes=changes, actor=principal, request=request)
     return _out(row, cipher, _base_url(request))
 
 
@@ -242,12 +236,10 @@ async def rotate_webhook_secret(
     )
     had_secret = bool(row.webhook_secret_ciphertext)
     overlap = settings.webhook_secret_rotation_overlap_seconds
-    secret = await service.rotate_webhook_secret(session=session, integration=row, cipher=cipher, overlap_seconds=overlap)
-    expires = row.updated_at + timedelta(seconds=overlap) if had_secret and overlap > 0 else None
-    await audit.record(
-        session, actor=principal, action="integration.secret_rotated", target_type="integration", target_id=row.id,
-        changed=["webhook_secret"], request=request,
+    secret = await service.rotate_webhook_secret(
+        session=session, integration=row, cipher=cipher, overlap_seconds=overlap, actor=principal, request=request
     )
+    expires = row.updated_at + timedelta(seconds=overlap) if had_secret and overlap > 0 else None
     return _with_secret(row, cipher, _base_url(request), secret, expires)
 
 
@@ -268,11 +260,7 @@ async def delete_integration(
     row = await service.get_or_404(
         session=session, tenant_id=principal.tenant_id, integration_id=integration_id, for_update=True
     )
-    await service.delete(session=session, integration=row)
-    await audit.record(
-        session, actor=principal, action="integration.deleted", target_type="integration", target_id=integration_id,
-        request=request,
-    )
+    await service.delete(session=session, integration=row, actor=principal, request=request)
     return Response(status_code=204)
 
 

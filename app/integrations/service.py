@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.principal import Principal
+from app.audit import service as audit
 from app.billing import quota, usage
 from app.core.crypto import CredentialsCipher
 from app.core.db.base import utcnow
@@ -65,10 +69,16 @@ def inbound_path(carrier: str, integration_id: uuid.UUID) -> str:
 
 
 async def rotate_webhook_secret(
-    *, session: AsyncSession, integration: Integration, cipher: CredentialsCipher, overlap_seconds: int
+    *,
+    session: AsyncSession,
+    integration: Integration,
+    cipher: CredentialsCipher,
+    overlap_seconds: int,
+    actor: Principal,
+    request: Request | None = None,
 ) -> str:
     """Give `integration` a new webhook secret (returned, to be shown once); records `integration.updated`
-    with `changed: ["webhook_secret"]` (never the secret).
+    with `changed: ["webhook_secret"]` (never the secret) and the audit entry `integration.secret_rotated` by `actor`.
 
     The old secret keeps authenticating pushes for `overlap_seconds` (WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS),
     time to update the carrier's subscription; 0 ends it at once.
@@ -88,6 +98,10 @@ async def rotate_webhook_secret(
         subject_type="integration",
         subject_id=integration.id,
         data={**_event_data(integration), "changed": ["webhook_secret"]},
+    )
+    await audit.record(
+        session, actor=actor, action="integration.secret_rotated", target_type="integration", target_id=integration.id,
+        changed=["webhook_secret"], request=request, tenant_id=integration.tenant_id,
     )
     return secret
 
@@ -252,8 +266,12 @@ async def create(
     environment: str,
     credentials: dict[str, Any],
     is_active: bool = True,
+    actor: Principal,
+    request: Request | None = None,
+    given: Iterable[str] = ("carrier", "credentials"),
 ) -> tuple[Integration, str]:
-    """Validate, encrypt and store a new integration; records `integration.created`.
+    """Validate, encrypt and store a new integration; records `integration.created`, and the audit entry
+    `integration.created` by `actor` (changed: the field names in `given`, the fields the caller was sent).
 
     Returns (row, its webhook secret): the secret (`whsec_...`) authenticates
     the carrier's pushes and is stored sealed; the caller shows it once.
@@ -285,13 +303,24 @@ async def create(
         subject_id=row.id,
         data=_event_data(row),
     )
+    await audit.record(
+        session, actor=actor, action="integration.created", target_type="integration", target_id=row.id,
+        changed=given, request=request, tenant_id=tenant_id,
+    )
     return row, webhook_secret
 
 
 async def update(
-    *, session: AsyncSession, integration: Integration, cipher: CredentialsCipher, changes: dict[str, Any]
+    *,
+    session: AsyncSession,
+    integration: Integration,
+    cipher: CredentialsCipher,
+    changes: dict[str, Any],
+    actor: Principal,
+    request: Request | None = None,
 ) -> Integration:
-    """Apply `changes` (any of name, environment, credentials, is_active); records `integration.updated`.
+    """Apply `changes` (any of name, environment, credentials, is_active); records `integration.updated`, and the
+    audit entry `integration.updated` by `actor` (changed: the names in `changes`, never values).
 
     New credentials replace the old ones whole (validated, re-encrypted). A
     change of credentials or environment clears the last check result.
@@ -318,6 +347,10 @@ async def update(
     if plain is not None:
         integration.credentials_ciphertext = cipher.encrypt(plain)
         changed.insert(0, "credentials")
+    await audit.record(
+        session, actor=actor, action="integration.updated", target_type="integration", target_id=integration.id,
+        changed=changes, request=request, tenant_id=integration.tenant_id,
+    )
     if not changed:
         return integration
     if {"credentials", "environment"} & set(changed):
@@ -335,10 +368,12 @@ async def update(
     return integration
 
 
-async def delete(*, session: AsyncSession, integration: Integration) -> None:
+async def delete(
+    *, session: AsyncSession, integration: Integration, actor: Principal, request: Request | None = None
+) -> None:
     """Delete the integration and its credentials; its shipments keep their history with `integration_id` NULL.
 
-    Records `integration.deleted`. The hooks of app.integrations.hooks run
+    Records `integration.deleted` (event and audit entry, by `actor`). The hooks of app.integrations.hooks run
     first (shipments detach themselves); shipments then track through the
     tenant's other active integration with that carrier, if exactly one exists.
     """
@@ -353,6 +388,10 @@ async def delete(*, session: AsyncSession, integration: Integration) -> None:
         subject_type="integration",
         subject_id=integration.id,
         data=data,
+    )
+    await audit.record(
+        session, actor=actor, action="integration.deleted", target_type="integration", target_id=integration.id,
+        request=request, tenant_id=integration.tenant_id,
     )
 
 

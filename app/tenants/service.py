@@ -54,6 +54,14 @@ async def list_page(*, session: AsyncSession, params: PageParams) -> list[Tenant
     return list((await session.execute(stmt)).scalars())
 
 
+async def names(*, session: AsyncSession, tenant_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Tenant id -> name for the given ids that exist (platform-admin session; empty for no ids)."""
+    if not tenant_ids:
+        return {}
+    rows = await session.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_(set(tenant_ids))))
+    return {row.id: row.name for row in rows}
+
+
 TENANT_UPDATED = "tenant.updated"
 """Integration event of a change of name or default shipper; data: `changed` (field names)."""
 TENANT_STATUS_CHANGED = "tenant.status_changed"

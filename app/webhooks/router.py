@@ -20,7 +20,6 @@ from app.api.deps import (
 )
 from app.api.errors import PIPELINE_PROBLEMS
 from app.api.routing import PipelineRouter
-from app.audit import service as audit
 from app.billing.errors import QuotaExceeded
 from app.core.pagination import Page, PageParams, make_page, page_params
 from app.core.problems import (
@@ -140,10 +139,8 @@ async def create_webhook_endpoint(
         event_types=body.event_types,
         description=body.description,
         enabled=body.enabled,
-    )
-    await audit.record(
-        idempotent_request.session, actor=principal, action="webhook_endpoint.created", target_type="webhook_endpoint",
-        target_id=endpoint.id, changed=body.model_dump(exclude_unset=True), request=request,
+        actor=principal,
+        request=request,
     )
     return await idempotent_request.respond(201, WebhookEndpointCreated(**_out(endpoint).model_dump(), secret=secret))
 
@@ -200,10 +197,8 @@ async def update_webhook_endpoint(
         session=session, tenant_id=principal.tenant_id, endpoint_id=endpoint_id, for_update=True
     )
     changes = body.model_dump(exclude_unset=True)
-    endpoint = await service.update(session=session, endpoint=endpoint, changes=changes, dev_hosts=settings.webhook_dev_hosts)
-    await audit.record(
-        session, actor=principal, action="webhook_endpoint.updated", target_type="webhook_endpoint",
-        target_id=endpoint.id, changed=changes, request=request,
+    endpoint = await service.update(
+        session=session, endpoint=endpoint, changes=changes, dev_hosts=settings.webhook_dev_hosts, actor=principal, request=request
     )
     return _out(endpoint)
 
@@ -218,11 +213,7 @@ async def delete_webhook_endpoint(
     endpoint = await service.get_or_404(
         session=session, tenant_id=principal.tenant_id, endpoint_id=endpoint_id, for_update=True
     )
-    await service.delete(session=session, endpoint=endpoint)
-    await audit.record(
-        session, actor=principal, action="webhook_endpoint.deleted", target_type="webhook_endpoint",
-        target_id=endpoint_id, request=request,
-    )
+    await service.delete(session=session, endpoint=endpoint, actor=principal, request=request)
     return Response(status_code=204)
 
 
@@ -252,11 +243,8 @@ async def rotate_webhook_secret(
         session=session, tenant_id=idempotent_request.tenant_id, endpoint_id=endpoint_id, for_update=True
     )
     secret, expires_at = await service.rotate_secret(
-        session=session, endpoint=endpoint, cipher=cipher, overlap_seconds=settings.webhook_secret_rotation_overlap_seconds
-    )
-    await audit.record(
-        session, actor=principal, action="webhook_endpoint.secret_rotated", target_type="webhook_endpoint",
-        target_id=endpoint.id, changed=["secret"], request=request,
+        session=session, endpoint=endpoint, cipher=cipher, overlap_seconds=settings.webhook_secret_rotation_overlap_seconds,
+        actor=principal, request=request,
     )
     return await idempotent_request.respond(200, SecretRotated(secret=secret, previous_secret_expires_at=expires_at))
 

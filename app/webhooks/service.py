@@ -17,8 +17,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy import update as sql_update
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.principal import Principal
+from app.audit import service as audit
 from app.billing import quota, usage
 from app.core.crypto import CredentialsCipher, CredentialsDecryptError
 from app.core.db.base import utcnow
@@ -130,10 +133,14 @@ async def create(
     event_types: list[str],
     description: str | None = None,
     enabled: bool = True,
+    actor: Principal,
+    request: Request | None = None,
 ) -> tuple[WebhookEndpoint, str]:
     """Store a new endpoint with a fresh signing secret; returns (endpoint, the secret in clear, `whsec_...`).
 
     `event_types` must already be normalized (schemas.normalize_event_types).
+    Audited as `webhook_endpoint.created` by `actor` (changed: url, event_types,
+    and description / enabled when given other than their defaults).
     Raises InvalidWebhookUrl 422 `invalid-webhook-url`, QuotaExceeded 402 `quota-exceeded`
     (quota "webhook_endpoints": the plan's endpoint count is used up).
     """
@@ -151,13 +158,26 @@ async def create(
     )
     session.add(endpoint)
     await session.flush()
+    await audit.record(
+        session, actor=actor, action="webhook_endpoint.created", target_type="webhook_endpoint", target_id=endpoint.id,
+        changed=["url", "event_types", *(["description"] if description is not None else []), *([] if enabled else ["enabled"])],
+        request=request, tenant_id=tenant_id,
+    )
     return endpoint, secret
 
 
 async def update(
-    *, session: AsyncSession, endpoint: WebhookEndpoint, changes: dict[str, Any], dev_hosts: frozenset[str]
+    *,
+    session: AsyncSession,
+    endpoint: WebhookEndpoint,
+    changes: dict[str, Any],
+    dev_hosts: frozenset[str],
+    actor: Principal,
+    request: Request | None = None,
 ) -> WebhookEndpoint:
     """Apply `changes` (any of url, description, event_types, enabled) to a row locked by the caller.
+
+    Audited as `webhook_endpoint.updated` by `actor` (changed: the names in `changes`).
 
     Enabling clears `disabled_reason` and `failing_since` (queued-and-failed
     deliveries stay failed: use `replay`); disabling sets `disabled_reason`
@@ -177,6 +197,10 @@ async def update(
         else:
             endpoint.enabled, endpoint.disabled_reason = False, "manual"
             await _fail_queued(session=session, endpoint=endpoint, reason="manual")
+    await audit.record(
+        session, actor=actor, action="webhook_endpoint.updated", target_type="webhook_endpoint", target_id=endpoint.id,
+        changed=changes, request=request, tenant_id=endpoint.tenant_id,
+    )
     if (endpoint.url, endpoint.description, list(endpoint.event_types), endpoint.enabled) == before:
         return endpoint
     endpoint.updated_at = utcnow()
@@ -184,19 +208,36 @@ async def update(
     return endpoint
 
 
-async def delete(*, session: AsyncSession, endpoint: WebhookEndpoint) -> None:
-    """Delete the endpoint; its deliveries and their attempts go with it (ON DELETE CASCADE)."""
+async def delete(
+    *, session: AsyncSession, endpoint: WebhookEndpoint, actor: Principal | None, request: Request | None = None
+) -> None:
+    """Delete the endpoint; its deliveries and their attempts go with it (ON DELETE CASCADE).
+
+    Audited as `webhook_endpoint.deleted` by `actor` (None: the system)."""
+    endpoint_id, tenant_id = endpoint.id, endpoint.tenant_id
     await session.delete(endpoint)
     await session.flush()
+    await audit.record(
+        session, actor=actor, action="webhook_endpoint.deleted", target_type="webhook_endpoint", target_id=endpoint_id,
+        request=request, tenant_id=tenant_id,
+    )
 
 
 async def rotate_secret(
-    *, session: AsyncSession, endpoint: WebhookEndpoint, cipher: CredentialsCipher, overlap_seconds: int, now: datetime | None = None
+    *,
+    session: AsyncSession,
+    endpoint: WebhookEndpoint,
+    cipher: CredentialsCipher,
+    overlap_seconds: int,
+    actor: Principal,
+    request: Request | None = None,
+    now: datetime | None = None,
 ) -> tuple[str, datetime]:
     """Give a locked endpoint a new secret; returns (new secret in clear, when the previous one stops signing).
 
     The current secret becomes the previous one for `overlap_seconds`; a
     second rotation inside that window drops the older previous secret.
+    Audited as `webhook_endpoint.secret_rotated` by `actor`.
     """
     now = now or utcnow()
     secret = new_secret()
@@ -205,6 +246,10 @@ async def rotate_secret(
     endpoint.secret_ciphertext = seal(cipher, secret)
     endpoint.updated_at = now
     await session.flush()
+    await audit.record(
+        session, actor=actor, action="webhook_endpoint.secret_rotated", target_type="webhook_endpoint",
+        target_id=endpoint.id, changed=["secret"], request=request, tenant_id=endpoint.tenant_id,
+    )
     return secret, endpoint.previous_secret_expires_at
 
 

@@ -274,3 +274,31 @@ async def test_a_merchant_reads_but_cannot_reach_admin_pages_and_csrf_is_refused
     await sign_in(page, admin_key)
     assert page.url.endswith("/console/admin") and "acme" in await page.content()
     await shoot(page, "admin")
+
+
+async def test_a_platform_admin_suspends_a_tenant_and_overrides_its_plan(page, console_server, make_tenant, admin_key):
+    acme = await make_tenant("acme")
+    await sign_in(page, admin_key)
+    await page.locator("tr", has_text="Acme").locator("text=Manage").click()
+    await page.wait_for_selector("text=Suspend tenant")
+    await page.check("input[name=confirm]")
+    await page.click("text=Suspend tenant")
+    await page.wait_for_selector("text=Tenant suspended")
+    assert await page.text_content("h1 .status") == "suspended"
+    await page.select_option("select[name=plan]", "growth")
+    await page.fill("input[name=until]", "2099-01-31T12:00")
+    await page.fill("input[name=reason]", "enterprise deal #42")
+    await page.click("text=Set override")
+    await page.wait_for_selector("text=Plan override set: growth.")
+    assert "override" in await page.text_content(".kv") and "2099-01-31 12:00 UTC" in await page.text_content(".kv")
+    await shoot(page, "admin-tenant")
+    await page.goto("/console/admin")
+    row = page.locator("tr", has_text="Acme")
+    assert "suspended" in await row.text_content() and "growth" in await row.text_content()
+    await shoot(page, "admin")
+    await page.click("nav.nav >> text=Audit log")
+    await page.select_option("select[name=tenant_id]", str(acme.id))
+    await page.click("text=Filter")
+    await page.wait_for_selector("td[data-label=Action] div:text-is('plan_override.set')")
+    assert await page.locator("td[data-label=Action] div:text-is('tenant.updated')").count() == 1
+    await shoot(page, "audit-log")

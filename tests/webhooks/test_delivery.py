@@ -489,7 +489,7 @@ async def test_deleting_an_endpoint_while_an_event_fans_out_does_not_fail_the_ev
     endpoint = await create_endpoint(api, tenant, "https://hooks.example.com/x")
     async with app_db.transaction(tenant.id) as session:
         doomed = await service.get_or_404(session=session, tenant_id=tenant.id, endpoint_id=uuid.UUID(endpoint["id"]), for_update=True)
-        await service.delete(session=session, endpoint=doomed)
+        await service.delete(session=session, endpoint=doomed, actor=None)
         recording = asyncio.create_task(record_event(app_db, tenant.id))
         await asyncio.sleep(0.3)
         assert not recording.done()

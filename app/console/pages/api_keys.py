@@ -48,15 +48,19 @@ async def create_key(request: Request, user: Manager, session: RequestSession) -
         errors = errors_of(exc) if isinstance(exc, ValidationError) else [f"expires_at: {exc}"]
         return await _page(request, user, session, errors=errors)
     row, secret = await service.issue(
-        session=session, tenant_id=user.principal.tenant, name=body.name, role=body.role, expires_at=body.expires_at
+        session=session, tenant_id=user.principal.tenant, name=body.name, role=body.role, expires_at=body.expires_at,
+        actor=user.principal, request=request,
     )
     return await _page(request, user, session, created=row, secret=secret,
                        notice="Key created. Copy it now: it is shown only once and cannot be recovered.")
 
 
 @router.post("/api-keys/{key_id}/revoke")
-async def revoke_key(key_id: uuid.UUID, user: Manager, session: RequestSession) -> Response:
+async def revoke_key(key_id: uuid.UUID, request: Request, user: Manager, session: RequestSession) -> Response:
     """Revoke a key (as DELETE /v1/tenants/{id}/api-keys/{key_id}): every request and console session with it ends now."""
-    if await service.revoke(session=session, tenant_id=user.principal.tenant, key_id=key_id) is None:
+    revoked = await service.revoke(
+        session=session, tenant_id=user.principal.tenant, key_id=key_id, actor=user.principal, request=request
+    )
+    if revoked is None:
         raise ApiKeyNotFound("No such API key.")
     return RedirectResponse("/console/api-keys?notice=" + quote("Key revoked."), status_code=303)

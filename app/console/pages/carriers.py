@@ -77,6 +77,7 @@ async def connect(code: str, request: Request, user: Manager, session: RequestSe
             session=session, tenant_id=user.principal.tenant, cipher=cipher, carrier=code,
             name=(form.get("name") or "default").strip()[:100], environment=form.get("environment") or "production",
             credentials=values_of(fields_of(carrier["credentials_schema"]), form),
+            actor=user.principal, request=request, given=("carrier", "name", "environment", "credentials"),
         )
     except Problem as exc:
         safe = {k: form[k] for k in ("name", "environment") if k in form}
@@ -118,7 +119,8 @@ async def rotate(integration_id: uuid.UUID, request: Request, user: Manager, ses
     cipher = cipher_or_problem(settings)
     row = await service.get_or_404(session=session, tenant_id=user.principal.tenant, integration_id=integration_id, for_update=True)
     secret = await service.rotate_webhook_secret(
-        session=session, integration=row, cipher=cipher, overlap_seconds=settings.webhook_secret_rotation_overlap_seconds
+        session=session, integration=row, cipher=cipher, overlap_seconds=settings.webhook_secret_rotation_overlap_seconds,
+        actor=user.principal, request=request,
     )
     return render(
         request, "carrier.html", user, active="carriers", title=f"{row.carrier} · {row.name}",
@@ -135,7 +137,10 @@ async def replace_credentials(integration_id: uuid.UUID, request: Request, user:
     row = await service.get_or_404(session=session, tenant_id=user.principal.tenant, integration_id=integration_id, for_update=True)
     fields = fields_of(_carrier(row.carrier)["credentials_schema"])
     try:
-        await service.update(session=session, integration=row, cipher=cipher, changes={"credentials": values_of(fields, form)})
+        await service.update(
+            session=session, integration=row, cipher=cipher, changes={"credentials": values_of(fields, form)},
+            actor=user.principal, request=request,
+        )
     except Problem as exc:
         await session.rollback()
         row = await service.get_or_404(session=session, tenant_id=user.principal.tenant, integration_id=integration_id)

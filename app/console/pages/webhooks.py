@@ -53,6 +53,7 @@ async def create_endpoint(request: Request, user: Manager, session: RequestSessi
             session=session, tenant_id=user.principal.tenant, cipher=cipher_or_problem(request.app.state.settings),
             dev_hosts=request.app.state.settings.webhook_dev_hosts, url=(form.get("url") or "").strip(),
             event_types=event_types, description=(form.get("description") or "").strip() or None, enabled=True,
+            actor=user.principal, request=request,
         )
     except Problem as exc:
         await session.rollback()
@@ -91,7 +92,10 @@ async def set_enabled(endpoint_id: uuid.UUID, request: Request, user: Manager, s
     form = await request.form()
     enabled = form.get("enabled") == "true"
     endpoint = await service.get_or_404(session=session, tenant_id=user.principal.tenant, endpoint_id=endpoint_id, for_update=True)
-    await service.update(session=session, endpoint=endpoint, changes={"enabled": enabled}, dev_hosts=request.app.state.settings.webhook_dev_hosts)
+    await service.update(
+        session=session, endpoint=endpoint, changes={"enabled": enabled}, dev_hosts=request.app.state.settings.webhook_dev_hosts,
+        actor=user.principal, request=request,
+    )
     return _back(endpoint_id, "Endpoint enabled." if enabled else "Endpoint disabled.")
 
 
@@ -101,7 +105,8 @@ async def rotate_secret(endpoint_id: uuid.UUID, request: Request, user: Manager,
     settings = request.app.state.settings
     endpoint = await service.get_or_404(session=session, tenant_id=user.principal.tenant, endpoint_id=endpoint_id, for_update=True)
     secret, expires_at = await service.rotate_secret(
-        session=session, endpoint=endpoint, cipher=cipher_or_problem(settings), overlap_seconds=settings.webhook_secret_rotation_overlap_seconds
+        session=session, endpoint=endpoint, cipher=cipher_or_problem(settings), overlap_seconds=settings.webhook_secret_rotation_overlap_seconds,
+        actor=user.principal, request=request,
     )
     return render(
         request, "webhook.html", user, active="webhooks", title="Webhook endpoint", endpoint=endpoint, deliveries=[],
