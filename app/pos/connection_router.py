@@ -76,7 +76,12 @@ def _out(row: PosConnection, cipher: CredentialsCipher, base_url: str) -> Connec
     responses=problem_responses(_COMMON, ConnectionExists),
 )
 async def create_connection(
-    body: ConnectionCreate, principal: TenantAdmin, session: TenantSession, settings: AppSettings, cipher: Cipher
+    body: ConnectionCreate,
+    principal: TenantAdmin,
+    session: TenantSession,
+    settings: AppSettings,
+    cipher: Cipher,
+    request: Request,
 ) -> ConnectionOut:
     """Store a connection; `signing_secret` (and `access_token`) are encrypted and never shown again.
 
@@ -86,7 +91,8 @@ async def create_connection(
     lightspeed, whose pushes cannot be verified).
     """
     row = await connections.create(
-        session=session, tenant_id=principal.tenant, cipher=cipher, fields=body.model_dump(exclude_unset=False)
+        session=session, tenant_id=principal.tenant, cipher=cipher, fields=body.model_dump(exclude_unset=False),
+        actor=principal, request=request,
     )
     return _out(row, cipher, settings.public_base)
 
@@ -137,6 +143,7 @@ async def update_connection(
     session: TenantSession,
     settings: AppSettings,
     cipher: Cipher,
+    request: Request,
 ) -> ConnectionOut:
     """Change the fields sent (name, shop identity, `notification_url`, `access_token`, `environment`).
 
@@ -145,7 +152,8 @@ async def update_connection(
     """
     row = await connections.editable_or_404(session=session, tenant_id=principal.tenant, connection_id=connection_id)
     row = await connections.update_connection(
-        session=session, connection=row, cipher=cipher, changes=body.model_dump(exclude_unset=True)
+        session=session, connection=row, cipher=cipher, changes=body.model_dump(exclude_unset=True),
+        actor=principal, request=request,
     )
     return _out(row, cipher, settings.public_base)
 
@@ -163,6 +171,7 @@ async def rotate_connection_secret(
     session: TenantSession,
     settings: AppSettings,
     cipher: Cipher,
+    request: Request,
 ) -> ConnectionOut:
     """Make `signing_secret` (the platform's new secret) current; the old one is still accepted until
     `previous_secret_expires_at` (`overlap_seconds`, default WEBHOOK_SECRET_ROTATION_OVERLAP_SECONDS).
@@ -172,7 +181,8 @@ async def rotate_connection_secret(
     row = await connections.editable_or_404(session=session, tenant_id=principal.tenant, connection_id=connection_id)
     overlap = settings.webhook_secret_rotation_overlap_seconds if body.overlap_seconds is None else body.overlap_seconds
     row = await connections.rotate_secret(
-        session=session, connection=row, cipher=cipher, secret=body.signing_secret, overlap_seconds=overlap
+        session=session, connection=row, cipher=cipher, secret=body.signing_secret, overlap_seconds=overlap,
+        actor=principal, request=request,
     )
     return _out(row, cipher, settings.public_base)
 
@@ -183,10 +193,12 @@ async def rotate_connection_secret(
     summary="Delete a shop connection",
     responses=problem_responses(PIPELINE_PROBLEMS, ConnectionNotFound, ConnectionIsDefault),
 )
-async def delete_connection(connection_id: uuid.UUID, principal: TenantAdmin, session: TenantSession) -> Response:
+async def delete_connection(
+    connection_id: uuid.UUID, principal: TenantAdmin, session: TenantSession, request: Request
+) -> Response:
     """Delete the connection and its secrets: its `webhook_url` answers 404 from now on; its orders stay. 404 unknown id."""
     row = await connections.editable_or_404(session=session, tenant_id=principal.tenant, connection_id=connection_id)
-    await connections.delete(session=session, connection=row)
+    await connections.delete(session=session, connection=row, actor=principal, request=request)
     return Response(status_code=204)
 
 

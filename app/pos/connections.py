@@ -18,7 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
 
+from app.api.principal import Principal
+from app.audit import service as audit
 from app.core.crypto import CredentialsCipher
 from app.core.db.base import new_id, utcnow
 from app.core.pagination import PageParams, paginate_query
@@ -91,12 +94,21 @@ def _event_data(connection: PosConnection) -> dict[str, Any]:
 
 
 async def create(
-    *, session: AsyncSession, tenant_id: uuid.UUID, cipher: CredentialsCipher, fields: dict[str, Any]
+    *,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    cipher: CredentialsCipher,
+    fields: dict[str, Any],
+    actor: Principal | None,
+    request: Request | None = None,
 ) -> PosConnection:
     """Store a connection from ConnectionCreate `fields`, its secret and access token sealed.
 
-    Raises ConnectionExists 409 when a live one of that source has that name.
+    Writes `pos.connection.created` and the audit entry `pos_connection.created`
+    (field names only, never the secret). Raises ConnectionExists 409 when a
+    live one of that source has that name.
     """
+    sent = sorted(name for name, value in fields.items() if value is not None)
     now = utcnow()
     secret, token = fields.pop("signing_secret", None), fields.pop("access_token", None)
     connection = PosConnection(
@@ -120,6 +132,10 @@ async def create(
     await events.record(
         session=session, tenant_id=tenant_id, type=CONNECTION_CREATED, subject_type="pos_connection",
         subject_id=connection.id, data=_event_data(connection),
+    )
+    await audit.record(
+        session, actor=actor, action="pos_connection.created", target_type="pos_connection", target_id=connection.id,
+        changed=sent, request=request, tenant_id=tenant_id,
     )
     return connection
 
@@ -165,9 +181,16 @@ async def list_page(
 
 
 async def update_connection(
-    *, session: AsyncSession, connection: PosConnection, cipher: CredentialsCipher, changes: dict[str, Any]
+    *,
+    session: AsyncSession,
+    connection: PosConnection,
+    cipher: CredentialsCipher,
+    changes: dict[str, Any],
+    actor: Principal | None,
+    request: Request | None = None,
 ) -> PosConnection:
-    """Apply ConnectionUpdate `changes` (only the fields sent); records `pos.connection.updated` with `changed`.
+    """Apply ConnectionUpdate `changes` (only the fields sent); records `pos.connection.updated` with `changed`
+    and the audit entry `pos_connection.updated` (field names only).
 
     Raises ConnectionExists 409 when the new name is taken.
     """
@@ -189,15 +212,27 @@ async def update_connection(
         session=session, tenant_id=connection.tenant_id, type=CONNECTION_UPDATED, subject_type="pos_connection",
         subject_id=connection.id, data={**_event_data(connection), "changed": changed},
     )
+    await audit.record(
+        session, actor=actor, action="pos_connection.updated", target_type="pos_connection", target_id=connection.id,
+        changed=changed, request=request, tenant_id=connection.tenant_id,
+    )
     return connection
 
 
 async def rotate_secret(
-    *, session: AsyncSession, connection: PosConnection, cipher: CredentialsCipher, secret: str, overlap_seconds: int
+    *,
+    session: AsyncSession,
+    connection: PosConnection,
+    cipher: CredentialsCipher,
+    secret: str,
+    overlap_seconds: int,
+    actor: Principal | None,
+    request: Request | None = None,
 ) -> PosConnection:
     """Make `secret` the connection's signing secret; the current one stays accepted for `overlap_seconds`.
 
-    Records `pos.connection.updated` with `changed: ["signing_secret"]` (never the secret).
+    Records `pos.connection.updated` with `changed: ["signing_secret"]` (never the secret) and the audit entry
+    `pos_connection.secret_rotated`.
     """
     current = signing_secrets(connection=connection, cipher=cipher)[:1] if overlap_seconds > 0 else []
     now = utcnow()
@@ -213,11 +248,18 @@ async def rotate_secret(
         session=session, tenant_id=connection.tenant_id, type=CONNECTION_UPDATED, subject_type="pos_connection",
         subject_id=connection.id, data={**_event_data(connection), "changed": ["signing_secret"]},
     )
+    await audit.record(
+        session, actor=actor, action="pos_connection.secret_rotated", target_type="pos_connection",
+        target_id=connection.id, changed=["signing_secret"], request=request, tenant_id=connection.tenant_id,
+    )
     return connection
 
 
-async def delete(*, session: AsyncSession, connection: PosConnection) -> None:
-    """Delete the connection: its push URL answers 404 from now on; its orders stay. Records `pos.connection.deleted`."""
+async def delete(
+    *, session: AsyncSession, connection: PosConnection, actor: Principal | None, request: Request | None = None
+) -> None:
+    """Delete the connection: its push URL answers 404 from now on; its orders stay. Records `pos.connection.deleted`
+    and the audit entry `pos_connection.deleted`."""
     now = utcnow()
     connection.deleted_at = now
     connection.updated_at = now
@@ -227,6 +269,10 @@ async def delete(*, session: AsyncSession, connection: PosConnection) -> None:
     await events.record(
         session=session, tenant_id=connection.tenant_id, type=CONNECTION_DELETED, subject_type="pos_connection",
         subject_id=connection.id, data=_event_data(connection),
+    )
+    await audit.record(
+        session, actor=actor, action="pos_connection.deleted", target_type="pos_connection", target_id=connection.id,
+        request=request, tenant_id=connection.tenant_id,
     )
 
 

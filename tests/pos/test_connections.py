@@ -82,3 +82,25 @@ async def test_a_generic_push_is_verified_as_standard_webhooks(client, make_tena
     assert forged.status_code == 401
     order = (await client.get(f"/v1/pos/orders/{accepted.json()['order_id']}", headers=acme.headers())).json()
     assert order["ready_to_ship"] is True and order["total"] == 100
+
+
+async def test_connection_changes_are_audited_without_secrets(client, make_tenant):
+    acme = await make_tenant("acme")
+    admin = acme.headers("admin")
+    shop = await connect(client, acme, "shopify", shop_domain="acme.myshopify.com")
+    url = f"/v1/pos/connections/{shop['id']}"
+    assert (await client.patch(url, json={"name": "main"}, headers=admin)).status_code == 200
+    rotated = await client.post(f"{url}/rotate-secret", json={"signing_secret": "next-secret-value"}, headers=admin)
+    assert rotated.status_code == 200, rotated.text
+    assert (await client.delete(url, headers=admin)).status_code == 204
+
+    log = await client.get("/v1/audit-log?target_type=pos_connection", headers=admin)
+    assert log.status_code == 200
+    entries = list(reversed(log.json()["data"]))
+    assert [e["action"] for e in entries] == [
+        "pos_connection.created", "pos_connection.updated", "pos_connection.secret_rotated", "pos_connection.deleted",
+    ]
+    assert {e["target_id"] for e in entries} == {shop["id"]}
+    assert entries[0]["actor"]["role"] == "tenant_admin" and entries[0]["actor"]["key_prefix"].startswith("chub_")
+    assert "signing_secret" in entries[0]["changed"] and entries[1]["changed"] == ["name"]
+    assert "secret-value" not in log.text  # field names only, never a secret
