@@ -82,6 +82,12 @@ async def test_revoke_admin_key_stops_the_key(owner_url, use_database, client):
     assert (await client.get("/v1/me", headers={"Authorization": f"Bearer {key}"})).status_code == 401
     again = await invoke("revoke-admin-key", "--prefix", prefix)
     assert again.exit_code == 1 and "no active platform-admin key" in again.output
+    # Both CLI actions are in the platform audit log, by the system (no key acted).
+    other = (await invoke("create-admin-key", "--name", "reader")).stdout.strip().splitlines()[0]
+    log = await client.get("/v1/audit-log?target_type=admin_key", headers={"Authorization": f"Bearer {other}"})
+    assert log.status_code == 200, log.text
+    actions = [(e["action"], e["actor"]["role"]) for e in log.json()["data"]]
+    assert actions[:3] == [("admin_key.created", "system"), ("admin_key.revoked", "system"), ("admin_key.created", "system")]
 
 
 async def test_doctor_fails_when_a_tenant_table_lost_its_tenant_policy(create_database, use_database):

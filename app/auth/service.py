@@ -104,17 +104,27 @@ async def revoke(
 
 
 async def issue_platform_admin_key(*, session: AsyncSession, name: str, expires_at: datetime | None = None) -> tuple[PlatformApiKey, str]:
-    """Create a platform-admin key (owner session, used by the CLI); returns (row, secret)."""
+    """Create a platform-admin key (owner session, used by the CLI); returns (row, secret).
+
+    Audited as `admin_key.created` by the system (no key acted: the CLI's bootstrap).
+    """
     new = generate_key()
     row = PlatformApiKey(name=name, prefix=new.prefix, key_hash=new.key_hash, expires_at=expires_at)
     session.add(row)
     await session.flush()
     await _mirror(session, row, tenant_id=None, role="platform_admin")
+    await audit.record(
+        session, actor=None, action="admin_key.created", target_type="admin_key", target_id=row.id,
+        changed=["name", "expires_at"] if expires_at is not None else ["name"], tenant_id=None,
+    )
     return row, new.key
 
 
 async def revoke_platform_admin_key(*, session: AsyncSession, prefix: str) -> bool:
-    """Revoke a platform-admin key by prefix (owner session). True if one was revoked."""
+    """Revoke a platform-admin key by prefix (owner session, used by the CLI). True if one was revoked.
+
+    Audited as `admin_key.revoked` by the system.
+    """
     now = utcnow()
     revoked = (
         await session.execute(
@@ -126,6 +136,10 @@ async def revoke_platform_admin_key(*, session: AsyncSession, prefix: str) -> bo
     ).scalar_one_or_none()
     if revoked is not None:
         await _mirror_revocation(session, key_id=revoked, tenant_id=None, at=now)
+        await audit.record(
+            session, actor=None, action="admin_key.revoked", target_type="admin_key", target_id=revoked,
+            changed=["revoked_at"], tenant_id=None,
+        )
     return revoked is not None
 
 

@@ -120,7 +120,9 @@ async def test_list_filters_and_scopes(client, admin_headers, make_tenant):
     only_globex = (await client.get(f"/v1/audit-log?tenant_id={globex.id}", headers=admin_headers)).json()["data"]
     assert {e["tenant_id"] for e in only_globex} == {str(globex.id)} and len(only_globex) == 4
     everything = (await client.get("/v1/audit-log?limit=200", headers=admin_headers)).json()["data"]
-    assert {e["tenant_id"] for e in everything} == {str(acme.id), str(globex.id)}
+    assert {e["tenant_id"] for e in everything} == {str(acme.id), str(globex.id), None}
+    platform = [e for e in everything if e["tenant_id"] is None]
+    assert [(e["action"], e["actor"]["role"]) for e in platform] == [("admin_key.created", "system")]  # the CLI's key
 
 
 async def test_support_access_is_read_only_scoped_and_audited(client, admin_headers, make_tenant, owner_db):
