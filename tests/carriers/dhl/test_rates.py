@@ -22,8 +22,7 @@ from app.carriers.errors import CapabilityNotSupported, CarrierRejected, Carrier
 from app.carriers.http import CarrierHttp
 from app.carriers.rating import RateRequest
 from app.carriers.shipping import Money
-from tests.carriers.dhl.spec import key_paths
-from tests.carriers.helpers import spec_errors
+from tests.carriers.helpers import key_paths, spec_errors
 
 SAMPLES = Path(__file__).parent / "samples"
 RATES = "https://express.api.dhl.com/mydhlapi/test/rates"
