@@ -24,7 +24,8 @@ router = PipelineRouter(tags=["rates"])
 async def get_rates(
     body: RatesRequest, principal: MerchantOrAdmin, _: CallsOut, db: Db, settings: AppSettings, http: Http, cipher: Cipher
 ) -> RatesOut:
-    """Ask every active integration whose carrier offers rating (FedEx Rate API, UPS Rating API; or only
+    """Ask every active integration whose carrier offers rating (FedEx Rate API, UPS Rating API, DHL Express MyDHL
+    API `POST /rates`, Bring Shipping Guide API v2; or only
     `carriers`) at once, each within RATES_DEADLINE_SECONDS. Per service: carrier, service, price (minor units +
     currency), promised transit days and/or delivery date, cheapest first. A carrier that failed or timed out is
     one entry of `errors` (`type` e.g. `carrier-unavailable`, `carrier-rejected`, `carrier-timeout`,

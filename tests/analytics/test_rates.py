@@ -1,4 +1,5 @@
-"""POST /v1/rates and /v1/recommendations against the FedEx and UPS samples (respx), with deadlines and per-carrier errors."""
+"""POST /v1/rates and /v1/recommendations against the FedEx, UPS, DHL Express (MyDHL) and Bring (Shipping Guide)
+samples (respx), with deadlines and per-carrier errors."""
 
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ FEDEX_RATE, UPS_RATE = f"{FEDEX}/rate/v1/rates/quotes", f"{UPS}/api/rating/v2409
 CREDENTIALS = {
     "fedex": {"client_id": "fx-client", "client_secret": "fx-secret-value", "account_number": "740561073"},
     "ups": {"client_id": "ups-client", "client_secret": "ups-secret", "account_number": "A1B2C3"},
+    "dhl": {"api_key": "dhl-key", "express": {"username": "mydhl-user", "password": "mydhl-secret", "account_number": "123456789"}},
+    "bring": {"api_uid": "ops@example.com", "api_key": "bring-key", "customer_number": "PARCELS_NORWAY-1"},
 }
+DHL_RATES, BRING_PRODUCTS = "https://express.api.dhl.com/mydhlapi/rates", "https://api.bring.com/shippingguide/api/v2/products"
 
 
 def sample(carrier: str, name: str) -> Any:
@@ -82,8 +86,8 @@ async def test_rates_come_back_from_fedex_and_ups(client: Any, make_tenant: Any)
         fedex_route, ups_route = carriers_answer(router)
         r = await client.post("/v1/rates", json=body(carriers=["ups"]), headers=tenant.headers())
     assert {x["carrier"] for x in r.json()["rates"]} == {"ups"} and not fedex_route.called
-    r = await client.post("/v1/rates", json=body(carriers=["dhl", "nope"]), headers=tenant.headers())
-    assert (r.status_code, r.json()["type"].rsplit("/", 1)[-1], r.json()["carriers"]) == (422, "carrier-cannot-rate", ["dhl", "nope"])
+    r = await client.post("/v1/rates", json=body(carriers=["postnord", "nope"]), headers=tenant.headers())
+    assert (r.status_code, r.json()["type"].rsplit("/", 1)[-1], r.json()["carriers"]) == (422, "carrier-cannot-rate", ["nope", "postnord"])
     r = await client.post("/v1/rates", json=body(parcels=[]), headers=tenant.headers())
     assert r.status_code == 422
 
@@ -117,6 +121,54 @@ async def test_a_slow_or_failing_carrier_does_not_hold_the_others(settings: Any,
         assert r.json()["rates"] == []
         assert sorted((e["carrier"], e["type"]) for e in r.json()["errors"]) == [
             ("fedex", "carrier-bad-response"), ("ups", "carrier-rejected")]
+
+
+async def test_dhl_and_bring_rates_come_back_beside_fedex_and_ups(client: Any, make_tenant: Any, owner_db: Any) -> None:
+    tenant = await make_tenant("nordic")
+    async with owner_db.transaction() as session:  # the Starter plan: up to 5 carriers (Free allows 2)
+        await session.execute(
+            text("INSERT INTO tenant_subscriptions (tenant_id, plan_code, subscribed_plan_code, status)"
+                 " VALUES (:t, 'starter', 'starter', 'active')"),
+            {"t": tenant.id},
+        )
+    ids = {carrier: await connect(client, tenant, carrier) for carrier in ("fedex", "ups", "dhl", "bring")}
+    oslo = {"name": "Ann", "company": "Posten", "address_lines": ["Biskop Gunnerus' gate 14A"], "city": "Oslo",
+            "postal_code": "0120", "country": "NO"}
+    lillestrom = {"name": "Bob", "address_lines": ["Testsvingen 2"], "city": "Lillestrøm", "postal_code": "2003", "country": "NO"}
+    nordic = body(shipper=oslo, recipient=lillestrom)
+    with respx.mock(assert_all_called=False) as router:  # OAuth tokens may be cached from an earlier test
+        fedex_route, ups_route = carriers_answer(router)
+        dhl_route = router.post(DHL_RATES).respond(200, json=sample("dhl", "mydhl-rates-response-spec-example.json"))
+        bring_route = router.post(BRING_PRODUCTS).respond(
+            200, json=sample("bring", "shipping-guide-response-estimated-delivery-time.json"))
+        r = await client.post("/v1/rates", json=nordic, headers=tenant.headers())
+    assert r.status_code == 200, r.text
+    result = r.json()
+    assert result["errors"] == [] and fedex_route.called and ups_route.called
+    assert {x["carrier"] for x in result["rates"]} == {"fedex", "ups", "dhl", "bring"} and len(result["rates"]) == 13
+    assert next(x for x in result["rates"] if x["carrier"] == "dhl") == {
+        "carrier": "dhl", "integration_id": ids["dhl"], "service": "P", "service_name": "EXPRESS WORLDWIDE NONDOC",
+        "price": {"amount": 15795, "currency": "GBP"}, "transit_days": 3, "estimated_delivery": "2022-11-24"}
+    assert next(x for x in result["rates"] if x["carrier"] == "bring") == {
+        "carrier": "bring", "integration_id": ids["bring"], "service": "5000", "service_name": "Pakke til bedrift (business parcel)",
+        "price": {"amount": 14575, "currency": "NOK"}, "transit_days": 1, "estimated_delivery": "2021-01-14"}
+    sent_dhl = json.loads(dhl_route.calls[0].request.content)
+    assert sent_dhl["accounts"] == [{"typeCode": "shipper", "number": "123456789"}]
+    assert sent_dhl["customerDetails"]["receiverDetails"]["postalCode"] == "2003"
+    sent_bring = json.loads(bring_route.calls[0].request.content)["consignments"][0]
+    assert (sent_bring["toPostalCode"], sent_bring["shippingDate"]) == ("2003", {"year": "2026", "month": "12", "day": "02"})
+
+    # Each carrier's refusal is its own error entry; the others still answer.
+    with respx.mock(assert_all_called=False) as router:
+        fedex_route, _ = carriers_answer(router)
+        router.post(DHL_RATES).respond(400, json=sample("dhl", "mydhl-rates-error-400-spec-example.json"))
+        router.post(BRING_PRODUCTS).respond(400, text="FG_INPUT_002 Error with Postal code")
+        r = await client.post("/v1/rates", json=nordic | {"carriers": ["dhl", "bring", "ups"]}, headers=tenant.headers())
+    errors = {e["carrier"]: e for e in r.json()["errors"]}
+    assert {x["carrier"] for x in r.json()["rates"]} == {"ups"} and set(errors) == {"dhl", "bring"} and not fedex_route.called
+    assert errors["dhl"]["type"] == "carrier-rejected" and "account number is not found" in errors["dhl"]["detail"]
+    assert errors["bring"]["type"] == "carrier-rejected" and "FG_INPUT_002" in errors["bring"]["detail"]
+    assert errors["bring"]["integration_id"] == ids["bring"]
 
 
 async def lane(owner_db: Any, tenant_id: Any, service: str, *, on_time: bool, count: int = 20) -> None:

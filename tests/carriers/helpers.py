@@ -87,6 +87,21 @@ def event_rows(result: TrackingResult, columns: Sequence[str] = EVENT_COLUMNS) -
     return [tuple(get(event) for get in getters) for event in result.events]
 
 
+def key_paths(value: Any, prefix: str = "") -> set[str]:
+    """Every key path in a JSON value, list positions written as `[]` ("content.packages[].weight"): to compare
+    a body we build with a carrier's documented example member by member."""
+    paths: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{prefix}.{key}" if prefix else key
+            paths.add(path)
+            paths |= key_paths(item, path)
+    elif isinstance(value, list):
+        for item in value:
+            paths |= key_paths(item, prefix + "[]")
+    return paths
+
+
 def load_yaml_12(text: str) -> Any:
     """PyYAML with YAML 1.2 integers: "021" stays a string instead of becoming octal 17."""
     yaml = pytest.importorskip("yaml")

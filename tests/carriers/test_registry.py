@@ -60,7 +60,7 @@ def test_describe_reports_capabilities_and_credentials_schema() -> None:
     dhl = described["dhl"]
     assert dhl["name"] == "DHL"
     assert dhl["capabilities"] == [
-        "track", "test_credentials", "parse_webhook", "create_shipment", "void_shipment", "find_service_points",
+        "track", "test_credentials", "parse_webhook", "create_shipment", "void_shipment", "find_service_points", "rate",
     ]
     assert (dhl["webhook_auth_scheme"], dhl["webhook_auth_header"]) == ("secret-header", "x-courier-hub-secret")
     assert dhl["max_batch_size"] == 1
@@ -83,6 +83,8 @@ def test_describe_reports_capabilities_and_credentials_schema() -> None:
     bring = described["bring"]
     assert "create_shipment" in bring["capabilities"] and "void_shipment" not in bring["capabilities"]
     assert "find_service_points" in bring["capabilities"] and "5800" in {s["code"] for s in bring["services"]}
+    # Rating: FedEx, UPS, DHL (MyDHL API) and Bring (Shipping Guide); PostNord publishes no price API.
+    assert {code for code, entry in described.items() if "rate" in entry["capabilities"]} == {"fedex", "ups", "dhl", "bring"}
     fedex_services = {service["code"]: service for service in described["fedex"]["services"]}
     assert fedex_services["FEDEX_GROUND"]["domestic"] is True
     assert fedex_services["INTERNATIONAL_ECONOMY"]["international"] is True

@@ -23,6 +23,8 @@ description text in `descriptions`.
   a 302 to its storage, followed without the headers). Bring's Booking API
   has no cancel endpoint, so void is not offered.
 * Pickup points: `GET {base}/pickuppoint/api/pickuppoint/{country}/postalCode/{code}.json`.
+* Rates: Shipping Guide API v2 `POST {base}/shippingguide/api/v2/products` (`app.carriers.bring.rates`),
+  with the customer number when the integration has one (net prices of the agreement).
 
 Bring has no separate sandbox host: both environments use https://api.bring.com
 (the static numbers TESTPACKAGEDELIVERED, TESTPACKAGEATPICKUPPOINT, ... return
@@ -37,12 +39,13 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.carriers.base import SECRET_HEADER, CarrierAdapter, decode_push_json
-from app.carriers.bring import faults, servicepoints, shipping
+from app.carriers.bring import faults, rates, servicepoints, shipping
 from app.carriers.bring.tracking import CARRIER, build_track_request, parse_event_cast, parse_track_response
 from app.carriers.bring.units import SERVICES
 from app.carriers.errors import CarrierBadResponse, CarrierError, CarrierRejected, WebhookPayloadError
 from app.carriers.http import decode_json
 from app.carriers.locations import ServicePoint, ServicePointQuery
+from app.carriers.rating import RateQuote, RateRequest
 from app.carriers.shipping import BookedShipment, Service, ShipmentRequest
 from app.carriers.types import TrackingResult
 
@@ -73,8 +76,9 @@ class BringCredentials(BaseModel):
 
 
 class BringAdapter(CarrierAdapter):
-    """Bring: tracking (Tracking API v2, one number per request), Event Cast pushes, booking (Booking API) and
-    pickup points (Pickup Point API). No void: the Booking API cannot cancel a booked consignment."""
+    """Bring: tracking (Tracking API v2, one number per request), Event Cast pushes, booking (Booking API),
+    pickup points (Pickup Point API) and rates (Shipping Guide API v2). No void: the Booking API cannot cancel
+    a booked consignment."""
 
     code: ClassVar[str] = CARRIER
     name: ClassVar[str] = "Bring"
@@ -258,3 +262,26 @@ class BringAdapter(CarrierAdapter):
             detail = servicepoints.error_text(payload) or f"HTTP {response.status_code}"
             raise CarrierRejected(CARRIER, f"pickup point search refused: {detail}", status_code=response.status_code)
         return servicepoints.parse_pickup_points(payload, limit=query.limit)
+
+    # ------------------------------------------------------------------ rating
+
+    async def rate(self, request: RateRequest) -> list[RateQuote]:
+        """The price and expected delivery of every Bring product we book on the lane, from the Shipping Guide
+        (`POST /shippingguide/api/v2/products`, see `app.carriers.bring.rates`); [] when Bring finds none applicable.
+
+        Raises CarrierRejected (a lane none of our products serves, no call; a 400/404/422 from Bring),
+        CarrierAuthError (401/403), CarrierRateLimited (429), CarrierUnavailable, CarrierBadResponse.
+        """
+        body = rates.build_rate_request(request, customer_number=self._credentials().customer_number)
+        response = await self.http.request(
+            CARRIER,
+            "POST",
+            f"{self.base_url}{rates.PRODUCTS_PATH}",
+            operation="rate",
+            headers={**self._headers(), "Content-Type": "application/json"},
+            json=body,
+            ok_statuses=(200, *rates.REJECTION_STATUSES),
+        )
+        if response.status_code in rates.REJECTION_STATUSES:
+            raise rates.rejection(response.status_code, response.text)
+        return rates.parse_rate_response(decode_json(CARRIER, response))

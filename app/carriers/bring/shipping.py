@@ -117,7 +117,15 @@ def _party_errors(prefix: str, address: Address) -> list[FieldError]:
 
 
 def _lane_errors(product: BringProduct, request: ShipmentRequest) -> list[FieldError]:
-    origin, destination = request.shipper.country, request.recipient.country
+    return lane_errors(product, request.shipper.country, request.recipient.country)
+
+
+def lane_errors(product: BringProduct, origin: str, destination: str) -> list[FieldError]:
+    """Why `product` cannot go from `origin` to `destination` (ISO alpha-2), as FieldErrors; [] when it can.
+
+    The product table's rules (`units.PRODUCTS`): sender and destination countries, domestic countries,
+    cross-border or not. Booking validation and the Shipping Guide's product list (`rates`) both use it.
+    """
     errors: list[FieldError] = []
     if product.senders is not None and origin not in product.senders:
         errors.append(FieldError(

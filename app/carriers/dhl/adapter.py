@@ -11,6 +11,10 @@
 * Void: Parcel DE shipments are cancelled (`DELETE /orders`); DHL Express has
   no cancel in the MyDHL API, so voiding an Express booking raises
   CapabilityNotSupported (the API answers 409 label-not-voidable).
+* Rates: the MyDHL API `POST /rates` (`rates.py`) with the `express` block
+  (HTTP Basic, the Express account number): every DHL Express product of the
+  lane, priced for the account. Parcel DE has no rating API; an integration
+  without the `express` block cannot rate (CapabilityNotSupported).
 * Service points: Location Finder – Unified `GET /find-by-address`
   (`servicepoints.py`), header `DHL-API-Key`; the ids are what Parcel DE
   booking takes as `service_point_id` ("Packstation 145", "Postfiliale 520").
@@ -34,7 +38,7 @@ from datetime import datetime, timezone
 import httpx
 
 from app.carriers.base import SECRET_HEADER, CarrierAdapter, decode_push_json, track_concurrently
-from app.carriers.dhl import express, parcel_de, servicepoints, shipping
+from app.carriers.dhl import express, parcel_de, rates, servicepoints, shipping
 from app.carriers.dhl.credentials import DhlCredentials
 from app.carriers.dhl.tracking import (
     TEST_TRACKING_NUMBER,
@@ -47,6 +51,7 @@ from app.carriers.dhl.units import EXPRESS, PARCEL_DE, SERVICES, api_for
 from app.carriers.errors import CapabilityNotSupported, CarrierBadResponse, CarrierError
 from app.carriers.http import decode_json
 from app.carriers.locations import ServicePoint, ServicePointQuery
+from app.carriers.rating import RateQuote, RateRequest
 from app.carriers.shipping import BookedShipment, ShipmentRequest, VoidRequest
 from app.carriers.types import TrackingResult
 
@@ -59,7 +64,8 @@ EXPRESS_PATH = "/mydhlapi"
 
 
 class DhlAdapter(CarrierAdapter):
-    """DHL: Unified tracking and push; Parcel DE and Express (MyDHL API) booking; Parcel DE void; Location Finder."""
+    """DHL: Unified tracking and push; Parcel DE and Express (MyDHL API) booking; Parcel DE void; Location Finder;
+    Express (MyDHL API) rates."""
 
     code = "dhl"
     name = "DHL"
@@ -262,3 +268,29 @@ class DhlAdapter(CarrierAdapter):
         if api is None:
             raise CapabilityNotSupported(self.code, f"cannot void a shipment of unknown DHL service {request.service!r}")
         await self._delete_orders(shipping.void_request(request, self.credentials))
+
+    async def rate(self, request: RateRequest) -> list[RateQuote]:
+        """Every DHL Express product's price for `request` from the MyDHL API `POST /rates` (see `app.carriers.dhl.rates`).
+
+        Needs the integration's `express` block (CapabilityNotSupported without it: Parcel DE has no rating
+        API). Raises CarrierRejected (400/422: DHL's detail, e.g. an invalid account number), CarrierAuthError,
+        CarrierRateLimited, CarrierUnavailable (5xx, incl. MyDHL's 500 process error), CarrierBadResponse.
+        """
+        block = self.credentials.express
+        if block is None:
+            raise CapabilityNotSupported(self.code, "DHL rates need the integration's 'express' (MyDHL API) credentials block")
+        now = datetime.now(timezone.utc)
+        response = await self.http.request(
+            self.code,
+            "POST",
+            self.express_url + rates.RATES_PATH,
+            operation="rate",
+            headers=express.request_headers(None, now=now),
+            json=rates.build_rate_request(request, block, now=now),
+            auth=httpx.BasicAuth(block.username, block.password.get_secret_value()),
+            ok_statuses=(200, *rates.REJECTION_STATUSES),
+        )
+        payload = decode_json(self.code, response)
+        if response.status_code in rates.REJECTION_STATUSES:
+            raise rates.rejection(payload, response.status_code)
+        return rates.parse_rate_response(payload)

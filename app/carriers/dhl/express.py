@@ -65,6 +65,7 @@ from app.carriers.dhl.schemas import ExpressDocument, ExpressError, ExpressShipm
 from app.carriers.dhl.units import EXPRESS_PRODUCTS
 from app.carriers.documents import decode_base64, sniff_format
 from app.carriers.errors import CarrierBadResponse, CarrierRejected, ShipmentRequestInvalid
+from app.carriers.rating import RateRequest
 from app.carriers.shipping import (
     EU_COUNTRIES,
     Address,
@@ -175,8 +176,11 @@ def request_headers(idempotency_key: str | None, *, now: datetime) -> dict[str, 
     }
 
 
-def planned_shipping_time(request: ShipmentRequest, *, now: datetime) -> str:
-    """`plannedShippingDateAndTime`: "YYYY-MM-DDTHH:MM:SS GMT+HH:MM", local at the shipper (UTC when unknown)."""
+def planned_shipping_time(request: ShipmentRequest | RateRequest, *, now: datetime) -> str:
+    """`plannedShippingDateAndTime`: "YYYY-MM-DDTHH:MM:SS GMT+HH:MM", local at the shipper (UTC when unknown).
+
+    Used by booking (`POST /shipments`) and rating (`POST /rates`, `app.carriers.dhl.rates`) alike.
+    """
     shipper = request.shipper
     zone = zone_for(shipper.country, f"{shipper.city}, {shipper.state}" if shipper.state else shipper.city)
     local_now = now.astimezone(zone or timezone.utc)

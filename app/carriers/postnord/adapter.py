@@ -20,6 +20,13 @@ Status and product tables in `units`, reply models in `schemas`.
 * PostNord cannot: cancel a booking (Booking v3 has no cancel endpoint, so
   `void_shipment` is not offered and the API answers 409 label-not-voidable),
   validate an address, or quote a price in the booking reply.
+* No `rate`: PostNord publishes no price API. Its developer portal
+  (developer.postnord.com) offers transit times only (the Transit Time
+  Information API and the Delivery Options API give delivery dates, no price;
+  the Booking v3 spec above has no price member either), and prices follow
+  the customer's own agreement. `POST /v1/rates` answers a quote with a price,
+  so PostNord is not asked there (`carriers: ["postnord"]` is 422
+  carrier-cannot-rate) rather than answered with an invented figure.
 """
 
 from __future__ import annotations

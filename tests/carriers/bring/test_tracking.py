@@ -331,4 +331,6 @@ async def test_credentials_ok_and_rejected(adapter: BringAdapter) -> None:
 def test_capabilities_book_and_search_but_never_void() -> None:
     # The Booking API books (services listed) but has no cancel; the Pickup Point API is the locator.
     assert BringAdapter.services
-    assert BringAdapter.capabilities() == ["track", "test_credentials", "parse_webhook", "create_shipment", "find_service_points"]
+    assert BringAdapter.capabilities() == [
+        "track", "test_credentials", "parse_webhook", "create_shipment", "find_service_points", "rate",
+    ]

@@ -3,7 +3,7 @@
 * `parcel_de_spec()`: `openapi-parcel-de-shipping-v2.yaml`; bodies are checked with
   `spec_errors(parcel_de_spec(), "ShipmentOrderRequest", body)`;
 * `parcel_de_query_enum(name)`: the enum of a query parameter of `POST /orders`;
-* `key_paths(obj)`: every key path of a JSON value ("content.packages[].weight"),
+* `key_paths(obj)` (from `tests.carriers.helpers`): every key path of a JSON value ("content.packages[].weight"),
   to compare our MyDHL body with the `mydhl-shipment-request-spec-example-*.json` samples.
 """
 
@@ -12,7 +12,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from tests.carriers.helpers import load_spec, query_parameters
+from tests.carriers.helpers import key_paths, load_spec, query_parameters
+
+__all__ = ["key_paths", "parcel_de_query_enum", "parcel_de_spec"]
 
 
 @lru_cache(maxsize=1)
@@ -24,17 +26,3 @@ def parcel_de_spec() -> dict[str, Any]:
 def parcel_de_query_enum(parameter: str) -> list[str]:
     """The enum of a query parameter of `POST /orders` (docFormat, printFormat, includeDocs)."""
     return list(query_parameters(parcel_de_spec(), "/orders", "post")[parameter]["schema"]["enum"])
-
-
-def key_paths(value: Any, prefix: str = "") -> set[str]:
-    """Every key path in a JSON value, list positions written as `[]`."""
-    paths: set[str] = set()
-    if isinstance(value, dict):
-        for key, item in value.items():
-            path = f"{prefix}.{key}" if prefix else key
-            paths.add(path)
-            paths |= key_paths(item, path)
-    elif isinstance(value, list):
-        for item in value:
-            paths |= key_paths(item, prefix + "[]")
-    return paths

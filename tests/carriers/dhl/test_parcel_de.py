@@ -474,7 +474,7 @@ async def test_void_express_is_not_supported(adapter: DhlAdapter) -> None:
 
 def test_capabilities_and_services() -> None:
     assert DhlAdapter.capabilities() == [
-        "track", "test_credentials", "parse_webhook", "create_shipment", "void_shipment", "find_service_points",
+        "track", "test_credentials", "parse_webhook", "create_shipment", "void_shipment", "find_service_points", "rate",
     ]
     codes = [s.code for s in DhlAdapter.services]
     assert {"V01PAK", "V62KP", "V53WPAK", "V54EPAK", "V66WPI", "P", "D", "U", "N", "K", "T"} <= set(codes)
