@@ -18,6 +18,7 @@ from sqlalchemy.pool import NullPool
 
 from app.core.config import Settings
 from app.core.db.session import Database
+from app.core.db.citus import CROSS_TENANT_MARK
 from app.core.db.migrate import head_revision
 
 
@@ -46,9 +47,8 @@ _TENANT_TABLES = text(
     """
 )
 
-CROSS_TENANT_MARK = "/* cross-tenant probe */"
-"""Leads a statement that reads a tenant table without a tenant on purpose (RLS must show nothing): the test suite's
-tenant-predicate check skips it. Only doctor's probes carry it."""
+# doctor's RLS probe reads a tenant table without a tenant on purpose (RLS must show nothing); the mark
+# (app.core.db.citus) lets the suite's tenant-predicate check skip it.
 
 _APP_ROLE = text(
     """

@@ -24,6 +24,9 @@ VOLATILE = re.compile(r"\b(clock_timestamp|random|gen_random_uuid|timeofday|uuid
 NOT_IMMUTABLE = re.compile(r"\b(now|clock_timestamp|statement_timestamp|transaction_timestamp|random|gen_random_uuid)\s*\(|"
                            r"\bcurrent_(timestamp|date|time)\b", re.IGNORECASE)
 """Citus takes only IMMUTABLE functions in INSERT ... ON CONFLICT DO UPDATE SET."""
+ARRAY_CAST_OF_A_COLUMN = re.compile(r"[)\"]\s*::\s*\w+(?:\s+\w+)*(?:\(\d+\))?\s*\[\]")
+"""A cast to an array type of a column or expression (array_in is STABLE): Citus refuses a STABLE function of a
+column in an UPDATE's SET on a distributed table (a parameter's cast, `$1::VARCHAR[]`, is evaluated once: fine)."""
 
 
 def do_update_parts(sql: str) -> list[str]:
@@ -87,6 +90,18 @@ def test_the_volatile_check_reads_update_set_lists(sql: str, volatile: bool) -> 
 @pytest.mark.parametrize(
     ("sql", "refused"),
     [
+        ("UPDATE t SET a = regexp_replace(\"a\"::text, $1, $2, 'gi')::text[] WHERE tenant_id = $3", True),
+        ("UPDATE t SET a = $1::VARCHAR[] WHERE tenant_id = $2", False),
+        ("UPDATE t SET a = (a::text)::character varying(10)[] WHERE tenant_id = $1", True),
+    ],
+)
+def test_the_array_cast_check_tells_a_column_from_a_parameter(sql: str, refused: bool) -> None:
+    assert any(ARRAY_CAST_OF_A_COLUMN.search(part) for part in _update_parts(sql)) is refused
+
+
+@pytest.mark.parametrize(
+    ("sql", "refused"),
+    [
         ("INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET b = EXCLUDED.b, c = now()", True),
         ("INSERT INTO t (a) VALUES (now()) ON CONFLICT (a) DO UPDATE SET b = EXCLUDED.b RETURNING now()", False),
         ("INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET b = t.b + 1 WHERE t.c < now()", False),
@@ -106,7 +121,8 @@ async def test_no_function_updates_with_a_volatile_function(owner_url) -> None:
             ))).all()
     finally:
         await engine.dispose()
-    assert {"webhook_claim_deliveries", "tracking_claim_shipments", "label_batch_claim_items"} <= {r.proname for r in rows}
+    claims = {"webhook_claim_deliveries", "tracking_claim_shipments", "label_batch_claim_items", "shipping_rule_claim_bookings"}
+    assert claims <= {r.proname for r in rows}
     offenders = [r.proname for r in rows if any(VOLATILE.search(part) for part in _update_parts(r.prosrc))]
     assert not offenders, offenders
 
@@ -151,3 +167,25 @@ async def test_orm_statements_of_a_tenant_session_name_its_tenant(app_db, make_t
     for sql, params in orm:
         assert re.search(r"api_keys\.tenant_id = \$\d", sql), sql
         assert str(tenant.id) in {str(p) for p in params}, (sql, params)
+
+
+async def test_no_definer_function_plans_a_tenant_table_in_sql_with_parameters(owner_url) -> None:
+    """Citus cannot plan a `LANGUAGE sql` body with parameters over a distributed table: such definers are plpgsql."""
+    tenant = set(citus.tenant_tables(Base.metadata))
+    engine = create_async_engine(owner_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text(
+                "SELECT p.proname, p.prosrc, l.lanname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "JOIN pg_language l ON l.oid = p.prolang WHERE n.nspname = 'public' AND p.prosecdef AND p.pronargs > 0"
+            ))).all()
+    finally:
+        await engine.dispose()
+    assert {"pos_connection_tenant", "analytics_network_benchmark", "inbound_integration_tenant"} <= {
+        r.proname for r in rows if r.lanname == "plpgsql"
+    }
+    offenders = [
+        r.proname for r in rows
+        if r.lanname == "sql" and any(re.search(rf"\b{table}\b", r.prosrc) for table in tenant)
+    ]
+    assert not offenders, offenders

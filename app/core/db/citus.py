@@ -37,18 +37,33 @@ REFERENCE_TABLES: tuple[str, ...] = (
     "platform_api_keys",
     "api_key_lookup",
     "tenant_subscriptions",
+    "tenant_plan_overrides",
+    "platform_audit_log",
+    "console_sessions",
 )
 """Global tables, reference tables on Citus, in creation order (a referenced table before its referrers).
 
-`tenant_subscriptions` has a tenant_id but is one row per tenant and is read
-before the tenant is known (the key resolver's plan limits, the Stripe
-customer lookup), by SECURITY DEFINER functions whose NOLOGIN owners can
-only read what is local to the coordinator.
+`tenant_subscriptions` and `tenant_plan_overrides` have a tenant_id but are
+at most one row per tenant and are read before the tenant is known (the key
+resolver's plan limits and overrides, the Stripe customer lookup), by
+SECURITY DEFINER functions whose NOLOGIN owners can only read what is local
+to the coordinator. `console_sessions` is keyed by the session hash (the
+tenant comes out of it) and references `api_key_lookup`; `platform_audit_log`
+holds the platform admins' entries, which belong to no tenant.
 """
 
-DEFINER_ROLES_READING_SHARDS: tuple[str, ...] = ("courier_hub_worker",)
-"""Owners of SECURITY DEFINER functions that read distributed tables (claims, inbound tenant, backlog):
-Citus runs their remote statements as that role, so on Citus it must be able to log in to the workers."""
+DEFINER_ROLES_READING_SHARDS: tuple[str, ...] = ("courier_hub_worker", "courier_hub_auth", "courier_hub_analytics")
+"""Owners of SECURITY DEFINER functions whose statements Citus sends to the workers as that role, so on Citus
+it must be able to log in there (with the node-to-node credentials): `courier_hub_worker` reads distributed
+tables (claims, inbound and POS connection tenant, backlog), `courier_hub_auth` writes the reference table
+`console_sessions` (a reference-table write goes to every node), `courier_hub_analytics` reads every
+tenant's rollups and reviews for the network benchmark. (`tenant_purge_billing` and `audit_redact_tenant`
+belong to the migrating owner, which logs in already; `courier_hub_billing` only reads a reference table.)"""
+
+CROSS_TENANT_MARK = "/* cross-tenant by design */"
+"""Leads (or, as a SELECT prefix, follows the first keyword of) a statement that reads every tenant's rows on
+purpose: a multi-shard query on Citus. The suite's tenant-predicate check (`app_sql`) lets such statements pass;
+every use says why it must span tenants."""
 
 DISTRIBUTION_COLUMN = "tenant_id"
 
