@@ -31,7 +31,7 @@ column in an UPDATE's SET on a distributed table (a parameter's cast, `$1::VARCH
 
 def do_update_parts(sql: str) -> list[str]:
     """The SET lists of `ON CONFLICT ... DO UPDATE SET ...` clauses in `sql`."""
-    return [m.group(1) for m in re.finditer(r"\bDO\s+UPDATE\s+SET\b(.*?)(?:\bWHERE\b|\bRETURNING\b|;|\)\s*,|\)\s*SELECT|$)",
+    return [m.group(1) for m in re.finditer(r"\bDO\s+UPDATE\s+SET\b(.*?)(?:\bWHERE\b|\bRETURNING\b|;|\)\s*,\s*\w+\s+AS\s*\(|\)\s*SELECT|$)",
                                             sql, re.IGNORECASE | re.DOTALL)]
 
 
@@ -105,6 +105,9 @@ def test_the_array_cast_check_tells_a_column_from_a_parameter(sql: str, refused:
         ("INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET b = EXCLUDED.b, c = now()", True),
         ("INSERT INTO t (a) VALUES (now()) ON CONFLICT (a) DO UPDATE SET b = EXCLUDED.b RETURNING now()", False),
         ("INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET b = t.b + 1 WHERE t.c < now()", False),
+        ("INSERT INTO t AS r (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET b = COALESCE(r.b, EXCLUDED.b), c = now()", True),
+        ("WITH x AS (INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO UPDATE SET b = f(EXCLUDED.b)), y AS (SELECT now()) SELECT 1",
+         False),
     ],
 )
 def test_the_do_update_check_reads_only_the_set_list(sql: str, refused: bool) -> None:
@@ -189,3 +192,24 @@ async def test_no_definer_function_plans_a_tenant_table_in_sql_with_parameters(o
         if r.lanname == "sql" and any(re.search(rf"\b{table}\b", r.prosrc) for table in tenant)
     ]
     assert not offenders, offenders
+
+
+async def test_the_auth_role_may_lock_but_not_update_the_tables_console_sessions_reference(owner_url, make_tenant) -> None:
+    """0015: UPDATE on tenants and api_key_lookup is there only for Citus's lock_shard_resources; a policy leaves no row."""
+    tenant = await make_tenant("acme")
+    engine = create_async_engine(owner_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("BEGIN"))
+            await conn.execute(text("GRANT courier_hub_auth TO CURRENT_USER"))
+            await conn.execute(text("SET LOCAL ROLE courier_hub_auth"))
+            await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant.id)})
+            assert (await conn.execute(text("SELECT count(*) FROM tenants WHERE id = :t"), {"t": tenant.id})).scalar_one() == 1
+            for table, column in (("tenants", "id"), ("api_key_lookup", "tenant_id")):
+                changed = await conn.execute(text(f"UPDATE {table} SET {column} = {column} WHERE {column} = :t"), {"t": tenant.id})
+                assert changed.rowcount == 0, table
+                locked = await conn.execute(text(f"SELECT 1 FROM {table} WHERE {column} = :t FOR UPDATE"), {"t": tenant.id})
+                assert locked.all() == [], table
+            await conn.execute(text("ROLLBACK"))
+    finally:
+        await engine.dispose()
