@@ -24,6 +24,13 @@ VOLATILE = re.compile(r"\b(clock_timestamp|random|gen_random_uuid|timeofday|uuid
 NOT_IMMUTABLE = re.compile(r"\b(now|clock_timestamp|statement_timestamp|transaction_timestamp|random|gen_random_uuid)\s*\(|"
                            r"\bcurrent_(timestamp|date|time)\b", re.IGNORECASE)
 """Citus takes only IMMUTABLE functions in INSERT ... ON CONFLICT DO UPDATE SET."""
+INSERT_SELECT_FROM_ONLY_A_FUNCTION = re.compile(
+    r"\bINSERT\s+INTO\s+\w+\s*\([^)]*\)\s*SELECT\b[^;]*?\bFROM\s+unnest\s*\([^;]*?\)\s*AS\s+\w+\s*\([^)]*\)"
+    r"\s*(?:RETURNING\b[^;]*)?;?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+"""`INSERT ... SELECT ... FROM unnest(...) AS v(...)` and nothing else: Citus runs an INSERT whose SELECT reads no
+distributed table as a COPY into the shards, which row-level security refuses ("COPY FROM not supported")."""
 ARRAY_CAST_OF_A_COLUMN = re.compile(r"[)\"]\s*::\s*\w+(?:\s+\w+)*(?:\(\d+\))?\s*\[\]")
 """A cast to an array type of a column or expression (array_in is STABLE): Citus refuses a STABLE function of a
 column in an UPDATE's SET on a distributed table (a parameter's cast, `$1::VARCHAR[]`, is evaluated once: fine)."""
@@ -85,6 +92,14 @@ def test_reference_tables_reference_only_reference_tables() -> None:
 )
 def test_the_volatile_check_reads_update_set_lists(sql: str, volatile: bool) -> None:
     assert any(VOLATILE.search(part) for part in _update_parts(sql)) is volatile
+
+
+def test_the_insert_select_check_flags_only_a_select_from_a_function_alone() -> None:
+    alone = "INSERT INTO t (tenant_id, id) SELECT $1, v.id FROM unnest($2::uuid[]) AS v(id)"
+    joined = "INSERT INTO t (tenant_id, id) SELECT $1, v.id FROM unnest($2::uuid[]) AS v(id) JOIN s ON s.tenant_id = $1"
+    assert INSERT_SELECT_FROM_ONLY_A_FUNCTION.search(alone)
+    assert not INSERT_SELECT_FROM_ONLY_A_FUNCTION.search(joined)
+    assert not INSERT_SELECT_FROM_ONLY_A_FUNCTION.search("INSERT INTO t (tenant_id, id) VALUES ($1, $2)")
 
 
 @pytest.mark.parametrize(
