@@ -155,6 +155,7 @@ def distribute(
     todo_distributed = [t for t in tenant if current.get(t, ("",))[0] != "h"]
     if app_role is not None:
         propagate_scope_by_default(conn, app_role)
+    _allow_definer_logins(conn)
     if not todo_reference and not todo_distributed:
         return DistributionReport([], [], [])
     # Reference-table DDL and distributed DDL in one transaction need one connection per node.
@@ -176,7 +177,6 @@ def distribute(
     for fk in _model_foreign_keys(metadata, involved):
         conn.execute(text(str(AddConstraint(fk).compile(dialect=postgresql.dialect()))))
         restored.append(fk.name)
-    _allow_definer_logins(conn)
     return DistributionReport(todo_reference, todo_distributed, sorted(str(n) for n in restored))
 
 
@@ -184,6 +184,27 @@ def _allow_definer_logins(conn: Connection) -> None:
     for role in DEFINER_ROLES_READING_SHARDS:
         if _role_exists(conn, role):
             conn.execute(text(f'ALTER ROLE "{role}" LOGIN'))
+
+
+def definer_login_problems(conn: Connection) -> list[str]:
+    """DEFINER_ROLES_READING_SHARDS that exist but cannot log in, on the coordinator or a worker ("role@node")."""
+    roles = list(DEFINER_ROLES_READING_SHARDS)
+    problems = [
+        f"{r}@coordinator" for r in conn.execute(
+            text("SELECT rolname FROM pg_roles WHERE rolname = ANY(:r) AND NOT rolcanlogin ORDER BY 1"), {"r": roles}
+        ).scalars()
+    ]
+    listed = ", ".join(f"'{r}'" for r in roles)  # constants of this module, not input
+    rows = conn.execute(
+        text("SELECT nodename, nodeport, success, result FROM run_command_on_workers(:c)"),
+        {"c": f"SELECT coalesce(string_agg(rolname, ','), '') FROM pg_roles WHERE rolname IN ({listed}) AND NOT rolcanlogin"},
+    ).all()
+    for row in rows:
+        if not row.success:
+            problems.append(f"{row.nodename}:{row.nodeport}: {row.result}")
+        else:
+            problems += [f"{r}@{row.nodename}:{row.nodeport}" for r in row.result.split(",") if r]
+    return problems
 
 
 def _role_exists(conn: Connection, role: str) -> bool:
