@@ -18,6 +18,7 @@ from sqlalchemy.pool import NullPool
 
 from app.core.config import Settings
 from app.core.db.session import Database
+from app.core.db.citus import CROSS_TENANT_MARK
 from app.core.db.migrate import head_revision
 
 
@@ -46,9 +47,8 @@ _TENANT_TABLES = text(
     """
 )
 
-CROSS_TENANT_MARK = "/* cross-tenant probe */"
-"""Leads a statement that reads a tenant table without a tenant on purpose (RLS must show nothing): the test suite's
-tenant-predicate check skips it. Only doctor's probes carry it."""
+# doctor's RLS probe reads a tenant table without a tenant on purpose (RLS must show nothing); the mark
+# (app.core.db.citus) lets the suite's tenant-predicate check skip it.
 
 _APP_ROLE = text(
     """
@@ -225,6 +225,8 @@ async def run_citus_checks(owner_url: URL, app_url: URL) -> list[Check]:
 
     * every tenant table is distributed by tenant_id, all in one colocation group;
     * every global table (app.core.db.citus.REFERENCE_TABLES) is a reference table;
+    * the owners of SECURITY DEFINER functions whose statements reach the workers
+      (DEFINER_ROLES_READING_SHARDS) can log in on every node;
     * the tenant scope reaches a worker: as the app role, a probe row is written
       under probe tenant A and read back through its shard under A, and is not
       seen under probe tenant B (the probe tenants and their rows are deleted after).
@@ -238,6 +240,7 @@ async def run_citus_checks(owner_url: URL, app_url: URL) -> list[Check]:
             if not await conn.run_sync(citus.has_citus):
                 return []
             tenant_problems, global_problems = await conn.run_sync(citus.distribution_problems, Base.metadata)
+            login_problems = await conn.run_sync(citus.definer_login_problems)
     except Exception as exc:  # noqa: BLE001 - report, don't crash
         await owner.dispose()
         return [Check("Citus metadata readable", False, f"{type(exc).__name__}: {exc}")]
@@ -246,6 +249,9 @@ async def run_citus_checks(owner_url: URL, app_url: URL) -> list[Check]:
               "; ".join(tenant_problems) or f"{len(citus.tenant_tables(Base.metadata))} tenant tables in one colocation group"),
         Check("Citus: global tables are reference tables", not global_problems,
               "; ".join(global_problems) or ", ".join(citus.REFERENCE_TABLES)),
+        Check("Citus: owners of definer functions reading shards can log in", not login_problems,
+              ("cannot log in: " + "; ".join(login_problems) + " (run `courier-hub citus distribute`)") if login_problems
+              else ", ".join(citus.DEFINER_ROLES_READING_SHARDS) + " on every node"),
     ]
     if tenant_problems:
         await owner.dispose()

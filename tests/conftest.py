@@ -76,18 +76,29 @@ def app_sql() -> Iterator[StatementLog]:
     log.remove()
     from tests.core.test_tenant_filters import untied_tables
 
-    from app.doctor import CROSS_TENANT_MARK
+    from app.core.db.citus import CROSS_TENANT_MARK
 
     offenders = {
         sql: problems
         for sql in log.statements
-        if not sql.startswith(CROSS_TENANT_MARK) and (problems := untied_tables(sql))
+        if CROSS_TENANT_MARK not in sql and (problems := untied_tables(sql))
     }
-    from tests.db.test_citus_readiness import NOT_IMMUTABLE, VOLATILE, _update_parts, do_update_parts
+    from tests.db.test_citus_readiness import (
+        ARRAY_CAST_OF_A_COLUMN,
+        INSERT_SELECT_FROM_ONLY_A_FUNCTION,
+        NOT_IMMUTABLE,
+        VOLATILE,
+        _update_parts,
+        do_update_parts,
+    )
 
     for sql in log.statements:
         if any(VOLATILE.search(part) for part in _update_parts(sql)):
             offenders[sql] = ["UPDATE with a volatile function (refused on a distributed table)"]
+        if INSERT_SELECT_FROM_ONLY_A_FUNCTION.search(sql):
+            offenders[sql] = ["INSERT ... SELECT FROM a function alone (a COPY on Citus, refused under RLS): use VALUES"]
+        if any(ARRAY_CAST_OF_A_COLUMN.search(part) for part in _update_parts(sql)):
+            offenders[sql] = ["UPDATE SET with an array cast of a column (STABLE: refused on a distributed table)"]
         if any(NOT_IMMUTABLE.search(part) for part in do_update_parts(sql)):
             offenders[sql] = ["ON CONFLICT DO UPDATE SET with a non-IMMUTABLE function (refused on a distributed table)"]
     if offenders:

@@ -109,7 +109,7 @@ UPSERT_SQL = text(
            b.delivered_at IS NOT NULL AND (b.first_failed_at IS NULL OR b.first_failed_at > b.delivered_at),
            b.had_exception, b.returned, now()
     FROM base b
-    ON CONFLICT (tenant_id, shipment_id) DO UPDATE SET
+    ON CONFLICT (tenant_id, shipment_id) DO UPDATE SET  -- updated_at from EXCLUDED: Citus takes only IMMUTABLE functions here
         carrier = EXCLUDED.carrier, service = EXCLUDED.service, origin_country = EXCLUDED.origin_country,
         destination_country = EXCLUDED.destination_country, status = EXCLUDED.status, shipped_at = EXCLUDED.shipped_at,
         first_scan_at = EXCLUDED.first_scan_at, delivered_at = EXCLUDED.delivered_at,
@@ -117,7 +117,7 @@ UPSERT_SQL = text(
         promised_delivery = COALESCE(r.promised_delivery, EXCLUDED.promised_delivery),
         transit_hours = EXCLUDED.transit_hours, label_to_scan_hours = EXCLUDED.label_to_scan_hours,
         first_attempt = EXCLUDED.first_attempt, had_exception = EXCLUDED.had_exception, returned = EXCLUDED.returned,
-        updated_at = now()
+        updated_at = EXCLUDED.updated_at
     """
 ).bindparams(
     bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.principal import Principal
 from app.audit.models import AuditEntry, PlatformAuditEntry
 from app.core.db.base import new_id, utcnow
+from app.core.db.citus import CROSS_TENANT_MARK
 from app.core.db.session import Database
 from app.core.pagination import PageParams
 from app.core.requestid import current_request_id
@@ -134,6 +135,11 @@ async def list_page(
         selects.append(stmt)
     combined = (union_all(*selects) if len(selects) > 1 else selects[0]).subquery()
     stmt = select(combined).order_by(combined.c.id.desc()).limit(params.limit + 1)
+    if everything:
+        # A platform admin's unfiltered log is every tenant's entries by definition: on Citus a multi-shard
+        # read of audit_log (with the platform_audit_log reference table), merged and limited on the coordinator.
+        # It is rare (an operator's page) and read-only, so it is not routed to one shard; the mark says so.
+        stmt = stmt.prefix_with(CROSS_TENANT_MARK)
     return list(await session.execute(stmt))
 
 

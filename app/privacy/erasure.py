@@ -237,6 +237,9 @@ async def _sweep(session: AsyncSession, tenant_id: uuid.UUID, needles: list[str]
         for column in table.columns:
             if not (column.searchable and column.updatable):
                 continue
+            if column.category == "A":
+                await _sweep_array(session, tenant_id, table, column, needles, counts)
+                continue
             name = _quote(column.name)
             for needle in needles:
                 sql = text(
@@ -248,3 +251,50 @@ async def _sweep(session: AsyncSession, tenant_id: uuid.UUID, needles: list[str]
                     sql, {"pattern": re.escape(needle), "erased": ERASED, "tenant_id": tenant_id, "needle": needle}
                 )
                 counts[table.name] += result.rowcount or 0
+
+
+async def _sweep_array(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    table: catalog.TenantTable,
+    column: catalog.Column,
+    needles: list[str],
+    counts: Counter[str],
+) -> None:
+    """The sweep of one text-array column: matching rows read by key, their elements scrubbed here, written back.
+
+    Not one UPDATE with `regexp_replace(col::text, ...)::text[]` as for the other columns: the array casts are
+    STABLE functions of a column, which Citus refuses in an UPDATE on a distributed table.
+    """
+    name = _quote(column.name)
+    keys = [k for k in table.primary_key if k != "tenant_id"]
+    if not keys:
+        return
+    key_list = ", ".join(_quote(k) for k in keys)
+    matches = " OR ".join(f"strpos(lower({name}::text), :needle_{n}) > 0" for n in range(len(needles)))
+    found = await session.execute(
+        text(f"SELECT {key_list}, {name} AS value FROM {_quote(table.name)} "  # noqa: S608 - catalog identifiers, quoted
+             f"WHERE tenant_id = :tenant_id AND ({matches})"),
+        {"tenant_id": tenant_id, **{f"needle_{n}": needle for n, needle in enumerate(needles)}},
+    )
+    patterns = [re.compile(re.escape(needle), re.IGNORECASE) for needle in needles]
+    where = " AND ".join(f"{_quote(k)} = :key_{n}" for n, k in enumerate(keys))
+    update_sql = text(
+        f"UPDATE {_quote(table.name)} SET {name} = :value "  # noqa: S608 - catalog identifiers, quoted
+        f"WHERE tenant_id = :tenant_id AND {where}"
+    )
+    for row in found.mappings().all():
+        scrubbed = [_scrub_element(element, patterns) for element in row["value"]]
+        if scrubbed != list(row["value"]):
+            await session.execute(
+                update_sql, {"value": scrubbed, "tenant_id": tenant_id, **{f"key_{n}": row[k] for n, k in enumerate(keys)}}
+            )
+            counts[table.name] += 1
+
+
+def _scrub_element(element: str | None, patterns: list[re.Pattern[str]]) -> str | None:
+    if element is None:
+        return None
+    for pattern in patterns:
+        element = pattern.sub(ERASED, element)
+    return element

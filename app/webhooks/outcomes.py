@@ -11,9 +11,11 @@ Two paths, in one transaction:
   Its `failing_since` is cleared if it was set (the only time such an
   endpoint row is written, hence locked), then one `UPDATE ... FROM
   unnest(...)` counts the attempts and finishes the deliveries still held
-  (and tells which deliveries still exist), and one `INSERT ... SELECT FROM
-  unnest(...)` stores the attempt rows: raw asyncpg statements with array
-  parameters, no ORM objects, whatever the batch size;
+  (and tells which deliveries still exist), and one pipelined `executemany`
+  of a one-row INSERT stores the attempt rows: raw asyncpg statements, no
+  ORM objects, whatever the batch size (not `INSERT ... SELECT FROM
+  unnest(...)`: Citus runs an INSERT whose SELECT reads no distributed
+  table as a COPY into the shards, which row-level security refuses);
 * the troubled path: an endpoint with at least one failed attempt in the
   batch. Its row is locked `FOR NO KEY UPDATE` (fan-out's inserts need not
   wait), and each of its outcomes is applied in the order it was attempted
@@ -102,11 +104,7 @@ re-claimed after the lease ran out) is left to whoever holds it now.
 _INSERT_ATTEMPTS = """
 INSERT INTO delivery_attempts (tenant_id, id, created_at, delivery_id, endpoint_id, attempted_at, duration_ms,
                                status_code, response_body, error, succeeded)
-SELECT $1, v.id, $2, v.delivery_id, v.endpoint_id, v.attempted_at, v.duration_ms, v.status_code, v.response_body,
-       v.error, v.succeeded
-FROM unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::timestamptz[], $7::int[], $8::int[], $9::text[], $10::text[],
-            $11::bool[]) AS v(id, delivery_id, endpoint_id, attempted_at, duration_ms, status_code, response_body, error,
-                              succeeded)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 """
 
 
@@ -175,11 +173,13 @@ async def _record_healthy(session: AsyncSession, tenant_id: uuid.UUID, outcomes:
         }
         kept = [o for o in wave if o.claim.delivery_id in present]  # the others were deleted with their endpoint
         if kept:
-            await conn.execute(
-                _INSERT_ATTEMPTS, tenant_id, now,
-                [o.attempt_id for o in kept], [o.claim.delivery_id for o in kept], [o.prepared.endpoint_id for o in kept],
-                [o.attempted_at for o in kept], [o.result.duration_ms for o in kept], [o.result.status_code for o in kept],
-                [o.result.body for o in kept], [o.result.error for o in kept], [o.result.succeeded for o in kept],
+            await conn.executemany(
+                _INSERT_ATTEMPTS,
+                [
+                    (tenant_id, o.attempt_id, now, o.claim.delivery_id, o.prepared.endpoint_id, o.attempted_at,
+                     o.result.duration_ms, o.result.status_code, o.result.body, o.result.error, o.result.succeeded)
+                    for o in kept
+                ],
             )
 
 

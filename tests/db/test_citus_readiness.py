@@ -24,11 +24,21 @@ VOLATILE = re.compile(r"\b(clock_timestamp|random|gen_random_uuid|timeofday|uuid
 NOT_IMMUTABLE = re.compile(r"\b(now|clock_timestamp|statement_timestamp|transaction_timestamp|random|gen_random_uuid)\s*\(|"
                            r"\bcurrent_(timestamp|date|time)\b", re.IGNORECASE)
 """Citus takes only IMMUTABLE functions in INSERT ... ON CONFLICT DO UPDATE SET."""
+INSERT_SELECT_FROM_ONLY_A_FUNCTION = re.compile(
+    r"\bINSERT\s+INTO\s+\w+\s*\([^)]*\)\s*SELECT\b[^;]*?\bFROM\s+unnest\s*\([^;]*?\)\s*AS\s+\w+\s*\([^)]*\)"
+    r"\s*(?:RETURNING\b[^;]*)?;?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+"""`INSERT ... SELECT ... FROM unnest(...) AS v(...)` and nothing else: Citus runs an INSERT whose SELECT reads no
+distributed table as a COPY into the shards, which row-level security refuses ("COPY FROM not supported")."""
+ARRAY_CAST_OF_A_COLUMN = re.compile(r"[)\"]\s*::\s*\w+(?:\s+\w+)*(?:\(\d+\))?\s*\[\]")
+"""A cast to an array type of a column or expression (array_in is STABLE): Citus refuses a STABLE function of a
+column in an UPDATE's SET on a distributed table (a parameter's cast, `$1::VARCHAR[]`, is evaluated once: fine)."""
 
 
 def do_update_parts(sql: str) -> list[str]:
     """The SET lists of `ON CONFLICT ... DO UPDATE SET ...` clauses in `sql`."""
-    return [m.group(1) for m in re.finditer(r"\bDO\s+UPDATE\s+SET\b(.*?)(?:\bWHERE\b|\bRETURNING\b|;|\)\s*,|\)\s*SELECT|$)",
+    return [m.group(1) for m in re.finditer(r"\bDO\s+UPDATE\s+SET\b(.*?)(?:\bWHERE\b|\bRETURNING\b|;|\)\s*,\s*\w+\s+AS\s*\(|\)\s*SELECT|$)",
                                             sql, re.IGNORECASE | re.DOTALL)]
 
 
@@ -84,12 +94,35 @@ def test_the_volatile_check_reads_update_set_lists(sql: str, volatile: bool) -> 
     assert any(VOLATILE.search(part) for part in _update_parts(sql)) is volatile
 
 
+def test_the_insert_select_check_flags_only_a_select_from_a_function_alone() -> None:
+    alone = "INSERT INTO t (tenant_id, id) SELECT $1, v.id FROM unnest($2::uuid[]) AS v(id)"
+    joined = "INSERT INTO t (tenant_id, id) SELECT $1, v.id FROM unnest($2::uuid[]) AS v(id) JOIN s ON s.tenant_id = $1"
+    assert INSERT_SELECT_FROM_ONLY_A_FUNCTION.search(alone)
+    assert not INSERT_SELECT_FROM_ONLY_A_FUNCTION.search(joined)
+    assert not INSERT_SELECT_FROM_ONLY_A_FUNCTION.search("INSERT INTO t (tenant_id, id) VALUES ($1, $2)")
+
+
+@pytest.mark.parametrize(
+    ("sql", "refused"),
+    [
+        ("UPDATE t SET a = regexp_replace(\"a\"::text, $1, $2, 'gi')::text[] WHERE tenant_id = $3", True),
+        ("UPDATE t SET a = $1::VARCHAR[] WHERE tenant_id = $2", False),
+        ("UPDATE t SET a = (a::text)::character varying(10)[] WHERE tenant_id = $1", True),
+    ],
+)
+def test_the_array_cast_check_tells_a_column_from_a_parameter(sql: str, refused: bool) -> None:
+    assert any(ARRAY_CAST_OF_A_COLUMN.search(part) for part in _update_parts(sql)) is refused
+
+
 @pytest.mark.parametrize(
     ("sql", "refused"),
     [
         ("INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET b = EXCLUDED.b, c = now()", True),
         ("INSERT INTO t (a) VALUES (now()) ON CONFLICT (a) DO UPDATE SET b = EXCLUDED.b RETURNING now()", False),
         ("INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET b = t.b + 1 WHERE t.c < now()", False),
+        ("INSERT INTO t AS r (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET b = COALESCE(r.b, EXCLUDED.b), c = now()", True),
+        ("WITH x AS (INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO UPDATE SET b = f(EXCLUDED.b)), y AS (SELECT now()) SELECT 1",
+         False),
     ],
 )
 def test_the_do_update_check_reads_only_the_set_list(sql: str, refused: bool) -> None:
@@ -106,7 +139,8 @@ async def test_no_function_updates_with_a_volatile_function(owner_url) -> None:
             ))).all()
     finally:
         await engine.dispose()
-    assert {"webhook_claim_deliveries", "tracking_claim_shipments", "label_batch_claim_items"} <= {r.proname for r in rows}
+    claims = {"webhook_claim_deliveries", "tracking_claim_shipments", "label_batch_claim_items", "shipping_rule_claim_bookings"}
+    assert claims <= {r.proname for r in rows}
     offenders = [r.proname for r in rows if any(VOLATILE.search(part) for part in _update_parts(r.prosrc))]
     assert not offenders, offenders
 
@@ -151,3 +185,46 @@ async def test_orm_statements_of_a_tenant_session_name_its_tenant(app_db, make_t
     for sql, params in orm:
         assert re.search(r"api_keys\.tenant_id = \$\d", sql), sql
         assert str(tenant.id) in {str(p) for p in params}, (sql, params)
+
+
+async def test_no_definer_function_plans_a_tenant_table_in_sql_with_parameters(owner_url) -> None:
+    """Citus cannot plan a `LANGUAGE sql` body with parameters over a distributed table: such definers are plpgsql."""
+    tenant = set(citus.tenant_tables(Base.metadata))
+    engine = create_async_engine(owner_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text(
+                "SELECT p.proname, p.prosrc, l.lanname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "JOIN pg_language l ON l.oid = p.prolang WHERE n.nspname = 'public' AND p.prosecdef AND p.pronargs > 0"
+            ))).all()
+    finally:
+        await engine.dispose()
+    assert {"pos_connection_tenant", "analytics_network_benchmark", "inbound_integration_tenant"} <= {
+        r.proname for r in rows if r.lanname == "plpgsql"
+    }
+    offenders = [
+        r.proname for r in rows
+        if r.lanname == "sql" and any(re.search(rf"\b{table}\b", r.prosrc) for table in tenant)
+    ]
+    assert not offenders, offenders
+
+
+async def test_the_auth_role_may_lock_but_not_update_the_tables_console_sessions_reference(owner_url, make_tenant) -> None:
+    """0015: UPDATE on tenants and api_key_lookup is there only for Citus's lock_shard_resources; a policy leaves no row."""
+    tenant = await make_tenant("acme")
+    engine = create_async_engine(owner_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("BEGIN"))
+            await conn.execute(text("GRANT courier_hub_auth TO CURRENT_USER"))
+            await conn.execute(text("SET LOCAL ROLE courier_hub_auth"))
+            await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant.id)})
+            assert (await conn.execute(text("SELECT count(*) FROM tenants WHERE id = :t"), {"t": tenant.id})).scalar_one() == 1
+            for table, column in (("tenants", "id"), ("api_key_lookup", "tenant_id")):
+                changed = await conn.execute(text(f"UPDATE {table} SET {column} = {column} WHERE {column} = :t"), {"t": tenant.id})
+                assert changed.rowcount == 0, table
+                locked = await conn.execute(text(f"SELECT 1 FROM {table} WHERE {column} = :t FOR UPDATE"), {"t": tenant.id})
+                assert locked.all() == [], table
+            await conn.execute(text("ROLLBACK"))
+    finally:
+        await engine.dispose()

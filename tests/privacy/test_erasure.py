@@ -81,8 +81,8 @@ async def _arrange(client, tenant, owner_db) -> dict:
                 "VALUES (:t, :e, :s, now(), 'delivered', :raw, 'i1', :who)"), {**t, "e": new_id(), "s": ids["shipment"], "raw": raw, "who": who.title()})
             await session.execute(text(
                 "INSERT INTO inbound_webhooks (tenant_id, id, carrier, integration_id, headers, payload, status, tracking_numbers) "
-                "VALUES (:t, :w, 'dhl', :i, :h, :raw, 'unmatched', '{X1}')"),
-                {**t, "w": ids["inbound"], "i": new_id(), "raw": raw, "h": json.dumps({"x-contact": email})})
+                "VALUES (:t, :w, 'dhl', :i, :h, :raw, 'unmatched', ARRAY['X1', upper(:email)])"),
+                {**t, "w": ids["inbound"], "i": new_id(), "raw": raw, "h": json.dumps({"x-contact": email}), "email": email})
             await session.execute(text(
                 "INSERT INTO unmatched_tracking_updates (tenant_id, id, inbound_webhook_id, carrier, tracking_number, result) "
                 "VALUES (:t, :u, :w, 'dhl', 'X1', :raw)"), {**t, "u": new_id(), "w": ids["inbound"], "raw": raw})
@@ -110,7 +110,7 @@ async def test_erasure_leaves_no_trace_of_the_email(client, make_tenant, owner_d
     before, bob_before = await traces(owner_db, JANE), await traces(owner_db, BOB)
     assert {"pos_orders.customer", "pos_orders.raw_payload", "idempotency_keys.response_body", "labels.request",
             "inbound_webhooks.payload", "tracking_events.raw", "integration_events.data", "label_documents.content",
-            "delivery_attempts.response_body", "unmatched_tracking_updates.result"} <= set(before)
+            "delivery_attempts.response_body", "unmatched_tracking_updates.result", "inbound_webhooks.tracking_numbers"} <= set(before)
 
     erased = await client.post("/v1/privacy/erase", json={"email": "jane.doe@example.com"}, headers=acme.headers("admin"))
     assert erased.status_code == 200, erased.text

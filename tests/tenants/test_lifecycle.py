@@ -88,7 +88,7 @@ async def test_suspended_tenant_keys_get_403_until_reactivated(client, admin_hea
     assert (await client.get("/v1/me", headers=acme.headers())).status_code == 200
 
 
-async def test_suspension_pauses_webhook_deliveries_and_tracking_refresh(client, admin_headers, make_tenant, owner_db, app_db):
+async def test_suspension_pauses_webhook_deliveries_tracking_refresh_and_rule_bookings(client, admin_headers, make_tenant, owner_db, app_db):
     acme, globex = await make_tenant("acme"), await make_tenant("globex")
     async with owner_db.transaction() as session:
         for tenant in (acme, globex):
@@ -107,16 +107,26 @@ async def test_suspension_pauses_webhook_deliveries_and_tracking_refresh(client,
                 text("INSERT INTO shipments (tenant_id, id, carrier, tracking_number, next_track_at) "
                      "VALUES (:t, :s, 'dhl', :n, now() - interval '1 minute')"),
                 {"t": tenant.id, "s": new_id(), "n": f"JJD{tenant.slug.upper()}"})
+            shop, order = new_id(), new_id()
+            await session.execute(text(
+                "INSERT INTO pos_connections (tenant_id, id, source, name) VALUES (:t, :c, 'shopify', 'shop')"), {"t": tenant.id, "c": shop})
+            await session.execute(text(
+                "INSERT INTO pos_orders (tenant_id, id, source, connection_id, external_id, currency, line_items, total, raw_payload) "
+                "VALUES (:t, :o, 'shopify', :c, 'o-1', 'EUR', '[]', 100, '{}')"), {"t": tenant.id, "o": order, "c": shop})
+            await session.execute(text(
+                "INSERT INTO shipping_rule_bookings (tenant_id, id, order_id, next_attempt_at) "
+                "VALUES (:t, :b, :o, now() - interval '1 minute')"), {"t": tenant.id, "b": new_id(), "o": order})
     assert (await client.patch(f"/v1/tenants/{acme.id}", json={"status": "suspended"}, headers=admin_headers)).status_code == 200
 
-    async def claimed() -> tuple[set, set]:
+    async def claimed() -> tuple[set, set, set]:
         async with app_db.transaction() as session:
             deliveries = {r.tenant_id for r in await session.execute(
                 text("SELECT tenant_id FROM webhook_claim_deliveries(100, 0.01, :token)"), {"token": uuid.uuid4()})}
             shipments = {r.tenant_id for r in await session.execute(text("SELECT tenant_id FROM tracking_claim_shipments(100, 0.01)"))}
-        return deliveries, shipments
+            bookings = {r.tenant_id for r in await session.execute(text("SELECT tenant_id FROM shipping_rule_claim_bookings(100, 0.01)"))}
+        return deliveries, shipments, bookings
 
-    assert await claimed() == ({globex.id}, {globex.id})
+    assert await claimed() == ({globex.id}, {globex.id}, {globex.id})
     assert (await client.patch(f"/v1/tenants/{acme.id}", json={"status": "active"}, headers=admin_headers)).status_code == 200
-    deliveries, shipments = await claimed()
-    assert acme.id in deliveries and acme.id in shipments
+    deliveries, shipments, bookings = await claimed()
+    assert acme.id in deliveries and acme.id in shipments and acme.id in bookings

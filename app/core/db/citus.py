@@ -37,18 +37,33 @@ REFERENCE_TABLES: tuple[str, ...] = (
     "platform_api_keys",
     "api_key_lookup",
     "tenant_subscriptions",
+    "tenant_plan_overrides",
+    "platform_audit_log",
+    "console_sessions",
 )
 """Global tables, reference tables on Citus, in creation order (a referenced table before its referrers).
 
-`tenant_subscriptions` has a tenant_id but is one row per tenant and is read
-before the tenant is known (the key resolver's plan limits, the Stripe
-customer lookup), by SECURITY DEFINER functions whose NOLOGIN owners can
-only read what is local to the coordinator.
+`tenant_subscriptions` and `tenant_plan_overrides` have a tenant_id but are
+at most one row per tenant and are read before the tenant is known (the key
+resolver's plan limits and overrides, the Stripe customer lookup), by
+SECURITY DEFINER functions whose NOLOGIN owners can only read what is local
+to the coordinator. `console_sessions` is keyed by the session hash (the
+tenant comes out of it) and references `api_key_lookup`; `platform_audit_log`
+holds the platform admins' entries, which belong to no tenant.
 """
 
-DEFINER_ROLES_READING_SHARDS: tuple[str, ...] = ("courier_hub_worker",)
-"""Owners of SECURITY DEFINER functions that read distributed tables (claims, inbound tenant, backlog):
-Citus runs their remote statements as that role, so on Citus it must be able to log in to the workers."""
+DEFINER_ROLES_READING_SHARDS: tuple[str, ...] = ("courier_hub_worker", "courier_hub_auth", "courier_hub_analytics")
+"""Owners of SECURITY DEFINER functions whose statements Citus sends to the workers as that role, so on Citus
+it must be able to log in there (with the node-to-node credentials): `courier_hub_worker` reads distributed
+tables (claims, inbound and POS connection tenant, backlog), `courier_hub_auth` writes the reference table
+`console_sessions` (a reference-table write goes to every node), `courier_hub_analytics` reads every
+tenant's rollups and reviews for the network benchmark. (`tenant_purge_billing` and `audit_redact_tenant`
+belong to the migrating owner, which logs in already; `courier_hub_billing` only reads a reference table.)"""
+
+CROSS_TENANT_MARK = "/* cross-tenant by design */"
+"""Leads (or, as a SELECT prefix, follows the first keyword of) a statement that reads every tenant's rows on
+purpose: a multi-shard query on Citus. The suite's tenant-predicate check (`app_sql`) lets such statements pass;
+every use says why it must span tenants."""
 
 DISTRIBUTION_COLUMN = "tenant_id"
 
@@ -140,6 +155,7 @@ def distribute(
     todo_distributed = [t for t in tenant if current.get(t, ("",))[0] != "h"]
     if app_role is not None:
         propagate_scope_by_default(conn, app_role)
+    _allow_definer_logins(conn)
     if not todo_reference and not todo_distributed:
         return DistributionReport([], [], [])
     # Reference-table DDL and distributed DDL in one transaction need one connection per node.
@@ -161,7 +177,6 @@ def distribute(
     for fk in _model_foreign_keys(metadata, involved):
         conn.execute(text(str(AddConstraint(fk).compile(dialect=postgresql.dialect()))))
         restored.append(fk.name)
-    _allow_definer_logins(conn)
     return DistributionReport(todo_reference, todo_distributed, sorted(str(n) for n in restored))
 
 
@@ -169,6 +184,27 @@ def _allow_definer_logins(conn: Connection) -> None:
     for role in DEFINER_ROLES_READING_SHARDS:
         if _role_exists(conn, role):
             conn.execute(text(f'ALTER ROLE "{role}" LOGIN'))
+
+
+def definer_login_problems(conn: Connection) -> list[str]:
+    """DEFINER_ROLES_READING_SHARDS that exist but cannot log in, on the coordinator or a worker ("role@node")."""
+    roles = list(DEFINER_ROLES_READING_SHARDS)
+    problems = [
+        f"{r}@coordinator" for r in conn.execute(
+            text("SELECT rolname FROM pg_roles WHERE rolname = ANY(:r) AND NOT rolcanlogin ORDER BY 1"), {"r": roles}
+        ).scalars()
+    ]
+    listed = ", ".join(f"'{r}'" for r in roles)  # constants of this module, not input
+    rows = conn.execute(
+        text("SELECT nodename, nodeport, success, result FROM run_command_on_workers(:c)"),
+        {"c": f"SELECT coalesce(string_agg(rolname, ','), '') FROM pg_roles WHERE rolname IN ({listed}) AND NOT rolcanlogin"},
+    ).all()
+    for row in rows:
+        if not row.success:
+            problems.append(f"{row.nodename}:{row.nodeport}: {row.result}")
+        else:
+            problems += [f"{r}@{row.nodename}:{row.nodeport}" for r in row.result.split(",") if r]
+    return problems
 
 
 def _role_exists(conn: Connection, role: str) -> bool:
