@@ -35,8 +35,11 @@ async def test_issue_list_revoke_admin_keys(client, admin_headers, make_tenant, 
     assert revoked["revoked_at"] is not None
 
     entries = (await client.get("/v1/audit-log", headers=admin_headers)).json()["data"]
-    platform = [(e["action"], e["target_id"], e["tenant_id"]) for e in entries if e["target_type"] == "admin_key"]
-    assert platform == [("admin_key.revoked", body["id"], None)] * 2 + [("admin_key.created", body["id"], None)]
+    platform = [(e["action"], e["target_id"], e["tenant_id"], e["actor"]["role"]) for e in entries if e["target_type"] == "admin_key"]
+    assert platform[:3] == [("admin_key.revoked", body["id"], None, "platform_admin")] * 2 + [
+        ("admin_key.created", body["id"], None, "platform_admin")
+    ]
+    assert [p[0] for p in platform[3:]] == ["admin_key.created"] and platform[3][3] == "system"  # the fixture's (CLI) key
 
 
 async def test_admin_keys_refuse_bad_input_and_other_roles(client, admin_headers, make_tenant):
