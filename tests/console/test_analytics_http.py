@@ -38,7 +38,7 @@ async def test_overview_and_analytics_show_the_services_figures_for_the_tenant_o
     assert page.status_code == 200
     table = re.search(r'id="carriers-table">.*?</table>', page.text, re.S).group(0)
     rows = re.findall(r"<tr>\s*(.*?)</tr>", table.split("<tbody>")[1], re.S)
-    cells = [re.findall(r'data-label="([^"]+)">(.*?)</td>', row, re.S) for row in rows]
+    cells = [re.findall(r'data-label="([^"]+)"><div>(.*?)</div></td>', row, re.S) for row in rows]
     assert [(c[0][1], c[1][1], c[2][1], c[5][1].split(" <small")[0]) for c in cells] == [("dhl", "SE", "2", "50.0 %"), ("ups", "DK", "1", "0.0 %")]
     assert ("Transit p50", "25.0 h") in cells[1] and ("Label → scan", "1.0 h") in cells[1]  # first scan to delivery; hours
     assert 'value="destination_country" checked' in page.text and 'value="service">' in page.text
