@@ -126,8 +126,8 @@ async def test_sign_in_connect_fedex_book_a_label_and_download_it(page, console_
     assert number in await page.text_content("main")  # the order page lists its shipment and label
     await shoot(page, "order")
     await page.goto("/console/overview")
-    assert await page.locator("img.chart").evaluate("img => img.complete && img.naturalWidth > 0")
-    assert "Analytics not available" in await page.text_content("#analytics")
+    assert await page.locator("img.chart").first.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert "On-time rate per carrier" in await page.text_content("#analytics")
 
 
 async def test_a_batch_upload_progresses_to_done_live_and_prints_as_one_pdf(page, console_server, make_tenant, batch_booker, tmp_path):
