@@ -123,6 +123,11 @@ async def consume(*, session: AsyncSession, claim: LinkClaim) -> uuid.UUID:
     raise ReviewLinkExpired("This review link was already used or has expired: a link takes one review.")
 
 
+def public_url(*, settings: Settings, token: str) -> str:
+    """The link the recipient opens: PUBLIC_BASE_URL + /v1/public/reviews/{token}."""
+    return f"{settings.public_base}/v1/public/reviews/{token}"
+
+
 def token_key(token: str) -> str:
     """A short digest of a token, to count its submissions under without keeping the token itself."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]

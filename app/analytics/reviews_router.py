@@ -108,7 +108,7 @@ async def create_review_link(
     token, expires_at = await review_links.create(
         session=request.session, settings=settings, tenant_id=request.tenant_id, shipment_id=shipment.id
     )
-    url = f"{settings.public_base}/v1/public/reviews/{token}"
+    url = review_links.public_url(settings=settings, token=token)
     return await request.respond(201, ReviewLinkOut(token=token, url=url, expires_at=expires_at))
 
 

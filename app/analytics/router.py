@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Response
 
-from app.analytics import network, queries, tenant_settings
+from app.analytics import network, report, tenant_settings
 from app.analytics.errors import InvalidGroupBy, InvalidPeriod
 from app.analytics.period import FromParam, ToParam, resolve
 from app.analytics.schemas import (
@@ -21,8 +19,7 @@ from app.analytics.schemas import (
 from app.api.deps import AppSettings, MerchantOrAdmin, TenantAdmin, TenantMember, TenantSession
 from app.api.errors import PIPELINE_PROBLEMS
 from app.api.routing import PipelineRouter
-from app.core.db.base import utcnow
-from app.core.pagination import Page, PageParams, encode_cursor, page_params
+from app.core.pagination import Page, PageParams, page_params
 from app.core.problems import InvalidCursor, problem_responses
 
 router = PipelineRouter(prefix="/v1/analytics", tags=["analytics"])
@@ -34,27 +31,11 @@ GroupByParam = Annotated[
 ]
 
 
-def _group_by(values: list[str] | None) -> list[str]:
-    names = [part.strip() for value in (values or ["carrier"]) for part in value.split(",") if part.strip()]
-    unknown = [name for name in names if name not in queries.GROUP_COLUMNS]
-    if unknown or not names:
-        raise InvalidGroupBy(
-            f"Unknown group_by: {', '.join(unknown) or '(empty)'}.", allowed=list(queries.GROUP_COLUMNS)
-        )
-    return list(dict.fromkeys(names))
-
-
 def _csv(payload: CarrierAnalytics) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([*payload.group_by, *queries.FIGURES])
-    for group in payload.groups:
-        figures = group.model_dump()
-        writer.writerow([group.key.get(name) or "" for name in payload.group_by] + ["" if figures[f] is None else figures[f] for f in queries.FIGURES])
     return Response(
-        content=buffer.getvalue(),
+        content=report.report_csv(payload),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="carrier-analytics.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{report.CSV_FILENAME}"'},
     )
 
 
@@ -86,18 +67,9 @@ async def carrier_analytics(
     definition). 422 `invalid-period`, `invalid-group-by`.
     """
     start_at, end_at = resolve(start, end)
-    dimensions = _group_by(group_by)
-    if lost_after_days is None:
-        lost_after_days = (await tenant_settings.effective(session=session, tenant_id=principal.tenant, settings=settings)).lost_after_days
-    groups = await queries.carrier_performance(
-        session=session,
-        tenant_id=principal.tenant,
-        period=queries.Period(start_at, end_at, lost_after_days),
-        group_by=dimensions,
-        now=utcnow(),
-    )
-    payload = CarrierAnalytics.model_validate(
-        {"from": start_at, "to": end_at, "group_by": dimensions, "lost_after_days": lost_after_days, "groups": groups}
+    payload = await report.carrier_report(
+        session=session, tenant_id=principal.tenant, settings=settings, start=start_at, end=end_at,
+        group_by=report.parse_group_by(group_by), lost_after_days=lost_after_days,
     )
     return _csv(payload) if format == "csv" else payload
 
@@ -118,24 +90,7 @@ async def late_shipments(
     """Shipments shipped in [`from`, `to`) delivered after their first promised delivery, or still open past it:
     tracking number, promised date, delivered time or current status, days late. Newest first, cursor-paginated."""
     start_at, end_at = resolve(start, end)
-    rows = await queries.late_shipments(
-        session=session, tenant_id=principal.tenant, start=start_at, end=end_at, now=utcnow(),
-        after_id=params.after_id, limit=params.limit + 1,
-    )
-    has_more = len(rows) > params.limit
-    rows = rows[: params.limit]
-    return {
-        "data": [
-            LateShipment(
-                shipment_id=row.id, carrier=row.carrier, tracking_number=row.tracking_number,
-                promised_delivery=row.promised_delivery, delivered_at=row.delivered_at, status=row.status,
-                days_late=round(float(row.days_late), 3),
-            )
-            for row in rows
-        ],
-        "has_more": has_more,
-        "next_cursor": encode_cursor(rows[-1].id) if has_more and rows else None,
-    }
+    return await report.late_page(session=session, tenant_id=principal.tenant, start=start_at, end=end_at, params=params)
 
 
 @router.get(

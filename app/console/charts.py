@@ -48,6 +48,27 @@ def horizontal_bars(title: str, values: Mapping[str, int | float], *, unit: str 
     return _without_scripts(chart.render())
 
 
+def grouped_bars(title: str, labels: list[str], series: Mapping[str, list[float | None]], *, unit: str = "") -> bytes:
+    """An SVG horizontal bar chart with one bar per series for each label (e.g. transit p50 and p90 per group),
+    labels in the given order from the top, a legend naming the series; an empty chart says "no data"."""
+    chart = pygal.HorizontalBar(
+        style=STYLE,
+        width=640,
+        height=max(180, 30 * len(series) * len(labels) + 110),
+        title=title,
+        print_values=True,
+        legend_at_bottom=True,
+        js=[],
+        no_data_text="No data yet",
+        value_formatter=lambda v: f"{v:g}{unit}",
+        margin=12,
+    )
+    chart.x_labels = list(reversed(labels))
+    for name, values in series.items():
+        chart.add(name, list(reversed(values)))
+    return _without_scripts(chart.render())
+
+
 _SCRIPT = re.compile(rb"<script\b[^>]*>.*?</script>", re.DOTALL)
 
 

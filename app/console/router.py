@@ -19,14 +19,18 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.console.errors import SignInRequired
-from app.console.pages import admin, api_keys, audit_log, auth, batches, carriers, labels, orders, overview, shipments, webhooks
+from app.console.pages import (
+    admin, analytics, api_keys, audit_log, auth, batches, carriers, labels, orders, overview, reviews, shipments, webhooks,
+)
 from app.console.security import CONSOLE_CSP
 from app.console.templating import HERE, render
 from app.core.problems import Problem
 
 logger = logging.getLogger(__name__)
 
-SECTIONS = (auth, overview, orders, shipments, batches, labels, carriers, webhooks, api_keys, admin, audit_log)
+SECTIONS = (
+    auth, overview, orders, shipments, reviews, batches, labels, carriers, webhooks, analytics, api_keys, admin, audit_log,
+)
 """The page modules, each an APIRouter mounted at /console (batches before labels: its paths are more specific)."""
 
 

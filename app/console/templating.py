@@ -42,11 +42,13 @@ NAV: list[NavItem] = [
     NavItem("labels", "Labels", "/console/labels", TENANT),
     NavItem("carriers", "Carriers", "/console/carriers", TENANT),
     NavItem("webhooks", "Webhooks", "/console/webhooks", TENANT),
+    NavItem("analytics", "Analytics", "/console/analytics", TENANT),
+    NavItem("reviews", "Reviews", "/console/reviews", TENANT),
     NavItem("keys", "API keys", "/console/api-keys", ("tenant_admin",)),
     NavItem("admin", "Admin", "/console/admin", ("platform_admin",)),
     NavItem("audit", "Audit log", "/console/audit-log", AUDITOR_ROLES),
 ]
-"""The navigation, in order (analytics and reviews add their entries here)."""
+"""The navigation, in order."""
 
 
 def when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -64,17 +66,26 @@ def money(cents: int | None, currency: str | None = None) -> str:
 
 
 def query(request: Request, **changes: Any) -> str:
-    """The current query string with `changes` applied (None removes a parameter), for pagination links."""
-    params = {k: v for k, v in request.query_params.items()}
-    for key, value in changes.items():
-        if value is None:
-            params.pop(key, None)
-        else:
-            params[key] = str(value)
+    """The current query string with `changes` applied (None removes a parameter; repeated ones such as
+    `group_by` are kept), for pagination and export links."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in changes]
+    params += [(key, str(value)) for key, value in changes.items() if value is not None]
     return "?" + urlencode(params) if params else ""
 
 
+def percent(rate: float | None) -> str:
+    """A rate in [0, 1] as a percentage with one decimal (`-` for none)."""
+    return "-" if rate is None else f"{rate * 100:.1f} %"
+
+
+def hours(value: float | None) -> str:
+    """Fractional hours with one decimal and the unit (`-` for none)."""
+    return "-" if value is None else f"{value:.1f} h"
+
+
 templates.env.filters["when"] = when
+templates.env.filters["percent"] = percent
+templates.env.filters["hours"] = hours
 templates.env.filters["money"] = money
 templates.env.globals["query"] = query
 

@@ -17,6 +17,7 @@ from pypdf import PdfReader
 
 from tests.conftest import shared_sample
 from tests.console.conftest import shoot, sign_in
+from tests.console.seed import recent_history
 from tests.webhooks.helpers import drain
 from tests.webhooks.receiver import Receiver
 
@@ -125,8 +126,8 @@ async def test_sign_in_connect_fedex_book_a_label_and_download_it(page, console_
     assert number in await page.text_content("main")  # the order page lists its shipment and label
     await shoot(page, "order")
     await page.goto("/console/overview")
-    assert await page.locator("img.chart").evaluate("img => img.complete && img.naturalWidth > 0")
-    assert "Analytics not available" in await page.text_content("#analytics")
+    assert await page.locator("img.chart").first.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert "On-time rate per carrier" in await page.text_content("#analytics")
 
 
 async def test_a_batch_upload_progresses_to_done_live_and_prints_as_one_pdf(page, console_server, make_tenant, batch_booker, tmp_path):
@@ -302,3 +303,39 @@ async def test_a_platform_admin_suspends_a_tenant_and_overrides_its_plan(page, c
     await page.wait_for_selector("td[data-label=Action] div:text-is('plan_override.set')")
     assert await page.locator("td[data-label=Action] div:text-is('tenant.updated')").count() == 1
     await shoot(page, "audit-log")
+
+
+async def test_analytics_grouped_exported_as_csv_and_a_review_hidden(page, console_server, make_tenant, owner_db, app_db, client, tmp_path):
+    acme = await make_tenant("acme")
+    ids = await recent_history(owner_db, app_db, acme.id, "A")
+    r = await client.post(f"/v1/shipments/{ids['late']}/reviews", json={"rating": 2, "comment": "A day late"}, headers=acme.headers())
+    assert r.status_code == 201
+    await sign_in(page, acme.admin)
+    assert await page.locator("#late-shipments a", has_text="ALATE").count() == 1
+    await shoot(page, "overview")
+
+    await page.click("nav.nav >> text=Analytics")
+    await page.check("input[name=group_by][value=service]")
+    await page.select_option("select[name=chart]", "transit")
+    await page.click("#analytics-form button[type=submit]")
+    await page.wait_for_selector("#carriers-table th:text-is('service')")
+    assert await page.locator("#carriers-table tbody tr").count() == 2
+    async with page.expect_download() as download:
+        await page.click("#csv-export")
+    saved = tmp_path / "export.csv"
+    await (await download.value).save_as(saved)
+    exported = saved.read_text()
+    api = await client.get("/v1/analytics/carriers", params={"group_by": "carrier,service", "format": "csv"}, headers=acme.headers())
+    assert exported.startswith("carrier,service,shipments,") and exported.splitlines() == api.text.splitlines()
+    await shoot(page, "analytics")
+
+    await page.goto(f"/console/shipments/{ids['late']}")
+    await page.click("#review-link-form button")
+    await page.wait_for_selector("#review-link")
+    await shoot(page, "shipment-reviews")
+    await page.click("nav.nav >> text=Reviews")
+    row = page.locator("#reviews-table tr", has_text="A day late")
+    await row.locator("button", has_text="Hide").click()
+    await page.wait_for_selector("text=Review hidden")
+    assert await page.locator("#reviews-table tr.hidden-review", has_text="A day late").count() == 1
+    await shoot(page, "reviews")

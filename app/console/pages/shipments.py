@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from app.analytics import reviews
 from app.api.deps import RequestSession, cipher_or_problem
 from app.carriers.deps import Http
 from app.carriers.errors import CarrierError
@@ -18,8 +19,9 @@ from app.carriers import registry
 from app.carriers.timezones import zone_for
 from app.carriers.types import TrackingStatus
 from app.console.pages.orders import next_cursor, page_params
-from app.console.security import Manager, Viewer
+from app.console.security import ConsoleUser, Manager, Viewer
 from app.console.templating import render
+from app.core.pagination import PageParams
 from app.labels import service as labels
 from app.shipments import service as shipments
 from app.shipments import tracking
@@ -87,17 +89,35 @@ async def list_shipments(
 
 @router.get("/shipments/{shipment_id}")
 async def shipment_page(shipment_id: uuid.UUID, request: Request, user: Viewer, session: RequestSession) -> Response:
-    """One shipment: status, tracking timeline (local times with offsets), its label's files; 404 page if unknown."""
+    """One shipment: status, tracking timeline (local times with offsets), its label's files and its reviews;
+    404 page if unknown."""
+    return await render_shipment(request, user, session, shipment_id)
+
+
+REVIEWS_SHOWN = 20
+
+
+async def render_shipment(
+    request: Request, user: ConsoleUser, session: RequestSession, shipment_id: uuid.UUID, *, status_code: int = 200,
+    **context: object,
+) -> Response:
+    """The shipment page (also after a review form: `context` adds `errors`, `review_link`, `notice`)."""
     tenant_id = user.principal.tenant
     shipment = await shipments.get_or_404(session=session, tenant_id=tenant_id, shipment_id=shipment_id)
     events = await shipments.list_events(session=session, tenant_id=tenant_id, shipment_id=shipment.id)
     label = await labels.get(session=session, tenant_id=tenant_id, label_id=shipment.label_id) if shipment.label_id else None
     documents = (await labels.documents_of(session=session, tenant_id=tenant_id, label_ids=[label.id])).get(label.id, []) if label else []
+    shipment_reviews = (await reviews.list_page(
+        session=session, tenant_id=tenant_id, params=PageParams(after_id=None, limit=REVIEWS_SHOWN), shipment_id=shipment.id
+    ))[:REVIEWS_SHOWN]
     return render(
-        request, "shipment.html", user, active="shipments", title=f"Shipment {shipment.tracking_number}",
-        shipment=shipment, timeline=timeline(events), label=label, documents=documents,
-        notice=request.query_params.get("notice"),
-        reviews=None,  # the reviews of this shipment (analytics/reviews service, issue 15) plug in here
+        request, "shipment.html", user, status_code=status_code, active="shipments",
+        title=f"Shipment {shipment.tracking_number}", shipment=shipment, timeline=timeline(events), label=label,
+        documents=documents, reviews=shipment_reviews,
+        reviewable=shipment.status in reviews.REVIEWABLE_STATUSES,
+        has_merchant_review=any(r.author_kind == "merchant" for r in shipment_reviews),
+        aspects=reviews.ASPECTS,
+        **{"notice": request.query_params.get("notice"), "errors": [], **context},
     )
 
 
