@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, timezone
 from typing import Any, Literal
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.analytics.models import OPEN_SQL
+from app.analytics.rollups import GROUP_FIGURES, row_figures
 
 GroupBy = Literal["carrier", "service", "destination_country", "origin_country", "week", "month"]
 GROUP_COLUMNS: dict[str, str] = {
@@ -46,25 +49,54 @@ FIGURES: tuple[str, ...] = (
 )
 """The figures of one group, in the order the API and CSV give them."""
 
-_COUNTS_SQL = """
-    count(*) AS shipments,
-    count(*) FILTER (WHERE r.delivered_at IS NOT NULL) AS delivered,
-    count(*) FILTER (WHERE r.delivered_at IS NULL AND NOT r.returned AND r.status NOT IN ('cancelled', 'returned')
-                     AND r.first_scan_at IS NOT NULL AND COALESCE(r.last_event_at, r.shipped_at) >= :lost_before) AS in_transit,
-    (count(*) FILTER (WHERE r.delivered_at <= r.promised_delivery))::float8
-        / NULLIF(count(*) FILTER (WHERE r.delivered_at IS NOT NULL AND r.promised_delivery IS NOT NULL), 0) AS on_time_rate,
-    count(*) FILTER (WHERE r.delivered_at IS NOT NULL AND r.promised_delivery IS NOT NULL) AS on_time_basis,
-    avg(r.label_to_scan_hours) AS label_to_first_scan_hours_avg,
-    (count(*) FILTER (WHERE r.first_attempt))::float8
-        / NULLIF(count(*) FILTER (WHERE r.delivered_at IS NOT NULL), 0) AS first_attempt_rate,
-    (count(*) FILTER (WHERE r.had_exception))::float8 / count(*) AS exception_rate,
-    (count(*) FILTER (WHERE r.returned))::float8 / count(*) AS return_rate,
-    (count(*) FILTER (WHERE r.delivered_at IS NULL AND NOT r.returned AND r.status NOT IN ('cancelled', 'returned')
-                      AND COALESCE(r.last_event_at, r.shipped_at) < :lost_before))::float8 / count(*) AS lost_rate,
-    sum(rv.rating_sum)::float8 / NULLIF(sum(rv.rating_count), 0) AS average_rating,
-    COALESCE(sum(rv.rating_count), 0) AS review_count
+_OPEN = OPEN_SQL.replace("delivered_at", "r.delivered_at").replace("NOT returned", "NOT r.returned").replace(
+    "status NOT", "r.status NOT"
+)
+_PARTS_SQL = f"""
+    SELECT CAST(d.day AS timestamp) AT TIME ZONE 'UTC' AS shipped_at, d.carrier, NULLIF(d.service, '') AS service,
+           NULLIF(d.origin_country, '') AS origin_country, NULLIF(d.destination_country, '') AS destination_country,
+           {", ".join(f"d.{figure}" for figure in GROUP_FIGURES)}, 0 AS in_transit, 0 AS lost, 0 AS rating_sum, 0 AS rating_count
+    FROM analytics_group_days d
+    WHERE d.tenant_id = :tenant_id AND d.day >= :first_day AND d.day < :end_day
+    UNION ALL
+    SELECT r.shipped_at, r.carrier, r.service, r.origin_country, r.destination_country, {row_figures("r")},
+           0, 0, 0, 0
+    FROM analytics_shipment_rollups r
+    WHERE r.tenant_id = :tenant_id
+      AND (r.shipped_at >= :start AND r.shipped_at < :days_start OR r.shipped_at >= :days_end AND r.shipped_at < :end)
+    UNION ALL
+    SELECT r.shipped_at, r.carrier, r.service, r.origin_country, r.destination_country, {", ".join("0" for _ in GROUP_FIGURES)},
+           CAST(r.first_scan_at IS NOT NULL AND COALESCE(r.last_event_at, r.shipped_at) >= :lost_before AS int),
+           CAST(COALESCE(r.last_event_at, r.shipped_at) < :lost_before AS int), 0, 0
+    FROM analytics_shipment_rollups r
+    WHERE r.tenant_id = :tenant_id AND r.shipped_at >= :start AND r.shipped_at < :end AND {_OPEN}
+    UNION ALL
+    SELECT r.shipped_at, r.carrier, r.service, r.origin_country, r.destination_country, {", ".join("0" for _ in GROUP_FIGURES)},
+           0, 0, v.rating, 1
+    FROM shipment_reviews v
+    JOIN analytics_shipment_rollups r ON r.tenant_id = v.tenant_id AND r.shipment_id = v.shipment_id
+    WHERE v.tenant_id = :tenant_id AND NOT v.hidden AND r.tenant_id = :tenant_id
+      AND r.shipped_at >= :start AND r.shipped_at < :end
 """
-"""The counted figures: plain aggregates (hash-aggregated, no sort)."""
+"""The period's contributions, summed per group by `_COUNTS_SQL`: whole UTC days from `analytics_group_days`, the
+partial days at either end from the shipment rollups, the open shipments' in-transit / lost flags (they depend on
+`:lost_before`, i.e. on now) from their partial index, and the visible reviews."""
+
+_COUNTS_SQL = """
+    sum(r.shipments) AS shipments,
+    sum(r.delivered) AS delivered,
+    sum(r.in_transit) AS in_transit,
+    CAST(sum(r.on_time) AS float8) / NULLIF(sum(r.on_time_basis), 0) AS on_time_rate,
+    sum(r.on_time_basis) AS on_time_basis,
+    CAST(sum(r.label_to_scan_seconds) / NULLIF(sum(r.label_to_scan_count), 0) / 3600 AS float8) AS label_to_first_scan_hours_avg,
+    CAST(sum(r.first_attempt) AS float8) / NULLIF(sum(r.delivered), 0) AS first_attempt_rate,
+    CAST(sum(r.exceptions) AS float8) / sum(r.shipments) AS exception_rate,
+    CAST(sum(r.returned) AS float8) / sum(r.shipments) AS return_rate,
+    CAST(sum(r.lost) AS float8) / sum(r.shipments) AS lost_rate,
+    CAST(sum(r.rating_sum) AS float8) / NULLIF(sum(r.rating_count), 0) AS average_rating,
+    sum(r.rating_count) AS review_count
+"""
+"""The counted figures of a group, from the summed contributions (`_PARTS_SQL`)."""
 
 _PERCENTILES_SQL = """
     percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY r.transit_hours) AS transit_hours,
@@ -94,6 +126,18 @@ class Period:
         """The bind parameters `:start`, `:end`, `:lost_before`."""
         return {"start": self.start, "end": self.end, "lost_before": now - timedelta(days=self.lost_after_days)}
 
+    def days(self) -> dict[str, Any]:
+        """The whole UTC days inside the period: `:first_day` .. `:end_day` (exclusive) as dates, and the same as
+        times `:days_start`, `:days_end`; the parts before and after them are partial days (`days_start` =
+        `days_end` = `end` when the period holds no whole day)."""
+        days_start = datetime.combine(self.start.astimezone(timezone.utc).date(), time(), timezone.utc)
+        if days_start < self.start:
+            days_start += timedelta(days=1)
+        days_end = datetime.combine(self.end.astimezone(timezone.utc).date(), time(), timezone.utc)
+        if days_start >= days_end:
+            days_start = days_end = self.end
+        return {"first_day": days_start.date(), "end_day": days_end.date(), "days_start": days_start, "days_end": days_end}
+
 
 async def carrier_performance(
     *, session: AsyncSession, tenant_id: uuid.UUID, period: Period, group_by: list[str], now: datetime
@@ -108,15 +152,10 @@ async def carrier_performance(
     group_clause = f"GROUP BY {positions}" if keys else ""
     where = "WHERE r.tenant_id = :tenant_id AND r.shipped_at >= :start AND r.shipped_at < :end"
     counts_sql = text(
-        f"""
-        WITH {_REVIEWS_CTE}
-        SELECT {select_keys}{_COUNTS_SQL}
-        FROM analytics_shipment_rollups r LEFT JOIN rv ON rv.shipment_id = r.shipment_id
-        {where} {group_clause}
-        """
+        f"SELECT {select_keys}{_COUNTS_SQL} FROM ({_PARTS_SQL}) r {group_clause} HAVING sum(r.shipments) > 0"
     )
     percentiles_sql = text(f"SELECT {select_keys}{_PERCENTILES_SQL} FROM analytics_shipment_rollups r {where} {group_clause}")
-    params = {"tenant_id": tenant_id, **period.params(now)}
+    params = {"tenant_id": tenant_id, **period.params(now), **period.days()}
     # The percentiles sort every row of the period: in memory, not in temporary files (reset at commit).
     await session.execute(text(f"SET LOCAL work_mem = '{SORT_WORK_MEM}'"))
     counted = (await session.execute(counts_sql, params)).mappings().all()
@@ -125,8 +164,6 @@ async def carrier_performance(
     }
     groups = []
     for row in counted:
-        if not keys and row["shipments"] == 0:
-            continue
         key = tuple(row[f"g{i}"] for i in range(len(keys)))
         percentiles = ranked.get(key)
         transit = percentiles["transit_hours"] if percentiles else None
