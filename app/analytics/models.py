@@ -114,6 +114,32 @@ class GroupDay(TenantKeyMixin, Base):
     label_to_scan_seconds: Mapped[Decimal] = mapped_column(Numeric, default=0)
 
 
+class DurationHistogram(TenantKeyMixin, Base):
+    """How many shipments had each duration (whole minutes) in one cell: the source of the percentiles.
+
+    `metric` is 'transit' (first scan, else ship date, to delivered) or
+    'label_to_scan' (booking to first scan); `minutes` the duration rounded to
+    the minute. Two grains, both kept by app.analytics.rollups in the rollup
+    refresh statement (+1 for the new row, -1 for the old) and by `rebuild`:
+
+    * 'month': `period_start` the first day of a UTC month, per group
+      (carrier, service, origin, destination; '' when missing);
+    * 'day': `period_start` a UTC day, for the whole tenant (the group columns are '').
+    """
+
+    __tablename__ = "analytics_duration_histograms"
+
+    grain: Mapped[str] = mapped_column(String(8), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(50), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    origin_country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    destination_country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shipments: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class DirtyShipment(TenantKeyMixin, Base):
     """A shipment whose rollup is due: queued in the same statement as its tracking change (an event SQL hook).
 

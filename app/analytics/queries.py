@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.analytics.models import OPEN_SQL
-from app.analytics.rollups import GROUP_FIGURES, row_figures
+from app.analytics.rollups import DURATIONS_SQL, GROUP_FIGURES, row_figures
 
 GroupBy = Literal["carrier", "service", "destination_country", "origin_country", "week", "month"]
 GROUP_COLUMNS: dict[str, str] = {
@@ -98,11 +98,57 @@ _COUNTS_SQL = """
 """
 """The counted figures of a group, from the summed contributions (`_PARTS_SQL`)."""
 
-_PERCENTILES_SQL = """
-    percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY r.transit_hours) AS transit_hours,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY r.label_to_scan_hours) AS label_to_first_scan_hours_p50
+PERCENTILES: tuple[tuple[str, float, str], ...] = (
+    ("transit", 0.5, "transit_hours_p50"),
+    ("transit", 0.9, "transit_hours_p90"),
+    ("label_to_scan", 0.5, "label_to_first_scan_hours_p50"),
+)
+"""(histogram metric, fraction, figure) of every percentile."""
+_FRACTIONS_SQL = ", ".join(f"('{metric}', {fraction})" for metric, fraction, _ in PERCENTILES)
+
+_DURATION_PARTS_SQL = f"""
+    SELECT CAST(h.period_start AS timestamp) AT TIME ZONE 'UTC' AS shipped_at, NULLIF(h.carrier, '') AS carrier,
+           NULLIF(h.service, '') AS service, NULLIF(h.origin_country, '') AS origin_country,
+           NULLIF(h.destination_country, '') AS destination_country, h.metric, h.minutes, h.shipments AS n
+    FROM analytics_duration_histograms h
+    WHERE h.tenant_id = :tenant_id AND h.grain = :grain AND h.period_start >= :first_cell AND h.period_start < :end_cell
+      AND h.shipments <> 0
+    UNION ALL
+    SELECT r.shipped_at, r.carrier, r.service, r.origin_country, r.destination_country, m.metric, m.minutes, 1
+    FROM analytics_shipment_rollups r {DURATIONS_SQL.format(r="r")}
+    WHERE r.tenant_id = :tenant_id AND m.minutes IS NOT NULL
+      AND (r.shipped_at >= :start AND r.shipped_at < :cells_start OR r.shipped_at >= :cells_end AND r.shipped_at < :end)
 """
-"""The percentiles, in a statement of their own over the narrow covering index (one sort for p50 and p90)."""
+"""Every duration of the period, in minutes, with its multiplicity `n`: whole cells of the histogram grain, the rest
+from the shipment rollups (rounded the same way)."""
+
+
+def _percentiles_sql(keys: list[str]) -> str:
+    """percentile_cont's definition over the duration histogram, per group (`g0`..), metric and fraction.
+
+    With N values sorted v_0..v_{N-1} (by cumulative counts) and pos = fraction x (N - 1):
+    v_floor(pos) + (pos - floor(pos)) x (v_ceil(pos) - v_floor(pos)), in hours.
+    """
+    selected = ", ".join(keys) + ", " if keys else ""
+    names = [f"g{i}" for i in range(len(keys))]
+    partition = ", ".join([*(f"h.{name}" for name in names), "h.metric", "f.fraction"])
+    outer = ", ".join([*(f"q.{name}" for name in names), "q.metric", "q.fraction"])
+    low = "min(q.minutes) FILTER (WHERE q.cum > floor(q.pos))"
+    high = "min(q.minutes) FILTER (WHERE q.cum > ceil(q.pos))"
+    return f"""
+        WITH h AS (
+            SELECT {selected}r.metric, r.minutes, sum(r.n) AS n
+            FROM ({_DURATION_PARTS_SQL}) r
+            GROUP BY {", ".join(str(i + 1) for i in range(len(keys) + 2))}
+        ), q AS (
+            SELECT h.*, f.fraction, f.fraction * (sum(h.n) OVER (PARTITION BY {partition}) - 1) AS pos,
+                   sum(h.n) OVER (PARTITION BY {partition} ORDER BY h.minutes) AS cum
+            FROM h JOIN (VALUES {_FRACTIONS_SQL}) AS f(metric, fraction) ON f.metric = h.metric
+        )
+        SELECT {outer}, CAST(({low} + (min(q.pos) - floor(min(q.pos))) * ({high} - {low})) / 60.0 AS float8) AS hours
+        FROM q GROUP BY {outer}
+    """
+
 
 _REVIEWS_CTE = """
     rv AS (
@@ -138,6 +184,27 @@ class Period:
             days_start = days_end = self.end
         return {"first_day": days_start.date(), "end_day": days_end.date(), "days_start": days_start, "days_end": days_end}
 
+    def cells(self, group_by: list[str]) -> dict[str, Any]:
+        """The duration histogram's grain and whole cells for a grouping (`:grain`, `:first_cell`, `:end_cell`,
+        `:cells_start`, `:cells_end`; the rest of the period is read from the shipment rollups).
+
+        Only `week` / `month` (or nothing): the tenant-wide 'day' cells; other dimensions without `week`:
+        the per-group 'month' cells; `week` with other dimensions: no cells (a month is not within a week).
+        """
+        if set(group_by) <= {"week", "month"}:
+            days = self.days()
+            return {"grain": "day", "first_cell": days["first_day"], "end_cell": days["end_day"],
+                    "cells_start": days["days_start"], "cells_end": days["days_end"]}
+        start, end = self.start.astimezone(timezone.utc), self.end.astimezone(timezone.utc)
+        months_start = datetime(start.year, start.month, 1, tzinfo=timezone.utc)
+        if months_start < start:
+            months_start = datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=timezone.utc)
+        months_end = datetime(end.year, end.month, 1, tzinfo=timezone.utc)
+        if "week" in group_by or months_start >= months_end:
+            months_start = months_end = self.end
+        return {"grain": "month", "first_cell": months_start.date(), "end_cell": months_end.date(),
+                "cells_start": months_start, "cells_end": months_end}
+
 
 async def carrier_performance(
     *, session: AsyncSession, tenant_id: uuid.UUID, period: Period, group_by: list[str], now: datetime
@@ -154,25 +221,22 @@ async def carrier_performance(
     counts_sql = text(
         f"SELECT {select_keys}{_COUNTS_SQL} FROM ({_PARTS_SQL}) r {group_clause} HAVING sum(r.shipments) > 0"
     )
-    percentiles_sql = text(f"SELECT {select_keys}{_PERCENTILES_SQL} FROM analytics_shipment_rollups r {where} {group_clause}")
+    percentiles_sql = text(_percentiles_sql(keys))
     params = {"tenant_id": tenant_id, **period.params(now), **period.days()}
-    # The percentiles sort every row of the period: in memory, not in temporary files (reset at commit).
+    params.update(period.cells(group_by))
+    # The histogram aggregates and window sums stay in memory, not in temporary files (reset at commit).
     await session.execute(text(f"SET LOCAL work_mem = '{SORT_WORK_MEM}'"))
     counted = (await session.execute(counts_sql, params)).mappings().all()
-    ranked = {
-        tuple(row[f"g{i}"] for i in range(len(keys))): row for row in (await session.execute(percentiles_sql, params)).mappings()
-    }
+    ranked: dict[tuple[Any, ...], dict[str, float]] = {}
+    for row in (await session.execute(percentiles_sql, params)).mappings():
+        figure = next(name for metric, fraction, name in PERCENTILES
+                      if metric == row["metric"] and fraction == float(row["fraction"]))
+        ranked.setdefault(tuple(row[f"g{i}"] for i in range(len(keys))), {})[figure] = row["hours"]
     groups = []
     for row in counted:
         key = tuple(row[f"g{i}"] for i in range(len(keys)))
-        percentiles = ranked.get(key)
-        transit = percentiles["transit_hours"] if percentiles else None
-        figures = {
-            **row,
-            "transit_hours_p50": transit[0] if transit else None,
-            "transit_hours_p90": transit[1] if transit else None,
-            "label_to_first_scan_hours_p50": percentiles["label_to_first_scan_hours_p50"] if percentiles else None,
-        }
+        percentiles = ranked.get(key, {})
+        figures = {**row, **{name: percentiles.get(name) for _, _, name in PERCENTILES}}
         groups.append(
             {"key": dict(zip(group_by, key, strict=True)), **{figure: _plain(figures[figure]) for figure in FIGURES}}
         )

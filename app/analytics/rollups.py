@@ -89,6 +89,30 @@ def row_figures(r: str) -> str:
 
 
 _CONTRIBUTION_SQL = ", ".join(f"sum({{sign}}{expression}) AS {name}" for name, expression in ROW_FIGURES.items())
+DURATIONS_SQL = """
+    CROSS JOIN LATERAL (VALUES ('transit', CAST(round({r}.transit_hours * 60) AS int)),
+                               ('label_to_scan', CAST(round({r}.label_to_scan_hours * 60) AS int))) AS m(metric, minutes)
+"""
+"""Joined to rollup rows `{r}`: one row per duration they have (`m.metric`, `m.minutes`; NULL minutes when none)."""
+
+_HISTOGRAM_COLUMNS = (
+    "tenant_id, grain, period_start, metric, carrier, service, origin_country, destination_country, minutes, shipments"
+)
+_HISTOGRAM_CELLS_SQL = f"""
+    SELECT 'month' AS grain, CAST(date_trunc('month', d.shipped_at AT TIME ZONE 'UTC') AS date) AS period_start,
+           m.metric, d.carrier, COALESCE(d.service, '') AS service, COALESCE(d.origin_country, '') AS origin_country,
+           COALESCE(d.destination_country, '') AS destination_country, m.minutes, sum({{weight}}) AS shipments
+    FROM {{rows}} d {DURATIONS_SQL.format(r="d")}
+    WHERE m.minutes IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    UNION ALL
+    SELECT 'day', CAST(d.shipped_at AT TIME ZONE 'UTC' AS date), m.metric, '', '', '', '', m.minutes, sum({{weight}})
+    FROM {{rows}} d {DURATIONS_SQL.format(r="d")}
+    WHERE m.minutes IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+"""
+"""The histogram cells of rollup rows `{rows}` (alias d), each row counted `{weight}` times."""
+
 """One group-day's figures summed over rollup rows `{r}`, each counted `{sign}` times (+1 new row, -1 old row)."""
 
 UPSERT_SQL = text(
@@ -163,15 +187,20 @@ UPSERT_SQL = text(
                {_CONTRIBUTION_SQL.format(sign="d.sign * ", r="d")}
         FROM delta d
         GROUP BY 1, 2, 3, 4, 5
-    )
-    INSERT INTO analytics_group_days AS g (
-        tenant_id, day, carrier, service, origin_country, destination_country, {_GROUP_FIGURES_LIST}
-    )
-    SELECT :tenant_id, day, carrier, service, origin_country, destination_country, {_GROUP_FIGURES_LIST}
-    FROM summed
-    WHERE {" OR ".join(f"{figure} <> 0" for figure in GROUP_FIGURES)}
-    ON CONFLICT (tenant_id, day, carrier, service, origin_country, destination_country) DO UPDATE SET
-        {", ".join(f"{figure} = g.{figure} + EXCLUDED.{figure}" for figure in GROUP_FIGURES)}
+    ), days AS (
+        INSERT INTO analytics_group_days AS g (
+            tenant_id, day, carrier, service, origin_country, destination_country, {_GROUP_FIGURES_LIST}
+        )
+        SELECT :tenant_id, day, carrier, service, origin_country, destination_country, {_GROUP_FIGURES_LIST}
+        FROM summed
+        WHERE {" OR ".join(f"{figure} <> 0" for figure in GROUP_FIGURES)}
+        ON CONFLICT (tenant_id, day, carrier, service, origin_country, destination_country) DO UPDATE SET
+            {", ".join(f"{figure} = g.{figure} + EXCLUDED.{figure}" for figure in GROUP_FIGURES)}
+        RETURNING 1
+    ), cells AS ({_HISTOGRAM_CELLS_SQL.format(rows="delta", weight="d.sign")})
+    INSERT INTO analytics_duration_histograms AS h ({_HISTOGRAM_COLUMNS})
+    SELECT :tenant_id, {_HISTOGRAM_COLUMNS.replace("tenant_id, ", "")} FROM cells WHERE shipments <> 0
+    ON CONFLICT ({_HISTOGRAM_COLUMNS.replace(", shipments", "")}) DO UPDATE SET shipments = h.shipments + EXCLUDED.shipments
     """
 ).bindparams(
     bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),
@@ -206,8 +235,17 @@ _REGROUP_SQL = [
         GROUP BY 2, 3, 4, 5, 6
         """
     ),
+    text("DELETE FROM analytics_duration_histograms WHERE tenant_id = :tenant_id"),
+    text(
+        f"""
+        INSERT INTO analytics_duration_histograms ({_HISTOGRAM_COLUMNS})
+        SELECT :tenant_id, c.* FROM ({_HISTOGRAM_CELLS_SQL.format(
+            rows="(SELECT * FROM analytics_shipment_rollups WHERE tenant_id = :tenant_id)", weight="1")}) c
+        """
+    ),
 ]
-"""`analytics_group_days` of a tenant recomputed from its shipment rollups (the end of a rebuild)."""
+"""`analytics_group_days` and `analytics_duration_histograms` of a tenant recomputed from its shipment rollups
+(the end of a rebuild)."""
 
 _BATCH_SQL = text(
     """
@@ -301,7 +339,8 @@ async def rebuild(*, db: Database, tenant_id: uuid.UUID | None = None, batch_siz
 
     Promises already recorded are kept (they cannot be re-derived from the
     events); the queue is left to the worker. Then the tenant's
-    `analytics_group_days` are recomputed from its rollups in one transaction. Returns tenants and shipments done.
+    `analytics_group_days` and `analytics_duration_histograms` are recomputed from its rollups in one
+    transaction. Returns tenants and shipments done.
     """
     tenants = [tenant_id] if tenant_id is not None else await tenant_ids(db=db)
     total = 0
