@@ -119,17 +119,18 @@ class DurationHistogram(TenantKeyMixin, Base):
 
     `metric` is 'transit' (first scan, else ship date, to delivered) or
     'label_to_scan' (booking to first scan); `minutes` the duration rounded to
-    the minute. Two grains, both kept by app.analytics.rollups in the rollup
+    the minute. Three grains, all kept by app.analytics.rollups in the rollup
     refresh statement (+1 for the new row, -1 for the old) and by `rebuild`:
 
     * 'month': `period_start` the first day of a UTC month, per group
       (carrier, service, origin, destination; '' when missing);
+    * 'carrier_month': the same months, per carrier (the other group columns are '');
     * 'day': `period_start` a UTC day, for the whole tenant (the group columns are '').
     """
 
     __tablename__ = "analytics_duration_histograms"
 
-    grain: Mapped[str] = mapped_column(String(8), primary_key=True)
+    grain: Mapped[str] = mapped_column(String(16), primary_key=True)
     period_start: Mapped[date] = mapped_column(Date, primary_key=True)
     metric: Mapped[str] = mapped_column(String(16), primary_key=True)
     carrier: Mapped[str] = mapped_column(String(50), primary_key=True)

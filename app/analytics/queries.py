@@ -52,35 +52,54 @@ FIGURES: tuple[str, ...] = (
 _OPEN = OPEN_SQL.replace("delivered_at", "r.delivered_at").replace("NOT returned", "NOT r.returned").replace(
     "status NOT", "r.status NOT"
 )
-_PARTS_SQL = f"""
+_COUNTED = (*GROUP_FIGURES, "in_transit", "lost", "rating_sum", "rating_count")
+"""The additive columns each source of `_COUNT_SOURCES` gives per row."""
+_ZEROS = ", ".join("0" for _ in GROUP_FIGURES)
+_COUNT_SOURCES = (
+    f"""
     SELECT CAST(d.day AS timestamp) AT TIME ZONE 'UTC' AS shipped_at, d.carrier, NULLIF(d.service, '') AS service,
            NULLIF(d.origin_country, '') AS origin_country, NULLIF(d.destination_country, '') AS destination_country,
-           {", ".join(f"d.{figure}" for figure in GROUP_FIGURES)}, 0 AS in_transit, 0 AS lost, 0 AS rating_sum, 0 AS rating_count
+           {", ".join(f"d.{figure}" for figure in GROUP_FIGURES)}, 0 AS in_transit, 0 AS lost, 0 AS rating_sum,
+           0 AS rating_count
     FROM analytics_group_days d
     WHERE d.tenant_id = :tenant_id AND d.day >= :first_day AND d.day < :end_day
-    UNION ALL
+    """,
+    f"""
     SELECT r.shipped_at, r.carrier, r.service, r.origin_country, r.destination_country, {row_figures("r")},
-           0, 0, 0, 0
+           0 AS in_transit, 0 AS lost, 0 AS rating_sum, 0 AS rating_count
     FROM analytics_shipment_rollups r
     WHERE r.tenant_id = :tenant_id
       AND (r.shipped_at >= :start AND r.shipped_at < :days_start OR r.shipped_at >= :days_end AND r.shipped_at < :end)
-    UNION ALL
-    SELECT r.shipped_at, r.carrier, r.service, r.origin_country, r.destination_country, {", ".join("0" for _ in GROUP_FIGURES)},
-           CAST(r.first_scan_at IS NOT NULL AND COALESCE(r.last_event_at, r.shipped_at) >= :lost_before AS int),
-           CAST(COALESCE(r.last_event_at, r.shipped_at) < :lost_before AS int), 0, 0
+    """,
+    f"""
+    SELECT r.shipped_at, r.carrier, r.service, r.origin_country, r.destination_country,
+           {", ".join(f"0 AS {figure}" for figure in GROUP_FIGURES)},
+           CAST(r.first_scan_at IS NOT NULL AND COALESCE(r.last_event_at, r.shipped_at) >= :lost_before AS int) AS in_transit,
+           CAST(COALESCE(r.last_event_at, r.shipped_at) < :lost_before AS int) AS lost, 0 AS rating_sum, 0 AS rating_count
     FROM analytics_shipment_rollups r
     WHERE r.tenant_id = :tenant_id AND r.shipped_at >= :start AND r.shipped_at < :end AND {_OPEN}
-    UNION ALL
-    SELECT r.shipped_at, r.carrier, r.service, r.origin_country, r.destination_country, {", ".join("0" for _ in GROUP_FIGURES)},
-           0, 0, v.rating, 1
+    """,
+    f"""
+    SELECT r.shipped_at, r.carrier, r.service, r.origin_country, r.destination_country,
+           {", ".join(f"0 AS {figure}" for figure in GROUP_FIGURES)}, 0 AS in_transit, 0 AS lost,
+           v.rating AS rating_sum, 1 AS rating_count
     FROM shipment_reviews v
     JOIN analytics_shipment_rollups r ON r.tenant_id = v.tenant_id AND r.shipment_id = v.shipment_id
     WHERE v.tenant_id = :tenant_id AND NOT v.hidden AND r.tenant_id = :tenant_id
       AND r.shipped_at >= :start AND r.shipped_at < :end
-"""
-"""The period's contributions, summed per group by `_COUNTS_SQL`: whole UTC days from `analytics_group_days`, the
-partial days at either end from the shipment rollups, the open shipments' in-transit / lost flags (they depend on
-`:lost_before`, i.e. on now) from their partial index, and the visible reviews."""
+    """,
+)
+"""The period's contributions, each source grouped on its own, then summed per group by `_COUNTS_SQL`: whole UTC days
+from `analytics_group_days`, the partial days at either end from the shipment rollups, the open shipments' in-transit /
+lost flags (they depend on `:lost_before`, i.e. on now) from their partial index, and the visible reviews."""
+
+
+def _grouped(source: str, keys: list[str], sums: dict[str, str]) -> str:
+    """`source` (rows aliased r) grouped by the `keys` expressions (as g0..), with `sums` {name: expression}."""
+    selected = ", ".join([*keys, *(f"{expression} AS {name}" for name, expression in sums.items())])
+    group_clause = f"GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))}" if keys else ""
+    return f"SELECT {selected} FROM ({source}) r {group_clause}"
+
 
 _COUNTS_SQL = """
     sum(r.shipments) AS shipments,
@@ -96,7 +115,7 @@ _COUNTS_SQL = """
     CAST(sum(r.rating_sum) AS float8) / NULLIF(sum(r.rating_count), 0) AS average_rating,
     sum(r.rating_count) AS review_count
 """
-"""The counted figures of a group, from the summed contributions (`_PARTS_SQL`)."""
+"""The counted figures of a group, from the summed contributions (`_COUNT_SOURCES`)."""
 
 PERCENTILES: tuple[tuple[str, float, str], ...] = (
     ("transit", 0.5, "transit_hours_p50"),
@@ -106,19 +125,22 @@ PERCENTILES: tuple[tuple[str, float, str], ...] = (
 """(histogram metric, fraction, figure) of every percentile."""
 _FRACTIONS_SQL = ", ".join(f"('{metric}', {fraction})" for metric, fraction, _ in PERCENTILES)
 
-_DURATION_PARTS_SQL = f"""
+_DURATION_SOURCES = (
+    """
     SELECT CAST(h.period_start AS timestamp) AT TIME ZONE 'UTC' AS shipped_at, NULLIF(h.carrier, '') AS carrier,
            NULLIF(h.service, '') AS service, NULLIF(h.origin_country, '') AS origin_country,
            NULLIF(h.destination_country, '') AS destination_country, h.metric, h.minutes, h.shipments AS n
     FROM analytics_duration_histograms h
     WHERE h.tenant_id = :tenant_id AND h.grain = :grain AND h.period_start >= :first_cell AND h.period_start < :end_cell
       AND h.shipments <> 0
-    UNION ALL
-    SELECT r.shipped_at, r.carrier, r.service, r.origin_country, r.destination_country, m.metric, m.minutes, 1
+    """,
+    f"""
+    SELECT r.shipped_at, r.carrier, r.service, r.origin_country, r.destination_country, m.metric, m.minutes, 1 AS n
     FROM analytics_shipment_rollups r {DURATIONS_SQL.format(r="r")}
     WHERE r.tenant_id = :tenant_id AND m.minutes IS NOT NULL
       AND (r.shipped_at >= :start AND r.shipped_at < :cells_start OR r.shipped_at >= :cells_end AND r.shipped_at < :end)
-"""
+    """,
+)
 """Every duration of the period, in minutes, with its multiplicity `n`: whole cells of the histogram grain, the rest
 from the shipment rollups (rounded the same way)."""
 
@@ -129,16 +151,19 @@ def _percentiles_sql(keys: list[str]) -> str:
     With N values sorted v_0..v_{N-1} (by cumulative counts) and pos = fraction x (N - 1):
     v_floor(pos) + (pos - floor(pos)) x (v_ceil(pos) - v_floor(pos)), in hours.
     """
-    selected = ", ".join(keys) + ", " if keys else ""
     names = [f"g{i}" for i in range(len(keys))]
     partition = ", ".join([*(f"h.{name}" for name in names), "h.metric", "f.fraction"])
     outer = ", ".join([*(f"q.{name}" for name in names), "q.metric", "q.fraction"])
     low = "min(q.minutes) FILTER (WHERE q.cum > floor(q.pos))"
     high = "min(q.minutes) FILTER (WHERE q.cum > ceil(q.pos))"
+    sources = " UNION ALL ".join(
+        _grouped(source, [*keys, "r.metric AS metric", "r.minutes AS minutes"], {"n": "sum(r.n)"})
+        for source in _DURATION_SOURCES
+    )
+    selected = ", ".join([*(f"r.{name}" for name in names), "r.metric", "r.minutes"])
     return f"""
         WITH h AS (
-            SELECT {selected}r.metric, r.minutes, sum(r.n) AS n
-            FROM ({_DURATION_PARTS_SQL}) r
+            SELECT {selected}, sum(r.n) AS n FROM ({sources}) r
             GROUP BY {", ".join(str(i + 1) for i in range(len(keys) + 2))}
         ), q AS (
             SELECT h.*, f.fraction, f.fraction * (sum(h.n) OVER (PARTITION BY {partition}) - 1) AS pos,
@@ -188,8 +213,9 @@ class Period:
         """The duration histogram's grain and whole cells for a grouping (`:grain`, `:first_cell`, `:end_cell`,
         `:cells_start`, `:cells_end`; the rest of the period is read from the shipment rollups).
 
-        Only `week` / `month` (or nothing): the tenant-wide 'day' cells; other dimensions without `week`:
-        the per-group 'month' cells; `week` with other dimensions: no cells (a month is not within a week).
+        Only `week` / `month` (or nothing): the tenant-wide 'day' cells; `carrier` (and `month`): the per-carrier
+        'carrier_month' cells; other dimensions without `week`: the per-group 'month' cells; `week` with other
+        dimensions: no cells (a month is not within a week), every duration from the shipment rollups.
         """
         if set(group_by) <= {"week", "month"}:
             days = self.days()
@@ -202,7 +228,8 @@ class Period:
         months_end = datetime(end.year, end.month, 1, tzinfo=timezone.utc)
         if "week" in group_by or months_start >= months_end:
             months_start = months_end = self.end
-        return {"grain": "month", "first_cell": months_start.date(), "end_cell": months_end.date(),
+        grain = "carrier_month" if set(group_by) <= {"carrier", "month"} else "month"
+        return {"grain": grain, "first_cell": months_start.date(), "end_cell": months_end.date(),
                 "cells_start": months_start, "cells_end": months_end}
 
 
@@ -214,13 +241,14 @@ async def carrier_performance(
     `group_by` holds distinct `GroupBy` values (validated by the caller); with none, one group covers the period.
     """
     keys = [f"{GROUP_COLUMNS[name]} AS g{i}" for i, name in enumerate(group_by)]
-    select_keys = ", ".join(keys) + ", " if keys else ""
     positions = ", ".join(str(i + 1) for i in range(len(keys)))
     group_clause = f"GROUP BY {positions}" if keys else ""
-    where = "WHERE r.tenant_id = :tenant_id AND r.shipped_at >= :start AND r.shipped_at < :end"
-    counts_sql = text(
-        f"SELECT {select_keys}{_COUNTS_SQL} FROM ({_PARTS_SQL}) r {group_clause} HAVING sum(r.shipments) > 0"
+    outer_keys = [f"r.g{i} AS g{i}" for i in range(len(keys))]
+    sources = " UNION ALL ".join(
+        _grouped(source, keys, {name: f"sum(r.{name})" for name in _COUNTED}) for source in _COUNT_SOURCES
     )
+    outer_select = ", ".join(outer_keys) + ", " if keys else ""
+    counts_sql = text(f"SELECT {outer_select}{_COUNTS_SQL} FROM ({sources}) r {group_clause} HAVING sum(r.shipments) > 0")
     percentiles_sql = text(_percentiles_sql(keys))
     params = {"tenant_id": tenant_id, **period.params(now), **period.days()}
     params.update(period.cells(group_by))

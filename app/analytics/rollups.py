@@ -106,6 +106,12 @@ _HISTOGRAM_CELLS_SQL = f"""
     WHERE m.minutes IS NOT NULL
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
     UNION ALL
+    SELECT 'carrier_month', CAST(date_trunc('month', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric, d.carrier, '', '',
+           '', m.minutes, sum({{weight}})
+    FROM {{rows}} d {DURATIONS_SQL.format(r="d")}
+    WHERE m.minutes IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    UNION ALL
     SELECT 'day', CAST(d.shipped_at AT TIME ZONE 'UTC' AS date), m.metric, '', '', '', '', m.minutes, sum({{weight}})
     FROM {{rows}} d {DURATIONS_SQL.format(r="d")}
     WHERE m.minutes IS NOT NULL

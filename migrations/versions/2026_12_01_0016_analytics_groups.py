@@ -6,7 +6,8 @@
 of the shipments' rollups; app.analytics.rollups keeps it in step with
 `analytics_shipment_rollups`. It is filled here from the rollups that exist.
 `analytics_duration_histograms` counts the transit and label-to-scan
-durations in whole minutes per month and group, and per day for the tenant:
+durations in whole minutes per month and group, per month and carrier, and per
+day for the tenant:
 the percentiles are computed from them. The partial covering index on the open shipments (neither delivered, returned
 nor cancelled) serves the in-transit and lost figures, which depend on the
 query's time.
@@ -65,6 +66,11 @@ SELECT r.tenant_id, 'month', CAST(date_trunc('month', r.shipped_at AT TIME ZONE 
 {_DURATIONS}
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
 UNION ALL
+SELECT r.tenant_id, 'carrier_month', CAST(date_trunc('month', r.shipped_at AT TIME ZONE 'UTC') AS date), m.metric,
+       r.carrier, '', '', '', m.minutes, count(*)
+{_DURATIONS}
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+UNION ALL
 SELECT r.tenant_id, 'day', CAST(r.shipped_at AT TIME ZONE 'UTC' AS date), m.metric, '', '', '', '', m.minutes, count(*)
 {_DURATIONS}
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
@@ -97,7 +103,7 @@ def upgrade() -> None:
     enable_tenant_rls(TABLE)
     op.create_table(HISTOGRAMS,
     sa.Column('tenant_id', sa.UUID(), nullable=False),
-    sa.Column('grain', sa.String(length=8), nullable=False),
+    sa.Column('grain', sa.String(length=16), nullable=False),
     sa.Column('period_start', sa.Date(), nullable=False),
     sa.Column('metric', sa.String(length=16), nullable=False),
     sa.Column('carrier', sa.String(length=50), nullable=False),
