@@ -34,11 +34,23 @@ GROUP_COLUMNS: dict[str, str] = {
     "service": 'r.service COLLATE "C"',
     "destination_country": 'r.destination_country COLLATE "C"',
     "origin_country": 'r.origin_country COLLATE "C"',
-    "week": "to_char(date_trunc('week', r.shipped_at AT TIME ZONE 'UTC'), 'IYYY-\"W\"IW')",
-    "month": "to_char(date_trunc('month', r.shipped_at AT TIME ZONE 'UTC'), 'YYYY-MM')",
+    "week": "date_trunc('week', r.shipped_local)",
+    "month": "date_trunc('month', r.shipped_local)",
 }
-"""The SQL expression of each `group_by` value (a fixed whitelist: user input never reaches the SQL text).
-Byte-order collation: the keys are codes, and grouping sorts them."""
+"""The SQL expression each source row (alias r; `shipped_local` its UTC wall time) is grouped on for each `group_by`
+value (a fixed whitelist: user input never reaches the SQL text). Byte-order collation: the keys are codes, and
+grouping sorts them."""
+GROUP_LABELS: dict[str, str] = {
+    "week": "to_char({g}, 'IYYY-\"W\"IW')",
+    "month": "to_char({g}, 'YYYY-MM')",
+}
+"""How a grouped value `{g}` is shown (once per group, not per row), where it is not shown as it is."""
+
+
+def _label(name: str, column: str) -> str:
+    return GROUP_LABELS.get(name, "{g}").format(g=column)
+
+
 SORT_WORK_MEM = "128MB"
 """work_mem of the analytics statement's transaction: a year of one large tenant's rollups sorts in memory."""
 
@@ -57,7 +69,7 @@ _COUNTED = (*GROUP_FIGURES, "in_transit", "lost", "rating_sum", "rating_count")
 _ZEROS = ", ".join("0" for _ in GROUP_FIGURES)
 _COUNT_SOURCES = (
     f"""
-    SELECT CAST(d.day AS timestamp) AT TIME ZONE 'UTC' AS shipped_at, d.carrier, NULLIF(d.service, '') AS service,
+    SELECT CAST(d.day AS timestamp) AS shipped_local, d.carrier, NULLIF(d.service, '') AS service,
            NULLIF(d.origin_country, '') AS origin_country, NULLIF(d.destination_country, '') AS destination_country,
            {", ".join(f"d.{figure}" for figure in GROUP_FIGURES)}, 0 AS in_transit, 0 AS lost, 0 AS rating_sum,
            0 AS rating_count
@@ -65,14 +77,14 @@ _COUNT_SOURCES = (
     WHERE d.tenant_id = :tenant_id AND d.day >= :first_day AND d.day < :end_day
     """,
     f"""
-    SELECT r.shipped_at, r.carrier, r.service, r.origin_country, r.destination_country, {row_figures("r")},
+    SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country, r.destination_country, {row_figures("r")},
            0 AS in_transit, 0 AS lost, 0 AS rating_sum, 0 AS rating_count
     FROM analytics_shipment_rollups r
     WHERE r.tenant_id = :tenant_id
       AND (r.shipped_at >= :start AND r.shipped_at < :days_start OR r.shipped_at >= :days_end AND r.shipped_at < :end)
     """,
     f"""
-    SELECT r.shipped_at, r.carrier, r.service, r.origin_country, r.destination_country,
+    SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country, r.destination_country,
            {", ".join(f"0 AS {figure}" for figure in GROUP_FIGURES)},
            CAST(r.first_scan_at IS NOT NULL AND COALESCE(r.last_event_at, r.shipped_at) >= :lost_before AS int) AS in_transit,
            CAST(COALESCE(r.last_event_at, r.shipped_at) < :lost_before AS int) AS lost, 0 AS rating_sum, 0 AS rating_count
@@ -80,7 +92,7 @@ _COUNT_SOURCES = (
     WHERE r.tenant_id = :tenant_id AND r.shipped_at >= :start AND r.shipped_at < :end AND {_OPEN}
     """,
     f"""
-    SELECT r.shipped_at, r.carrier, r.service, r.origin_country, r.destination_country,
+    SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country, r.destination_country,
            {", ".join(f"0 AS {figure}" for figure in GROUP_FIGURES)}, 0 AS in_transit, 0 AS lost,
            v.rating AS rating_sum, 1 AS rating_count
     FROM shipment_reviews v
@@ -127,7 +139,7 @@ _FRACTIONS_SQL = ", ".join(f"('{metric}', {fraction})" for metric, fraction, _ i
 
 _DURATION_SOURCES = (
     """
-    SELECT CAST(h.period_start AS timestamp) AT TIME ZONE 'UTC' AS shipped_at, NULLIF(h.carrier, '') AS carrier,
+    SELECT CAST(h.period_start AS timestamp) AS shipped_local, NULLIF(h.carrier, '') AS carrier,
            NULLIF(h.service, '') AS service, NULLIF(h.origin_country, '') AS origin_country,
            NULLIF(h.destination_country, '') AS destination_country, h.metric, h.minutes, h.shipments AS n
     FROM analytics_duration_histograms h
@@ -135,7 +147,7 @@ _DURATION_SOURCES = (
       AND h.shipments <> 0
     """,
     f"""
-    SELECT r.shipped_at, r.carrier, r.service, r.origin_country, r.destination_country, m.metric, m.minutes, 1 AS n
+    SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country, r.destination_country, m.metric, m.minutes, 1 AS n
     FROM analytics_shipment_rollups r {DURATIONS_SQL.format(r="r")}
     WHERE r.tenant_id = :tenant_id AND m.minutes IS NOT NULL
       AND (r.shipped_at >= :start AND r.shipped_at < :cells_start OR r.shipped_at >= :cells_end AND r.shipped_at < :end)
@@ -145,15 +157,16 @@ _DURATION_SOURCES = (
 from the shipment rollups (rounded the same way)."""
 
 
-def _percentiles_sql(keys: list[str]) -> str:
+def _percentiles_sql(keys: list[str], group_by: list[str]) -> str:
     """percentile_cont's definition over the duration histogram, per group (`g0`..), metric and fraction.
 
     With N values sorted v_0..v_{N-1} (by cumulative counts) and pos = fraction x (N - 1):
     v_floor(pos) + (pos - floor(pos)) x (v_ceil(pos) - v_floor(pos)), in hours.
     """
     names = [f"g{i}" for i in range(len(keys))]
-    partition = ", ".join([*(f"h.{name}" for name in names), "h.metric", "f.fraction"])
-    outer = ", ".join([*(f"q.{name}" for name in names), "q.metric", "q.fraction"])
+    partition = ", ".join([*(f"h.{name}" for name in names), "h.metric"])
+    grouped = ", ".join([*(f"q.{name}" for name in names), "q.metric", "q.fraction"])
+    labels = ", ".join([*(f"{_label(by, f'q.g{i}')} AS g{i}" for i, by in enumerate(group_by)), "q.metric", "q.fraction"])
     low = "min(q.minutes) FILTER (WHERE q.cum > floor(q.pos))"
     high = "min(q.minutes) FILTER (WHERE q.cum > ceil(q.pos))"
     sources = " UNION ALL ".join(
@@ -165,13 +178,16 @@ def _percentiles_sql(keys: list[str]) -> str:
         WITH h AS (
             SELECT {selected}, sum(r.n) AS n FROM ({sources}) r
             GROUP BY {", ".join(str(i + 1) for i in range(len(keys) + 2))}
+        ), c AS (
+            SELECT h.*, sum(h.n) OVER (PARTITION BY {partition} ORDER BY h.minutes) AS cum,
+                   sum(h.n) OVER (PARTITION BY {partition}) AS total
+            FROM h
         ), q AS (
-            SELECT h.*, f.fraction, f.fraction * (sum(h.n) OVER (PARTITION BY {partition}) - 1) AS pos,
-                   sum(h.n) OVER (PARTITION BY {partition} ORDER BY h.minutes) AS cum
-            FROM h JOIN (VALUES {_FRACTIONS_SQL}) AS f(metric, fraction) ON f.metric = h.metric
+            SELECT c.*, f.fraction, f.fraction * (c.total - 1) AS pos
+            FROM c JOIN (VALUES {_FRACTIONS_SQL}) AS f(metric, fraction) ON f.metric = c.metric
         )
-        SELECT {outer}, CAST(({low} + (min(q.pos) - floor(min(q.pos))) * ({high} - {low})) / 60.0 AS float8) AS hours
-        FROM q GROUP BY {outer}
+        SELECT {labels}, CAST(({low} + (min(q.pos) - floor(min(q.pos))) * ({high} - {low})) / 60.0 AS float8) AS hours
+        FROM q GROUP BY {grouped}
     """
 
 
@@ -243,13 +259,13 @@ async def carrier_performance(
     keys = [f"{GROUP_COLUMNS[name]} AS g{i}" for i, name in enumerate(group_by)]
     positions = ", ".join(str(i + 1) for i in range(len(keys)))
     group_clause = f"GROUP BY {positions}" if keys else ""
-    outer_keys = [f"r.g{i} AS g{i}" for i in range(len(keys))]
+    outer_keys = [f"{_label(name, f'r.g{i}')} AS g{i}" for i, name in enumerate(group_by)]
     sources = " UNION ALL ".join(
         _grouped(source, keys, {name: f"sum(r.{name})" for name in _COUNTED}) for source in _COUNT_SOURCES
     )
     outer_select = ", ".join(outer_keys) + ", " if keys else ""
     counts_sql = text(f"SELECT {outer_select}{_COUNTS_SQL} FROM ({sources}) r {group_clause} HAVING sum(r.shipments) > 0")
-    percentiles_sql = text(_percentiles_sql(keys))
+    percentiles_sql = text(_percentiles_sql(keys, group_by))
     params = {"tenant_id": tenant_id, **period.params(now), **period.days()}
     params.update(period.cells(group_by))
     # The histogram aggregates and window sums stay in memory, not in temporary files (reset at commit).
