@@ -76,13 +76,15 @@ _COUNT_SOURCES = (
     FROM analytics_group_days d
     WHERE d.tenant_id = :tenant_id AND d.day >= :first_day AND d.day < :end_day
     """,
-    f"""
-    SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country, r.destination_country, {row_figures("r")},
-           0 AS in_transit, 0 AS lost, 0 AS rating_sum, 0 AS rating_count
-    FROM analytics_shipment_rollups r
-    WHERE r.tenant_id = :tenant_id
-      AND (r.shipped_at >= :start AND r.shipped_at < :days_start OR r.shipped_at >= :days_end AND r.shipped_at < :end)
-    """,
+    *(
+        f"""
+        SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country,
+               r.destination_country, {row_figures("r")}, 0 AS in_transit, 0 AS lost, 0 AS rating_sum, 0 AS rating_count
+        FROM analytics_shipment_rollups r
+        WHERE r.tenant_id = :tenant_id AND r.shipped_at >= {since} AND r.shipped_at < {until}
+        """
+        for since, until in ((":start", ":days_start"), (":days_end", ":end"))
+    ),
     f"""
     SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country, r.destination_country,
            {", ".join(f"0 AS {figure}" for figure in GROUP_FIGURES)},
@@ -146,12 +148,15 @@ _DURATION_SOURCES = (
     WHERE h.tenant_id = :tenant_id AND h.grain = :grain AND h.period_start >= :first_cell AND h.period_start < :end_cell
       AND h.shipments <> 0
     """,
-    f"""
-    SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country, r.destination_country, m.metric, m.minutes, 1 AS n
-    FROM analytics_shipment_rollups r {DURATIONS_SQL.format(r="r")}
-    WHERE r.tenant_id = :tenant_id AND m.minutes IS NOT NULL
-      AND (r.shipped_at >= :start AND r.shipped_at < :cells_start OR r.shipped_at >= :cells_end AND r.shipped_at < :end)
-    """,
+    *(
+        f"""
+        SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country,
+               r.destination_country, m.metric, m.minutes, 1 AS n
+        FROM analytics_shipment_rollups r {DURATIONS_SQL.format(r="r")}
+        WHERE r.tenant_id = :tenant_id AND m.minutes IS NOT NULL AND r.shipped_at >= {since} AND r.shipped_at < {until}
+        """
+        for since, until in ((":start", ":cells_start"), (":cells_end", ":end"))
+    ),
 )
 """Every duration of the period, in minutes, with its multiplicity `n`: whole cells of the histogram grain, the rest
 from the shipment rollups (rounded the same way)."""
