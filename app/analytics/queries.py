@@ -1,9 +1,25 @@
 """Reading the rollups: carrier performance by group, late shipments, and one lane's history.
 
-Every figure is computed in SQL over `analytics_shipment_rollups` of one
-tenant and period (`shipped_at` in [from, to)); percentiles with
-`percentile_cont`. Rates are fractions in [0, 1] (None when nothing stands
-behind them); hours are fractional.
+Every figure is computed in SQL for one tenant and period (`shipped_at` in
+[from, to)). Rates are fractions in [0, 1] (None when nothing stands behind
+them); hours are fractional. `carrier_performance` reads the worker's rollups
+(app.analytics.rollups), not one row per shipment of the period:
+
+* counted figures: whole UTC days from `analytics_group_days`, the partial
+  days at either end of the period from `analytics_shipment_rollups`; the
+  in-transit and lost counts (they depend on now) from the partial index of
+  the open shipments; ratings from the visible reviews;
+* percentiles (transit p50/p90, label-to-first-scan p50): percentile_cont's
+  definition -- linear interpolation between the values of rank floor(p x (N-1))
+  and ceil(p x (N-1)) -- evaluated in SQL over cumulative counts of
+  `analytics_duration_histograms` (whole cells: tenant days when grouping by
+  week / month only, carrier months for carrier (and month), group months
+  otherwise) plus the rest of the period from the shipment rollups.
+  Resolution: every duration is rounded to the whole minute before ranking,
+  so a percentile equals `percentile_cont` over the durations rounded to the
+  minute (exact for durations in whole minutes; otherwise within 30 s).
+  `week` together with another dimension has no cells (slow: every duration
+  is read from the shipment rollups).
 
 * on-time rate: delivered no later than the promised delivery, among the
   delivered shipments that had a promise;

@@ -145,8 +145,8 @@ async def test_group_days_follow_the_shipment_rollups(client: Any, make_tenant: 
         ("2026-10-10", "ups", "11", "DE", "DK", 1, 0, 0, 0, 0, 1, 0, 1, 3600.0),
     ]
 
-    async def groups(**params: str) -> list[dict[str, Any]]:
-        r = await client.get("/v1/analytics/carriers", params={"group_by": "carrier", **params}, headers=tenant.headers())
+    async def groups(group_by: str = "carrier", **params: str) -> list[dict[str, Any]]:
+        r = await client.get("/v1/analytics/carriers", params={"group_by": group_by, **params}, headers=tenant.headers())
         assert r.status_code == 200, r.text
         return r.json()["groups"]
 
@@ -157,6 +157,10 @@ async def test_group_days_follow_the_shipment_rollups(client: Any, make_tenant: 
     assert await groups(**{"from": "2026-09-30T12:00:00", "to": "2026-10-10T07:00:00"}) == month[:1]
     assert await groups(**{"from": "2026-10-01T07:59:00", "to": "2026-10-01T08:01:00"}) == month[:1]
     assert await groups(**{"from": "2026-10-01T08:01:00", "to": "2026-10-10T07:59:00"}) == []
+    # week with another dimension: every duration from the shipment rows, the same percentiles.
+    weeks = await groups(**OCTOBER, group_by="carrier,week")
+    assert [(g["key"], g["transit_hours_p50"], g["transit_hours_p90"], g["label_to_first_scan_hours_p50"]) for g in weeks] == [
+        ({"carrier": "dhl", "week": "2026-W40"}, 60.0, 88.8, 2.0), ({"carrier": "ups", "week": "2026-W41"}, None, None, 1.0)]
 
 
 @pytest.mark.parametrize(
