@@ -12,12 +12,14 @@ How a rollup stays current:
   share the queue) and recomputes their rows with one set-based upsert
   (`UPSERT_SQL`) reading only those shipments' events;
 * the same statement keeps `analytics_group_days` (counted figures per UTC
-  day and group) in step: the old rollup row's contribution is subtracted and
-  the new one's added, so the group rows always equal the sum of the
-  shipment rows (writers of one tenant are serialised by `lock_groups`);
+  day and group) and `analytics_duration_histograms` (transit and
+  label-to-scan minutes per month and group, per month and carrier, per day)
+  in step: the old rollup row's contribution is subtracted and the new one's
+  added, so they always equal the sums of the shipment rows (writers of one
+  tenant are serialised by `lock_groups`);
 * `courier-hub analytics rebuild` (`rebuild`) recomputes every shipment of a
   tenant in id-ordered batches, e.g. after a definition changes, then its
-  group days from the shipment rows.
+  group days and histograms from the shipment rows.
 
 Definitions (all UTC):
 
