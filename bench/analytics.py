@@ -10,8 +10,9 @@ shipments spread over two years across 5 carriers x 3 services x 12
 destination countries; `--events-per-shipment` tracking events each (first
 scan, transit scans, 5 % failed attempts, 92 % delivered, 2 % exceptions), a
 first promise per shipment queued as the event hook queues it. The rollups
-are then built with `app.analytics.rollups.rebuild` (the code behind
-`courier-hub analytics rebuild`) and timed. Finally the queries
+are then built from the queue by the worker's `app.analytics.rollups.refresh_queued`
+(with them the per-day group rows and duration histograms; `--rebuild` also times
+`courier-hub analytics rebuild`). Finally the queries
 `GET /v1/analytics/carriers` runs (app.analytics.queries.carrier_performance)
 over the last 365 days are each run `--runs` times inside a tenant-scoped
 transaction, and the timings printed (min / median / max, ms) next to the
@@ -102,7 +103,8 @@ async def build(server_dsn: str, database_dsn: str, shipments: int, events: int,
             try:
                 tenant = await conn.fetchval("SELECT id FROM tenants WHERE slug = 'bench-analytics'")
                 if tenant is not None:
-                    log("reusing the existing data set (--keep)")
+                    log("reusing the existing data set (--keep), migrated to head")
+                    migrate.upgrade(database_dsn.replace("postgresql://", "postgresql+asyncpg://", 1))
                     return tenant
             finally:
                 await conn.close()
@@ -169,7 +171,8 @@ async def run(args: argparse.Namespace) -> int:
             log(f"analytics rebuild of {report.shipments:,} shipments: {time.perf_counter() - started:.1f} s")
         owner = await asyncpg.connect(database_dsn)
         try:
-            await owner.execute("VACUUM ANALYZE analytics_shipment_rollups")
+            for table in ("analytics_shipment_rollups", "analytics_group_days", "analytics_duration_histograms"):
+                await owner.execute(f"VACUUM ANALYZE {table}")
         finally:
             await owner.close()
         now = utcnow()

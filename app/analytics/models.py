@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    Date,
     CheckConstraint,
     DateTime,
     Float,
     ForeignKeyConstraint,
     Index,
     Integer,
+    Numeric,
     SmallInteger,
     String,
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -26,6 +31,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.core.db.base import Base, TenantKeyMixin, TenantMixin, utcnow
 
 AUTHOR_KINDS = ("merchant", "recipient")
+OPEN_SQL = "delivered_at IS NULL AND NOT returned AND status NOT IN ('cancelled', 'returned')"
+"""A shipment still open (neither delivered, returned nor cancelled): the predicate of the open-shipments index."""
 
 
 class ShipmentRollup(TenantKeyMixin, Base):
@@ -42,6 +49,14 @@ class ShipmentRollup(TenantKeyMixin, Base):
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "shipment_id"], ["shipments.tenant_id", "shipments.id"], ondelete="CASCADE"),
         # Covering: the percentile statement of app.analytics.queries reads only the index (no heap visit).
+        # The open shipments (in transit or lost: the figures that depend on the query's "now"), index-only.
+        Index(
+            "ix_analytics_shipment_rollups_tenant_id_shipped_at_open",
+            "tenant_id",
+            "shipped_at",
+            postgresql_include=["carrier", "service", "origin_country", "destination_country", "first_scan_at", "last_event_at"],
+            postgresql_where=text(OPEN_SQL),
+        ),
         Index(
             "ix_analytics_shipment_rollups_tenant_id_shipped_at",
             "tenant_id",
@@ -67,6 +82,63 @@ class ShipmentRollup(TenantKeyMixin, Base):
     had_exception: Mapped[bool] = mapped_column(Boolean, default=False)
     returned: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)
+
+
+class GroupDay(TenantKeyMixin, Base):
+    """The counted figures of the shipments of one UTC day and group (carrier, service, origin, destination).
+
+    The sum of the contributions of the `analytics_shipment_rollups` rows whose
+    `shipped_at` falls on `day`: kept by app.analytics.rollups in the statement
+    that refreshes those rows (the old row's contribution subtracted, the new
+    one's added) and recomputed by `courier-hub analytics rebuild`. A missing
+    service or country is stored as '' (a key column cannot be NULL).
+    `label_to_scan_seconds` is the exact sum (numeric) over the
+    `label_to_scan_count` shipments that have one.
+    """
+
+    __tablename__ = "analytics_group_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(50), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    origin_country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    destination_country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    shipments: Mapped[int] = mapped_column(BigInteger, default=0)
+    delivered: Mapped[int] = mapped_column(BigInteger, default=0)
+    on_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    on_time_basis: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_attempt: Mapped[int] = mapped_column(BigInteger, default=0)
+    exceptions: Mapped[int] = mapped_column(BigInteger, default=0)
+    returned: Mapped[int] = mapped_column(BigInteger, default=0)
+    label_to_scan_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    label_to_scan_seconds: Mapped[Decimal] = mapped_column(Numeric, default=0)
+
+
+class DurationHistogram(TenantKeyMixin, Base):
+    """How many shipments had each duration (whole minutes) in one cell: the source of the percentiles.
+
+    `metric` is 'transit' (first scan, else ship date, to delivered) or
+    'label_to_scan' (booking to first scan); `minutes` the duration rounded to
+    the minute. Three grains, all kept by app.analytics.rollups in the rollup
+    refresh statement (+1 for the new row, -1 for the old) and by `rebuild`:
+
+    * 'month': `period_start` the first day of a UTC month, per group
+      (carrier, service, origin, destination; '' when missing);
+    * 'carrier_month': the same months, per carrier (the other group columns are '');
+    * 'day': `period_start` a UTC day, for the whole tenant (the group columns are '').
+    """
+
+    __tablename__ = "analytics_duration_histograms"
+
+    grain: Mapped[str] = mapped_column(String(16), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(50), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    origin_country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    destination_country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shipments: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class DirtyShipment(TenantKeyMixin, Base):

@@ -1,9 +1,25 @@
 """Reading the rollups: carrier performance by group, late shipments, and one lane's history.
 
-Every figure is computed in SQL over `analytics_shipment_rollups` of one
-tenant and period (`shipped_at` in [from, to)); percentiles with
-`percentile_cont`. Rates are fractions in [0, 1] (None when nothing stands
-behind them); hours are fractional.
+Every figure is computed in SQL for one tenant and period (`shipped_at` in
+[from, to)). Rates are fractions in [0, 1] (None when nothing stands behind
+them); hours are fractional. `carrier_performance` reads the worker's rollups
+(app.analytics.rollups), not one row per shipment of the period:
+
+* counted figures: whole UTC days from `analytics_group_days`, the partial
+  days at either end of the period from `analytics_shipment_rollups`; the
+  in-transit and lost counts (they depend on now) from the partial index of
+  the open shipments; ratings from the visible reviews;
+* percentiles (transit p50/p90, label-to-first-scan p50): percentile_cont's
+  definition -- linear interpolation between the values of rank floor(p x (N-1))
+  and ceil(p x (N-1)) -- evaluated in SQL over cumulative counts of
+  `analytics_duration_histograms` (whole cells: tenant days when grouping by
+  week / month only, carrier months for carrier (and month), group months
+  otherwise) plus the rest of the period from the shipment rollups.
+  Resolution: every duration is rounded to the whole minute before ranking,
+  so a percentile equals `percentile_cont` over the durations rounded to the
+  minute (exact for durations in whole minutes; otherwise within 30 s).
+  `week` together with another dimension has no cells (slow: every duration
+  is read from the shipment rollups).
 
 * on-time rate: delivered no later than the promised delivery, among the
   delivered shipments that had a promise;
@@ -19,11 +35,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, timezone
 from typing import Any, Literal
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.analytics.models import OPEN_SQL
+from app.analytics.rollups import DURATIONS_SQL, GROUP_FIGURES, row_figures
 
 GroupBy = Literal["carrier", "service", "destination_country", "origin_country", "week", "month"]
 GROUP_COLUMNS: dict[str, str] = {
@@ -31,11 +50,23 @@ GROUP_COLUMNS: dict[str, str] = {
     "service": 'r.service COLLATE "C"',
     "destination_country": 'r.destination_country COLLATE "C"',
     "origin_country": 'r.origin_country COLLATE "C"',
-    "week": "to_char(date_trunc('week', r.shipped_at AT TIME ZONE 'UTC'), 'IYYY-\"W\"IW')",
-    "month": "to_char(date_trunc('month', r.shipped_at AT TIME ZONE 'UTC'), 'YYYY-MM')",
+    "week": "date_trunc('week', r.shipped_local)",
+    "month": "date_trunc('month', r.shipped_local)",
 }
-"""The SQL expression of each `group_by` value (a fixed whitelist: user input never reaches the SQL text).
-Byte-order collation: the keys are codes, and grouping sorts them."""
+"""The SQL expression each source row (alias r; `shipped_local` its UTC wall time) is grouped on for each `group_by`
+value (a fixed whitelist: user input never reaches the SQL text). Byte-order collation: the keys are codes, and
+grouping sorts them."""
+GROUP_LABELS: dict[str, str] = {
+    "week": "to_char({g}, 'IYYY-\"W\"IW')",
+    "month": "to_char({g}, 'YYYY-MM')",
+}
+"""How a grouped value `{g}` is shown (once per group, not per row), where it is not shown as it is."""
+
+
+def _label(name: str, column: str) -> str:
+    return GROUP_LABELS.get(name, "{g}").format(g=column)
+
+
 SORT_WORK_MEM = "128MB"
 """work_mem of the analytics statement's transaction: a year of one large tenant's rollups sorts in memory."""
 
@@ -46,31 +77,140 @@ FIGURES: tuple[str, ...] = (
 )
 """The figures of one group, in the order the API and CSV give them."""
 
-_COUNTS_SQL = """
-    count(*) AS shipments,
-    count(*) FILTER (WHERE r.delivered_at IS NOT NULL) AS delivered,
-    count(*) FILTER (WHERE r.delivered_at IS NULL AND NOT r.returned AND r.status NOT IN ('cancelled', 'returned')
-                     AND r.first_scan_at IS NOT NULL AND COALESCE(r.last_event_at, r.shipped_at) >= :lost_before) AS in_transit,
-    (count(*) FILTER (WHERE r.delivered_at <= r.promised_delivery))::float8
-        / NULLIF(count(*) FILTER (WHERE r.delivered_at IS NOT NULL AND r.promised_delivery IS NOT NULL), 0) AS on_time_rate,
-    count(*) FILTER (WHERE r.delivered_at IS NOT NULL AND r.promised_delivery IS NOT NULL) AS on_time_basis,
-    avg(r.label_to_scan_hours) AS label_to_first_scan_hours_avg,
-    (count(*) FILTER (WHERE r.first_attempt))::float8
-        / NULLIF(count(*) FILTER (WHERE r.delivered_at IS NOT NULL), 0) AS first_attempt_rate,
-    (count(*) FILTER (WHERE r.had_exception))::float8 / count(*) AS exception_rate,
-    (count(*) FILTER (WHERE r.returned))::float8 / count(*) AS return_rate,
-    (count(*) FILTER (WHERE r.delivered_at IS NULL AND NOT r.returned AND r.status NOT IN ('cancelled', 'returned')
-                      AND COALESCE(r.last_event_at, r.shipped_at) < :lost_before))::float8 / count(*) AS lost_rate,
-    sum(rv.rating_sum)::float8 / NULLIF(sum(rv.rating_count), 0) AS average_rating,
-    COALESCE(sum(rv.rating_count), 0) AS review_count
-"""
-"""The counted figures: plain aggregates (hash-aggregated, no sort)."""
+_OPEN = OPEN_SQL.replace("delivered_at", "r.delivered_at").replace("NOT returned", "NOT r.returned").replace(
+    "status NOT", "r.status NOT"
+)
+_COUNTED = (*GROUP_FIGURES, "in_transit", "lost", "rating_sum", "rating_count")
+"""The additive columns each source of `_COUNT_SOURCES` gives per row."""
+_ZEROS = ", ".join("0" for _ in GROUP_FIGURES)
+_COUNT_SOURCES = (
+    f"""
+    SELECT CAST(d.day AS timestamp) AS shipped_local, d.carrier, NULLIF(d.service, '') AS service,
+           NULLIF(d.origin_country, '') AS origin_country, NULLIF(d.destination_country, '') AS destination_country,
+           {", ".join(f"d.{figure}" for figure in GROUP_FIGURES)}, 0 AS in_transit, 0 AS lost, 0 AS rating_sum,
+           0 AS rating_count
+    FROM analytics_group_days d
+    WHERE d.tenant_id = :tenant_id AND d.day >= :first_day AND d.day < :end_day
+    """,
+    *(
+        f"""
+        SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country,
+               r.destination_country, {row_figures("r")}, 0 AS in_transit, 0 AS lost, 0 AS rating_sum, 0 AS rating_count
+        FROM analytics_shipment_rollups r
+        WHERE r.tenant_id = :tenant_id AND r.shipped_at >= {since} AND r.shipped_at < {until}
+        """
+        for since, until in ((":start", ":days_start"), (":days_end", ":end"))
+    ),
+    f"""
+    SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country, r.destination_country,
+           {", ".join(f"0 AS {figure}" for figure in GROUP_FIGURES)},
+           CAST(r.first_scan_at IS NOT NULL AND COALESCE(r.last_event_at, r.shipped_at) >= :lost_before AS int) AS in_transit,
+           CAST(COALESCE(r.last_event_at, r.shipped_at) < :lost_before AS int) AS lost, 0 AS rating_sum, 0 AS rating_count
+    FROM analytics_shipment_rollups r
+    WHERE r.tenant_id = :tenant_id AND r.shipped_at >= :start AND r.shipped_at < :end AND {_OPEN}
+    """,
+    f"""
+    SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country, r.destination_country,
+           {", ".join(f"0 AS {figure}" for figure in GROUP_FIGURES)}, 0 AS in_transit, 0 AS lost,
+           v.rating AS rating_sum, 1 AS rating_count
+    FROM shipment_reviews v
+    JOIN analytics_shipment_rollups r ON r.tenant_id = v.tenant_id AND r.shipment_id = v.shipment_id
+    WHERE v.tenant_id = :tenant_id AND NOT v.hidden AND r.tenant_id = :tenant_id
+      AND r.shipped_at >= :start AND r.shipped_at < :end
+    """,
+)
+"""The period's contributions, each source grouped on its own, then summed per group by `_COUNTS_SQL`: whole UTC days
+from `analytics_group_days`, the partial days at either end from the shipment rollups, the open shipments' in-transit /
+lost flags (they depend on `:lost_before`, i.e. on now) from their partial index, and the visible reviews."""
 
-_PERCENTILES_SQL = """
-    percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY r.transit_hours) AS transit_hours,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY r.label_to_scan_hours) AS label_to_first_scan_hours_p50
+
+def _grouped(source: str, keys: list[str], sums: dict[str, str]) -> str:
+    """`source` (rows aliased r) grouped by the `keys` expressions (as g0..), with `sums` {name: expression}."""
+    selected = ", ".join([*keys, *(f"{expression} AS {name}" for name, expression in sums.items())])
+    group_clause = f"GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))}" if keys else ""
+    return f"SELECT {selected} FROM ({source}) r {group_clause}"
+
+
+_COUNTS_SQL = """
+    sum(r.shipments) AS shipments,
+    sum(r.delivered) AS delivered,
+    sum(r.in_transit) AS in_transit,
+    CAST(sum(r.on_time) AS float8) / NULLIF(sum(r.on_time_basis), 0) AS on_time_rate,
+    sum(r.on_time_basis) AS on_time_basis,
+    CAST(sum(r.label_to_scan_seconds) / NULLIF(sum(r.label_to_scan_count), 0) / 3600 AS float8) AS label_to_first_scan_hours_avg,
+    CAST(sum(r.first_attempt) AS float8) / NULLIF(sum(r.delivered), 0) AS first_attempt_rate,
+    CAST(sum(r.exceptions) AS float8) / sum(r.shipments) AS exception_rate,
+    CAST(sum(r.returned) AS float8) / sum(r.shipments) AS return_rate,
+    CAST(sum(r.lost) AS float8) / sum(r.shipments) AS lost_rate,
+    CAST(sum(r.rating_sum) AS float8) / NULLIF(sum(r.rating_count), 0) AS average_rating,
+    sum(r.rating_count) AS review_count
 """
-"""The percentiles, in a statement of their own over the narrow covering index (one sort for p50 and p90)."""
+"""The counted figures of a group, from the summed contributions (`_COUNT_SOURCES`)."""
+
+PERCENTILES: tuple[tuple[str, float, str], ...] = (
+    ("transit", 0.5, "transit_hours_p50"),
+    ("transit", 0.9, "transit_hours_p90"),
+    ("label_to_scan", 0.5, "label_to_first_scan_hours_p50"),
+)
+"""(histogram metric, fraction, figure) of every percentile."""
+_FRACTIONS_SQL = ", ".join(f"('{metric}', {fraction})" for metric, fraction, _ in PERCENTILES)
+
+_DURATION_SOURCES = (
+    """
+    SELECT CAST(h.period_start AS timestamp) AS shipped_local, NULLIF(h.carrier, '') AS carrier,
+           NULLIF(h.service, '') AS service, NULLIF(h.origin_country, '') AS origin_country,
+           NULLIF(h.destination_country, '') AS destination_country, h.metric, h.minutes, h.shipments AS n
+    FROM analytics_duration_histograms h
+    WHERE h.tenant_id = :tenant_id AND h.grain = :grain AND h.period_start >= :first_cell AND h.period_start < :end_cell
+      AND h.shipments <> 0
+    """,
+    *(
+        f"""
+        SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country,
+               r.destination_country, m.metric, m.minutes, 1 AS n
+        FROM analytics_shipment_rollups r {DURATIONS_SQL.format(r="r")}
+        WHERE r.tenant_id = :tenant_id AND m.minutes IS NOT NULL AND r.shipped_at >= {since} AND r.shipped_at < {until}
+        """
+        for since, until in ((":start", ":cells_start"), (":cells_end", ":end"))
+    ),
+)
+"""Every duration of the period, in minutes, with its multiplicity `n`: whole cells of the histogram grain, the rest
+from the shipment rollups (rounded the same way)."""
+
+
+def _percentiles_sql(keys: list[str], group_by: list[str]) -> str:
+    """percentile_cont's definition over the duration histogram, per group (`g0`..), metric and fraction.
+
+    With N values sorted v_0..v_{N-1} (by cumulative counts) and pos = fraction x (N - 1):
+    v_floor(pos) + (pos - floor(pos)) x (v_ceil(pos) - v_floor(pos)), in hours.
+    """
+    names = [f"g{i}" for i in range(len(keys))]
+    partition = ", ".join([*(f"h.{name}" for name in names), "h.metric"])
+    grouped = ", ".join([*(f"q.{name}" for name in names), "q.metric", "q.fraction"])
+    labels = ", ".join([*(f"{_label(by, f'q.g{i}')} AS g{i}" for i, by in enumerate(group_by)), "q.metric", "q.fraction"])
+    low = "min(q.minutes) FILTER (WHERE q.cum > floor(q.pos))"
+    high = "min(q.minutes) FILTER (WHERE q.cum > ceil(q.pos))"
+    sources = " UNION ALL ".join(
+        _grouped(source, [*keys, "r.metric AS metric", "r.minutes AS minutes"], {"n": "sum(r.n)"})
+        for source in _DURATION_SOURCES
+    )
+    selected = ", ".join([*(f"r.{name}" for name in names), "r.metric", "r.minutes"])
+    return f"""
+        WITH h AS (
+            SELECT {selected}, sum(r.n) AS n FROM ({sources}) r
+            GROUP BY {", ".join(str(i + 1) for i in range(len(keys) + 2))}
+        ), c AS (
+            SELECT h.*, sum(h.n) OVER (PARTITION BY {partition} ORDER BY h.minutes) AS cum,
+                   sum(h.n) OVER (PARTITION BY {partition}) AS total
+            FROM h
+        ), q AS (
+            SELECT c.*, f.fraction, f.fraction * (c.total - 1) AS pos
+            FROM c JOIN (VALUES {_FRACTIONS_SQL}) AS f(metric, fraction) ON f.metric = c.metric
+        )
+        SELECT {labels}, CAST(({low} + (min(q.pos) - floor(min(q.pos))) * ({high} - {low})) / 60.0 AS float8) AS hours
+        FROM q GROUP BY {grouped}
+    """
+
 
 _REVIEWS_CTE = """
     rv AS (
@@ -94,6 +234,41 @@ class Period:
         """The bind parameters `:start`, `:end`, `:lost_before`."""
         return {"start": self.start, "end": self.end, "lost_before": now - timedelta(days=self.lost_after_days)}
 
+    def days(self) -> dict[str, Any]:
+        """The whole UTC days inside the period: `:first_day` .. `:end_day` (exclusive) as dates, and the same as
+        times `:days_start`, `:days_end`; the parts before and after them are partial days (`days_start` =
+        `days_end` = `end` when the period holds no whole day)."""
+        days_start = datetime.combine(self.start.astimezone(timezone.utc).date(), time(), timezone.utc)
+        if days_start < self.start:
+            days_start += timedelta(days=1)
+        days_end = datetime.combine(self.end.astimezone(timezone.utc).date(), time(), timezone.utc)
+        if days_start >= days_end:
+            days_start = days_end = self.end
+        return {"first_day": days_start.date(), "end_day": days_end.date(), "days_start": days_start, "days_end": days_end}
+
+    def cells(self, group_by: list[str]) -> dict[str, Any]:
+        """The duration histogram's grain and whole cells for a grouping (`:grain`, `:first_cell`, `:end_cell`,
+        `:cells_start`, `:cells_end`; the rest of the period is read from the shipment rollups).
+
+        Only `week` / `month` (or nothing): the tenant-wide 'day' cells; `carrier` (and `month`): the per-carrier
+        'carrier_month' cells; other dimensions without `week`: the per-group 'month' cells; `week` with other
+        dimensions: no cells (a month is not within a week), every duration from the shipment rollups.
+        """
+        if set(group_by) <= {"week", "month"}:
+            days = self.days()
+            return {"grain": "day", "first_cell": days["first_day"], "end_cell": days["end_day"],
+                    "cells_start": days["days_start"], "cells_end": days["days_end"]}
+        start, end = self.start.astimezone(timezone.utc), self.end.astimezone(timezone.utc)
+        months_start = datetime(start.year, start.month, 1, tzinfo=timezone.utc)
+        if months_start < start:
+            months_start = datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=timezone.utc)
+        months_end = datetime(end.year, end.month, 1, tzinfo=timezone.utc)
+        if "week" in group_by or months_start >= months_end:
+            months_start = months_end = self.end
+        grain = "carrier_month" if set(group_by) <= {"carrier", "month"} else "month"
+        return {"grain": grain, "first_cell": months_start.date(), "end_cell": months_end.date(),
+                "cells_start": months_start, "cells_end": months_end}
+
 
 async def carrier_performance(
     *, session: AsyncSession, tenant_id: uuid.UUID, period: Period, group_by: list[str], now: datetime
@@ -103,39 +278,30 @@ async def carrier_performance(
     `group_by` holds distinct `GroupBy` values (validated by the caller); with none, one group covers the period.
     """
     keys = [f"{GROUP_COLUMNS[name]} AS g{i}" for i, name in enumerate(group_by)]
-    select_keys = ", ".join(keys) + ", " if keys else ""
     positions = ", ".join(str(i + 1) for i in range(len(keys)))
     group_clause = f"GROUP BY {positions}" if keys else ""
-    where = "WHERE r.tenant_id = :tenant_id AND r.shipped_at >= :start AND r.shipped_at < :end"
-    counts_sql = text(
-        f"""
-        WITH {_REVIEWS_CTE}
-        SELECT {select_keys}{_COUNTS_SQL}
-        FROM analytics_shipment_rollups r LEFT JOIN rv ON rv.shipment_id = r.shipment_id
-        {where} {group_clause}
-        """
+    outer_keys = [f"{_label(name, f'r.g{i}')} AS g{i}" for i, name in enumerate(group_by)]
+    sources = " UNION ALL ".join(
+        _grouped(source, keys, {name: f"sum(r.{name})" for name in _COUNTED}) for source in _COUNT_SOURCES
     )
-    percentiles_sql = text(f"SELECT {select_keys}{_PERCENTILES_SQL} FROM analytics_shipment_rollups r {where} {group_clause}")
-    params = {"tenant_id": tenant_id, **period.params(now)}
-    # The percentiles sort every row of the period: in memory, not in temporary files (reset at commit).
+    outer_select = ", ".join(outer_keys) + ", " if keys else ""
+    counts_sql = text(f"SELECT {outer_select}{_COUNTS_SQL} FROM ({sources}) r {group_clause} HAVING sum(r.shipments) > 0")
+    percentiles_sql = text(_percentiles_sql(keys, group_by))
+    params = {"tenant_id": tenant_id, **period.params(now), **period.days()}
+    params.update(period.cells(group_by))
+    # The histogram aggregates and window sums stay in memory, not in temporary files (reset at commit).
     await session.execute(text(f"SET LOCAL work_mem = '{SORT_WORK_MEM}'"))
     counted = (await session.execute(counts_sql, params)).mappings().all()
-    ranked = {
-        tuple(row[f"g{i}"] for i in range(len(keys))): row for row in (await session.execute(percentiles_sql, params)).mappings()
-    }
+    ranked: dict[tuple[Any, ...], dict[str, float]] = {}
+    for row in (await session.execute(percentiles_sql, params)).mappings():
+        figure = next(name for metric, fraction, name in PERCENTILES
+                      if metric == row["metric"] and fraction == float(row["fraction"]))
+        ranked.setdefault(tuple(row[f"g{i}"] for i in range(len(keys))), {})[figure] = row["hours"]
     groups = []
     for row in counted:
-        if not keys and row["shipments"] == 0:
-            continue
         key = tuple(row[f"g{i}"] for i in range(len(keys)))
-        percentiles = ranked.get(key)
-        transit = percentiles["transit_hours"] if percentiles else None
-        figures = {
-            **row,
-            "transit_hours_p50": transit[0] if transit else None,
-            "transit_hours_p90": transit[1] if transit else None,
-            "label_to_first_scan_hours_p50": percentiles["label_to_first_scan_hours_p50"] if percentiles else None,
-        }
+        percentiles = ranked.get(key, {})
+        figures = {**row, **{name: percentiles.get(name) for _, _, name in PERCENTILES}}
         groups.append(
             {"key": dict(zip(group_by, key, strict=True)), **{figure: _plain(figures[figure]) for figure in FIGURES}}
         )

@@ -11,8 +11,15 @@ How a rollup stays current:
   takes queued shipments of a tenant (`FOR UPDATE SKIP LOCKED`, so workers
   share the queue) and recomputes their rows with one set-based upsert
   (`UPSERT_SQL`) reading only those shipments' events;
+* the same statement keeps `analytics_group_days` (counted figures per UTC
+  day and group) and `analytics_duration_histograms` (transit and
+  label-to-scan minutes per month and group, per month and carrier, per day)
+  in step: the old rollup row's contribution is subtracted and the new one's
+  added, so they always equal the sums of the shipment rows (writers of one
+  tenant are serialised by `lock_groups`);
 * `courier-hub analytics rebuild` (`rebuild`) recomputes every shipment of a
-  tenant in id-ordered batches, e.g. after a definition changes.
+  tenant in id-ordered batches, e.g. after a definition changes, then its
+  group days and histograms from the shipment rows.
 
 Definitions (all UTC):
 
@@ -34,7 +41,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import DateTime
@@ -59,6 +66,62 @@ ON CONFLICT (tenant_id, shipment_id) DO UPDATE SET first_estimated_delivery =
 """The event SQL hook that queues a shipment's rollup with its current estimated delivery."""
 
 _SCAN_LIST = ", ".join(f"'{status}'" for status in SCAN_STATUSES)
+
+
+ROW_FIGURES: dict[str, str] = {
+    "shipments": "1",
+    "delivered": "CAST({r}.delivered_at IS NOT NULL AS int)",
+    "on_time": "CAST(COALESCE({r}.delivered_at <= {r}.promised_delivery, false) AS int)",
+    "on_time_basis": "CAST({r}.delivered_at IS NOT NULL AND {r}.promised_delivery IS NOT NULL AS int)",
+    "first_attempt": "CAST({r}.first_attempt AS int)",
+    "exceptions": "CAST({r}.had_exception AS int)",
+    "returned": "CAST({r}.returned AS int)",
+    "label_to_scan_count": "CAST({r}.label_to_scan_hours IS NOT NULL AS int)",
+    "label_to_scan_seconds": "COALESCE(round(CAST({r}.label_to_scan_hours AS numeric) * 3600, 6), 0)",
+}
+"""One shipment rollup row `{r}`'s contribution to each `GROUP_FIGURES` column of its group day."""
+GROUP_FIGURES: tuple[str, ...] = tuple(ROW_FIGURES)
+"""The additive columns of `analytics_group_days` (app.analytics.models.GroupDay)."""
+_GROUP_FIGURES_LIST = ", ".join(GROUP_FIGURES)
+
+
+def row_figures(r: str) -> str:
+    """The SELECT list of one rollup row's contributions (`ROW_FIGURES` over the alias `r`)."""
+    return ", ".join(f"{expression.format(r=r)} AS {name}" for name, expression in ROW_FIGURES.items())
+
+
+_CONTRIBUTION_SQL = ", ".join(f"sum({{sign}}{expression}) AS {name}" for name, expression in ROW_FIGURES.items())
+DURATIONS_SQL = """
+    CROSS JOIN LATERAL (VALUES ('transit', CAST(round({r}.transit_hours * 60) AS int)),
+                               ('label_to_scan', CAST(round({r}.label_to_scan_hours * 60) AS int))) AS m(metric, minutes)
+"""
+"""Joined to rollup rows `{r}`: one row per duration they have (`m.metric`, `m.minutes`; NULL minutes when none)."""
+
+_HISTOGRAM_COLUMNS = (
+    "tenant_id, grain, period_start, metric, carrier, service, origin_country, destination_country, minutes, shipments"
+)
+_HISTOGRAM_CELLS_SQL = f"""
+    SELECT 'month' AS grain, CAST(date_trunc('month', d.shipped_at AT TIME ZONE 'UTC') AS date) AS period_start,
+           m.metric, d.carrier, COALESCE(d.service, '') AS service, COALESCE(d.origin_country, '') AS origin_country,
+           COALESCE(d.destination_country, '') AS destination_country, m.minutes, sum({{weight}}) AS shipments
+    FROM {{rows}} d {DURATIONS_SQL.format(r="d")}
+    WHERE m.minutes IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    UNION ALL
+    SELECT 'carrier_month', CAST(date_trunc('month', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric, d.carrier, '', '',
+           '', m.minutes, sum({{weight}})
+    FROM {{rows}} d {DURATIONS_SQL.format(r="d")}
+    WHERE m.minutes IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    UNION ALL
+    SELECT 'day', CAST(d.shipped_at AT TIME ZONE 'UTC' AS date), m.metric, '', '', '', '', m.minutes, sum({{weight}})
+    FROM {{rows}} d {DURATIONS_SQL.format(r="d")}
+    WHERE m.minutes IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+"""
+"""The histogram cells of rollup rows `{rows}` (alias d), each row counted `{weight}` times."""
+
+"""One group-day's figures summed over rollup rows `{r}`, each counted `{sign}` times (+1 new row, -1 old row)."""
 
 UPSERT_SQL = text(
     f"""
@@ -96,7 +159,10 @@ UPSERT_SQL = text(
         JOIN shipments s ON s.tenant_id = :tenant_id AND s.id = w.shipment_id
         LEFT JOIN labels l ON l.tenant_id = s.tenant_id AND l.id = s.label_id
         LEFT JOIN ev ON ev.shipment_id = s.id
-    )
+    ), old AS (
+        SELECT o.* FROM analytics_shipment_rollups o
+        WHERE o.tenant_id = :tenant_id AND o.shipment_id IN (SELECT shipment_id FROM wanted)
+    ), up AS (
     INSERT INTO analytics_shipment_rollups AS r (
         tenant_id, shipment_id, carrier, service, origin_country, destination_country, status, shipped_at,
         first_scan_at, delivered_at, last_event_at, promised_delivery, transit_hours, label_to_scan_hours,
@@ -118,6 +184,31 @@ UPSERT_SQL = text(
         transit_hours = EXCLUDED.transit_hours, label_to_scan_hours = EXCLUDED.label_to_scan_hours,
         first_attempt = EXCLUDED.first_attempt, had_exception = EXCLUDED.had_exception, returned = EXCLUDED.returned,
         updated_at = EXCLUDED.updated_at
+    RETURNING r.*
+    ), delta AS (
+        SELECT 1 AS sign, u.* FROM up u
+        UNION ALL
+        SELECT -1 AS sign, o.* FROM old o
+    ), summed AS (
+        SELECT CAST(d.shipped_at AT TIME ZONE 'UTC' AS date) AS day, d.carrier, COALESCE(d.service, '') AS service,
+               COALESCE(d.origin_country, '') AS origin_country, COALESCE(d.destination_country, '') AS destination_country,
+               {_CONTRIBUTION_SQL.format(sign="d.sign * ", r="d")}
+        FROM delta d
+        GROUP BY 1, 2, 3, 4, 5
+    ), days AS (
+        INSERT INTO analytics_group_days AS g (
+            tenant_id, day, carrier, service, origin_country, destination_country, {_GROUP_FIGURES_LIST}
+        )
+        SELECT :tenant_id, day, carrier, service, origin_country, destination_country, {_GROUP_FIGURES_LIST}
+        FROM summed
+        WHERE {" OR ".join(f"{figure} <> 0" for figure in GROUP_FIGURES)}
+        ON CONFLICT (tenant_id, day, carrier, service, origin_country, destination_country) DO UPDATE SET
+            {", ".join(f"{figure} = g.{figure} + EXCLUDED.{figure}" for figure in GROUP_FIGURES)}
+        RETURNING 1
+    ), cells AS ({_HISTOGRAM_CELLS_SQL.format(rows="delta", weight="d.sign")})
+    INSERT INTO analytics_duration_histograms AS h ({_HISTOGRAM_COLUMNS})
+    SELECT :tenant_id, {_HISTOGRAM_COLUMNS.replace("tenant_id, ", "")} FROM cells WHERE shipments <> 0
+    ON CONFLICT ({_HISTOGRAM_COLUMNS.replace(", shipments", "")}) DO UPDATE SET shipments = h.shipments + EXCLUDED.shipments
     """
 ).bindparams(
     bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),
@@ -138,6 +229,32 @@ _CLAIM_SQL = text(
     """
 )
 
+_REGROUP_SQL = [
+    text("DELETE FROM analytics_group_days WHERE tenant_id = :tenant_id"),
+    text(
+        f"""
+        INSERT INTO analytics_group_days (tenant_id, day, carrier, service, origin_country, destination_country,
+                                          {_GROUP_FIGURES_LIST})
+        SELECT :tenant_id, CAST(r.shipped_at AT TIME ZONE 'UTC' AS date), r.carrier, COALESCE(r.service, ''),
+               COALESCE(r.origin_country, ''), COALESCE(r.destination_country, ''),
+               {_CONTRIBUTION_SQL.format(sign="", r="r")}
+        FROM analytics_shipment_rollups r
+        WHERE r.tenant_id = :tenant_id
+        GROUP BY 2, 3, 4, 5, 6
+        """
+    ),
+    text("DELETE FROM analytics_duration_histograms WHERE tenant_id = :tenant_id"),
+    text(
+        f"""
+        INSERT INTO analytics_duration_histograms ({_HISTOGRAM_COLUMNS})
+        SELECT :tenant_id, c.* FROM ({_HISTOGRAM_CELLS_SQL.format(
+            rows="(SELECT * FROM analytics_shipment_rollups WHERE tenant_id = :tenant_id)", weight="1")}) c
+        """
+    ),
+]
+"""`analytics_group_days` and `analytics_duration_histograms` of a tenant recomputed from its shipment rollups
+(the end of a rebuild)."""
+
 _BATCH_SQL = text(
     """
     SELECT s.id FROM shipments s
@@ -153,6 +270,16 @@ def register_hooks() -> None:
     event_hooks.register_sql(QUEUE_SQL)
 
 
+async def lock_groups(*, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Serialise the writers of a tenant's rollups until the transaction ends (a transaction-level advisory lock).
+
+    The group-day deltas subtract the contribution a shipment's rollup had
+    when the statement began: two transactions recomputing the same shipment
+    at once (the worker and a rebuild) would both subtract it.
+    """
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"analytics_rollups:{tenant_id}", 0))))
+
+
 async def upsert(
     *,
     session: AsyncSession,
@@ -162,10 +289,12 @@ async def upsert(
 ) -> None:
     """Recompute the rollups of `shipment_ids` (one statement); `estimates[i]` is a first promise seen for the i-th.
 
-    A shipment that no longer exists is skipped (its rollup went with it: ON DELETE CASCADE).
+    The same statement moves the shipments' contributions in `analytics_group_days`
+    (old rollup row subtracted, new one added). A shipment that no longer exists is skipped (its rollup went with it: ON DELETE CASCADE).
     """
     if not shipment_ids:
         return
+    await lock_groups(session=session, tenant_id=tenant_id)
     await session.execute(
         UPSERT_SQL,
         {
@@ -217,7 +346,9 @@ async def rebuild(*, db: Database, tenant_id: uuid.UUID | None = None, batch_siz
     """Recompute every shipment's rollup (of `tenant_id`, else of every tenant), `batch_size` per transaction.
 
     Promises already recorded are kept (they cannot be re-derived from the
-    events); the queue is left to the worker. Returns tenants and shipments done.
+    events); the queue is left to the worker. Then the tenant's
+    `analytics_group_days` and `analytics_duration_histograms` are recomputed from its rollups in one
+    transaction. Returns tenants and shipments done.
     """
     tenants = [tenant_id] if tenant_id is not None else await tenant_ids(db=db)
     total = 0
@@ -233,4 +364,8 @@ async def rebuild(*, db: Database, tenant_id: uuid.UUID | None = None, batch_siz
             if len(ids) < batch_size:
                 break
             after = ids[-1]
+        async with db.transaction(tenant) as session:
+            await lock_groups(session=session, tenant_id=tenant)
+            for statement in _REGROUP_SQL:
+                await session.execute(statement, {"tenant_id": tenant})
     return RefreshReport(tenants=len(tenants), shipments=total)

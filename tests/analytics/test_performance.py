@@ -120,11 +120,47 @@ async def test_rebuild_recomputes_and_keeps_first_promises(client: Any, make_ten
         from sqlalchemy import text
 
         await session.execute(text("UPDATE analytics_shipment_rollups SET transit_hours = NULL, status = 'x'"))
+        await session.execute(text("UPDATE analytics_group_days SET shipments = 99, on_time = 0"))
     report = await rollups.rebuild(db=app_db, tenant_id=tenant.id, batch_size=4)
     assert (report.tenants, report.shipments) == (1, 6)
     r = await client.get("/v1/analytics/carriers", params=OCTOBER, headers=tenant.headers())
     dhl = r.json()["groups"][0]
-    assert (dhl["transit_hours_p50"], dhl["on_time_rate"]) == (60.0, pytest.approx(2 / 3))
+    assert (dhl["transit_hours_p50"], dhl["on_time_rate"], dhl["shipments"]) == (60.0, pytest.approx(2 / 3), 5)
+
+
+async def test_group_days_follow_the_shipment_rollups(client: Any, make_tenant: Any, owner_db: Any, app_db: Any) -> None:
+    """The per-day group rows are the sums of the shipment rows (s2 was rolled up twice: its first row was
+    subtracted), and a period with partial days at its ends reads them from the shipment rows."""
+    tenant = await make_tenant("groups")
+    await build_history(owner_db, app_db, tenant.id)
+    async with owner_db.transaction() as session:
+        from sqlalchemy import text
+
+        rows = (await session.execute(text(
+            "SELECT day::text, carrier, service, origin_country, destination_country, shipments, delivered, on_time,"
+            " on_time_basis, first_attempt, exceptions, returned, label_to_scan_count, label_to_scan_seconds::float8"
+            " FROM analytics_group_days WHERE tenant_id = :t ORDER BY day"), {"t": tenant.id})).all()
+    assert [tuple(row) for row in rows] == [
+        ("2026-10-01", "dhl", "express", "DE", "SE", 5, 4, 2, 3, 3, 0, 0, 5, (4 + 2 + 1 + 0.5 + 2) * 3600),
+        ("2026-10-10", "ups", "11", "DE", "DK", 1, 0, 0, 0, 0, 1, 0, 1, 3600.0),
+    ]
+
+    async def groups(group_by: str = "carrier", **params: str) -> list[dict[str, Any]]:
+        r = await client.get("/v1/analytics/carriers", params={"group_by": group_by, **params}, headers=tenant.headers())
+        assert r.status_code == 200, r.text
+        return r.json()["groups"]
+
+    month = await groups(**OCTOBER)
+    # 10-01 a whole day (group rows), 10-10 a partial one (shipment rows); both partial; all within one day.
+    assert await groups(**{"from": "2026-09-30T12:00:00", "to": "2026-10-10T08:30:00"}) == month
+    assert await groups(**{"from": "2026-10-01T07:00:00", "to": "2026-10-10T08:30:00"}) == month
+    assert await groups(**{"from": "2026-09-30T12:00:00", "to": "2026-10-10T07:00:00"}) == month[:1]
+    assert await groups(**{"from": "2026-10-01T07:59:00", "to": "2026-10-01T08:01:00"}) == month[:1]
+    assert await groups(**{"from": "2026-10-01T08:01:00", "to": "2026-10-10T07:59:00"}) == []
+    # week with another dimension: every duration from the shipment rows, the same percentiles.
+    weeks = await groups(**OCTOBER, group_by="carrier,week")
+    assert [(g["key"], g["transit_hours_p50"], g["transit_hours_p90"], g["label_to_first_scan_hours_p50"]) for g in weeks] == [
+        ({"carrier": "dhl", "week": "2026-W40"}, 60.0, 88.8, 2.0), ({"carrier": "ups", "week": "2026-W41"}, None, None, 1.0)]
 
 
 @pytest.mark.parametrize(

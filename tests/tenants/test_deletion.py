@@ -91,6 +91,14 @@ async def _populate(client, admin_headers, tenant, owner_db) -> None:
             "VALUES (:t, :s, 'dhl', 'delivered', now(), true, false, false)"), {**t, "s": shipment})
         await session.execute(text(
             "INSERT INTO analytics_dirty_shipments (tenant_id, shipment_id) VALUES (:t, :s)"), {**t, "s": shipment})
+        await session.execute(text(
+            "INSERT INTO analytics_group_days (tenant_id, day, carrier, service, origin_country, destination_country,"
+            " shipments, delivered, on_time, on_time_basis, first_attempt, exceptions, returned, label_to_scan_count,"
+            " label_to_scan_seconds) VALUES (:t, current_date, 'dhl', '', '', '', 1, 1, 0, 0, 1, 0, 0, 0, 0)"), t)
+        await session.execute(text(
+            "INSERT INTO analytics_duration_histograms (tenant_id, grain, period_start, metric, carrier, service,"
+            " origin_country, destination_country, minutes, shipments)"
+            " VALUES (:t, 'day', current_date, 'transit', '', '', '', '', 60, 1)"), t)
     # A delivered shipment's review, a review link, and the tenant's analytics settings, through the API.
     review = await client.post(f"/v1/shipments/{shipment}/reviews", json={"rating": 4}, headers=tenant.headers("admin"))
     assert review.status_code == 201, review.text
