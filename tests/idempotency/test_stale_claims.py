@@ -21,7 +21,9 @@ from app.core.db.urls import app_url
 from app.pos.models import PosOrder
 from tests.conftest import client_of, running_app
 
-STALE = 0.5
+STALE = 1.5
+"""Seconds idle before a holder counts as gone: long enough that the first request of a test reaches the claim
+within it on a loaded machine (the suite runs in parallel processes)."""
 PATH = "/v1/pos/generic/ingest"
 ORDER = {"external_id": "S-1", "currency": "EUR", "total": 100}
 
@@ -77,7 +79,7 @@ async def test_a_busy_holder_is_not_ended(stale_client, make_tenant, settings, o
     tenant = await make_tenant("acme")
     headers = tenant.headers(**{"Idempotency-Key": "busy"})
     async with silent_holder(settings, tenant.id, "busy") as holder:
-        working = asyncio.create_task(holder.execute("SELECT pg_sleep(1.5)"))  # active, not idle
+        working = asyncio.create_task(holder.execute(f"SELECT pg_sleep({STALE + 1.0})"))  # active, not idle
         await asyncio.sleep(STALE + 0.3)
         response = await stale_client.post(PATH, json=ORDER, headers=headers)
         assert response.status_code == 409, response.text
