@@ -38,6 +38,23 @@ SHARED = REPO_ROOT.parent / "shared"
 # (a default 9100 would collide between tests and with anything else on the machine).
 os.environ.setdefault("WORKER_HEALTH_PORT", "0")
 
+
+def _redis_database_per_process() -> None:
+    """Under pytest-xdist each process gets its own Redis database (REDIS_URL's, minus the worker's number), so
+    one process's rate-limit counts and resets never reach another's (the limiter's keys are not per test)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    worker, url = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("REDIS_URL", "")
+    if not (worker.startswith("gw") and url):
+        return
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    database = (base - int(worker[2:])) % 16
+    os.environ["REDIS_URL"] = urlunsplit(parts._replace(path=f"/{database}"))
+
+
+_redis_database_per_process()
+
 def _server_url() -> URL:
     configured = os.environ.get("TEST_DATABASE_URL")
     if configured:
