@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Response
@@ -21,6 +19,7 @@ from app.analytics.schemas import (
 from app.api.deps import AppSettings, MerchantOrAdmin, TenantAdmin, TenantMember, TenantSession
 from app.api.errors import PIPELINE_PROBLEMS
 from app.api.routing import PipelineRouter
+from app.core.csvexport import render_csv
 from app.core.db.base import utcnow
 from app.core.pagination import Page, PageParams, encode_cursor, page_params
 from app.core.problems import InvalidCursor, problem_responses
@@ -45,14 +44,16 @@ def _group_by(values: list[str] | None) -> list[str]:
 
 
 def _csv(payload: CarrierAnalytics) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([*payload.group_by, *queries.FIGURES])
-    for group in payload.groups:
-        figures = group.model_dump()
-        writer.writerow([group.key.get(name) or "" for name in payload.group_by] + ["" if figures[f] is None else figures[f] for f in queries.FIGURES])
+    """The figures as CSV: one row per group; group values that a spreadsheet would run as formulas are neutralized."""
+    content = render_csv(
+        [*payload.group_by, *queries.FIGURES],
+        (
+            [group.key.get(name) or "" for name in payload.group_by] + [getattr(group, f) for f in queries.FIGURES]
+            for group in payload.groups
+        ),
+    )
     return Response(
-        content=buffer.getvalue(),
+        content=content,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="carrier-analytics.csv"'},
     )
