@@ -26,6 +26,7 @@ from app.core.db.base import new_id, utcnow
 from app.core.db.session import Database
 from app.core.pagination import PageParams
 from app.core.requestid import current_request_id
+from app.core.tenancy import CROSS_TENANT_READ
 
 SUPPORT_ACCESS_READ = "support_access.read"
 
@@ -134,6 +135,8 @@ async def list_page(
         selects.append(stmt)
     combined = (union_all(*selects) if len(selects) > 1 else selects[0]).subquery()
     stmt = select(combined).order_by(combined.c.id.desc()).limit(params.limit + 1)
+    if everything:
+        stmt = stmt.prefix_with(CROSS_TENANT_READ)  # every tenant's entries: no tenant_id predicate, on purpose
     return list(await session.execute(stmt))
 
 

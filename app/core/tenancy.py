@@ -20,6 +20,11 @@ T = TypeVar("T")
 
 _TENANT_IDS = text("SELECT id FROM tenants ORDER BY id")
 
+CROSS_TENANT_READ = "/* cross-tenant read */"
+"""Marks a statement that reads every tenant's rows on purpose (a platform admin's all-tenant view), e.g. with
+`select(...).prefix_with(CROSS_TENANT_READ)`: RLS lets only platform-admin transactions see them, Citus runs it as
+a multi-shard SELECT (never FOR UPDATE), and the test suite's tenant-predicate check skips it."""
+
 
 async def tenant_ids(*, db: Database) -> list[uuid.UUID]:
     """Every tenant's id, oldest first (UUIDv7 order), read in one platform-admin transaction."""
