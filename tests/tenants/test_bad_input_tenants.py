@@ -1,0 +1,42 @@
+"""Hostile platform administration: a deleted tenant gets nothing new (plan override, API key), always 409, nothing stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+
+COUNTED = ("tenant_plan_overrides", "tenant_subscriptions", "api_keys", "audit_log", "integration_events")
+
+
+async def _counts(owner_db: Any, tenant_id: Any) -> dict[str, int]:
+    async with owner_db.transaction() as session:
+        return {
+            table: (await session.execute(text(f"SELECT count(*) FROM {table} WHERE tenant_id = :t"), {"t": tenant_id})).scalar_one()
+            for table in COUNTED
+        }
+
+
+def _deleted(response: Any) -> None:
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/tenant-deleted") and "deleted" in response.json()["detail"]
+
+
+async def test_a_deleted_tenant_gets_no_plan_override_and_no_key(client: Any, make_tenant: Any, admin_headers: dict, owner_db: Any) -> None:
+    tenant = await make_tenant("gone")
+    put = await client.put(f"/v1/tenants/{tenant.id}/plan", json={"plan": "growth", "reason": "trial"}, headers=admin_headers)
+    assert put.status_code == 200, put.text
+    deleted = await client.patch(f"/v1/tenants/{tenant.id}", json={"status": "deleted"}, headers=admin_headers)
+    assert deleted.status_code == 200, deleted.text
+    before = await _counts(owner_db, tenant.id)
+
+    _deleted(await client.put(f"/v1/tenants/{tenant.id}/plan", json={"plan": "starter", "reason": "again"}, headers=admin_headers))
+    _deleted(await client.delete(f"/v1/tenants/{tenant.id}/plan", headers=admin_headers))
+    _deleted(await client.post(f"/v1/tenants/{tenant.id}/api-keys", json={"name": "late", "role": "merchant"}, headers=admin_headers))
+    _deleted(await client.patch(f"/v1/tenants/{tenant.id}", json={"status": "active"}, headers=admin_headers))
+    assert await _counts(owner_db, tenant.id) == before
+
+    # Reading and revoking stay possible.
+    keys = await client.get(f"/v1/tenants/{tenant.id}/api-keys", headers=admin_headers)
+    assert keys.status_code == 200 and len(keys.json()["data"]) == 3
