@@ -35,7 +35,7 @@ async def test_issue_list_revoke_admin_keys(client, admin_headers, make_tenant, 
     assert revoked["revoked_at"] is not None
 
     entries = (await client.get("/v1/audit-log", headers=admin_headers)).json()["data"]
-    platform = [(e["action"], e["target_id"], e["tenant_id"]) for e in entries if e["target_type"] == "admin_key"]
+    platform = [(e["action"], e["target_id"], e["tenant_id"]) for e in entries if e["target_type"] == "admin_key" and e["target_id"] == body["id"]]
     assert platform == [("admin_key.revoked", body["id"], None)] * 2 + [("admin_key.created", body["id"], None)]
 
 
