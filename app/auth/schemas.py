@@ -6,7 +6,9 @@ import uuid
 from datetime import datetime, timezone
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.core.timestamps import AwareUtcDatetime
 
 
 class ApiKeyCreate(BaseModel):
@@ -16,7 +18,7 @@ class ApiKeyCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     role: Literal["tenant_admin", "merchant", "courier"]
-    expires_at: AwareDatetime | None = None
+    expires_at: AwareUtcDatetime | None = None
 
     @field_validator("expires_at")
     @classmethod
@@ -65,7 +67,7 @@ class AdminKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    expires_at: AwareDatetime = Field(description="When the key stops working (ISO 8601 with offset, in the future).")
+    expires_at: AwareUtcDatetime = Field(description="When the key stops working (ISO 8601 with offset, in the future).")
 
     @field_validator("expires_at")
     @classmethod
