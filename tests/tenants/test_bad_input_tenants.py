@@ -40,3 +40,28 @@ async def test_a_deleted_tenant_gets_no_plan_override_and_no_key(client: Any, ma
     # Reading and revoking stay possible.
     keys = await client.get(f"/v1/tenants/{tenant.id}/api-keys", headers=admin_headers)
     assert keys.status_code == 200 and len(keys.json()["data"]) == 3
+
+
+async def test_blank_names_are_422_and_change_nothing(client: Any, make_tenant: Any, admin_headers: dict, owner_db: Any) -> None:
+    tenant = await make_tenant("named")
+    blank = " \t "
+    refused = [
+        await client.patch(f"/v1/tenants/{tenant.id}", json={"name": blank}, headers=admin_headers),
+        await client.post("/v1/tenants", json={"name": blank, "slug": "blank"}, headers=admin_headers),
+        await client.post("/v1/admin-keys", json={"name": blank, "expires_at": "2099-01-01T00:00:00Z"}, headers=admin_headers),
+        await client.post(f"/v1/tenants/{tenant.id}/api-keys", json={"name": blank, "role": "merchant"}, headers=admin_headers),
+        await client.post("/v1/shipping-rules", json={"name": blank, "carrier": "fedex", "service": "FEDEX_GROUND"},
+                          headers=tenant.headers("admin")),
+        await client.post("/v1/shipping-rules", json={"name": "r", "carrier": "fedex", "service": blank},
+                          headers=tenant.headers("admin")),
+    ]
+    assert [(r.status_code, r.json()["type"].rsplit("/", 1)[-1]) for r in refused] == [(422, "validation-error")] * 6
+    async with owner_db.transaction() as session:
+        assert (await session.execute(text("SELECT name FROM tenants WHERE id = :t"), {"t": tenant.id})).scalar_one() == "Named"
+        assert (await session.execute(text("SELECT count(*) FROM tenants"))).scalar_one() == 1
+        assert (await session.execute(text("SELECT count(*) FROM platform_api_keys"))).scalar_one() == 1
+        assert (await session.execute(text("SELECT count(*) FROM api_keys"))).scalar_one() == 3
+        assert (await session.execute(text("SELECT count(*) FROM shipping_rules"))).scalar_one() == 0
+    # Surrounding spaces are trimmed, not refused.
+    ok = await client.patch(f"/v1/tenants/{tenant.id}", json={"name": "  Named Inc  "}, headers=admin_headers)
+    assert ok.status_code == 200 and ok.json()["name"] == "Named Inc"
