@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Query
 
 from app.analytics.errors import InvalidPeriod
 from app.core.db.base import utcnow
+from app.core.timestamps import in_utc
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3 * 366
@@ -23,9 +24,9 @@ ToParam = Annotated[datetime | None, Query(alias="to", description="End (exclusi
 def _utc(value: datetime, name: str) -> datetime:
     """`value` in UTC (naive: already UTC); InvalidPeriod 422 when that falls outside years 1-9999."""
     try:
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-    except OverflowError:
-        raise InvalidPeriod(f"`{name}` is out of range once converted to UTC (years 1-9999).") from None
+        return in_utc(value)
+    except ValueError as exc:
+        raise InvalidPeriod(f"`{name}` {exc}.") from None
 
 
 def resolve(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:

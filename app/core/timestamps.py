@@ -1,9 +1,8 @@
 """Date-times read from requests, normalized to UTC and kept within what Python and the database can hold.
 
-`0001-01-01T00:00:00+14:00` is a valid ISO 8601 value whose UTC
-instant lies before year 1 (as 9999-12-31T23:59:59-14:00 lies after year 9999): converting it raises OverflowError deep
-in the driver; these types refuse it during validation instead, as a 422 `validation-error` that names
-the field.
+`0001-01-01T00:00:00+14:00` is valid ISO 8601, but its UTC instant lies before year 1 (as
+`9999-12-31T23:59:59-14:00`'s lies after year 9999): converting it raises OverflowError deep in
+the driver. These types refuse it while validating, as a 422 `validation-error` naming the field.
 """
 
 from __future__ import annotations
