@@ -57,7 +57,7 @@ class ReviewLinkExpired(Problem):
 
 
 class InvalidPeriod(Problem):
-    """`from` is not before `to`, or the period spans more than 3 years."""
+    """`from` is not before `to`, the period spans more than 3 years, or a bound is outside years 1-9999 in UTC."""
 
     status = 422
     type_ = "invalid-period"

@@ -7,8 +7,6 @@ the response model, the CSV export and the late-shipments page.
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from datetime import datetime
 from typing import Any
@@ -20,6 +18,7 @@ from app.analytics.errors import InvalidGroupBy
 from app.analytics.schemas import CarrierAnalytics, LateShipment
 from app.core.config import Settings
 from app.core.db.base import utcnow
+from app.core.csvexport import render_csv
 from app.core.pagination import PageParams, encode_cursor
 
 CSV_FILENAME = "carrier-analytics.csv"
@@ -69,17 +68,18 @@ async def carrier_report(
 
 
 def report_csv(payload: CarrierAnalytics) -> str:
-    """The report as CSV (CRLF lines): the `group_by` columns, then every figure of `queries.FIGURES`; empty for none."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([*payload.group_by, *queries.FIGURES])
-    for group in payload.groups:
-        figures = group.model_dump()
-        writer.writerow(
-            [group.key.get(name) or "" for name in payload.group_by]
-            + ["" if figures[f] is None else figures[f] for f in queries.FIGURES]
-        )
-    return buffer.getvalue()
+    """The report as CSV (CRLF lines): the `group_by` columns, then every figure of `queries.FIGURES`; empty for none.
+
+    Spreadsheet-safe (app.core.csvexport): a group value a spreadsheet would run as a formula is neutralized.
+    """
+    return render_csv(
+        [*payload.group_by, *queries.FIGURES],
+        (
+            [group.key.get(name) or "" for name in payload.group_by] + [figures.get(f) for f in queries.FIGURES]
+            for group in payload.groups
+            for figures in (group.model_dump(),)
+        ),
+    )
 
 
 async def late_page(

@@ -25,6 +25,7 @@ from app.api.ratelimit.enforce import enforce_unauthenticated
 from app.api.routing import PipelineRouter
 from app.core.pagination import Page, PageParams, make_page, page_params
 from app.core.problems import InvalidCursor, ValidationFailed, problem_responses
+from app.core.timestamps import UtcDatetime
 from app.idempotency.errors import IdempotencyKeyInFlight, IdempotencyKeyInvalid, IdempotencyKeyReused
 from app.idempotency.service import IdempotentRequest
 from app.shipments import service as shipments
@@ -154,7 +155,7 @@ async def list_reviews(
     params: Annotated[PageParams, Depends(page_params)],
     carrier: Annotated[str | None, Query(max_length=50, description="Only reviews of this carrier's deliveries.")] = None,
     rating: Annotated[int | None, Query(ge=1, le=5, description="Only reviews with this rating.")] = None,
-    since: Annotated[datetime | None, Query(description="Only reviews written at or after this time (ISO 8601).")] = None,
+    since: Annotated[UtcDatetime | None, Query(description="Only reviews written at or after this time (ISO 8601).")] = None,
     hidden: Annotated[bool | None, Query(description="Only hidden (true) or visible (false) reviews.")] = None,
 ) -> dict:
     """The tenant's reviews (merchant and recipient), newest first, cursor-paginated."""

@@ -61,8 +61,17 @@ class UnknownParameter(Problem):
     title = "Unknown query parameter"
 
 
+class RepeatedParameter(Problem):
+    """A GET request repeats a query parameter that takes one value (`?status=a&status=b`): which one was meant is
+    not guessed; member `repeated` (the names). Parameters that take a list (e.g. `group_by`) may repeat."""
+
+    status = 400
+    type_ = "repeated-parameter"
+    title = "Repeated query parameter"
+
+
 PIPELINE_PROBLEMS: tuple[type[Problem], ...] = (
-    Unauthorized, Forbidden, TenantSuspended, RateLimited, ValidationFailed, UnknownParameter
+    Unauthorized, Forbidden, TenantSuspended, RateLimited, ValidationFailed, UnknownParameter, RepeatedParameter
 )
 """What every authenticated route may answer before (or besides) its own problems."""
 

@@ -7,12 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import is_scalar_field
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from app.api.content_type import reads_json_body, require_json_content_type
-from app.api.errors import UnknownParameter
+from app.api.errors import RepeatedParameter, UnknownParameter
 from app.core import jsonio
 from app.core.problems import PayloadTooDeep
 
@@ -28,15 +29,25 @@ class OrjsonRequest(Request):
         return self._json
 
 
-def declared_query_names(route: APIRoute) -> frozenset[str]:
-    """The query parameter names a route (its dependencies included) declares, by their aliases."""
-    names: set[str] = set()
+def _query_params(route: APIRoute) -> list[Any]:
+    """The query parameter fields a route (its dependencies included) declares."""
+    params: list[Any] = []
     pending: list[Dependant] = [route.dependant]
     while pending:
         dependant = pending.pop()
-        names.update(param.alias for param in dependant.query_params)
+        params.extend(dependant.query_params)
         pending.extend(dependant.dependencies)
-    return frozenset(names)
+    return params
+
+
+def declared_query_names(route: APIRoute) -> frozenset[str]:
+    """The query parameter names a route (its dependencies included) declares, by their aliases."""
+    return frozenset(param.alias for param in _query_params(route))
+
+
+def single_value_query_names(route: APIRoute) -> frozenset[str]:
+    """The declared query parameters that take one value (not a list), by their aliases."""
+    return frozenset(param.alias for param in _query_params(route) if is_scalar_field(param))
 
 
 def reject_unknown_query(request: Request, known: frozenset[str]) -> None:
@@ -50,19 +61,31 @@ def reject_unknown_query(request: Request, known: frozenset[str]) -> None:
         )
 
 
+def reject_repeated_query(request: Request, single: frozenset[str]) -> None:
+    """400 `repeated-parameter` naming every one-value query parameter that `request` sends more than once."""
+    repeated = sorted(name for name in single if len(request.query_params.getlist(name)) > 1)
+    if repeated:
+        raise RepeatedParameter(
+            f"Query parameter(s) given more than once: {', '.join(repeated)}. Each takes one value.", repeated=repeated
+        )
+
+
 class PipelineRoute(APIRoute):
     """The route class of every router: requests parsed with orjson (`OrjsonRequest`); on GET routes an
-    undeclared query parameter is 400 `unknown-parameter` (list filters are never silently ignored)."""
+    undeclared query parameter is 400 `unknown-parameter` (list filters are never silently ignored), and a one-value
+    parameter sent twice 400 `repeated-parameter` (never last-one-wins)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """FastAPI's handler, given an `OrjsonRequest` over the same ASGI scope."""
         handler = super().get_route_handler()
         json_only = reads_json_body(self)
         strict_query = declared_query_names(self) if "GET" in self.methods else None
+        single_query = single_value_query_names(self)
 
         async def route_handler(request: Request) -> Response:
             if strict_query is not None:
                 reject_unknown_query(request, strict_query)
+                reject_repeated_query(request, single_query)
             if json_only:
                 require_json_content_type(request)  # 415 unsupported-media-type
             try:

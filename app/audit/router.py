@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Query
-from pydantic import AwareDatetime
 
 from app.api.deps import KeyManager, RequestSession
 from app.api.errors import PIPELINE_PROBLEMS
@@ -15,6 +14,7 @@ from app.audit import service
 from app.audit.schemas import AuditEntryOut
 from app.core.pagination import Page, PageParams, make_page, page_params
 from app.core.problems import InvalidCursor, problem_responses
+from app.core.timestamps import AwareUtcDatetime
 
 router = PipelineRouter(prefix="/v1/audit-log", tags=["audit log"])
 
@@ -31,7 +31,7 @@ async def list_audit_log(
     action: Annotated[str | None, Query(max_length=100, description='e.g. "api_key.created".')] = None,
     actor_key_id: Annotated[uuid.UUID | None, Query()] = None,
     target_type: Annotated[str | None, Query(max_length=50, description='e.g. "api_key", "tenant".')] = None,
-    since: Annotated[AwareDatetime | None, Query(description="Entries at or after this time (ISO 8601 with offset).")] = None,
+    since: Annotated[AwareUtcDatetime | None, Query(description="Entries at or after this time (ISO 8601 with offset).")] = None,
 ) -> dict:
     """Audit entries, newest first, cursor-paginated, filtered by `action`, `actor_key_id`, `target_type`, `since`.
 

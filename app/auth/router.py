@@ -18,7 +18,7 @@ from app.auth.schemas import AdminKeyCreate, AdminKeyCreated, AdminKeyOut, ApiKe
 from app.core.pagination import Page, PageParams, make_page, page_params
 from app.core.problems import InvalidCursor, problem_responses
 from app.tenants import service as tenants
-from app.tenants.errors import TenantNotFound
+from app.tenants.errors import TenantDeleted, TenantNotFound
 
 router = PipelineRouter(tags=["api keys"])
 
@@ -37,16 +37,19 @@ ManagedSession = Annotated[AsyncSession, Depends(key_managed_session)]
     status_code=201,
     response_model=ApiKeyCreated,
     summary="Issue an API key",
-    responses=problem_responses(PIPELINE_PROBLEMS, TenantNotFound),
+    responses=problem_responses(PIPELINE_PROBLEMS, TenantNotFound, TenantDeleted),
 )
 async def create_api_key(
     tenant_id: uuid.UUID, body: ApiKeyCreate, principal: KeyManager, session: ManagedSession, request: Request
 ) -> ApiKeyCreated:
     """Issue a key `{name, role, expires_at?}` for the tenant; the response's `key` is shown only now.
 
-    Platform admins, or the tenant's own tenant admins. 404 for an unknown tenant.
-    Audited as `api_key.created`.
+    Platform admins, or the tenant's own tenant admins. 404 for an unknown tenant, 409 `tenant-deleted`
+    for a deleted one (its rows are being erased). Audited as `api_key.created`.
     """
+    tenant = await tenants.get(session=session, tenant_id=tenant_id)
+    if tenant is not None and tenant.status == "deleted":
+        raise TenantDeleted("This tenant is deleted; no API key can be issued for it.")
     row, secret = await service.issue(
         session=session, tenant_id=tenant_id, name=body.name, role=body.role, expires_at=body.expires_at,
         actor=principal, request=request,

@@ -6,17 +6,20 @@ import uuid
 from datetime import datetime, timezone
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.core.timestamps import AwareUtcDatetime
 
 
 class ApiKeyCreate(BaseModel):
-    """`POST /v1/tenants/{id}/api-keys` body; `expires_at` (optional) must be a future, timezone-aware time."""
+    """`POST /v1/tenants/{id}/api-keys` body; `expires_at` (optional) must be a future, timezone-aware time.
+    `name` is trimmed (a blank one is 422)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=200)
     role: Literal["tenant_admin", "merchant", "courier"]
-    expires_at: AwareDatetime | None = None
+    expires_at: AwareUtcDatetime | None = None
 
     @field_validator("expires_at")
     @classmethod
@@ -60,12 +63,13 @@ class MeOut(BaseModel):
 
 
 class AdminKeyCreate(BaseModel):
-    """`POST /v1/admin-keys` body: a platform-admin key issued over the API always expires (`expires_at`, future)."""
+    """`POST /v1/admin-keys` body: a platform-admin key issued over the API always expires (`expires_at`, future).
+    `name` is trimmed (a blank one is 422)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=200)
-    expires_at: AwareDatetime = Field(description="When the key stops working (ISO 8601 with offset, in the future).")
+    expires_at: AwareUtcDatetime = Field(description="When the key stops working (ISO 8601 with offset, in the future).")
 
     @field_validator("expires_at")
     @classmethod

@@ -25,6 +25,15 @@ from app.billing import plans, service
 from app.billing.errors import UnknownPlan
 from app.billing.models import PlanOverride
 from app.core.db.base import utcnow
+from app.tenants import service as tenants
+from app.tenants.errors import TenantDeleted
+
+
+async def _ensure_not_deleted(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """TenantDeleted (409) for a deleted tenant: its rows are being erased, so nothing new is written for it."""
+    tenant = await tenants.get(session=session, tenant_id=tenant_id)
+    if tenant is not None and tenant.status == "deleted":
+        raise TenantDeleted("This tenant is deleted; its plan override cannot be set or removed.")
 
 
 async def set_override(
@@ -44,8 +53,9 @@ async def set_override(
     `actor` (a platform admin) is stored as `set_by_key_id` and in the audit
     entry `plan_override.set` (changed: plan, reason, until if given,
     `limits.<name>`). Raises UnknownPlan (422 `plan-not-found`) for a plan
-    code that names no plan.
+    code that names no plan, TenantDeleted (409 `tenant-deleted`) for a deleted tenant.
     """
+    await _ensure_not_deleted(session, tenant_id)
     if await plans.get(session=session, code=plan_code) is None:
         raise UnknownPlan(f"No plan '{plan_code}' (GET /v1/plans lists them).")
     row = await service.lock(session=session, tenant_id=tenant_id)  # serializes with Stripe webhooks for this tenant
@@ -68,7 +78,8 @@ async def clear_override(
     *, session: AsyncSession, tenant_id: uuid.UUID, actor: Principal, request: Request | None = None
 ) -> bool:
     """Remove the tenant's override (the Stripe subscription, or free, applies again), audited as
-    `plan_override.removed`. False (nothing written) if it had none."""
+    `plan_override.removed`. False (nothing written) if it had none; TenantDeleted (409) for a deleted tenant."""
+    await _ensure_not_deleted(session, tenant_id)
     row = await service.lock(session=session, tenant_id=tenant_id)
     override = await session.get(PlanOverride, tenant_id)
     if override is None:

@@ -53,7 +53,7 @@ from app.billing.stripe_client import StripeGateway
 from app.core.problems import ValidationFailed, problem_responses
 from app.idempotency.errors import IdempotencyKeyReused
 from app.tenants import service as tenants
-from app.tenants.errors import TenantNotFound
+from app.tenants.errors import TenantDeleted, TenantNotFound
 
 plans_router = PipelineRouter(prefix="/v1/plans", tags=["billing"])
 router = PipelineRouter(prefix="/v1/billing", tags=["billing"])
@@ -145,7 +145,7 @@ OverrideSession = Annotated[AsyncSession, Depends(_override_session)]
     "/{tenant_id}/plan",
     response_model=PlanOverrideOut,
     summary="Set a plan override (no Stripe)",
-    responses=problem_responses(PIPELINE_PROBLEMS, TenantNotFound, UnknownPlan),
+    responses=problem_responses(PIPELINE_PROBLEMS, TenantNotFound, UnknownPlan, TenantDeleted),
 )
 async def set_plan_override(
     tenant_id: uuid.UUID, body: PlanOverrideSet, principal: PlatformAdmin, session: OverrideSession, request: Request
@@ -156,7 +156,7 @@ async def set_plan_override(
     plan's limits for this tenant (e.g. a higher `shipments_per_month`; null =
     unlimited). Replaces any earlier override. Writes `billing.plan_changed`
     when the plan in force moves, and the audit entry `plan_override.set`.
-    404 `not-found`, 422 `plan-not-found`.
+    404 `not-found`, 422 `plan-not-found`, 409 `tenant-deleted`.
     """
     limits = body.limits.model_dump(exclude_unset=True) if body.limits is not None else {}
     row = await overrides.set_override(
@@ -170,14 +170,14 @@ async def set_plan_override(
     "/{tenant_id}/plan",
     status_code=204,
     summary="Remove a plan override",
-    responses=problem_responses(PIPELINE_PROBLEMS, TenantNotFound),
+    responses=problem_responses(PIPELINE_PROBLEMS, TenantNotFound, TenantDeleted),
 )
 async def clear_plan_override(
     tenant_id: uuid.UUID, principal: PlatformAdmin, session: OverrideSession, request: Request
 ) -> Response:
     """Remove the tenant's plan override: the Stripe subscription (or free) applies again (platform admin).
 
-    Audited as `plan_override.removed`. 404 `not-found` when the tenant has no override.
+    Audited as `plan_override.removed`. 404 `not-found` when the tenant has no override, 409 `tenant-deleted`.
     """
     if not await overrides.clear_override(session=session, tenant_id=tenant_id, actor=principal, request=request):
         raise TenantNotFound("This tenant has no plan override.")

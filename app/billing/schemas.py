@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+
+from app.core.timestamps import AwareUtcDatetime
 
 _CODE = r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$"
 INT32_MIN = -(2**31)
@@ -123,7 +125,7 @@ class PlanOverrideSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     plan: str = Field(min_length=1, max_length=32, description='Plan code, e.g. "pro".')
-    until: AwareDatetime | None = Field(default=None, description="When the override ends (future, ISO 8601 with offset).")
+    until: AwareUtcDatetime | None = Field(default=None, description="When the override ends (future, ISO 8601 with offset).")
     reason: str = Field(min_length=1, max_length=500, description='Why, e.g. "30-day trial", "enterprise deal #42".')
     limits: LimitOverrides | None = Field(
         default=None, description="Limits replacing the plan's for this tenant (only those given; rate limits must not be null)."

@@ -20,7 +20,6 @@ T = TypeVar("T")
 
 _TENANT_IDS = text("SELECT id FROM tenants ORDER BY id")
 
-
 async def tenant_ids(*, db: Database) -> list[uuid.UUID]:
     """Every tenant's id, oldest first (UUIDv7 order), read in one platform-admin transaction."""
     async with db.transaction(platform_admin=True) as session:

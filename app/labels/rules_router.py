@@ -10,7 +10,7 @@ from app.api.deps import MerchantOrAdmin, TenantAdmin, TenantSession
 from app.api.errors import PIPELINE_PROBLEMS
 from app.api.routing import PipelineRouter
 from app.core.problems import problem_responses
-from app.integrations.errors import UnsupportedCarrier
+from app.integrations.errors import UnknownIntegration, UnsupportedCarrier
 from app.labels import rules_service as service
 from app.labels.errors import ShippingRuleLimit, ShippingRuleNotFound
 from app.labels.rules_schemas import (
@@ -33,13 +33,16 @@ router = PipelineRouter(prefix="/v1/shipping-rules", tags=["shipping rules"])
     status_code=201,
     response_model=ShippingRuleOut,
     summary="Create a shipping rule",
-    responses=problem_responses(PIPELINE_PROBLEMS, UnsupportedCarrier, UnknownConnection, ShippingRuleLimit),
+    responses=problem_responses(
+        PIPELINE_PROBLEMS, UnsupportedCarrier, UnknownConnection, UnknownIntegration, ShippingRuleLimit
+    ),
 )
 async def create_rule(body: ShippingRuleCreate, principal: TenantAdmin, session: TenantSession) -> ShippingRuleOut:
     """A rule: conditions (source or connection, countries, weight and total ranges, tags; each optional) and the
     action (carrier, service, label format, pickup point). The shipper is the tenant's `shipper_address`.
 
-    422 `unsupported-carrier`, `connection-not-found`, field errors; 409 `shipping-rule-limit`.
+    422 `unsupported-carrier`, `connection-not-found`, `integration-not-found` (not this tenant's integration of
+    `carrier`), field errors; 409 `shipping-rule-limit`.
     """
     rule = await service.create(session=session, tenant_id=principal.tenant, fields=body.model_dump())
     return ShippingRuleOut.model_validate(rule)
@@ -90,7 +93,9 @@ async def get_rule(rule_id: uuid.UUID, principal: TenantAdmin, session: TenantSe
     "/{rule_id}",
     response_model=ShippingRuleOut,
     summary="Change a shipping rule",
-    responses=problem_responses(PIPELINE_PROBLEMS, ShippingRuleNotFound, UnsupportedCarrier, UnknownConnection),
+    responses=problem_responses(
+        PIPELINE_PROBLEMS, ShippingRuleNotFound, UnsupportedCarrier, UnknownConnection, UnknownIntegration
+    ),
 )
 async def update_rule(
     rule_id: uuid.UUID, body: ShippingRuleUpdate, principal: TenantAdmin, session: TenantSession

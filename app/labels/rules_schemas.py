@@ -16,9 +16,10 @@ Tag = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class _RuleFields(BaseModel):
-    """Conditions (all optional: a condition left out matches every order) and the action of a rule."""
+    """Conditions (all optional: a condition left out matches every order) and the action of a rule.
+    Text is trimmed: a blank `name`, `carrier`, `service` or tag is 422."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
     position: int | None = Field(default=None, ge=0, le=1_000_000, description="Rules are tried by ascending position.")

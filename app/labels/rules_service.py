@@ -26,6 +26,8 @@ from app.events import hooks as event_hooks
 from app.events.models import IntegrationEvent
 from app.integrations import credentials
 from app.integrations import hooks as integration_hooks
+from app.integrations import service as integrations
+from app.integrations.errors import UnknownIntegration
 from app.integrations.models import Integration
 from app.labels.errors import ShippingRuleLimit, ShippingRuleNotFound
 from app.labels.rules_models import ShippingRule, ShippingRuleBooking
@@ -91,13 +93,27 @@ async def first_match(*, session: AsyncSession, order: PosOrder) -> ShippingRule
     return None
 
 
-async def _check_refs(*, session: AsyncSession, tenant_id: uuid.UUID, fields: dict[str, Any]) -> None:
+async def _check_refs(
+    *, session: AsyncSession, tenant_id: uuid.UUID, fields: dict[str, Any], stored: ShippingRule | None = None
+) -> None:
+    """422 unless the carrier is supported and `connection_id` / `integration_id` name this tenant's rows.
+
+    The integration must be of the rule's carrier (`fields`' or, on update, the `stored` rule's).
+    """
     if fields.get("carrier") is not None:
         credentials.adapter_class(fields["carrier"])  # 422 unsupported-carrier
     if fields.get("connection_id") is not None:
         found = await connections.get(session=session, tenant_id=tenant_id, connection_id=fields["connection_id"])
         if found is None:
             raise UnknownConnection("connection_id names no POS connection of this tenant (GET /v1/pos/connections).")
+    integration_id = fields.get("integration_id", stored.integration_id if stored is not None else None)
+    if integration_id is not None:
+        carrier = fields.get("carrier") or (stored.carrier if stored is not None else None)
+        integration = await integrations.get(session=session, tenant_id=tenant_id, integration_id=integration_id)
+        if integration is None or integration.carrier != carrier:
+            raise UnknownIntegration(
+                f"integration_id does not name a {carrier} integration of this tenant (GET /v1/integrations)."
+            )
 
 
 async def _make_room(
@@ -119,7 +135,7 @@ async def create(*, session: AsyncSession, tenant_id: uuid.UUID, fields: dict[st
     """Store a rule from ShippingRuleCreate `fields`; `position` defaults to after the last rule (a rule put at a
     taken position goes before the rules there).
 
-    Raises 422 `unsupported-carrier`, `connection-not-found`; 409 `shipping-rule-limit` past MAX_RULES.
+    Raises 422 `unsupported-carrier`, `connection-not-found`, `integration-not-found`; 409 `shipping-rule-limit` past MAX_RULES.
     """
     await _check_refs(session=session, tenant_id=tenant_id, fields=fields)
     count, last = (
@@ -152,7 +168,7 @@ async def get_or_404(*, session: AsyncSession, tenant_id: uuid.UUID, rule_id: uu
 
 async def update(*, session: AsyncSession, rule: ShippingRule, changes: dict[str, Any]) -> ShippingRule:
     """Apply ShippingRuleUpdate `changes` (fields sent; null clears a condition, never a required field)."""
-    await _check_refs(session=session, tenant_id=rule.tenant_id, fields=changes)
+    await _check_refs(session=session, tenant_id=rule.tenant_id, fields=changes, stored=rule)
     required = {"name", "carrier", "service", "label_format", "position", "enabled", "use_pickup_point"}
     if changes.get("position") is not None and changes["position"] != rule.position:
         await _make_room(session=session, tenant_id=rule.tenant_id, position=changes["position"], moving=rule.id)

@@ -13,6 +13,7 @@ from app.api.errors import PIPELINE_PROBLEMS
 from app.api.routing import PipelineRouter
 from app.core.pagination import Page, PageParams, make_page, page_params
 from app.core.problems import InvalidCursor, MalformedJson, PayloadTooDeep, problem_responses
+from app.core.timestamps import UtcDatetime
 from app.idempotency.errors import IDEMPOTENCY_PROBLEMS
 from app.idempotency.service import IdempotentRequest
 from app.pos import connections, service
@@ -98,8 +99,8 @@ async def list_orders(
     external_id: Annotated[str | None, Query(min_length=1, max_length=200, description="The platform's order id.")] = None,
     order_number: Annotated[str | None, Query(min_length=1, max_length=100, description="E.g. `#1001`.")] = None,
     connection_id: Annotated[uuid.UUID | None, Query(description="Only orders of this connection.")] = None,
-    placed_after: Annotated[datetime | None, Query(description="Placed at or after (ISO 8601 with offset).")] = None,
-    placed_before: Annotated[datetime | None, Query(description="Placed before (ISO 8601 with offset).")] = None,
+    placed_after: Annotated[UtcDatetime | None, Query(description="Placed at or after (ISO 8601 with offset).")] = None,
+    placed_before: Annotated[UtcDatetime | None, Query(description="Placed before (ISO 8601 with offset).")] = None,
 ) -> dict:
     """The tenant's orders, newest first, cursor-paginated, filtered by every parameter given (AND).
 

@@ -14,9 +14,10 @@ TenantStatus = Literal["active", "suspended", "deleted"]
 
 
 class TenantCreate(BaseModel):
-    """`POST /v1/tenants` body. `slug`: lowercase letters, digits and hyphens, unique."""
+    """`POST /v1/tenants` body. `slug`: lowercase letters, digits and hyphens, unique.
+    Text is trimmed (a blank name is 422)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=200)
     slug: str = Field(min_length=2, max_length=63, pattern=r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
@@ -29,10 +30,10 @@ class TenantUpdate(BaseModel):
     webhooks and tracking refresh paused, data kept) or "deleted" (final: the
     worker erases the tenant's rows; the tenant row stays as a tombstone).
     `shipper_address`: the default shipper of the tenant's labels (the labels
-    API's `shipper` shape), or null to clear it.
+    API's `shipper` shape), or null to clear it. `name` is trimmed (a blank one is 422).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     status: TenantStatus | None = None

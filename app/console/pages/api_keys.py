@@ -46,7 +46,7 @@ async def create_key(request: Request, user: Manager, session: RequestSession) -
         body = ApiKeyCreate.model_validate({"name": str(form.get("name") or "").strip(), "role": form.get("role"), "expires_at": expires})
     except ValueError as exc:
         errors = errors_of(exc) if isinstance(exc, ValidationError) else [f"expires_at: {exc}"]
-        return await _page(request, user, session, errors=errors)
+        return await _page(request, user, session, errors=errors, status_code=422)
     row, secret = await service.issue(
         session=session, tenant_id=user.principal.tenant, name=body.name, role=body.role, expires_at=body.expires_at,
         actor=user.principal, request=request,

@@ -31,9 +31,14 @@ def _back(endpoint_id: uuid.UUID, notice: str) -> RedirectResponse:
     return RedirectResponse(f"/console/webhooks/{endpoint_id}?notice={quote(notice[:180])}", status_code=303)
 
 
-async def _list_page(request: Request, user: Viewer, session: RequestSession, **context: object) -> Response:
+async def _list_page(
+    request: Request, user: Viewer, session: RequestSession, *, status_code: int = 200, **context: object
+) -> Response:
     rows = await service.list_page(session=session, tenant_id=user.principal.tenant, params=PageParams(after_id=None, limit=100))
-    return render(request, "webhooks.html", user, active="webhooks", title="Webhooks", endpoints=rows[:100], **context)
+    return render(
+        request, "webhooks.html", user, status_code=status_code, active="webhooks", title="Webhooks", endpoints=rows[:100],
+        **context,
+    )
 
 
 @router.get("/webhooks")
@@ -57,7 +62,7 @@ async def create_endpoint(request: Request, user: Manager, session: RequestSessi
         )
     except Problem as exc:
         await session.rollback()
-        return await _list_page(request, user, session, form=form, errors=problem_lines(exc))
+        return await _list_page(request, user, session, form=form, errors=problem_lines(exc), status_code=exc.status)
     return await _list_page(request, user, session, form={}, errors=[], created=endpoint, secret=secret,
                             notice="Endpoint created. Copy its signing secret now: it is shown only once.")
 
