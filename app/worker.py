@@ -43,6 +43,7 @@ from app.core.db.session import Database, check_connection_budget
 from app.core.metrics_server import start_worker_observability
 from app.core.crypto import cipher_from_settings
 from app.core.tenancy import for_each_tenant
+from app.core.rounds import run_rounds, sleep_unless_stopped
 from app.webhooks import ssrf
 from app.webhooks.delivery import DeliverySender
 from app.wiring import install_hooks
@@ -94,28 +95,18 @@ async def run_maintenance(*, db: Database, settings: Settings) -> dict[str, int]
     }
 
 
-async def _every(stop: asyncio.Event, seconds: float) -> bool:
-    """Sleep `seconds` unless `stop` is set first; True when the loop should go on."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    return not stop.is_set()
-
-
 async def _tracking_loop(*, db: Database, settings: Settings, http: CarrierHttp, stop: asyncio.Event) -> None:
     from app.shipments import polling
 
     cipher = cipher_from_settings(settings)
-    while not stop.is_set():
-        claimed = 0
-        try:
-            report = await polling.refresh_due(db=db, settings=settings, http=http, cipher=cipher)
-            claimed = report.claimed
-            if claimed:
-                logger.info("tracking refresh: %s", report)
-        except Exception:
-            logger.exception("tracking refresh round failed")
-        if not claimed and not await _every(stop, TRACKING_IDLE_SECONDS):
-            return
+
+    async def tracking_round() -> int:
+        report = await polling.refresh_due(db=db, settings=settings, http=http, cipher=cipher)
+        if report.claimed:
+            logger.info("tracking refresh: %s", report)
+        return report.claimed
+
+    await run_rounds(stop, tracking_round, idle_seconds=TRACKING_IDLE_SECONDS, name="tracking refresh")
 
 
 async def _analytics_loop(*, db: Database, settings: Settings, stop: asyncio.Event) -> None:
@@ -128,7 +119,7 @@ async def _analytics_loop(*, db: Database, settings: Settings, stop: asyncio.Eve
                 logger.info("analytics rollups: %s", report)
         except Exception:
             logger.exception("analytics rollup pass failed")
-        if not await _every(stop, settings.analytics_rollup_interval_seconds):
+        if not await sleep_unless_stopped(stop, settings.analytics_rollup_interval_seconds):
             return
 
 
@@ -138,7 +129,7 @@ async def _maintenance_loop(*, db: Database, settings: Settings, stop: asyncio.E
             logger.info("maintenance: %s", await run_maintenance(db=db, settings=settings))
         except Exception:
             logger.exception("maintenance pass failed")
-        if not await _every(stop, settings.worker_maintenance_interval_seconds):
+        if not await sleep_unless_stopped(stop, settings.worker_maintenance_interval_seconds):
             return
 
 

@@ -21,7 +21,6 @@ flight in one worker. The last item of a batch completes it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -38,6 +37,7 @@ from app.core.config import Settings
 from app.core.crypto import CredentialsCipher
 from app.core.db.session import Database
 from app.core.problems import Problem, problem_type_uri
+from app.core.rounds import run_rounds
 from app.labels import batches, booking
 from app.labels.batch_models import LabelBatchItem
 from app.labels.batch_schemas import BatchItemCreate
@@ -96,15 +96,7 @@ class BatchBooker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Book rounds until `stop` is set; sleeps WORKER_IDLE_SECONDS when nothing was due."""
-        while not stop.is_set():
-            claimed = 0
-            try:
-                claimed = await self.run_once()
-            except Exception:
-                logger.exception("label batch round failed")
-            if not claimed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.settings.worker_idle_seconds)
+        await run_rounds(stop, self.run_once, idle_seconds=self.settings.worker_idle_seconds, name="label batch")
 
     async def _book(self, claim: Claim) -> None:
         slots = self._slots.setdefault(claim.carrier, asyncio.Semaphore(self.settings.label_batch_concurrency_per_carrier))

@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import uuid
@@ -39,6 +38,7 @@ from app.core.crypto import CredentialsCipher
 from app.core.db.base import utcnow
 from app.core.db.session import Database
 from app.core.problems import Problem, ValidationFailed
+from app.core.rounds import run_rounds
 from app.events import service as events
 from app.labels import batches, booking
 from app.labels.batch_worker import TRANSIENT_PROBLEMS, problem_record
@@ -118,15 +118,7 @@ class RuleBooker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Book rounds until `stop` is set; sleeps WORKER_IDLE_SECONDS when nothing was due."""
-        while not stop.is_set():
-            claimed = 0
-            try:
-                claimed = await self.run_once()
-            except Exception:
-                logger.exception("shipping rule round failed")
-            if not claimed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.settings.worker_idle_seconds)
+        await run_rounds(stop, self.run_once, idle_seconds=self.settings.worker_idle_seconds, name="shipping rule")
 
     async def _book(self, tenant_id: uuid.UUID, booking_id: uuid.UUID) -> None:
         async with self.db.sessionmaker() as session:
