@@ -5,7 +5,7 @@ Three activities overlap, so the HTTP slots never wait for the database:
 * claiming: one round at a time (`DeliverySender.claim`, then
   `_prepare_batch`), of up to WORKER_BATCH_SIZE, started while fewer than
   WORKER_CONCURRENCY prepared deliveries wait to be sent and the worker holds
-  fewer than WORKER_CONCURRENCY + WORKER_BATCH_SIZE claims not yet recorded.
+  fewer than WORKER_CONCURRENCY + 4 x WORKER_BATCH_SIZE claims not yet recorded.
   A round starts when the sender was woken (`DeliverySender.wake`: a NOTIFY
   through its listener, see app.webhooks.listener), while the last round
   came back full (more may be due), and every WORKER_IDLE_SECONDS otherwise
