@@ -133,3 +133,23 @@ async def test_courier_key_cannot_ingest(client, make_tenant):
         headers=tenant.headers("courier", **{"Idempotency-Key": "k"}),
     )
     assert response.status_code == 403
+
+
+async def test_the_default_connection_is_looked_up_once_per_process(client, make_tenant, app_sql):
+    acme = await make_tenant("acme")
+
+    def connection_reads() -> int:
+        return sum(n for sql, n in app_sql.statements.items() if "FROM pos_connections" in sql)
+
+    async def ingest(external_id: str) -> dict:
+        body = {"external_id": external_id, "currency": "EUR", "total": 100}
+        response = await client.post("/v1/pos/generic/ingest", json=body, headers=acme.headers(**{"Idempotency-Key": str(uuid.uuid4())}))
+        assert response.status_code == 201, response.text
+        return response.json()["order"]
+
+    first = await ingest("A-1")  # creates the default connection (not remembered: its transaction may still fail)
+    second = await ingest("A-2")  # reads the committed row and remembers it
+    before = connection_reads()
+    third = await ingest("A-3")
+    assert connection_reads() == before  # no SELECT of the connection any more
+    assert first["connection_id"] == second["connection_id"] == third["connection_id"]
