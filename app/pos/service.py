@@ -53,8 +53,9 @@ _INSERT_SQL = (
     "source_updated_at, source_version, revision_count, raw_payload, created_at, updated_at) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, $14, $15, $16, $17, $18, "
     "$19, $20, $21, $22, $23, $24, $25, $26, 1, $27::jsonb, $28, $28) "
-    "ON CONFLICT (tenant_id, connection_id, external_id) DO NOTHING RETURNING created_at"
+    f"ON CONFLICT (tenant_id, connection_id, external_id) DO NOTHING RETURNING {_ORDER_COLUMNS}"
 )
+"""The order's INSERT returns what the response shows (never the raw payload); nothing on a conflict."""
 _REVISION_SQL = (
     "INSERT INTO pos_order_revisions (tenant_id, id, order_id, revision, source_updated_at, source_version, "
     '"order", changed, raw_payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9::jsonb, $10)'
@@ -120,7 +121,7 @@ async def ingest(
     order_id, now = new_id(), utcnow()
     columns = _columns(order)
     raw_text = raw_json if raw_json is not None else _json(raw_payload)
-    created_at = await conn.fetchval(
+    inserted = await conn.fetchrow(
         _INSERT_SQL,
         tenant_id, order_id, connection_id, source, order.external_id, columns["order_number"], order.placed_at,
         order.currency, _json(columns["customer"]), _json(columns["shipping_address"]), _json(columns["line_items"]),
@@ -129,7 +130,7 @@ async def ingest(
         order.tags, columns["total_weight_grams"], order.pickup_point_id, order.source_updated_at, order.source_version,
         raw_text, now,
     )
-    if created_at is None:
+    if inserted is None:
         return await _update_existing(
             session=session, tenant_id=tenant_id, connection_id=connection_id, order=order, columns=columns,
             raw_text=raw_text,
@@ -148,8 +149,7 @@ async def ingest(
               "test": order.test},
     )
     ORDERS_INGESTED.labels(source, "created").inc()
-    row = await conn.fetchrow(f"SELECT {_ORDER_COLUMNS} FROM pos_orders WHERE tenant_id = $1 AND id = $2", tenant_id, order_id)
-    return dict(row.items()), "created"
+    return dict(inserted.items()), "created"
 
 
 def _event_base(order_id: uuid.UUID, connection_id: uuid.UUID, source: str, order: CanonicalOrder) -> dict[str, Any]:

@@ -135,11 +135,15 @@ async def test_courier_key_cannot_ingest(client, make_tenant):
     assert response.status_code == 403
 
 
-async def test_the_default_connection_is_looked_up_once_per_process(client, make_tenant, app_sql):
+async def test_a_new_order_costs_no_lookup_of_its_connection_nor_a_read_back(client, make_tenant, app_sql):
+    """The default connection's id is remembered per process, and the INSERT returns what the response shows."""
     acme = await make_tenant("acme")
 
-    def connection_reads() -> int:
-        return sum(n for sql, n in app_sql.statements.items() if "FROM pos_connections" in sql)
+    def connection_reads() -> tuple[int, int]:
+        def count(fragment: str) -> int:
+            return sum(n for sql, n in app_sql.statements.items() if fragment in sql)
+
+        return count("FROM pos_connections"), count("FROM pos_orders")
 
     async def ingest(external_id: str) -> dict:
         body = {"external_id": external_id, "currency": "EUR", "total": 100}
@@ -151,5 +155,5 @@ async def test_the_default_connection_is_looked_up_once_per_process(client, make
     second = await ingest("A-2")  # reads the committed row and remembers it
     before = connection_reads()
     third = await ingest("A-3")
-    assert connection_reads() == before  # no SELECT of the connection any more
+    assert connection_reads() == before  # no SELECT of the connection, none of the order after its INSERT
     assert first["connection_id"] == second["connection_id"] == third["connection_id"]
