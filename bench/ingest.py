@@ -33,7 +33,6 @@ import os
 import random
 import statistics
 import sys
-import time
 from contextlib import ExitStack
 from pathlib import Path
 

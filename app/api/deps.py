@@ -84,6 +84,12 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
 RequestSession = Annotated[AsyncSession, Depends(request_session, scope="function")]
 
 
+def refuse_suspended(principal: Principal) -> None:
+    """Raise TenantSuspended (403 `tenant-suspended`) when the principal's tenant is suspended (API and console)."""
+    if principal.tenant_status == "suspended":
+        raise TenantSuspended("This tenant is suspended; its keys are refused until a platform admin reactivates it.")
+
+
 async def get_principal(request: Request, session: RequestSession) -> Principal:
     """Authenticate `Authorization: Bearer <key>` and scope the request's transaction to its tenant.
 
@@ -108,8 +114,7 @@ async def get_principal(request: Request, session: RequestSession) -> Principal:
         raise Unauthorized("The API key is invalid, revoked or expired.", headers=_UNAUTHORIZED_HEADERS)
     request.state.principal = principal
     bind_principal(principal.tenant_id, principal.key_prefix)  # log lines: tenant id, key prefix
-    if principal.tenant_status == "suspended":
-        raise TenantSuspended("This tenant is suspended; its API keys are refused until a platform admin reactivates it.")
+    refuse_suspended(principal)
     await ratelimit.enforce_principal(request, principal)  # 429 over the key's or tenant's plan limits
     if principal.is_platform_admin and support.TENANT_HEADER in request.headers:
         return await support.enter(request, session, principal)

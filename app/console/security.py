@@ -24,8 +24,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from app.api.deps import KEY_MANAGER, RequestSession
-from app.api.errors import Forbidden, TenantSuspended
+from app.api.deps import KEY_MANAGER, RequestSession, refuse_suspended
+from app.api.errors import Forbidden
 from app.api.principal import Principal
 from app.api.ratelimit import enforce as ratelimit
 from app.auth import service as keys
@@ -124,8 +124,7 @@ async def console_user(request: Request, session: RequestSession) -> ConsoleUser
         raise CsrfRefused("This form was not sent by a console page of this session (CSRF token missing or wrong).")
     if principal.role not in CONSOLE_ROLES:
         raise Forbidden("This key's role cannot use the console.", role=principal.role)
-    if principal.tenant_status == "suspended":
-        raise TenantSuspended("This tenant is suspended; the console is closed until a platform admin reactivates it.")
+    refuse_suspended(principal)
     request.state.principal = principal
     bind_principal(principal.tenant_id, f"console:{principal.key_name}")
     await ratelimit.enforce_principal(request, principal)

@@ -23,7 +23,7 @@ from starlette.requests import Request
 
 from app.api.principal import Principal
 from app.audit import service as audit
-from app.core.crypto import CredentialsCipher
+from app.core.crypto import CredentialsCipher, CredentialsDecryptError
 from app.core.db.base import new_id, utcnow
 from app.core.pagination import PageParams, paginate_query
 from app.events import service as events
@@ -76,7 +76,7 @@ def previous_secret_expires_at(*, connection: PosConnection, cipher: Credentials
         return None
     try:
         expires = cipher.decrypt(connection.signing_secret_ciphertext).get("previous_expires_at")
-    except Exception:  # an unreadable token only hides the date; pushes will report it
+    except CredentialsDecryptError:  # an unreadable token only hides the date; pushes will report it
         return None
     if not expires or datetime.fromisoformat(expires) <= utcnow():
         return None

@@ -34,6 +34,7 @@ from typing import Any
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.core import jsonio
+from app.core.problems import PayloadTooDeep
 
 SIGNATURE_HEADERS = {
     "shopify": "x-shopify-hmac-sha256",
@@ -80,7 +81,7 @@ def zettle_envelope(body: bytes) -> ZettleEnvelope:
     """The signed fields of a Zettle push; both None when the body is not such an envelope (TestMessage)."""
     try:
         document: Any = jsonio.loads(body)[0]
-    except Exception:  # any unreadable body simply has nothing signed
+    except (ValueError, PayloadTooDeep):  # not JSON (UnicodeDecodeError is a ValueError too): nothing signed
         return ZettleEnvelope(None, None)
     if not isinstance(document, dict):
         return ZettleEnvelope(None, None)

@@ -24,8 +24,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).with_name("courier-hub"))
-SETTING_NAMES = None
-
 # initdb of a new embedded server is not safe beside another one starting in parallel: under
 # pytest-xdist (`--dist loadgroup`) these tests run one after another in one worker.
 pytestmark = pytest.mark.xdist_group("embedded-postgres")
