@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from migrations.rls import APP_ROLE, AUTH_ROLE, TENANT_ID_EXPR, enable_tenant_rls
+from migrations.rls import APP_ROLE, AUTH_ROLE, enable_tenant_rls
 
 revision: str = '0010'
 down_revision: str | None = '0009'
