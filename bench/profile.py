@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--mode", choices=("new", "replay"), default="new")
     p.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    p.add_argument("--native", action="store_true", help="also sample C/Cython frames (asyncpg's protocol, orjson)")
+    p.add_argument("--blocking", action="store_true", help="pause the process per sample (exact stacks, slower)")
     args = p.parse_args(argv)
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
@@ -146,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         run_wrk(mode=args.mode, round_no=1, duration=3, **wrk_args)  # warm-up
         raw_file = run_dir / "pyspy.raw.txt"
         cmd = [py_spy, "record", "--pid", str(app.pid), "--format", "raw", "--rate", str(args.rate),
-               "--duration", str(args.seconds), "--output", str(raw_file), "--nonblocking", "--full-filenames", "--gil"]
+               "--duration", str(args.seconds), "--output", str(raw_file), "--full-filenames", "--gil"]
+        cmd += ["--native"] if args.native else []
+        cmd += [] if args.blocking else ["--nonblocking"]
         recorder = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         result: dict = {}
         load = threading.Thread(target=lambda: result.update(

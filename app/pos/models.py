@@ -117,7 +117,6 @@ class PosOrder(TenantMixin, Base):
     source_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     source_version: Mapped[int | None] = mapped_column(BigInteger)
     revision_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    raw_payload: Mapped[Any] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)
 
 
@@ -125,7 +124,9 @@ class PosOrderRevision(TenantMixin, Base):
     """One stored state of an order: revision 1 is the first ingest, each newer update adds one.
 
     `order` is the canonical order as JSON; `changed` the canonical fields that
-    differ from the previous revision (empty for revision 1).
+    differ from the previous revision (empty for revision 1); `raw_payload` the
+    platform's document as received (the order's current raw payload is its
+    latest revision's: it is stored once, here).
     """
 
     __tablename__ = "pos_order_revisions"

@@ -136,6 +136,8 @@ async def get_order(order_id: uuid.UUID, principal: TenantMember, session: Tenan
     if row is None:
         raise OrderNotFound("No such order.")
     revision = await service.current_revision(session=session, tenant_id=principal.tenant_id, order_id=order_id)
-    detail = OrderDetail.model_validate(row)
-    detail.current_revision = RevisionOut.model_validate(revision) if revision is not None else None
-    return detail
+    return OrderDetail(
+        **OrderOut.model_validate(row).model_dump(),
+        raw_payload=revision.raw_payload if revision is not None else None,
+        current_revision=RevisionOut.model_validate(revision) if revision is not None else None,
+    )

@@ -50,12 +50,12 @@ _INSERT_SQL = (
     "INSERT INTO pos_orders (tenant_id, id, connection_id, source, external_id, order_number, placed_at, currency, "
     "customer, shipping_address, line_items, subtotal, shipping_total, tax_total, discount_total, total, "
     "financial_status, test, status, ready_to_ship, cancelled_at, tags, total_weight_grams, pickup_point_id, "
-    "source_updated_at, source_version, revision_count, raw_payload, created_at, updated_at) "
+    "source_updated_at, source_version, revision_count, created_at, updated_at) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, $14, $15, $16, $17, $18, "
-    "$19, $20, $21, $22, $23, $24, $25, $26, 1, $27::jsonb, $28, $28) "
+    "$19, $20, $21, $22, $23, $24, $25, $26, 1, $27, $27) "
     f"ON CONFLICT (tenant_id, connection_id, external_id) DO NOTHING RETURNING {_ORDER_COLUMNS}"
 )
-"""The order's INSERT returns what the response shows (never the raw payload); nothing on a conflict."""
+"""The order's INSERT returns what the response shows; nothing on a conflict. The raw payload goes to the revision."""
 _REVISION_SQL = (
     "INSERT INTO pos_order_revisions (tenant_id, id, order_id, revision, source_updated_at, source_version, "
     '"order", changed, raw_payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9::jsonb, $10)'
@@ -71,9 +71,8 @@ def _json(value: Any) -> str | None:
         return json.dumps(value)
 
 
-def _columns(order: CanonicalOrder) -> dict[str, Any]:
-    """The order as pos_orders columns (JSON-ready values; timestamps as datetimes)."""
-    dumped = order.model_dump(mode="json", exclude={"placed_at", "source_updated_at", "cancelled", "source_version"})
+def _columns(order: CanonicalOrder, dumped: dict[str, Any]) -> dict[str, Any]:
+    """The order as pos_orders columns (JSON-ready values; timestamps as datetimes); `dumped` is its JSON dump."""
     return {
         **{name: dumped.get(name) for name in CANONICAL_FIELDS if name in dumped},
         "placed_at": order.placed_at,
@@ -119,7 +118,8 @@ async def ingest(
     """
     conn = await driver_connection(session)
     order_id, now = new_id(), utcnow()
-    columns = _columns(order)
+    dumped = order.model_dump(mode="json")  # once: the columns and the revision's `order` both come from it
+    columns = _columns(order, dumped)
     raw_text = raw_json if raw_json is not None else _json(raw_payload)
     inserted = await conn.fetchrow(
         _INSERT_SQL,
@@ -128,16 +128,16 @@ async def ingest(
         order.subtotal, order.shipping_total, order.tax_total, order.discount_total, order.total,
         order.financial_status, order.test, order.status, order.ready_to_ship, now if order.cancelled else None,
         order.tags, columns["total_weight_grams"], order.pickup_point_id, order.source_updated_at, order.source_version,
-        raw_text, now,
+        now,
     )
     if inserted is None:
         return await _update_existing(
             session=session, tenant_id=tenant_id, connection_id=connection_id, order=order, columns=columns,
-            raw_text=raw_text,
+            order_json=_json(dumped), raw_text=raw_text,
         )
     await conn.execute(
         _REVISION_SQL, tenant_id, new_id(), order_id, 1, order.source_updated_at, order.source_version,
-        _json(order.model_dump(mode="json")), [], raw_text, now,
+        _json(dumped), [], raw_text, now,
     )
     await events.record(
         session=session,
@@ -170,6 +170,7 @@ async def _update_existing(
     connection_id: uuid.UUID,
     order: CanonicalOrder,
     columns: dict[str, Any],
+    order_json: str | None,
     raw_text: str | None,
 ) -> tuple[dict[str, Any], IngestOutcome]:
     conn = await driver_connection(session)
@@ -193,17 +194,17 @@ async def _update_existing(
         "shipping_address = $7::jsonb, line_items = $8::jsonb, subtotal = $9, shipping_total = $10, tax_total = $11, "
         "discount_total = $12, total = $13, financial_status = $14, test = $15, status = $16, ready_to_ship = $17, "
         "cancelled_at = COALESCE(cancelled_at, $18), tags = $19, total_weight_grams = $20, pickup_point_id = $21, "
-        "source_updated_at = $22, source_version = $23, revision_count = $24, raw_payload = $25::jsonb, updated_at = $26 "
+        "source_updated_at = $22, source_version = $23, revision_count = $24, updated_at = $25 "
         "WHERE tenant_id = $1 AND id = $2",
         tenant_id, stored["id"], columns["order_number"], order.placed_at, order.currency, _json(columns["customer"]),
         _json(columns["shipping_address"]), _json(columns["line_items"]), order.subtotal, order.shipping_total,
         order.tax_total, order.discount_total, order.total, order.financial_status, order.test, order.status,
         order.ready_to_ship, now if order.cancelled else None, order.tags, columns["total_weight_grams"],
-        order.pickup_point_id, order.source_updated_at, order.source_version, revision, raw_text, now,
+        order.pickup_point_id, order.source_updated_at, order.source_version, revision, now,
     )
     await conn.execute(
         _REVISION_SQL, tenant_id, new_id(), stored["id"], revision, order.source_updated_at, order.source_version,
-        _json(order.model_dump(mode="json")), changed, raw_text, now,
+        order_json, changed, raw_text, now,
     )
     base = _event_base(stored["id"], connection_id, source, order)
     await events.record(

@@ -3,9 +3,10 @@
 Two passes, both in the tenant's transaction (every statement names the tenant):
 
 1. Targeted: the customer's orders (matched by e-mail, in the canonical
-   customer or shipping address or anywhere in the raw payload; or by the
-   canonical `customer.external_id`) lose `customer`, `shipping_address` and
-   their raw payload (JSON `null`); their shipments' tracking events lose
+   customer or shipping address or anywhere in a raw payload of one of their
+   revisions; or by the canonical `customer.external_id`) lose `customer` and
+   `shipping_address`, and every revision of them its raw payload (JSON
+   `null`) and the customer and address of its canonical copy; their shipments' tracking events lose
    `signed_by` and the raw carrier event; their labels (and label batch
    items) get an erased recipient and lose the carrier's reply and the label
    documents (which print the address); queued batch items of them fail;
@@ -31,14 +32,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, select, text, update
+from sqlalchemy import String, cast, delete, func, literal_column, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events.models import IntegrationEvent
 from app.idempotency.models import IdempotencyKey
 from app.labels.batch_models import LabelBatchItem
 from app.labels.models import Label, LabelDocument
-from app.pos.models import PosOrder
+from app.pos.models import PosOrder, PosOrderRevision
 from app.privacy import catalog
 from app.shipments.models import Shipment, TrackingEvent
 
@@ -97,7 +98,11 @@ async def _orders(session: AsyncSession, tenant_id: uuid.UUID, subject: Subject)
         stmt = stmt.where(
             (func.lower(PosOrder.customer["email"].astext) == needle)
             | (func.lower(PosOrder.shipping_address["email"].astext) == needle)
-            | _contains(PosOrder.raw_payload, needle)
+            | PosOrder.id.in_(
+                select(PosOrderRevision.order_id).where(
+                    PosOrderRevision.tenant_id == tenant_id, _contains(PosOrderRevision.raw_payload, needle)
+                )
+            )
         )
     else:
         stmt = stmt.where(PosOrder.customer["external_id"].astext == subject.external_customer_id)
@@ -123,9 +128,20 @@ async def erase(*, session: AsyncSession, tenant_id: uuid.UUID, subject: Subject
         result = await session.execute(
             update(PosOrder)
             .where(PosOrder.tenant_id == tenant_id, PosOrder.id.in_(order_ids))
-            .values(customer=None, shipping_address=None, raw_payload=text("'null'::jsonb"), updated_at=func.now())
+            .values(customer=None, shipping_address=None, updated_at=func.now())
         )
         counts["pos_orders"] += result.rowcount or 0
+        # Every stored state of those orders: the raw payloads go, and the canonical copies lose the person.
+        result = await session.execute(
+            update(PosOrderRevision)
+            .where(PosOrderRevision.tenant_id == tenant_id, PosOrderRevision.order_id.in_(order_ids))
+            .values(
+                raw_payload=text("'null'::jsonb"),
+                order=PosOrderRevision.order.op("-")(literal_column("'customer'::text"))
+                .op("-")(literal_column("'shipping_address'::text")),
+            )
+        )
+        counts["pos_order_revisions"] += result.rowcount or 0
     shipment_ids = list(
         (await session.execute(
             select(Shipment.id).where(Shipment.tenant_id == tenant_id, Shipment.order_id.in_(order_ids))

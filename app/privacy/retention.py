@@ -2,7 +2,7 @@
 
 Per tenant (`retention_settings`, defaults in models.DEFAULT_RETENTION_DAYS):
 
-* raw POS payloads: an order (and each stored revision of it) older than
+* raw POS payloads: a stored revision of an order older than
   `raw_pos_payload_days` keeps its canonical fields; its raw JSON becomes JSON `null`;
 * inbound pushes older than `inbound_push_days` are deleted (carriers' with their
   unmatched tracking updates; shops' records of pushes taken, `pos_push_deliveries`);
@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db.base import utcnow
 from app.core.db.session import Database
 from app.events.models import IntegrationEvent
-from app.pos.models import PosOrder, PosOrderRevision, PosPushDelivery
+from app.pos.models import PosOrderRevision, PosPushDelivery
 from app.privacy.models import DEFAULT_RETENTION_DAYS, RetentionSettings
 from app.shipments.inbound_models import InboundWebhook
 from app.shipments.models import Shipment, TrackingEvent
@@ -40,7 +40,6 @@ RETENTION_BATCH_SIZE = 1000
 _LIVE_TENANTS = text("SELECT id FROM tenants WHERE status <> 'deleted' ORDER BY id")
 PURGE_KINDS = (
     "raw_pos_payloads",
-    "raw_pos_revision_payloads",
     "inbound_pushes",
     "pos_push_deliveries",
     "integration_events",
@@ -76,11 +75,6 @@ def _statements(tenant_id: uuid.UUID, days: dict[str, int], now: datetime) -> di
     def cutoff(field: str) -> datetime:
         return now - timedelta(days=days[field])
 
-    raw_due = select(PosOrder.id).where(
-        PosOrder.tenant_id == tenant_id,
-        PosOrder.created_at < cutoff("raw_pos_payload_days"),
-        func.jsonb_typeof(PosOrder.raw_payload) != "null",
-    )
     raw_revisions_due = select(PosOrderRevision.id).where(
         PosOrderRevision.tenant_id == tenant_id,
         PosOrderRevision.created_at < cutoff("raw_pos_payload_days"),
@@ -106,10 +100,7 @@ def _statements(tenant_id: uuid.UUID, days: dict[str, int], now: datetime) -> di
         )
     )
     return {
-        "raw_pos_payloads": update(PosOrder)
-        .where(PosOrder.tenant_id == tenant_id, PosOrder.id.in_(_batch(raw_due)))
-        .values(raw_payload=text("'null'::jsonb")),
-        "raw_pos_revision_payloads": update(PosOrderRevision)
+        "raw_pos_payloads": update(PosOrderRevision)
         .where(PosOrderRevision.tenant_id == tenant_id, PosOrderRevision.id.in_(_batch(raw_revisions_due)))
         .values(raw_payload=text("'null'::jsonb")),
         # The record of a platform push taken (its delivery id, for deduplication): platforms retry for days, not months.

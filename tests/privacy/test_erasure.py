@@ -108,14 +108,14 @@ async def test_erasure_leaves_no_trace_of_the_email(client, make_tenant, owner_d
     orders = await _arrange(client, acme, owner_db)
     await _arrange(client, globex, owner_db)  # the same customer at another tenant keeps its data there
     before, bob_before = await traces(owner_db, JANE), await traces(owner_db, BOB)
-    assert {"pos_orders.customer", "pos_orders.raw_payload", "idempotency_keys.response_body", "labels.request",
+    assert {"pos_orders.customer", "pos_order_revisions.raw_payload", "pos_order_revisions.order", "idempotency_keys.response_body", "labels.request",
             "inbound_webhooks.payload", "tracking_events.raw", "integration_events.data", "label_documents.content",
             "delivery_attempts.response_body", "unmatched_tracking_updates.result", "inbound_webhooks.tracking_numbers"} <= set(before)
 
     erased = await client.post("/v1/privacy/erase", json={"email": "jane.doe@example.com"}, headers=acme.headers("admin"))
     assert erased.status_code == 200, erased.text
     result = erased.json()
-    for table in ("pos_orders", "labels", "label_documents", "tracking_events", "inbound_webhooks", "idempotency_keys",
+    for table in ("pos_orders", "pos_order_revisions", "labels", "label_documents", "tracking_events", "inbound_webhooks", "idempotency_keys",
                   "integration_events", "label_batch_items", "delivery_attempts", "unmatched_tracking_updates"):
         assert result["tables"].get(table, 0) >= 1, (table, result)
     assert result["total"] == sum(result["tables"].values())
@@ -126,6 +126,9 @@ async def test_erasure_leaves_no_trace_of_the_email(client, make_tenant, owner_d
         jane_row = (await session.execute(text(
             "SELECT lower(row_to_json(pos_orders)::text) FROM pos_orders WHERE id = :o"), {"o": orders["jane"]})).scalar_one()
         order = (await session.execute(text("SELECT * FROM pos_orders WHERE id = :o"), {"o": orders["jane"]})).one()
+        revisions = (await session.execute(text(
+            "SELECT lower(row_to_json(r)::text) AS row, jsonb_typeof(raw_payload) AS raw FROM pos_order_revisions r "
+            "WHERE order_id = :o"), {"o": orders["jane"]})).all()
         tracking = (await session.execute(text(
             "SELECT e.signed_by FROM tracking_events e JOIN shipments s ON s.id = e.shipment_id AND s.tenant_id = e.tenant_id "
             "WHERE s.order_id = :o"), {"o": orders["jane"]})).scalar_one()
@@ -139,7 +142,10 @@ async def test_erasure_leaves_no_trace_of_the_email(client, make_tenant, owner_d
             "SELECT changed, target_type FROM audit_log WHERE tenant_id = :t AND action = 'privacy.erased'"), {"t": acme.id})).one()
     assert not any(part in jane_row for part in ("storgatan", "+4670", '"jane"'))  # street, phone, name
     # The canonical order stays (money, lines), its personal parts go; the name is gone with the e-mail.
-    assert order.customer is None and order.shipping_address is None and order.raw_payload is None and order.total == 1000
+    assert order.customer is None and order.shipping_address is None and order.total == 1000
+    # Every stored state of the order loses its raw payload and the person in its canonical copy.
+    assert revisions and all(r.raw == "null" for r in revisions)
+    assert not any(part in r.row for r in revisions for part in ("storgatan", "+4670", '"jane"'))
     assert tracking is None and label.carrier_reply is None
     assert label.request["recipient"] == {"name": "[erased]", "address_lines": ["[erased]"], "city": "[erased]", "country": "SE"}
     assert item == "failed"  # never booked to an erased address

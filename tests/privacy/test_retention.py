@@ -22,8 +22,8 @@ async def _add(owner_db, tenant_id, *, age_days: int, tag: str, delivered: bool 
             "INSERT INTO pos_connections (tenant_id, id, source, name) VALUES (:t, :c, 'shopify', :tag)"), {**t, "c": shop})
         await session.execute(text(
             "INSERT INTO pos_orders (tenant_id, id, source, connection_id, external_id, currency, line_items, total, "
-            "raw_payload, created_at) VALUES (:t, :o, 'shopify', :c, :tag, 'EUR', '[]', 100, :raw, :at)"),
-            {**t, "o": order, "c": shop, "raw": raw})
+            "created_at) VALUES (:t, :o, 'shopify', :c, :tag, 'EUR', '[]', 100, :at)"),
+            {**t, "o": order, "c": shop})
         await session.execute(text(
             "INSERT INTO pos_order_revisions (tenant_id, id, order_id, revision, \"order\", raw_payload, created_at) "
             "VALUES (:t, :r, :o, 1, '{}', :raw, :at)"), {**t, "r": new_id(), "o": order, "raw": raw})
@@ -52,7 +52,6 @@ async def _state(owner_db, tenant_id) -> dict:
         def q(sql: str):
             return session.execute(text(sql), {"t": tenant_id})
         return {
-            "raw": sorted((await q("SELECT external_id FROM pos_orders WHERE tenant_id = :t AND jsonb_typeof(raw_payload) <> 'null'")).scalars()),
             "raw_revisions": sorted((await q(
                 "SELECT o.external_id FROM pos_order_revisions r JOIN pos_orders o ON o.tenant_id = r.tenant_id "
                 "AND o.id = r.order_id WHERE r.tenant_id = :t AND jsonb_typeof(r.raw_payload) <> 'null'")).scalars()),
@@ -86,20 +85,20 @@ async def test_retention_purges_only_what_is_past_its_age(client, make_tenant, o
     report = await run_maintenance(db=app_db, settings=settings)
 
     assert await _state(owner_db, acme.id) == {
-        "raw": ["middle", "young"], "orders": 5,  # raw JSON dropped after 90 days, the canonical orders kept
-        "raw_revisions": ["middle", "young"],  # and from the orders' revisions
+        "orders": 5,  # the canonical orders kept
+        "raw_revisions": ["middle", "young"],  # raw JSON dropped from the orders' revisions after 90 days
         "pushes": 1,  # 30 days
         "shop_pushes": ["young"],
         "events": 3,  # 400 days
         "tracking": ["intransit", "middle", "old", "young"],  # delivered more than 400 days ago: gone
     }
     assert await _state(owner_db, globex.id) == {
-        "raw": ["young"], "raw_revisions": ["young"], "orders": 5, "pushes": 2,
+        "raw_revisions": ["young"], "orders": 5, "pushes": 2,
         "shop_pushes": ["middle", "young"], "events": 3, "tracking": ["intransit", "middle", "old", "young"],
     }
     # The count of what was purged goes in the worker's log (the maintenance report).
     assert report["retention_purged"] == {
-        "raw_pos_payloads": 3 + 4, "raw_pos_revision_payloads": 3 + 4, "inbound_pushes": 4 + 3,
+        "raw_pos_payloads": 3 + 4, "inbound_pushes": 4 + 3,
         "pos_push_deliveries": 4 + 3, "integration_events": 2 + 2, "delivered_shipment_events": 1 + 1,
     }
     # A second pass finds nothing more.

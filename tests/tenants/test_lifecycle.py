@@ -111,8 +111,8 @@ async def test_suspension_pauses_webhook_deliveries_tracking_refresh_and_rule_bo
             await session.execute(text(
                 "INSERT INTO pos_connections (tenant_id, id, source, name) VALUES (:t, :c, 'shopify', 'shop')"), {"t": tenant.id, "c": shop})
             await session.execute(text(
-                "INSERT INTO pos_orders (tenant_id, id, source, connection_id, external_id, currency, line_items, total, raw_payload) "
-                "VALUES (:t, :o, 'shopify', :c, 'o-1', 'EUR', '[]', 100, '{}')"), {"t": tenant.id, "o": order, "c": shop})
+                "INSERT INTO pos_orders (tenant_id, id, source, connection_id, external_id, currency, line_items, total) "
+                "VALUES (:t, :o, 'shopify', :c, 'o-1', 'EUR', '[]', 100)"), {"t": tenant.id, "o": order, "c": shop})
             await session.execute(text(
                 "INSERT INTO shipping_rule_bookings (tenant_id, id, order_id, next_attempt_at) "
                 "VALUES (:t, :b, :o, now() - interval '1 minute')"), {"t": tenant.id, "b": new_id(), "o": order})

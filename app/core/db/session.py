@@ -64,7 +64,12 @@ async def driver_connection(session: AsyncSession) -> Any:
 
     For the hot request path: statements sent here run in the same
     transaction as the session's ORM work, without the ORM's per-statement cost.
+    Remembered for the session's current transaction (`session.info`), so
+    later calls in it cost a lookup, not a trip through SQLAlchemy's greenlet.
     """
+    cached = session.info.get(_DRIVER_KEY)
+    if cached is not None and cached[0] is session.sync_session.get_transaction() and cached[0].is_active:
+        return cached[1]
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     try:
@@ -78,7 +83,12 @@ async def driver_connection(session: AsyncSession) -> Any:
             await connection.engine.dispose()
             raise _connection_lost() from exc
         raise
+    session.info[_DRIVER_KEY] = (session.sync_session.get_transaction(), raw.driver_connection)
     return raw.driver_connection
+
+
+_DRIVER_KEY = "_driver_connection"
+"""session.info key of (the SessionTransaction, its asyncpg connection) remembered by `driver_connection`."""
 
 
 def _connection_lost() -> DatabaseUnavailable:
