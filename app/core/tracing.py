@@ -110,7 +110,8 @@ def configure_tracing(settings: Settings, *, service_name: str, exporter: Any = 
         trace.set_tracer_provider(provider)
         _provider = trace.get_tracer_provider()
         logger.info("tracing: spans of %s exported to %s", service_name, endpoint)
-    assert _gate is not None
+    if _gate is None:
+        raise RuntimeError("tracing: the span gate was not installed")
     _gate.on = True
     if not _httpx_instrumented:
         HTTPXClientInstrumentor().instrument(tracer_provider=_provider)

@@ -331,7 +331,8 @@ class _GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last_error = exc
-        assert last_error is not None  # addresses is never empty
+        if last_error is None:  # addresses is never empty
+            raise httpcore.ConnectError(f"no address to connect to for {host}")
         raise last_error
 
     async def connect_unix_socket(
@@ -429,7 +430,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request` through the guarded pool; raises httpx transport errors or `WebhookConnectionRefused`."""
-        assert isinstance(request.stream, httpx.AsyncByteStream)
+        if not isinstance(request.stream, httpx.AsyncByteStream):
+            raise TypeError("the webhook transport sends async request bodies only")
         core_request = httpcore.Request(
             method=request.method,
             url=httpcore.URL(
@@ -444,7 +446,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         )
         with _mapped_exceptions(request):
             response = await self._pool.handle_async_request(core_request)
-        assert isinstance(response.stream, typing.AsyncIterable)
+        if not isinstance(response.stream, typing.AsyncIterable):
+            raise TypeError("the connection pool answered with a synchronous body")
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
