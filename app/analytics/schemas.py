@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.carriers.shipping import Address, Parcel
+from app.carriers.shipping import Address, Parcel, ShipDate
 
 
 
@@ -198,7 +198,7 @@ class RatesRequest(BaseModel):
     shipper: Address
     recipient: Address
     parcels: list[Parcel] = Field(min_length=1, max_length=50)
-    ship_date: dt.date | None = None
+    ship_date: ShipDate | None = Field(default=None, description="When the parcels are handed over (default: today).")
     carriers: list[str] | None = Field(default=None, min_length=1, max_length=20)
 
 

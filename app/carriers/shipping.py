@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 LabelFormat = Literal["pdf", "zpl"]
 """What a merchant may ask for. A carrier's image labels (UPS GIF/PNG) are converted to PDF."""
@@ -26,6 +26,25 @@ DocumentFormat = Literal["pdf", "zpl", "png", "gif"]
 DocumentType = Literal["label", "commercial_invoice"]
 ContentsType = Literal["merchandise", "documents", "gift", "sample", "return", "other"]
 Incoterm = Literal["DAP", "DDP", "DDU", "EXW", "FCA", "CPT", "CIP", "DPU"]
+
+
+MAX_SHIP_DATE_DAYS_AHEAD = 30
+"""How far ahead a `ship_date` may be; carriers accept 0-10 (FedEx) to 30 days."""
+
+
+def near_ship_date(value: dt.date) -> dt.date:
+    """`value` if it is a date parcels can still be handed over on: from yesterday (UTC: it is still yesterday
+    somewhere west of Greenwich) to MAX_SHIP_DATE_DAYS_AHEAD days ahead; ValueError otherwise."""
+    today = dt.datetime.now(dt.timezone.utc).date()
+    if value < today - dt.timedelta(days=1):
+        raise ValueError("ship_date must not be in the past")
+    if value > today + dt.timedelta(days=MAX_SHIP_DATE_DAYS_AHEAD):
+        raise ValueError(f"ship_date must be within {MAX_SHIP_DATE_DAYS_AHEAD} days")
+    return value
+
+
+ShipDate = Annotated[dt.date, AfterValidator(near_ship_date)]
+"""The day the parcels are handed over (labels, rates): not in the past, at most 30 days ahead (422 otherwise)."""
 
 
 def upper_country(value: str) -> str:

@@ -6,14 +6,12 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.carriers.shipping import Address, Customs, LabelFormat, Parcel, ShipmentRequest
+from app.carriers.shipping import Address, Customs, LabelFormat, Parcel, ShipDate, ShipmentRequest
 from app.labels.models import Label, LabelDocument
 
 LabelStatus = Literal["pending", "booked", "voided"]
-MAX_SHIP_DATE_DAYS_AHEAD = 30
-"""How far ahead `ship_date` may be; carriers accept 0-10 (FedEx) to 30 days."""
 
 
 class LabelCreate(BaseModel):
@@ -40,7 +38,7 @@ class LabelCreate(BaseModel):
     label_format: LabelFormat = "pdf"
     reference: str | None = Field(default=None, min_length=1, max_length=35, description="Printed on the label where the carrier allows.")
     order_id: uuid.UUID | None = Field(default=None, description="The POS order (GET /v1/pos/orders) this shipment ships.")
-    ship_date: dt.date | None = Field(default=None, description="When the parcels are handed over (default: today).")
+    ship_date: ShipDate | None = Field(default=None, description="When the parcels are handed over (default: today).")
     customs: Customs | None = None
     service_point_id: str | None = Field(
         default=None, min_length=1, max_length=64, description="Deliver to this pickup point (GET /v1/service-points) instead of the door."
@@ -56,18 +54,6 @@ class LabelCreate(BaseModel):
         if self.recipient is None and self.order_id is None:
             raise ValueError("give a recipient, or an order_id whose shipping address is used")
         return self
-
-    @field_validator("ship_date")
-    @classmethod
-    def _ship_date_near(cls, value: dt.date | None) -> dt.date | None:
-        if value is not None:
-            today = dt.datetime.now(dt.timezone.utc).date()
-            # Yesterday in UTC is still today somewhere west of Greenwich.
-            if value < today - dt.timedelta(days=1):
-                raise ValueError("ship_date must not be in the past")
-            if value > today + dt.timedelta(days=MAX_SHIP_DATE_DAYS_AHEAD):
-                raise ValueError(f"ship_date must be within {MAX_SHIP_DATE_DAYS_AHEAD} days")
-        return value
 
     def shipment_request(self, *, idempotency_key: str | None) -> ShipmentRequest:
         """The carrier-neutral booking an adapter takes (app.carriers.shipping.ShipmentRequest); needs `recipient` set."""

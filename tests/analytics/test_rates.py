@@ -4,6 +4,7 @@ samples (respx), with deadlines and per-carrier errors."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import time
 from pathlib import Path
@@ -39,7 +40,7 @@ def body(**changes: Any) -> dict[str, Any]:
         "recipient": {"name": "Bob", "address_lines": ["125 Church St"], "city": "Moncton", "state": "NB",
                       "postal_code": "E1C 4Z8", "country": "CA"},
         "parcels": [{"weight_grams": 2500, "length_mm": 300, "width_mm": 200, "height_mm": 150}],
-        "ship_date": "2026-12-02",
+        "ship_date": (dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)).isoformat(),
     } | changes
 
 
@@ -90,6 +91,13 @@ async def test_rates_come_back_from_fedex_and_ups(client: Any, make_tenant: Any)
     assert (r.status_code, r.json()["type"].rsplit("/", 1)[-1], r.json()["carriers"]) == (422, "carrier-cannot-rate", ["nope", "postnord"])
     r = await client.post("/v1/rates", json=body(parcels=[]), headers=tenant.headers())
     assert r.status_code == 422
+    # A ship date in the past (or beyond what carriers take) is refused before any carrier is asked, as for labels.
+    for when in ("2001-01-01", (dt.date.today() + dt.timedelta(days=60)).isoformat()):
+        with respx.mock(assert_all_called=False) as router:
+            fedex_route, ups_route = carriers_answer(router)
+            r = await client.post("/v1/rates", json=body(ship_date=when), headers=tenant.headers())
+        assert r.status_code == 422 and "ship_date" in r.text, r.text
+        assert not fedex_route.called and not ups_route.called
 
 
 async def test_a_slow_or_failing_carrier_does_not_hold_the_others(settings: Any, owner_db: Any, make_tenant: Any, client: Any) -> None:
