@@ -159,7 +159,8 @@ _FRACTIONS_SQL = ", ".join(f"('{metric}', {fraction})" for metric, fraction, _ i
 _CELLS_SOURCE = """
     SELECT CAST(h.period_start AS timestamp) AS shipped_local, NULLIF(h.carrier, '') AS carrier,
            NULLIF(h.service, '') AS service, NULLIF(h.origin_country, '') AS origin_country,
-           NULLIF(h.destination_country, '') AS destination_country, h.metric, h.minutes, h.shipments * c.sign AS n
+           NULLIF(h.destination_country, '') AS destination_country, h.metric COLLATE "C" AS metric, h.minutes,
+           h.shipments * c.sign AS n
     FROM (VALUES {cells}) AS c(grain, first, until, sign)
     JOIN analytics_duration_histograms h
       ON h.grain = c.grain AND h.period_start >= c.first AND h.period_start < c.until
@@ -169,7 +170,7 @@ _CELL_VALUES = "(CAST(:cell_grain_{i} AS text), CAST(:cell_first_{i} AS date), C
     "CAST(:cell_sign_{i} AS int))"
 _SEGMENT_SOURCE = f"""
     SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country,
-           r.destination_country, m.metric, m.minutes, CAST(:segment_sign_{{i}} AS int) AS n
+           r.destination_country, m.metric COLLATE "C" AS metric, m.minutes, CAST(:segment_sign_{{i}} AS int) AS n
     FROM analytics_shipment_rollups r {DURATIONS_SQL.format(r="r")}
     WHERE r.tenant_id = :tenant_id AND m.minutes IS NOT NULL
       AND r.shipped_at >= :segment_since_{{i}} AND r.shipped_at < :segment_until_{{i}}
@@ -204,10 +205,8 @@ def _percentiles_sql(keys: list[str], group_by: list[str], sources: list[str]) -
     labels = ", ".join([*(f"{_label(by, f'q.g{i}')} AS g{i}" for i, by in enumerate(group_by)), "q.metric", "q.fraction"])
     low = "min(q.minutes) FILTER (WHERE q.cum > floor(q.pos))"
     high = "min(q.minutes) FILTER (WHERE q.cum > ceil(q.pos))"
-    union = " UNION ALL ".join(
-        _grouped(source, [*keys, "r.metric AS metric", "r.minutes AS minutes"], {"n": "sum(r.n)"}) for source in sources
-    )
-    selected = ", ".join([*(f"r.{name}" for name in names), "r.metric", "r.minutes"])
+    union = " UNION ALL ".join(sources)
+    selected = ", ".join([*keys, "r.metric", "r.minutes"])
     return f"""
         WITH h AS (
             SELECT {selected}, sum(r.n) AS n FROM ({union}) r
