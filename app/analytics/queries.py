@@ -12,9 +12,12 @@ them); hours are fractional. `carrier_performance` reads the worker's rollups
 * percentiles (transit p50/p90, label-to-first-scan p50): percentile_cont's
   definition -- linear interpolation between the values of rank floor(p x (N-1))
   and ceil(p x (N-1)) -- evaluated in SQL over cumulative counts of
-  `analytics_duration_histograms` (whole cells: tenant days when grouping by
-  week / month only, carrier months for carrier (and month), group months
-  otherwise) plus the rest of the period from the shipment rollups.
+  `analytics_duration_histograms` cells (tenant days when grouping by week /
+  month only, carrier months for carrier (and month), group months with
+  month, otherwise group months, quarters and years) and stretches of
+  shipment rollups, each added or subtracted (`Period.plan`,
+  app.analytics.cells: e.g. a year to now is December + the year - December,
+  the hours of December 1st before `from` subtracted).
   Resolution: every duration is rounded to the whole minute before ranking,
   so a percentile equals `percentile_cont` over the durations rounded to the
   minute (exact for durations in whole minutes; otherwise within 30 s).
