@@ -119,11 +119,13 @@ class DurationHistogram(TenantKeyMixin, Base):
 
     `metric` is 'transit' (first scan, else ship date, to delivered) or
     'label_to_scan' (booking to first scan); `minutes` the duration rounded to
-    the minute. Three grains, all kept by app.analytics.rollups in the rollup
+    the minute. Five grains, all kept by app.analytics.rollups in the rollup
     refresh statement (+1 for the new row, -1 for the old) and by `rebuild`:
 
-    * 'month': `period_start` the first day of a UTC month, per group
-      (carrier, service, origin, destination; '' when missing);
+    * 'month', 'quarter', 'year': `period_start` the first day of a UTC
+      calendar month, quarter or year, per group (carrier, service, origin,
+      destination; '' when missing); a quarter or year cell is the sum of its
+      months, so a long period reads few cells (app.analytics.cells);
     * 'carrier_month': the same months, per carrier (the other group columns are '');
     * 'day': `period_start` a UTC day, for the whole tenant (the group columns are '').
     """

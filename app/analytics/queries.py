@@ -12,9 +12,12 @@ them); hours are fractional. `carrier_performance` reads the worker's rollups
 * percentiles (transit p50/p90, label-to-first-scan p50): percentile_cont's
   definition -- linear interpolation between the values of rank floor(p x (N-1))
   and ceil(p x (N-1)) -- evaluated in SQL over cumulative counts of
-  `analytics_duration_histograms` (whole cells: tenant days when grouping by
-  week / month only, carrier months for carrier (and month), group months
-  otherwise) plus the rest of the period from the shipment rollups.
+  `analytics_duration_histograms` cells (tenant days when grouping by week /
+  month only, carrier months for carrier (and month), group months with
+  month, otherwise group months, quarters and years) and stretches of
+  shipment rollups, each added or subtracted (`Period.plan`,
+  app.analytics.cells: e.g. a year to now is December + the year - December,
+  the hours of December 1st before `from` subtracted).
   Resolution: every duration is rounded to the whole minute before ranking,
   so a percentile equals `percentile_cont` over the durations rounded to the
   minute (exact for durations in whole minutes; otherwise within 30 s).
@@ -41,6 +44,7 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.analytics import cells
 from app.analytics.models import OPEN_SQL
 from app.analytics.rollups import DURATIONS_SQL, GROUP_FIGURES, row_figures
 
@@ -155,50 +159,65 @@ PERCENTILES: tuple[tuple[str, float, str], ...] = (
 """(histogram metric, fraction, figure) of every percentile."""
 _FRACTIONS_SQL = ", ".join(f"('{metric}', {fraction})" for metric, fraction, _ in PERCENTILES)
 
-_DURATION_SOURCES = (
-    """
+_CELLS_SOURCE = """
     SELECT CAST(h.period_start AS timestamp) AS shipped_local, NULLIF(h.carrier, '') AS carrier,
            NULLIF(h.service, '') AS service, NULLIF(h.origin_country, '') AS origin_country,
-           NULLIF(h.destination_country, '') AS destination_country, h.metric, h.minutes, h.shipments AS n
-    FROM analytics_duration_histograms h
-    WHERE h.tenant_id = :tenant_id AND h.grain = :grain AND h.period_start >= :first_cell AND h.period_start < :end_cell
-      AND h.shipments <> 0
-    """,
-    *(
-        f"""
-        SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country,
-               r.destination_country, m.metric, m.minutes, 1 AS n
-        FROM analytics_shipment_rollups r {DURATIONS_SQL.format(r="r")}
-        WHERE r.tenant_id = :tenant_id AND m.minutes IS NOT NULL AND r.shipped_at >= {since} AND r.shipped_at < {until}
-        """
-        for since, until in ((":start", ":cells_start"), (":cells_end", ":end"))
-    ),
-)
-"""Every duration of the period, in minutes, with its multiplicity `n`: whole cells of the histogram grain, the rest
-from the shipment rollups (rounded the same way)."""
+           NULLIF(h.destination_country, '') AS destination_country, h.metric COLLATE "C" AS metric, h.minutes,
+           h.shipments * c.sign AS n
+    FROM (VALUES {cells}) AS c(grain, first, until, sign)
+    JOIN analytics_duration_histograms h
+      ON h.grain = c.grain AND h.period_start >= c.first AND h.period_start < c.until
+    WHERE h.tenant_id = :tenant_id AND h.shipments <> 0
+"""
+_CELL_VALUES = "(CAST(:cell_grain_{i} AS text), CAST(:cell_first_{i} AS date), CAST(:cell_until_{i} AS date), " \
+    "CAST(:cell_sign_{i} AS int))"
+_SEGMENT_SOURCE = f"""
+    SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country,
+           r.destination_country, m.metric COLLATE "C" AS metric, m.minutes, CAST(:segment_sign_{{i}} AS int) AS n
+    FROM analytics_shipment_rollups r {DURATIONS_SQL.format(r="r")}
+    WHERE r.tenant_id = :tenant_id AND m.minutes IS NOT NULL
+      AND r.shipped_at >= :segment_since_{{i}} AND r.shipped_at < :segment_until_{{i}}
+"""
 
 
-def _percentiles_sql(keys: list[str], group_by: list[str]) -> str:
+def _duration_sources(plan: cells.Plan) -> tuple[list[str], dict[str, Any]]:
+    """Every duration of the period, in minutes, with its multiplicity `n` (negative: subtracted), as SQL sources
+    and their bind parameters: the plan's histogram cells, then its stretches of shipment rollups (rounded the same
+    way)."""
+    params: dict[str, Any] = {}
+    for i, cell in enumerate(plan.cells):
+        params.update({f"cell_grain_{i}": cell.grain, f"cell_first_{i}": cell.first, f"cell_until_{i}": cell.until,
+                       f"cell_sign_{i}": cell.sign})
+    for i, segment in enumerate(plan.segments):
+        params.update({f"segment_since_{i}": segment.since, f"segment_until_{i}": segment.until,
+                       f"segment_sign_{i}": segment.sign})
+    sources = [_CELLS_SOURCE.format(cells=", ".join(_CELL_VALUES.format(i=i) for i in range(len(plan.cells))))]
+    return (sources if plan.cells else []) + [_SEGMENT_SOURCE.format(i=i) for i in range(len(plan.segments))], params
+
+
+def _percentiles_sql(keys: list[str], group_by: list[str], sources: list[str]) -> str:
     """percentile_cont's definition over the duration histogram, per group (`g0`..), metric and fraction.
 
     With N values sorted v_0..v_{N-1} (by cumulative counts) and pos = fraction x (N - 1):
-    v_floor(pos) + (pos - floor(pos)) x (v_ceil(pos) - v_floor(pos)), in hours.
+    v_floor(pos) + (pos - floor(pos)) x (v_ceil(pos) - v_floor(pos)), in hours. Only the (at most two) histogram
+    rows holding ranks floor(pos) and ceil(pos) reach the final aggregate.
     """
     names = [f"g{i}" for i in range(len(keys))]
-    partition = ", ".join([*(f"h.{name}" for name in names), "h.metric"])
+    # The window's sort compares a week / month (a timestamp) before the text codes: fewer ties to break in text.
+    timed = [f"g{i}" for i, by in enumerate(group_by) if by in ("week", "month")]
+    partition = ", ".join([*(f"h.{name}" for name in timed), *(f"h.{name}" for name in names if name not in timed),
+                           "h.metric"])
     grouped = ", ".join([*(f"q.{name}" for name in names), "q.metric", "q.fraction"])
     labels = ", ".join([*(f"{_label(by, f'q.g{i}')} AS g{i}" for i, by in enumerate(group_by)), "q.metric", "q.fraction"])
     low = "min(q.minutes) FILTER (WHERE q.cum > floor(q.pos))"
     high = "min(q.minutes) FILTER (WHERE q.cum > ceil(q.pos))"
-    sources = " UNION ALL ".join(
-        _grouped(source, [*keys, "r.metric AS metric", "r.minutes AS minutes"], {"n": "sum(r.n)"})
-        for source in _DURATION_SOURCES
-    )
-    selected = ", ".join([*(f"r.{name}" for name in names), "r.metric", "r.minutes"])
+    union = " UNION ALL ".join(sources)
+    selected = ", ".join([*keys, "r.metric", "r.minutes"])
     return f"""
         WITH h AS (
-            SELECT {selected}, sum(r.n) AS n FROM ({sources}) r
+            SELECT {selected}, sum(r.n) AS n FROM ({union}) r
             GROUP BY {", ".join(str(i + 1) for i in range(len(keys) + 2))}
+            HAVING sum(r.n) <> 0
         ), c AS (
             SELECT h.*, sum(h.n) OVER (PARTITION BY {partition} ORDER BY h.minutes) AS cum,
                    sum(h.n) OVER (PARTITION BY {partition}) AS total
@@ -208,7 +227,7 @@ def _percentiles_sql(keys: list[str], group_by: list[str]) -> str:
             FROM c JOIN (VALUES {_FRACTIONS_SQL}) AS f(metric, fraction) ON f.metric = c.metric
         )
         SELECT {labels}, CAST(({low} + (min(q.pos) - floor(min(q.pos))) * ({high} - {low})) / 60.0 AS float8) AS hours
-        FROM q GROUP BY {grouped}
+        FROM q WHERE q.cum > floor(q.pos) AND q.cum - q.n <= ceil(q.pos) GROUP BY {grouped}
     """
 
 
@@ -246,28 +265,27 @@ class Period:
             days_start = days_end = self.end
         return {"first_day": days_start.date(), "end_day": days_end.date(), "days_start": days_start, "days_end": days_end}
 
-    def cells(self, group_by: list[str]) -> dict[str, Any]:
-        """The duration histogram's grain and whole cells for a grouping (`:grain`, `:first_cell`, `:end_cell`,
-        `:cells_start`, `:cells_end`; the rest of the period is read from the shipment rollups).
+    def plan(self, group_by: list[str]) -> cells.Plan:
+        """The histogram cells and stretches of shipment rollups whose signed sum is the period, for a grouping.
 
-        Only `week` / `month` (or nothing): the tenant-wide 'day' cells; `carrier` (and `month`): the per-carrier
-        'carrier_month' cells; other dimensions without `week`: the per-group 'month' cells; `week` with other
-        dimensions: no cells (a month is not within a week), every duration from the shipment rollups.
+        Only `week` / `month` (or nothing): the tenant-wide 'day' cells of the whole days, the partial days from the
+        rollups; `carrier` (and `month`): the per-carrier 'carrier_month' cells; other dimensions with `month`: the
+        per-group 'month' cells; without `month` or `week`: per-group 'month', 'quarter' and 'year' cells
+        (app.analytics.cells picks the cheapest signed combination); `week` with other dimensions: no cells (a
+        month is not within a week), every duration from the shipment rollups.
         """
         if set(group_by) <= {"week", "month"}:
             days = self.days()
-            return {"grain": "day", "first_cell": days["first_day"], "end_cell": days["end_day"],
-                    "cells_start": days["days_start"], "cells_end": days["days_end"]}
-        start, end = self.start.astimezone(timezone.utc), self.end.astimezone(timezone.utc)
-        months_start = datetime(start.year, start.month, 1, tzinfo=timezone.utc)
-        if months_start < start:
-            months_start = datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=timezone.utc)
-        months_end = datetime(end.year, end.month, 1, tzinfo=timezone.utc)
-        if "week" in group_by or months_start >= months_end:
-            months_start = months_end = self.end
-        grain = "carrier_month" if set(group_by) <= {"carrier", "month"} else "month"
-        return {"grain": grain, "first_cell": months_start.date(), "end_cell": months_end.date(),
-                "cells_start": months_start, "cells_end": months_end}
+            whole = (cells.Cell("day", days["first_day"], days["end_day"], 1),) if days["first_day"] < days["end_day"] else ()
+            parts = ((self.start, days["days_start"]), (days["days_end"], self.end))
+            return cells.Plan(whole, tuple(cells.Segment(a, b, 1) for a, b in parts if a < b))
+        if "week" in group_by:
+            return cells.Plan((), (cells.Segment(self.start, self.end, 1),))
+        if set(group_by) <= {"carrier", "month"}:
+            return cells.month_plan(self.start, self.end, {"carrier_month": 1})
+        if "month" in group_by:
+            return cells.month_plan(self.start, self.end, {"month": 1})
+        return cells.month_plan(self.start, self.end, cells.MONTHS_PER_CELL)
 
 
 async def carrier_performance(
@@ -286,9 +304,9 @@ async def carrier_performance(
     )
     outer_select = ", ".join(outer_keys) + ", " if keys else ""
     counts_sql = text(f"SELECT {outer_select}{_COUNTS_SQL} FROM ({sources}) r {group_clause} HAVING sum(r.shipments) > 0")
-    percentiles_sql = text(_percentiles_sql(keys, group_by))
-    params = {"tenant_id": tenant_id, **period.params(now), **period.days()}
-    params.update(period.cells(group_by))
+    sources, plan_params = _duration_sources(period.plan(group_by))
+    percentiles_sql = text(_percentiles_sql(keys, group_by, sources))
+    params = {"tenant_id": tenant_id, **period.params(now), **period.days(), **plan_params}
     # The histogram aggregates and window sums stay in memory, not in temporary files (reset at commit).
     await session.execute(text(f"SET LOCAL work_mem = '{SORT_WORK_MEM}'"))
     counted = (await session.execute(counts_sql, params)).mappings().all()

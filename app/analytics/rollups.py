@@ -13,7 +13,8 @@ How a rollup stays current:
   (`UPSERT_SQL`) reading only those shipments' events;
 * the same statement keeps `analytics_group_days` (counted figures per UTC
   day and group) and `analytics_duration_histograms` (transit and
-  label-to-scan minutes per month and group, per month and carrier, per day)
+  label-to-scan minutes per month, quarter and year and group, per month and
+  carrier, per day)
   in step: the old rollup row's contribution is subtracted and the new one's
   added, so they always equal the sums of the shipment rows (writers of one
   tenant are serialised by `lock_groups`);
@@ -46,6 +47,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import DateTime
 
+from app.analytics.cells import MONTHS_PER_CELL
 from app.core.db.session import Database
 from app.core.tenancy import tenant_ids
 from app.events import hooks as event_hooks
@@ -100,13 +102,17 @@ DURATIONS_SQL = """
 _HISTOGRAM_COLUMNS = (
     "tenant_id, grain, period_start, metric, carrier, service, origin_country, destination_country, minutes, shipments"
 )
-_HISTOGRAM_CELLS_SQL = f"""
-    SELECT 'month' AS grain, CAST(date_trunc('month', d.shipped_at AT TIME ZONE 'UTC') AS date) AS period_start,
+_HISTOGRAM_CELLS_SQL = " UNION ALL ".join(
+    f"""
+    SELECT '{grain}' AS grain, CAST(date_trunc('{grain}', d.shipped_at AT TIME ZONE 'UTC') AS date) AS period_start,
            m.metric, d.carrier, COALESCE(d.service, '') AS service, COALESCE(d.origin_country, '') AS origin_country,
            COALESCE(d.destination_country, '') AS destination_country, m.minutes, sum({{weight}}) AS shipments
     FROM {{rows}} d {DURATIONS_SQL.format(r="d")}
     WHERE m.minutes IS NOT NULL
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    """
+    for grain in MONTHS_PER_CELL  # month, quarter, year: date_trunc's own field names
+) + f"""
     UNION ALL
     SELECT 'carrier_month', CAST(date_trunc('month', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric, d.carrier, '', '',
            '', m.minutes, sum({{weight}})
@@ -119,7 +125,8 @@ _HISTOGRAM_CELLS_SQL = f"""
     WHERE m.minutes IS NOT NULL
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """
-"""The histogram cells of rollup rows `{rows}` (alias d), each row counted `{weight}` times."""
+"""The histogram cells of rollup rows `{rows}` (alias d), each row counted `{weight}` times: per group and calendar
+month, quarter and year (app.analytics.cells.MONTHS_PER_CELL), per carrier and month, per tenant and day."""
 
 """One group-day's figures summed over rollup rows `{r}`, each counted `{sign}` times (+1 new row, -1 old row)."""
 

@@ -100,3 +100,37 @@ async def test_0005_keeps_every_key_and_drops_in_flight_claims_for_a_non_superus
             await conn.execute(text(f"DROP OWNED BY {role}"))
             await conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
         await admin.dispose()
+
+
+async def test_0017_fills_quarter_and_year_cells_from_the_months_and_downgrade_removes_them(create_database):
+    import uuid
+    from datetime import date
+
+    url = await create_database()
+    migrate.upgrade(url, "0016")
+    tenant = uuid.uuid4()
+    columns = "tenant_id, grain, period_start, metric, carrier, service, origin_country, destination_country, minutes"
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO tenants (id, name, slug) VALUES (:t, 'Acme', 'acme')"), {"t": tenant})
+            for start, minutes, shipments in (("2026-01-01", 60, 1), ("2026-10-01", 60, 2), ("2026-11-01", 60, 3),
+                                              ("2026-11-01", 90, 4)):
+                await conn.execute(text(
+                    f"INSERT INTO analytics_duration_histograms ({columns}, shipments) "
+                    "VALUES (:t, 'month', CAST(:s AS date), 'transit', 'dhl', 'express', 'DE', 'SE', :m, :n)"),
+                    {"t": tenant, "s": date.fromisoformat(start), "m": minutes, "n": shipments})
+        migrate.upgrade(url)
+        cells_sql = text("SELECT grain, period_start::text, minutes, shipments FROM analytics_duration_histograms"
+                         " WHERE grain IN ('quarter', 'year') ORDER BY 1, 2, 3")
+        async with engine.connect() as conn:
+            assert [tuple(row) for row in (await conn.execute(cells_sql)).all()] == [
+                ("quarter", "2026-01-01", 60, 1), ("quarter", "2026-10-01", 60, 5), ("quarter", "2026-10-01", 90, 4),
+                ("year", "2026-01-01", 60, 6), ("year", "2026-01-01", 90, 4),
+            ]
+        migrate.downgrade(url, "0016")
+        async with engine.connect() as conn:
+            assert (await conn.execute(cells_sql)).all() == []
+            assert (await conn.execute(text("SELECT count(*) FROM analytics_duration_histograms"))).scalar_one() == 4
+    finally:
+        await engine.dispose()
