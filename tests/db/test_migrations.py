@@ -102,12 +102,12 @@ async def test_0005_keeps_every_key_and_drops_in_flight_claims_for_a_non_superus
         await admin.dispose()
 
 
-async def test_0017_fills_quarter_and_year_cells_from_the_months_and_downgrade_removes_them(create_database):
+async def test_0018_fills_quarter_and_year_cells_from_the_months_and_downgrade_removes_them(create_database):
     import uuid
     from datetime import date
 
     url = await create_database()
-    migrate.upgrade(url, "0016")
+    migrate.upgrade(url, "0017")
     tenant = uuid.uuid4()
     columns = "tenant_id, grain, period_start, metric, carrier, service, origin_country, destination_country, minutes"
     engine = create_async_engine(url, poolclass=NullPool)
@@ -128,7 +128,7 @@ async def test_0017_fills_quarter_and_year_cells_from_the_months_and_downgrade_r
                 ("quarter", "2026-01-01", 60, 1), ("quarter", "2026-10-01", 60, 5), ("quarter", "2026-10-01", 90, 4),
                 ("year", "2026-01-01", 60, 6), ("year", "2026-01-01", 90, 4),
             ]
-        migrate.downgrade(url, "0016")
+        migrate.downgrade(url, "0017")
         async with engine.connect() as conn:
             assert (await conn.execute(cells_sql)).all() == []
             assert (await conn.execute(text("SELECT count(*) FROM analytics_duration_histograms"))).scalar_one() == 4
