@@ -103,6 +103,7 @@ def app_sql() -> Iterator[StatementLog]:
     from tests.db.test_citus_readiness import (
         ARRAY_CAST_OF_A_COLUMN,
         INSERT_SELECT_FROM_ONLY_A_FUNCTION,
+        INSERT_SELECT_OF_A_PARAMETER_TENANT,
         NOT_IMMUTABLE,
         VOLATILE,
         _update_parts,
@@ -114,6 +115,9 @@ def app_sql() -> Iterator[StatementLog]:
             offenders[sql] = ["UPDATE with a volatile function (refused on a distributed table)"]
         if INSERT_SELECT_FROM_ONLY_A_FUNCTION.search(sql):
             offenders[sql] = ["INSERT ... SELECT FROM a function alone (a COPY on Citus, refused under RLS): use VALUES"]
+        if INSERT_SELECT_OF_A_PARAMETER_TENANT.search(sql):
+            offenders[sql] = ["INSERT ... SELECT naming the tenant by a parameter (a COPY through the Citus coordinator, "
+                              "refused under RLS): select the source rows' tenant_id"]
         if any(ARRAY_CAST_OF_A_COLUMN.search(part) for part in _update_parts(sql)):
             offenders[sql] = ["UPDATE SET with an array cast of a column (STABLE: refused on a distributed table)"]
         if any(NOT_IMMUTABLE.search(part) for part in do_update_parts(sql)):

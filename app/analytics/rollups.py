@@ -10,8 +10,8 @@ How a rollup stays current:
 * the worker (`refresh_queued`, every ANALYTICS_ROLLUP_INTERVAL_SECONDS)
   takes queued shipments of a tenant (`FOR UPDATE SKIP LOCKED`, so workers
   share the queue) and recomputes their rows with one set-based upsert
-  (`UPSERT_SQL`) reading only those shipments' events;
-* the same statement keeps `analytics_group_days` (counted figures per UTC
+  (`ROLLUP_SQL`) reading only those shipments' events;
+* the same transaction keeps `analytics_group_days` (counted figures per UTC
   day and group) and `analytics_duration_histograms` (transit and
   label-to-scan minutes per month, quarter and year and group, per month and
   carrier, per day)
@@ -42,7 +42,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import TextClause, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import DateTime
@@ -102,35 +102,83 @@ DURATIONS_SQL = """
 _HISTOGRAM_COLUMNS = (
     "tenant_id, grain, period_start, metric, carrier, service, origin_country, destination_country, minutes, shipments"
 )
-_HISTOGRAM_CELLS_SQL = " UNION ALL ".join(
+_ROLLUPS_OF_BATCH = "d.tenant_id = :tenant_id AND d.shipment_id = ANY(CAST(:ids AS uuid[]))"
+"""The rollup rows (alias d) of the shipments being recomputed."""
+_ROLLUPS_OF_TENANT = "d.tenant_id = :tenant_id"
+
+_CELL_SELECTS = [
     f"""
-    SELECT '{grain}' AS grain, CAST(date_trunc('{grain}', d.shipped_at AT TIME ZONE 'UTC') AS date) AS period_start,
-           m.metric, d.carrier, COALESCE(d.service, '') AS service, COALESCE(d.origin_country, '') AS origin_country,
-           COALESCE(d.destination_country, '') AS destination_country, m.minutes, sum({{weight}}) AS shipments
-    FROM {{rows}} d {DURATIONS_SQL.format(r="d")}
-    WHERE m.minutes IS NOT NULL
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    SELECT d.tenant_id, '{grain}', CAST(date_trunc('{grain}', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric,
+           d.carrier, COALESCE(d.service, ''), COALESCE(d.origin_country, ''), COALESCE(d.destination_country, ''),
+           m.minutes, sum({{weight}})
+    FROM analytics_shipment_rollups d {DURATIONS_SQL.format(r="d")}
+    WHERE {{rows}} AND m.minutes IS NOT NULL
+    GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
     """
     for grain in MONTHS_PER_CELL  # month, quarter, year: date_trunc's own field names
-) + f"""
-    UNION ALL
-    SELECT 'carrier_month', CAST(date_trunc('month', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric, d.carrier, '', '',
-           '', m.minutes, sum({{weight}})
-    FROM {{rows}} d {DURATIONS_SQL.format(r="d")}
-    WHERE m.minutes IS NOT NULL
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-    UNION ALL
-    SELECT 'day', CAST(d.shipped_at AT TIME ZONE 'UTC' AS date), m.metric, '', '', '', '', m.minutes, sum({{weight}})
-    FROM {{rows}} d {DURATIONS_SQL.format(r="d")}
-    WHERE m.minutes IS NOT NULL
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+] + [
+    f"""
+    SELECT d.tenant_id, 'carrier_month', CAST(date_trunc('month', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric,
+           d.carrier, '', '', '', m.minutes, sum({{weight}})
+    FROM analytics_shipment_rollups d {DURATIONS_SQL.format(r="d")}
+    WHERE {{rows}} AND m.minutes IS NOT NULL
+    GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
+    """,
+    f"""
+    SELECT d.tenant_id, 'day', CAST(d.shipped_at AT TIME ZONE 'UTC' AS date), m.metric, '', '', '', '', m.minutes,
+           sum({{weight}})
+    FROM analytics_shipment_rollups d {DURATIONS_SQL.format(r="d")}
+    WHERE {{rows}} AND m.minutes IS NOT NULL
+    GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
+    """,
+]
+"""The histogram cells of the rollup rows selected by `{rows}` (alias d), each row counted `{weight}` times, one
+SELECT per grain: per group and calendar month, quarter and year (app.analytics.cells.MONTHS_PER_CELL), per carrier
+and month, per tenant and day. Each groups by the rows' own `tenant_id`, so that on Citus an INSERT of them runs on
+the tenant's shard (an INSERT ... SELECT naming the tenant by a constant is pulled through the coordinator as a
+COPY, which row-level security refuses)."""
+
+_DAYS_SELECT = f"""
+    SELECT d.tenant_id, CAST(d.shipped_at AT TIME ZONE 'UTC' AS date), d.carrier, COALESCE(d.service, ''),
+           COALESCE(d.origin_country, ''), COALESCE(d.destination_country, ''),
+           {_CONTRIBUTION_SQL.format(sign="{weight} * ", r="d")}
+    FROM analytics_shipment_rollups d
+    WHERE {{rows}}
+    GROUP BY d.tenant_id, 2, 3, 4, 5, 6
 """
-"""The histogram cells of rollup rows `{rows}` (alias d), each row counted `{weight}` times: per group and calendar
-month, quarter and year (app.analytics.cells.MONTHS_PER_CELL), per carrier and month, per tenant and day."""
+"""The group-day figures of the rollup rows selected by `{rows}` (alias d), each row counted `{weight}` times."""
 
-"""One group-day's figures summed over rollup rows `{r}`, each counted `{sign}` times (+1 new row, -1 old row)."""
 
-UPSERT_SQL = text(
+def _contributions(rows: str, weight: int, *, upsert: bool) -> list[TextClause]:
+    """The statements adding the rows' contributions (times `weight`) to the group days and histogram cells.
+
+    With `upsert` they are added to the cells that exist (the worker's deltas); without, inserted (a rebuild's
+    fresh copy).
+    """
+    days = (
+        f"INSERT INTO analytics_group_days AS g (tenant_id, day, carrier, service, origin_country, destination_country, "
+        f"{_GROUP_FIGURES_LIST}) {_DAYS_SELECT.format(rows=rows, weight=weight)}"
+    )
+    cells = [
+        f"INSERT INTO analytics_duration_histograms AS h ({_HISTOGRAM_COLUMNS}) {select.format(rows=rows, weight=weight)}"
+        for select in _CELL_SELECTS
+    ]
+    if upsert:
+        days += (
+            " ON CONFLICT (tenant_id, day, carrier, service, origin_country, destination_country) DO UPDATE SET "
+            + ", ".join(f"{figure} = g.{figure} + EXCLUDED.{figure}" for figure in GROUP_FIGURES)
+        )
+        conflict = _HISTOGRAM_COLUMNS.replace(", shipments", "")
+        cells = [f"{c} ON CONFLICT ({conflict}) DO UPDATE SET shipments = h.shipments + EXCLUDED.shipments" for c in cells]
+    return [text(days), *(text(c) for c in cells)]
+
+
+_UNCOUNT_SQL = _contributions(_ROLLUPS_OF_BATCH, -1, upsert=True)
+"""Subtract the batch's rollup rows as they are (before `ROLLUP_SQL` recomputes them) from the group days and cells."""
+_COUNT_SQL = _contributions(_ROLLUPS_OF_BATCH, 1, upsert=True)
+"""Add the batch's recomputed rollup rows to the group days and cells."""
+
+ROLLUP_SQL = text(
     f"""
     WITH wanted AS (
         SELECT w.shipment_id, w.estimate
@@ -191,36 +239,16 @@ UPSERT_SQL = text(
         transit_hours = EXCLUDED.transit_hours, label_to_scan_hours = EXCLUDED.label_to_scan_hours,
         first_attempt = EXCLUDED.first_attempt, had_exception = EXCLUDED.had_exception, returned = EXCLUDED.returned,
         updated_at = EXCLUDED.updated_at
-    RETURNING r.*
-    ), delta AS (
-        SELECT 1 AS sign, u.* FROM up u
-        UNION ALL
-        SELECT -1 AS sign, o.* FROM old o
-    ), summed AS (
-        SELECT CAST(d.shipped_at AT TIME ZONE 'UTC' AS date) AS day, d.carrier, COALESCE(d.service, '') AS service,
-               COALESCE(d.origin_country, '') AS origin_country, COALESCE(d.destination_country, '') AS destination_country,
-               {_CONTRIBUTION_SQL.format(sign="d.sign * ", r="d")}
-        FROM delta d
-        GROUP BY 1, 2, 3, 4, 5
-    ), days AS (
-        INSERT INTO analytics_group_days AS g (
-            tenant_id, day, carrier, service, origin_country, destination_country, {_GROUP_FIGURES_LIST}
-        )
-        SELECT :tenant_id, day, carrier, service, origin_country, destination_country, {_GROUP_FIGURES_LIST}
-        FROM summed
-        WHERE {" OR ".join(f"{figure} <> 0" for figure in GROUP_FIGURES)}
-        ON CONFLICT (tenant_id, day, carrier, service, origin_country, destination_country) DO UPDATE SET
-            {", ".join(f"{figure} = g.{figure} + EXCLUDED.{figure}" for figure in GROUP_FIGURES)}
-        RETURNING 1
-    ), cells AS ({_HISTOGRAM_CELLS_SQL.format(rows="delta", weight="d.sign")})
-    INSERT INTO analytics_duration_histograms AS h ({_HISTOGRAM_COLUMNS})
-    SELECT :tenant_id, {_HISTOGRAM_COLUMNS.replace("tenant_id, ", "")} FROM cells WHERE shipments <> 0
-    ON CONFLICT ({_HISTOGRAM_COLUMNS.replace(", shipments", "")}) DO UPDATE SET shipments = h.shipments + EXCLUDED.shipments
+    RETURNING 1
+    )
+    SELECT count(*) FROM up
     """
 ).bindparams(
     bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),
     bindparam("estimates", type_=ARRAY(DateTime(timezone=True))),
 )
+"""Recompute the rollup rows of the shipments `:ids` (with a first promise seen for each, `:estimates`) from their
+events. The modifying CTE is referenced by the outer SELECT: on Citus an unreferenced one may not run."""
 
 _CLAIM_SQL = text(
     """
@@ -238,26 +266,8 @@ _CLAIM_SQL = text(
 
 _REGROUP_SQL = [
     text("DELETE FROM analytics_group_days WHERE tenant_id = :tenant_id"),
-    text(
-        f"""
-        INSERT INTO analytics_group_days (tenant_id, day, carrier, service, origin_country, destination_country,
-                                          {_GROUP_FIGURES_LIST})
-        SELECT :tenant_id, CAST(r.shipped_at AT TIME ZONE 'UTC' AS date), r.carrier, COALESCE(r.service, ''),
-               COALESCE(r.origin_country, ''), COALESCE(r.destination_country, ''),
-               {_CONTRIBUTION_SQL.format(sign="", r="r")}
-        FROM analytics_shipment_rollups r
-        WHERE r.tenant_id = :tenant_id
-        GROUP BY 2, 3, 4, 5, 6
-        """
-    ),
     text("DELETE FROM analytics_duration_histograms WHERE tenant_id = :tenant_id"),
-    text(
-        f"""
-        INSERT INTO analytics_duration_histograms ({_HISTOGRAM_COLUMNS})
-        SELECT :tenant_id, c.* FROM ({_HISTOGRAM_CELLS_SQL.format(
-            rows="(SELECT * FROM analytics_shipment_rollups WHERE tenant_id = :tenant_id)", weight="1")}) c
-        """
-    ),
+    *_contributions(_ROLLUPS_OF_TENANT, 1, upsert=False),
 ]
 """`analytics_group_days` and `analytics_duration_histograms` of a tenant recomputed from its shipment rollups
 (the end of a rebuild)."""
@@ -296,20 +306,24 @@ async def upsert(
 ) -> None:
     """Recompute the rollups of `shipment_ids` (one statement); `estimates[i]` is a first promise seen for the i-th.
 
-    The same statement moves the shipments' contributions in `analytics_group_days`
-    (old rollup row subtracted, new one added). A shipment that no longer exists is skipped (its rollup went with it: ON DELETE CASCADE).
+    In the same transaction the shipments' contributions move in `analytics_group_days` and
+    `analytics_duration_histograms` (old rollup row subtracted, new one added). A shipment that no longer exists is skipped (its rollup went with it: ON DELETE CASCADE).
     """
     if not shipment_ids:
         return
     await lock_groups(session=session, tenant_id=tenant_id)
+    batch = {"tenant_id": tenant_id, "ids": shipment_ids}
+    # Three steps, in this order, in the caller's transaction: the old rows' contributions out, the rows recomputed,
+    # the new rows' contributions in. (One statement with CTEs would read the old rows in the same snapshot on
+    # PostgreSQL, but Citus runs such CTEs one after another, so the "old" rows would already be the new ones.)
+    for statement in _UNCOUNT_SQL:
+        await session.execute(statement, batch)
     await session.execute(
-        UPSERT_SQL,
-        {
-            "tenant_id": tenant_id,
-            "ids": shipment_ids,
-            "estimates": estimates if estimates is not None else [None] * len(shipment_ids),
-        },
+        ROLLUP_SQL,
+        {**batch, "estimates": estimates if estimates is not None else [None] * len(shipment_ids)},
     )
+    for statement in _COUNT_SQL:
+        await session.execute(statement, batch)
 
 
 async def refresh_queued_for(*, session: AsyncSession, tenant_id: uuid.UUID, limit: int) -> int:

@@ -31,6 +31,13 @@ INSERT_SELECT_FROM_ONLY_A_FUNCTION = re.compile(
 )
 """`INSERT ... SELECT ... FROM unnest(...) AS v(...)` and nothing else: Citus runs an INSERT whose SELECT reads no
 distributed table as a COPY into the shards, which row-level security refuses ("COPY FROM not supported")."""
+INSERT_SELECT_OF_A_PARAMETER_TENANT = re.compile(
+    r"^\s*INSERT\s+INTO\s+\w+(?:\s+AS\s+\w+)?\s*\(\s*tenant_id\b[^)]*\)\s*SELECT\s+(?:CAST\s*\(\s*)?\$\d+",
+    re.IGNORECASE,
+)
+"""A statement that is an `INSERT ... SELECT` whose tenant_id is a parameter, not a column of what it reads: Citus
+cannot run it on the tenant's shard (the target's distribution column must come from the source's), pulls the rows
+through the coordinator and COPYs them, which row-level security refuses. Select the source rows' `tenant_id`."""
 ARRAY_CAST_OF_A_COLUMN = re.compile(r"[)\"]\s*::\s*\w+(?:\s+\w+)*(?:\(\d+\))?\s*\[\]")
 """A cast to an array type of a column or expression (array_in is STABLE): Citus refuses a STABLE function of a
 column in an UPDATE's SET on a distributed table (a parameter's cast, `$1::VARCHAR[]`, is evaluated once: fine)."""
@@ -100,6 +107,20 @@ def test_the_insert_select_check_flags_only_a_select_from_a_function_alone() -> 
     assert INSERT_SELECT_FROM_ONLY_A_FUNCTION.search(alone)
     assert not INSERT_SELECT_FROM_ONLY_A_FUNCTION.search(joined)
     assert not INSERT_SELECT_FROM_ONLY_A_FUNCTION.search("INSERT INTO t (tenant_id, id) VALUES ($1, $2)")
+
+
+@pytest.mark.parametrize(
+    ("sql", "refused"),
+    [
+        ("INSERT INTO g (tenant_id, day, n) SELECT $1, r.day, sum(1) FROM r WHERE r.tenant_id = $1 GROUP BY 2", True),
+        ("INSERT INTO g AS x (tenant_id, n) SELECT CAST($1 AS UUID), 1 FROM r WHERE r.tenant_id = $1", True),
+        ("INSERT INTO g (tenant_id, day, n) SELECT r.tenant_id, r.day, sum(1) FROM r WHERE r.tenant_id = $1 GROUP BY 1, 2", False),
+        ("WITH p AS (SELECT 1) , c AS (INSERT INTO g (tenant_id, n) SELECT $1, 1 FROM p RETURNING 1) SELECT 1", False),
+        ("INSERT INTO g (tenant_id, n) VALUES ($1, 1)", False),
+    ],
+)
+def test_the_insert_select_tenant_check_wants_the_source_rows_tenant(sql: str, refused: bool) -> None:
+    assert bool(INSERT_SELECT_OF_A_PARAMETER_TENANT.search(sql)) is refused
 
 
 @pytest.mark.parametrize(
