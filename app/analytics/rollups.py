@@ -133,7 +133,7 @@ _CELL_SELECTS = [
     """,
 ]
 """The histogram cells of the rollup rows selected by `{rows}` (alias d), each row counted `{weight}` times, one
-SELECT per grain: per group and calendar month, quarter and year (app.analytics.cells.MONTHS_PER_CELL), per carrier
+SELECT per grain (inserted as one UNION ALL, which Citus runs on the tenant's shard): per group and calendar month, quarter and year (app.analytics.cells.MONTHS_PER_CELL), per carrier
 and month, per tenant and day. Each groups by the rows' own `tenant_id`, so that on Citus an INSERT of them runs on
 the tenant's shard (an INSERT ... SELECT naming the tenant by a constant is pulled through the coordinator as a
 COPY, which row-level security refuses)."""
@@ -159,18 +159,16 @@ def _contributions(rows: str, weight: int, *, upsert: bool) -> list[TextClause]:
         f"INSERT INTO analytics_group_days AS g (tenant_id, day, carrier, service, origin_country, destination_country, "
         f"{_GROUP_FIGURES_LIST}) {_DAYS_SELECT.format(rows=rows, weight=weight)}"
     )
-    cells = [
-        f"INSERT INTO analytics_duration_histograms AS h ({_HISTOGRAM_COLUMNS}) {select.format(rows=rows, weight=weight)}"
-        for select in _CELL_SELECTS
-    ]
+    every_grain = " UNION ALL ".join(select.format(rows=rows, weight=weight) for select in _CELL_SELECTS)
+    cells = f"INSERT INTO analytics_duration_histograms AS h ({_HISTOGRAM_COLUMNS}) SELECT * FROM ({every_grain}) c"
     if upsert:
         days += (
             " ON CONFLICT (tenant_id, day, carrier, service, origin_country, destination_country) DO UPDATE SET "
             + ", ".join(f"{figure} = g.{figure} + EXCLUDED.{figure}" for figure in GROUP_FIGURES)
         )
         conflict = _HISTOGRAM_COLUMNS.replace(", shipments", "")
-        cells = [f"{c} ON CONFLICT ({conflict}) DO UPDATE SET shipments = h.shipments + EXCLUDED.shipments" for c in cells]
-    return [text(days), *(text(c) for c in cells)]
+        cells += f" ON CONFLICT ({conflict}) DO UPDATE SET shipments = h.shipments + EXCLUDED.shipments"
+    return [text(days), text(cells)]
 
 
 _UNCOUNT_SQL = _contributions(_ROLLUPS_OF_BATCH, -1, upsert=True)
@@ -303,8 +301,11 @@ async def upsert(
     tenant_id: uuid.UUID,
     shipment_ids: list[uuid.UUID],
     estimates: list[datetime | None] | None = None,
+    contributions: bool = True,
 ) -> None:
-    """Recompute the rollups of `shipment_ids` (one statement); `estimates[i]` is a first promise seen for the i-th.
+    """Recompute the rollups of `shipment_ids`; `estimates[i]` is a first promise seen for the i-th.
+
+    `contributions=False` leaves the group days and histograms alone (a rebuild recomputes them at its end).
 
     In the same transaction the shipments' contributions move in `analytics_group_days` and
     `analytics_duration_histograms` (old rollup row subtracted, new one added). A shipment that no longer exists is skipped (its rollup went with it: ON DELETE CASCADE).
@@ -316,13 +317,13 @@ async def upsert(
     # Three steps, in this order, in the caller's transaction: the old rows' contributions out, the rows recomputed,
     # the new rows' contributions in. (One statement with CTEs would read the old rows in the same snapshot on
     # PostgreSQL, but Citus runs such CTEs one after another, so the "old" rows would already be the new ones.)
-    for statement in _UNCOUNT_SQL:
+    for statement in _UNCOUNT_SQL if contributions else ():
         await session.execute(statement, batch)
     await session.execute(
         ROLLUP_SQL,
         {**batch, "estimates": estimates if estimates is not None else [None] * len(shipment_ids)},
     )
-    for statement in _COUNT_SQL:
+    for statement in _COUNT_SQL if contributions else ():
         await session.execute(statement, batch)
 
 
@@ -380,7 +381,7 @@ async def rebuild(*, db: Database, tenant_id: uuid.UUID | None = None, batch_siz
                 ids = list(
                     (await session.execute(_BATCH_SQL, {"tenant_id": tenant, "after": after, "limit": batch_size})).scalars()
                 )
-                await upsert(session=session, tenant_id=tenant, shipment_ids=ids)
+                await upsert(session=session, tenant_id=tenant, shipment_ids=ids, contributions=False)
             total += len(ids)
             if len(ids) < batch_size:
                 break
