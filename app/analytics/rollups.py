@@ -47,6 +47,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import DateTime
 
+from app.analytics.buckets import COARSE_GRAIN, bucket_sql
 from app.analytics.cells import MONTHS_PER_CELL
 from app.core.db.session import Database
 from app.core.tenancy import tenant_ids
@@ -120,13 +121,21 @@ _HISTOGRAM_CELLS_SQL = " UNION ALL ".join(
     WHERE m.minutes IS NOT NULL
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
     UNION ALL
+    SELECT '{COARSE_GRAIN}', CAST(date_trunc('month', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric, d.carrier,
+           COALESCE(d.service, ''), COALESCE(d.origin_country, ''), COALESCE(d.destination_country, ''),
+           {bucket_sql("m.minutes")}, sum({{weight}})
+    FROM {{rows}} d {DURATIONS_SQL.format(r="d")}
+    WHERE m.minutes IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    UNION ALL
     SELECT 'day', CAST(d.shipped_at AT TIME ZONE 'UTC' AS date), m.metric, '', '', '', '', m.minutes, sum({{weight}})
     FROM {{rows}} d {DURATIONS_SQL.format(r="d")}
     WHERE m.minutes IS NOT NULL
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """
 """The histogram cells of rollup rows `{rows}` (alias d), each row counted `{weight}` times: per group and calendar
-month, quarter and year (app.analytics.cells.MONTHS_PER_CELL), per carrier and month, per tenant and day."""
+month, quarter and year (app.analytics.cells.MONTHS_PER_CELL), per group and month in coarse buckets
+(app.analytics.buckets), per carrier and month, per tenant and day."""
 
 """One group-day's figures summed over rollup rows `{r}`, each counted `{sign}` times (+1 new row, -1 old row)."""
 
