@@ -5,7 +5,7 @@ of its group and month, per *bucket* of minutes instead of per minute
 (`minutes` holds the bucket's first minute, `bucket_sql`): eight buckets per
 octave (a width of 1/8 to 1/16 of the value; durations under 8 minutes, and
 negative ones, each their own bucket). A grouping with `month` and lane
-dimensions (`percentiles_sql`) then
+dimensions into many groups (`supports`, `percentiles_sql`) then
 
 1. sums the coarse cells of the period's plan (and its stretches of shipment
    rollups, bucketed the same way) per group, metric and bucket, and keeps,
@@ -48,9 +48,16 @@ _KEYS: dict[str, str] = {
 _LABELS: dict[str, str] = {**{lane: "NULLIF({g}, '')" for lane in _LANES}, "month": "to_char({g}, 'YYYY-MM')"}
 
 
-def supports(group_by: list[str]) -> bool:
-    """Whether a grouping reads the per-group 'month' cells (with `month`, without `week`, not only `carrier`)."""
-    return "month" in group_by and "week" not in group_by and not set(group_by) <= {"carrier", "month"}
+MIN_GROUPS = 100
+"""The fewest groups for which the two stages pay: with fewer, ranking every minute of the month cells is cheaper
+(its window sorts few rows per group; measured on bench.analytics: 39 groups 89 -> 114 ms, 195 groups 156 -> 128 ms)."""
+
+
+def supports(group_by: list[str], groups: int) -> bool:
+    """Whether a grouping into `groups` groups reads the two stages: it reads the per-group 'month' cells (with
+    `month`, without `week`, not only `carrier`) and has at least `MIN_GROUPS` groups."""
+    return "month" in group_by and "week" not in group_by and not set(group_by) <= {"carrier", "month"} \
+        and groups >= MIN_GROUPS
 
 
 def percentiles_sql(group_by: list[str], cell_values: str, segment_sources: list[str], fractions: str) -> str:

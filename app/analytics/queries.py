@@ -306,16 +306,16 @@ async def carrier_performance(
     counts_sql = text(f"SELECT {outer_select}{_COUNTS_SQL} FROM ({sources}) r {group_clause} HAVING sum(r.shipments) > 0")
     plan = period.plan(group_by)
     sources, plan_params = _duration_sources(plan)
-    if buckets.supports(group_by) and plan.cells and all(cell.grain == buckets.FINE_GRAIN for cell in plan.cells):
-        # Lane dimensions with month: the coarse buckets first, then the minutes inside the few that hold the ranks.
-        cell_values = ", ".join(_CELL_VALUES.format(i=i) for i in range(len(plan.cells)))
-        percentiles_sql = text(buckets.percentiles_sql(group_by, cell_values, sources[1:], _FRACTIONS_SQL))
-    else:
-        percentiles_sql = text(_percentiles_sql(keys, group_by, sources))
     params = {"tenant_id": tenant_id, **period.params(now), **period.days(), **plan_params}
     # The histogram aggregates and window sums stay in memory, not in temporary files (reset at commit).
     await session.execute(text(f"SET LOCAL work_mem = '{SORT_WORK_MEM}'"))
     counted = (await session.execute(counts_sql, params)).mappings().all()
+    if buckets.supports(group_by, len(counted)) and plan.cells and all(cell.grain == buckets.FINE_GRAIN for cell in plan.cells):
+        # Many groups by month and lane: the coarse buckets first, then the minutes inside the few holding the ranks.
+        cell_values = ", ".join(_CELL_VALUES.format(i=i) for i in range(len(plan.cells)))
+        percentiles_sql = text(buckets.percentiles_sql(group_by, cell_values, sources[1:], _FRACTIONS_SQL))
+    else:
+        percentiles_sql = text(_percentiles_sql(keys, group_by, sources))
     ranked: dict[tuple[Any, ...], dict[str, float]] = {}
     for row in (await session.execute(percentiles_sql, params)).mappings():
         figure = next(name for metric, fraction, name in PERCENTILES

@@ -133,12 +133,13 @@ async def test_two_stage_percentiles_equal_ranking_every_minute(client: Any, mak
         return real_sql(*args, **kwargs)
 
     async def groups(period: dict[str, str], two_stage: bool) -> list[dict[str, Any]]:
-        monkeypatch.setattr(buckets, "supports", real_supports if two_stage else (lambda group_by: False))
+        monkeypatch.setattr(buckets, "supports", real_supports if two_stage else (lambda group_by, groups: False))
         r = await client.get("/v1/analytics/carriers", params={"group_by": group_by, **period}, headers=tenant.headers())
         assert r.status_code == 200, r.text
         return r.json()["groups"]
 
     monkeypatch.setattr(buckets, "percentiles_sql", spy)
+    monkeypatch.setattr(buckets, "MIN_GROUPS", 0)  # the history is small: two stages however few its groups
     for period in PERIODS:
         calls.clear()
         one_stage = await groups(period, two_stage=False)
@@ -154,3 +155,19 @@ async def test_two_stage_percentiles_equal_ranking_every_minute(client: Any, mak
                               {"t": tenant.id, "g": buckets.COARSE_GRAIN})
     assert all(group["transit_hours_p50"] is None for group in await groups(PERIODS[0], two_stage=True))
     assert sum(1 for period in PERIODS if Period(utc(period["from"]), utc(period["to"]), 14).plan(["month"]).cells) >= 1
+
+
+async def test_few_groups_rank_every_minute(client: Any, make_tenant: Any, owner_db: Any, app_db: Any,
+                                            monkeypatch: Any) -> None:
+    tenant = await make_tenant("few-groups")
+    await _build(owner_db, app_db, tenant.id)
+    real_sql = buckets.percentiles_sql
+    calls: list[int] = []
+    monkeypatch.setattr(buckets, "percentiles_sql", lambda *args, **kwargs: calls.append(1) or real_sql(*args, **kwargs))
+    for minimum, expected in ((7, []), (6, [1])):  # carrier,service,month over October and November: 6 groups
+        monkeypatch.setattr(buckets, "MIN_GROUPS", minimum)
+        r = await client.get("/v1/analytics/carriers", params={"group_by": "carrier,service,month", **PERIODS[0]},
+                             headers=tenant.headers())
+        assert r.status_code == 200 and len(r.json()["groups"]) == 6, r.text
+        assert calls == expected
+        calls.clear()
