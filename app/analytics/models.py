@@ -131,6 +131,7 @@ class DurationHistogram(TenantKeyMixin, Base):
       bucket's first minute, app.analytics.buckets): the first stage of a
       grouping by month and lane;
     * 'carrier_month': the same months, per carrier (the other group columns are '');
+    * 'carrier_week': per carrier and ISO week (`period_start` its Monday; the other group columns are '');
     * 'day': `period_start` a UTC day, for the whole tenant (the group columns are '').
     """
 

@@ -13,7 +13,8 @@ them); hours are fractional. `carrier_performance` reads the worker's rollups
   definition -- linear interpolation between the values of rank floor(p x (N-1))
   and ceil(p x (N-1)) -- evaluated in SQL over cumulative counts of
   `analytics_duration_histograms` cells (tenant days when grouping by week /
-  month only, carrier months for carrier (and month), group months with
+  month only, carrier months for carrier (and month), carrier weeks for
+  carrier and week, group months with
   month, otherwise group months, quarters and years) and stretches of
   shipment rollups, each added or subtracted (`Period.plan`,
   app.analytics.cells: e.g. a year to now is December + the year - December,
@@ -21,8 +22,8 @@ them); hours are fractional. `carrier_performance` reads the worker's rollups
   Resolution: every duration is rounded to the whole minute before ranking,
   so a percentile equals `percentile_cont` over the durations rounded to the
   minute (exact for durations in whole minutes; otherwise within 30 s).
-  `week` together with another dimension has no cells (slow: every duration
-  is read from the shipment rollups).
+  `week` together with a dimension other than carrier has no cells (slow:
+  every duration is read from the shipment rollups).
 
 * on-time rate: delivered no later than the promised delivery, among the
   delivered shipments that had a promise;
@@ -271,14 +272,17 @@ class Period:
         Only `week` / `month` (or nothing): the tenant-wide 'day' cells of the whole days, the partial days from the
         rollups; `carrier` (and `month`): the per-carrier 'carrier_month' cells; other dimensions with `month`: the
         per-group 'month' cells; without `month` or `week`: per-group 'month', 'quarter' and 'year' cells
-        (app.analytics.cells picks the cheapest signed combination); `week` with other dimensions: no cells (a
-        month is not within a week), every duration from the shipment rollups.
+        (app.analytics.cells picks the cheapest signed combination); `carrier` and `week`: the 'carrier_week' cells
+        of the whole weeks, the partial weeks from the rollups; `week` with other dimensions: no cells (a month is
+        not within a week), every duration from the shipment rollups.
         """
         if set(group_by) <= {"week", "month"}:
             days = self.days()
             whole = (cells.Cell("day", days["first_day"], days["end_day"], 1),) if days["first_day"] < days["end_day"] else ()
             parts = ((self.start, days["days_start"]), (days["days_end"], self.end))
             return cells.Plan(whole, tuple(cells.Segment(a, b, 1) for a, b in parts if a < b))
+        if set(group_by) <= {"carrier", "week"}:
+            return cells.week_plan(self.start, self.end, "carrier_week")
         if "week" in group_by:
             return cells.Plan((), (cells.Segment(self.start, self.end, 1),))
         if set(group_by) <= {"carrier", "month"}:

@@ -14,7 +14,7 @@ How a rollup stays current:
 * the same statement keeps `analytics_group_days` (counted figures per UTC
   day and group) and `analytics_duration_histograms` (transit and
   label-to-scan minutes per month, quarter and year and group, per month and
-  carrier, per day)
+  carrier, per week and carrier, per day)
   in step: the old rollup row's contribution is subtracted and the new one's
   added, so they always equal the sums of the shipment rows (writers of one
   tenant are serialised by `lock_groups`);
@@ -128,6 +128,12 @@ _HISTOGRAM_CELLS_SQL = " UNION ALL ".join(
     WHERE m.minutes IS NOT NULL
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
     UNION ALL
+    SELECT 'carrier_week', CAST(date_trunc('week', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric, d.carrier, '', '',
+           '', m.minutes, sum({{weight}})
+    FROM {{rows}} d {DURATIONS_SQL.format(r="d")}
+    WHERE m.minutes IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    UNION ALL
     SELECT 'day', CAST(d.shipped_at AT TIME ZONE 'UTC' AS date), m.metric, '', '', '', '', m.minutes, sum({{weight}})
     FROM {{rows}} d {DURATIONS_SQL.format(r="d")}
     WHERE m.minutes IS NOT NULL
@@ -135,7 +141,7 @@ _HISTOGRAM_CELLS_SQL = " UNION ALL ".join(
 """
 """The histogram cells of rollup rows `{rows}` (alias d), each row counted `{weight}` times: per group and calendar
 month, quarter and year (app.analytics.cells.MONTHS_PER_CELL), per group and month in coarse buckets
-(app.analytics.buckets), per carrier and month, per tenant and day."""
+(app.analytics.buckets), per carrier and month, per carrier and ISO week (from Monday), per tenant and day."""
 
 """One group-day's figures summed over rollup rows `{r}`, each counted `{sign}` times (+1 new row, -1 old row)."""
 
