@@ -2,9 +2,10 @@
 
 A 'month_coarse' histogram cell counts the same durations as the 'month' cell
 of its group and month, per *bucket* of minutes instead of per minute
-(`minutes` holds the bucket's first minute, `bucket_sql`): eight buckets per
-octave (a width of 1/8 to 1/16 of the value; durations under 8 minutes, and
-negative ones, each their own bucket). A grouping with `month` and lane
+(`minutes` holds the bucket's first minute, `bucket_sql`): four buckets per
+octave (a width of 1/8 to 1/4 of the value; durations under 4 minutes, and
+negative ones, each their own bucket; two or eight per octave measured slower
+on bench.analytics). A grouping with `month` and lane
 dimensions into many groups (`supports`, `percentiles_sql`) then
 
 1. sums the coarse cells of the period's plan (and its stretches of shipment
