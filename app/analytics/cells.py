@@ -136,3 +136,17 @@ def _merged(steps: list[tuple[str, int, int, int]]) -> tuple[Cell, ...]:
             cell = replace(joined.pop(), until=cell.until)
         joined.append(cell)
     return tuple(joined)
+
+
+def week_plan(start: datetime, end: datetime, grain: str) -> Plan:
+    """[start, end) as the cells of `grain` (one per ISO week, `period_start` its Monday) of the whole weeks inside
+    it and the rollup stretches of the partial weeks at either end (all of it from the rollups when it holds no
+    whole week)."""
+    start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    first = datetime.combine(start.date() - timedelta(days=start.weekday()), datetime.min.time(), timezone.utc)
+    if first < start:
+        first += timedelta(weeks=1)
+    last = datetime.combine(end.date() - timedelta(days=end.weekday()), datetime.min.time(), timezone.utc)
+    if first >= last:
+        return Plan((), _stretch(start, end))
+    return Plan((Cell(grain, first.date(), last.date(), 1),), (*_stretch(start, first), *_stretch(last, end)))

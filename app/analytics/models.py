@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Text,
@@ -126,11 +127,22 @@ class DurationHistogram(TenantKeyMixin, Base):
       calendar month, quarter or year, per group (carrier, service, origin,
       destination; '' when missing); a quarter or year cell is the sum of its
       months, so a long period reads few cells (app.analytics.cells);
+    * 'month_coarse': the 'month' cells per bucket of minutes (`minutes` the
+      bucket's first minute, app.analytics.buckets): the first stage of a
+      grouping by month and lane;
     * 'carrier_month': the same months, per carrier (the other group columns are '');
+    * 'carrier_week': per carrier and ISO week (`period_start` its Monday; the other group columns are '');
     * 'day': `period_start` a UTC day, for the whole tenant (the group columns are '').
     """
 
     __tablename__ = "analytics_duration_histograms"
+    __table_args__ = (
+        # Covering: the two-stage percentile read (app.analytics.buckets) probes a lane-month's minutes index-only.
+        PrimaryKeyConstraint(
+            "tenant_id", "grain", "period_start", "metric", "carrier", "service", "origin_country",
+            "destination_country", "minutes", postgresql_include=["shipments"],
+        ),
+    )
 
     grain: Mapped[str] = mapped_column(String(16), primary_key=True)
     period_start: Mapped[date] = mapped_column(Date, primary_key=True)

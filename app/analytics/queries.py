@@ -13,7 +13,8 @@ them); hours are fractional. `carrier_performance` reads the worker's rollups
   definition -- linear interpolation between the values of rank floor(p x (N-1))
   and ceil(p x (N-1)) -- evaluated in SQL over cumulative counts of
   `analytics_duration_histograms` cells (tenant days when grouping by week /
-  month only, carrier months for carrier (and month), group months with
+  month only, carrier months for carrier (and month), carrier weeks for
+  carrier and week, group months with
   month, otherwise group months, quarters and years) and stretches of
   shipment rollups, each added or subtracted (`Period.plan`,
   app.analytics.cells: e.g. a year to now is December + the year - December,
@@ -21,8 +22,8 @@ them); hours are fractional. `carrier_performance` reads the worker's rollups
   Resolution: every duration is rounded to the whole minute before ranking,
   so a percentile equals `percentile_cont` over the durations rounded to the
   minute (exact for durations in whole minutes; otherwise within 30 s).
-  `week` together with another dimension has no cells (slow: every duration
-  is read from the shipment rollups).
+  `week` together with a dimension other than carrier has no cells (slow:
+  every duration is read from the shipment rollups).
 
 * on-time rate: delivered no later than the promised delivery, among the
   delivered shipments that had a promise;
@@ -44,7 +45,7 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.analytics import cells
+from app.analytics import buckets, cells
 from app.analytics.models import OPEN_SQL
 from app.analytics.rollups import DURATIONS_SQL, GROUP_FIGURES, row_figures
 
@@ -271,14 +272,17 @@ class Period:
         Only `week` / `month` (or nothing): the tenant-wide 'day' cells of the whole days, the partial days from the
         rollups; `carrier` (and `month`): the per-carrier 'carrier_month' cells; other dimensions with `month`: the
         per-group 'month' cells; without `month` or `week`: per-group 'month', 'quarter' and 'year' cells
-        (app.analytics.cells picks the cheapest signed combination); `week` with other dimensions: no cells (a
-        month is not within a week), every duration from the shipment rollups.
+        (app.analytics.cells picks the cheapest signed combination); `carrier` and `week`: the 'carrier_week' cells
+        of the whole weeks, the partial weeks from the rollups; `week` with other dimensions: no cells (a month is
+        not within a week), every duration from the shipment rollups.
         """
         if set(group_by) <= {"week", "month"}:
             days = self.days()
             whole = (cells.Cell("day", days["first_day"], days["end_day"], 1),) if days["first_day"] < days["end_day"] else ()
             parts = ((self.start, days["days_start"]), (days["days_end"], self.end))
             return cells.Plan(whole, tuple(cells.Segment(a, b, 1) for a, b in parts if a < b))
+        if set(group_by) <= {"carrier", "week"}:
+            return cells.week_plan(self.start, self.end, "carrier_week")
         if "week" in group_by:
             return cells.Plan((), (cells.Segment(self.start, self.end, 1),))
         if set(group_by) <= {"carrier", "month"}:
@@ -304,12 +308,18 @@ async def carrier_performance(
     )
     outer_select = ", ".join(outer_keys) + ", " if keys else ""
     counts_sql = text(f"SELECT {outer_select}{_COUNTS_SQL} FROM ({sources}) r {group_clause} HAVING sum(r.shipments) > 0")
-    sources, plan_params = _duration_sources(period.plan(group_by))
-    percentiles_sql = text(_percentiles_sql(keys, group_by, sources))
+    plan = period.plan(group_by)
+    sources, plan_params = _duration_sources(plan)
     params = {"tenant_id": tenant_id, **period.params(now), **period.days(), **plan_params}
     # The histogram aggregates and window sums stay in memory, not in temporary files (reset at commit).
     await session.execute(text(f"SET LOCAL work_mem = '{SORT_WORK_MEM}'"))
     counted = (await session.execute(counts_sql, params)).mappings().all()
+    if buckets.supports(group_by, len(counted)) and plan.cells and all(cell.grain == buckets.FINE_GRAIN for cell in plan.cells):
+        # Many groups by month and lane: the coarse buckets first, then the minutes inside the few holding the ranks.
+        cell_values = ", ".join(_CELL_VALUES.format(i=i) for i in range(len(plan.cells)))
+        percentiles_sql = text(buckets.percentiles_sql(group_by, cell_values, sources[1:], _FRACTIONS_SQL))
+    else:
+        percentiles_sql = text(_percentiles_sql(keys, group_by, sources))
     ranked: dict[tuple[Any, ...], dict[str, float]] = {}
     for row in (await session.execute(percentiles_sql, params)).mappings():
         figure = next(name for metric, fraction, name in PERCENTILES

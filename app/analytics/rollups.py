@@ -14,7 +14,7 @@ How a rollup stays current:
 * the same transaction keeps `analytics_group_days` (counted figures per UTC
   day and group) and `analytics_duration_histograms` (transit and
   label-to-scan minutes per month, quarter and year and group, per month and
-  carrier, per day)
+  carrier, per week and carrier, per day)
   in step: the old rollup row's contribution is subtracted and the new one's
   added, so they always equal the sums of the shipment rows (writers of one
   tenant are serialised by `lock_groups`);
@@ -47,6 +47,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import DateTime
 
+from app.analytics.buckets import COARSE_GRAIN, bucket_sql
 from app.analytics.cells import MONTHS_PER_CELL
 from app.core.db.session import Database
 from app.core.tenancy import tenant_ids
@@ -125,6 +126,21 @@ _CELL_SELECTS = [
     GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
     """,
     f"""
+    SELECT d.tenant_id, '{COARSE_GRAIN}', CAST(date_trunc('month', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric,
+           d.carrier, COALESCE(d.service, ''), COALESCE(d.origin_country, ''), COALESCE(d.destination_country, ''),
+           {bucket_sql("m.minutes")}, sum({{weight}})
+    FROM analytics_shipment_rollups d {DURATIONS_SQL.format(r="d")}
+    WHERE {{rows}} AND m.minutes IS NOT NULL
+    GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
+    """,
+    f"""
+    SELECT d.tenant_id, 'carrier_week', CAST(date_trunc('week', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric,
+           d.carrier, '', '', '', m.minutes, sum({{weight}})
+    FROM analytics_shipment_rollups d {DURATIONS_SQL.format(r="d")}
+    WHERE {{rows}} AND m.minutes IS NOT NULL
+    GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
+    """,
+    f"""
     SELECT d.tenant_id, 'day', CAST(d.shipped_at AT TIME ZONE 'UTC' AS date), m.metric, '', '', '', '', m.minutes,
            sum({{weight}})
     FROM analytics_shipment_rollups d {DURATIONS_SQL.format(r="d")}
@@ -133,10 +149,11 @@ _CELL_SELECTS = [
     """,
 ]
 """The histogram cells of the rollup rows selected by `{rows}` (alias d), each row counted `{weight}` times, one
-SELECT per grain (inserted as one UNION ALL, which Citus runs on the tenant's shard): per group and calendar month, quarter and year (app.analytics.cells.MONTHS_PER_CELL), per carrier
-and month, per tenant and day. Each groups by the rows' own `tenant_id`, so that on Citus an INSERT of them runs on
-the tenant's shard (an INSERT ... SELECT naming the tenant by a constant is pulled through the coordinator as a
-COPY, which row-level security refuses)."""
+SELECT per grain (inserted as one UNION ALL): per group and calendar month, quarter and year
+(app.analytics.cells.MONTHS_PER_CELL), per group and month in coarse buckets (app.analytics.buckets), per carrier and
+month, per carrier and ISO week (from Monday), per tenant and day. Each groups by the rows' own `tenant_id`, so that
+on Citus an INSERT of them runs on the tenant's shard (an INSERT ... SELECT naming the tenant by a constant is pulled
+through the coordinator as a COPY, which row-level security refuses)."""
 
 _DAYS_SELECT = f"""
     SELECT d.tenant_id, CAST(d.shipped_at AT TIME ZONE 'UTC' AS date), d.carrier, COALESCE(d.service, ''),
