@@ -85,6 +85,35 @@ class ShipmentRollup(TenantKeyMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), default=utcnow)
 
 
+class CountedRollup(TenantKeyMixin, Base):
+    """A shipment's rollup as it is counted in `analytics_group_days` and `analytics_duration_histograms`.
+
+    The columns of `ShipmentRollup` those counts read, as they were when the
+    worker last added the shipment's contribution (app.analytics.rollups):
+    a refresh adds `recomputed − counted` to the groups, so a shipment whose
+    figures did not change writes nothing, then copies the recomputed row here.
+    """
+
+    __tablename__ = "analytics_counted_rollups"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "shipment_id"], ["shipments.tenant_id", "shipments.id"], ondelete="CASCADE"),
+    )
+
+    shipment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(50))
+    service: Mapped[str | None] = mapped_column(String(64))
+    origin_country: Mapped[str | None] = mapped_column(String(2))
+    destination_country: Mapped[str | None] = mapped_column(String(2))
+    shipped_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    promised_delivery: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    transit_hours: Mapped[float | None] = mapped_column(Float)
+    label_to_scan_hours: Mapped[float | None] = mapped_column(Float)
+    first_attempt: Mapped[bool] = mapped_column(Boolean)
+    had_exception: Mapped[bool] = mapped_column(Boolean)
+    returned: Mapped[bool] = mapped_column(Boolean)
+
+
 class GroupDay(TenantKeyMixin, Base):
     """The counted figures of the shipments of one UTC day and group (carrier, service, origin, destination).
 

@@ -15,9 +15,10 @@ How a rollup stays current:
   day and group) and `analytics_duration_histograms` (transit and
   label-to-scan minutes per month, quarter and year and group, per month and
   carrier, per week and carrier, per day)
-  in step: the old rollup row's contribution is subtracted and the new one's
-  added, so they always equal the sums of the shipment rows (writers of one
-  tenant are serialised by `lock_groups`);
+  in step: the recomputed row's contribution minus the one counted so far
+  (`analytics_counted_rollups`) is added, so they always equal the sums of
+  the shipment rows and only net changes are written (writers of one tenant
+  are serialised by `lock_groups`);
 * `courier-hub analytics rebuild` (`rebuild`) recomputes every shipment of a
   tenant in id-ordered batches, e.g. after a definition changes, then its
   group days and histograms from the shipment rows.
@@ -103,80 +104,98 @@ DURATIONS_SQL = """
 _HISTOGRAM_COLUMNS = (
     "tenant_id, grain, period_start, metric, carrier, service, origin_country, destination_country, minutes, shipments"
 )
-_ROLLUPS_OF_BATCH = "d.tenant_id = :tenant_id AND d.shipment_id = ANY(CAST(:ids AS uuid[]))"
-"""The rollup rows (alias d) of the shipments being recomputed."""
-_ROLLUPS_OF_TENANT = "d.tenant_id = :tenant_id"
+_COUNTED_COLUMNS = (
+    "tenant_id, shipment_id, carrier, service, origin_country, destination_country, shipped_at, delivered_at, "
+    "promised_delivery, transit_hours, label_to_scan_hours, first_attempt, had_exception, returned"
+)
+"""The rollup columns the group days and histogram cells count (app.analytics.models.CountedRollup)."""
+_OF_BATCH = "tenant_id = :tenant_id AND shipment_id = ANY(CAST(:ids AS uuid[]))"
+_BATCH_CHANGE = (
+    f"(SELECT 1 AS weight, {_COUNTED_COLUMNS} FROM analytics_shipment_rollups WHERE {_OF_BATCH}"
+    f" UNION ALL SELECT -1, {_COUNTED_COLUMNS} FROM analytics_counted_rollups WHERE {_OF_BATCH})"
+)
+"""The batch's recomputed rollup rows (weight +1) and the same shipments as counted so far (weight -1)."""
+_TENANT_ROWS = f"(SELECT 1 AS weight, {_COUNTED_COLUMNS} FROM analytics_shipment_rollups WHERE tenant_id = :tenant_id)"
+"""Every rollup row of the tenant, weight +1 (a rebuild's regroup)."""
 
 _CELL_SELECTS = [
     f"""
     SELECT d.tenant_id, '{grain}', CAST(date_trunc('{grain}', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric,
            d.carrier, COALESCE(d.service, ''), COALESCE(d.origin_country, ''), COALESCE(d.destination_country, ''),
-           m.minutes, sum({{weight}})
-    FROM analytics_shipment_rollups d {DURATIONS_SQL.format(r="d")}
-    WHERE {{rows}} AND m.minutes IS NOT NULL
+           m.minutes, sum(d.weight)
+    FROM {{source}} d {DURATIONS_SQL.format(r="d")}
+    WHERE m.minutes IS NOT NULL
     GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
+    HAVING sum(d.weight) <> 0
     """
     for grain in MONTHS_PER_CELL  # month, quarter, year: date_trunc's own field names
 ] + [
     f"""
     SELECT d.tenant_id, 'carrier_month', CAST(date_trunc('month', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric,
-           d.carrier, '', '', '', m.minutes, sum({{weight}})
-    FROM analytics_shipment_rollups d {DURATIONS_SQL.format(r="d")}
-    WHERE {{rows}} AND m.minutes IS NOT NULL
+           d.carrier, '', '', '', m.minutes, sum(d.weight)
+    FROM {{source}} d {DURATIONS_SQL.format(r="d")}
+    WHERE m.minutes IS NOT NULL
     GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
+    HAVING sum(d.weight) <> 0
     """,
     f"""
     SELECT d.tenant_id, '{COARSE_GRAIN}', CAST(date_trunc('month', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric,
            d.carrier, COALESCE(d.service, ''), COALESCE(d.origin_country, ''), COALESCE(d.destination_country, ''),
-           {bucket_sql("m.minutes")}, sum({{weight}})
-    FROM analytics_shipment_rollups d {DURATIONS_SQL.format(r="d")}
-    WHERE {{rows}} AND m.minutes IS NOT NULL
+           {bucket_sql("m.minutes")}, sum(d.weight)
+    FROM {{source}} d {DURATIONS_SQL.format(r="d")}
+    WHERE m.minutes IS NOT NULL
     GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
+    HAVING sum(d.weight) <> 0
     """,
     f"""
     SELECT d.tenant_id, 'carrier_week', CAST(date_trunc('week', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric,
-           d.carrier, '', '', '', m.minutes, sum({{weight}})
-    FROM analytics_shipment_rollups d {DURATIONS_SQL.format(r="d")}
-    WHERE {{rows}} AND m.minutes IS NOT NULL
+           d.carrier, '', '', '', m.minutes, sum(d.weight)
+    FROM {{source}} d {DURATIONS_SQL.format(r="d")}
+    WHERE m.minutes IS NOT NULL
     GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
+    HAVING sum(d.weight) <> 0
     """,
     f"""
     SELECT d.tenant_id, 'day', CAST(d.shipped_at AT TIME ZONE 'UTC' AS date), m.metric, '', '', '', '', m.minutes,
-           sum({{weight}})
-    FROM analytics_shipment_rollups d {DURATIONS_SQL.format(r="d")}
-    WHERE {{rows}} AND m.minutes IS NOT NULL
+           sum(d.weight)
+    FROM {{source}} d {DURATIONS_SQL.format(r="d")}
+    WHERE m.minutes IS NOT NULL
     GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
+    HAVING sum(d.weight) <> 0
     """,
 ]
-"""The histogram cells of the rollup rows selected by `{rows}` (alias d), each row counted `{weight}` times, one
-SELECT per grain (inserted as one UNION ALL): per group and calendar month, quarter and year
+"""The histogram cells of the weighted rollup rows `{source}` (alias d, each row counted `weight` times; cells that
+sum to zero left out), one SELECT per grain (inserted as one UNION ALL): per group and calendar month, quarter and year
 (app.analytics.cells.MONTHS_PER_CELL), per group and month in coarse buckets (app.analytics.buckets), per carrier and
 month, per carrier and ISO week (from Monday), per tenant and day. Each groups by the rows' own `tenant_id`, so that
 on Citus an INSERT of them runs on the tenant's shard (an INSERT ... SELECT naming the tenant by a constant is pulled
 through the coordinator as a COPY, which row-level security refuses)."""
 
 _DAYS_SELECT = f"""
-    SELECT d.tenant_id, CAST(d.shipped_at AT TIME ZONE 'UTC' AS date), d.carrier, COALESCE(d.service, ''),
-           COALESCE(d.origin_country, ''), COALESCE(d.destination_country, ''),
-           {_CONTRIBUTION_SQL.format(sign="{weight} * ", r="d")}
-    FROM analytics_shipment_rollups d
-    WHERE {{rows}}
-    GROUP BY d.tenant_id, 2, 3, 4, 5, 6
+    SELECT * FROM (
+        SELECT d.tenant_id, CAST(d.shipped_at AT TIME ZONE 'UTC' AS date) AS day, d.carrier,
+               COALESCE(d.service, '') AS service, COALESCE(d.origin_country, '') AS origin_country,
+               COALESCE(d.destination_country, '') AS destination_country,
+               {_CONTRIBUTION_SQL.format(sign="d.weight * ", r="d")}
+        FROM {{source}} d
+        GROUP BY d.tenant_id, 2, 3, 4, 5, 6
+    ) x
+    WHERE {" OR ".join(f"x.{figure} <> 0" for figure in GROUP_FIGURES)}
 """
-"""The group-day figures of the rollup rows selected by `{rows}` (alias d), each row counted `{weight}` times."""
+"""The group-day figures of the weighted rollup rows `{source}` (alias d); group days that sum to zero left out."""
 
 
-def _contributions(rows: str, weight: int, *, upsert: bool) -> list[TextClause]:
-    """The statements adding the rows' contributions (times `weight`) to the group days and histogram cells.
+def _add_sql(source: str, *, upsert: bool) -> list[TextClause]:
+    """The statements adding the figures of the weighted rollup rows `source` to the group days and histogram cells.
 
-    With `upsert` they are added to the cells that exist (the worker's deltas); without, inserted (a rebuild's
+    With `upsert` they are added to the rows that exist (the worker's changes); without, inserted (a rebuild's
     fresh copy).
     """
     days = (
         f"INSERT INTO analytics_group_days AS g (tenant_id, day, carrier, service, origin_country, destination_country, "
-        f"{_GROUP_FIGURES_LIST}) {_DAYS_SELECT.format(rows=rows, weight=weight)}"
+        f"{_GROUP_FIGURES_LIST}) {_DAYS_SELECT.format(source=source)}"
     )
-    every_grain = " UNION ALL ".join(select.format(rows=rows, weight=weight) for select in _CELL_SELECTS)
+    every_grain = " UNION ALL ".join(select.format(source=source) for select in _CELL_SELECTS)
     cells = f"INSERT INTO analytics_duration_histograms AS h ({_HISTOGRAM_COLUMNS}) SELECT * FROM ({every_grain}) c"
     if upsert:
         days += (
@@ -188,10 +207,17 @@ def _contributions(rows: str, weight: int, *, upsert: bool) -> list[TextClause]:
     return [text(days), text(cells)]
 
 
-_UNCOUNT_SQL = _contributions(_ROLLUPS_OF_BATCH, -1, upsert=True)
-"""Subtract the batch's rollup rows as they are (before `ROLLUP_SQL` recomputes them) from the group days and cells."""
-_COUNT_SQL = _contributions(_ROLLUPS_OF_BATCH, 1, upsert=True)
-"""Add the batch's recomputed rollup rows to the group days and cells."""
+_CHANGE_SQL = _add_sql(_BATCH_CHANGE, upsert=True)
+"""Add `recomputed − counted` of the batch to the group days and cells (net changes only)."""
+_COUNTED_SQL = text(
+    f"INSERT INTO analytics_counted_rollups AS c ({_COUNTED_COLUMNS}) "
+    f"SELECT {_COUNTED_COLUMNS} FROM analytics_shipment_rollups WHERE {_OF_BATCH} "
+    "ON CONFLICT (tenant_id, shipment_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _COUNTED_COLUMNS.split(", ")[2:])
+    + f" WHERE ({', '.join(f'c.{c}' for c in _COUNTED_COLUMNS.split(', ')[2:])})"
+    + f" IS DISTINCT FROM ({', '.join(f'EXCLUDED.{c}' for c in _COUNTED_COLUMNS.split(', ')[2:])})"
+)
+"""The batch's recomputed rows are what is counted now (an unchanged row is not rewritten)."""
 
 ROLLUP_SQL = text(
     f"""
@@ -282,10 +308,15 @@ _CLAIM_SQL = text(
 _REGROUP_SQL = [
     text("DELETE FROM analytics_group_days WHERE tenant_id = :tenant_id"),
     text("DELETE FROM analytics_duration_histograms WHERE tenant_id = :tenant_id"),
-    *_contributions(_ROLLUPS_OF_TENANT, 1, upsert=False),
+    text("DELETE FROM analytics_counted_rollups WHERE tenant_id = :tenant_id"),
+    *_add_sql(_TENANT_ROWS, upsert=False),
+    text(
+        f"INSERT INTO analytics_counted_rollups ({_COUNTED_COLUMNS}) "
+        f"SELECT {_COUNTED_COLUMNS} FROM analytics_shipment_rollups WHERE tenant_id = :tenant_id"
+    ),
 ]
-"""`analytics_group_days` and `analytics_duration_histograms` of a tenant recomputed from its shipment rollups
-(the end of a rebuild)."""
+"""`analytics_group_days`, `analytics_duration_histograms` and `analytics_counted_rollups` of a tenant recomputed
+from its shipment rollups (the end of a rebuild)."""
 
 _BATCH_SQL = text(
     """
@@ -331,17 +362,17 @@ async def upsert(
         return
     await lock_groups(session=session, tenant_id=tenant_id)
     batch = {"tenant_id": tenant_id, "ids": shipment_ids}
-    # Three steps, in this order, in the caller's transaction: the old rows' contributions out, the rows recomputed,
-    # the new rows' contributions in. (One statement with CTEs would read the old rows in the same snapshot on
-    # PostgreSQL, but Citus runs such CTEs one after another, so the "old" rows would already be the new ones.)
-    for statement in _UNCOUNT_SQL if contributions else ():
-        await session.execute(statement, batch)
+    # In this order, in the caller's transaction: the rows recomputed, `recomputed − counted` added to the groups,
+    # the recomputed rows recorded as counted. (One statement with CTEs reading the old rows would do on
+    # PostgreSQL, where every CTE sees the statement's snapshot, but Citus runs such CTEs one after another.)
     await session.execute(
         ROLLUP_SQL,
         {**batch, "estimates": estimates if estimates is not None else [None] * len(shipment_ids)},
     )
-    for statement in _COUNT_SQL if contributions else ():
-        await session.execute(statement, batch)
+    if contributions:
+        for statement in _CHANGE_SQL:
+            await session.execute(statement, batch)
+        await session.execute(_COUNTED_SQL, batch)
 
 
 async def refresh_queued_for(*, session: AsyncSession, tenant_id: uuid.UUID, limit: int) -> int:

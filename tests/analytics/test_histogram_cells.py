@@ -80,3 +80,44 @@ async def test_signed_plans_give_the_figures_of_the_month(client: Any, make_tena
     # The same with the month as a dimension (month cells only).
     by_month = await groups(OCTOBER, "carrier,service,month")
     assert await groups({"from": "2026-10-01T06:00:00", "to": "2026-10-31T00:00:00"}, "carrier,service,month") == by_month
+
+
+async def test_a_refresh_writes_only_what_changed(client: Any, make_tenant: Any, owner_db: Any, app_db: Any) -> None:
+    """The worker adds `recomputed − counted`: refreshing unchanged shipments rewrites no group day and no cell, a
+    changed one moves only its own cells, and what is counted stays equal to the rollups."""
+    tenant = await make_tenant("net")
+    await build_history(owner_db, app_db, tenant.id)
+    versions = text(
+        "SELECT 'day' || day || carrier || service, xmin::text FROM analytics_group_days WHERE tenant_id = :t "
+        "UNION ALL SELECT grain || period_start || metric || carrier || service || minutes, xmin::text "
+        "FROM analytics_duration_histograms WHERE tenant_id = :t"
+    )
+    counted_equals_rollups = text(
+        "SELECT count(*) FROM (SELECT shipment_id, carrier, shipped_at, delivered_at, transit_hours, label_to_scan_hours "
+        "FROM analytics_shipment_rollups WHERE tenant_id = :t EXCEPT SELECT shipment_id, carrier, shipped_at, "
+        "delivered_at, transit_hours, label_to_scan_hours FROM analytics_counted_rollups WHERE tenant_id = :t) x"
+    )
+
+    async def state() -> tuple[dict[str, str], int]:
+        async with owner_db.transaction() as session:
+            rows = dict((await session.execute(versions, {"t": tenant.id})).all())
+            return rows, (await session.execute(counted_equals_rollups, {"t": tenant.id})).scalar_one()
+
+    before, differing = await state()
+    assert before and differing == 0
+    async with owner_db.transaction() as session:
+        await session.execute(text("INSERT INTO analytics_dirty_shipments (tenant_id, shipment_id) "
+                                   "SELECT tenant_id, id FROM shipments WHERE tenant_id = :t"), {"t": tenant.id})
+    assert (await rollups.refresh_queued(db=app_db)).shipments >= 5
+    after, differing = await state()
+    assert after == before and differing == 0  # nothing changed, nothing written
+    months_before = await _cells(owner_db, tenant.id, "month")
+    s7 = await add_shipment(owner_db, tenant.id, booked_at="2026-10-05T08:00:00")
+    await track(app_db, tenant.id, s7, [("2026-10-05T09:00:00", "in_transit"), ("2026-10-06T09:00:00", "delivered")])
+    await rollups.refresh_queued(db=app_db)
+    after, differing = await state()
+    assert differing == 0
+    rewritten = {key for key, version in after.items() if before.get(key) != version}
+    assert rewritten and all("2026-10-05" in key or "2026-10-01" in key or "2026-01-01" in key for key in rewritten)
+    months = await _cells(owner_db, tenant.id, "month")
+    assert sum(row[-1] for row in months) == sum(row[-1] for row in months_before) + 2  # its transit and label-to-scan

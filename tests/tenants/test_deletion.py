@@ -90,6 +90,9 @@ async def _populate(client, admin_headers, tenant, owner_db) -> None:
             "had_exception, returned) "
             "VALUES (:t, :s, 'dhl', 'delivered', now(), true, false, false)"), {**t, "s": shipment})
         await session.execute(text(
+            "INSERT INTO analytics_counted_rollups (tenant_id, shipment_id, carrier, shipped_at, first_attempt, "
+            "had_exception, returned) VALUES (:t, :s, 'dhl', now(), true, false, false)"), {**t, "s": shipment})
+        await session.execute(text(
             "INSERT INTO analytics_dirty_shipments (tenant_id, shipment_id) VALUES (:t, :s)"), {**t, "s": shipment})
         await session.execute(text(
             "INSERT INTO analytics_group_days (tenant_id, day, carrier, service, origin_country, destination_country,"
