@@ -29,6 +29,9 @@ CELL_COST: dict[int, float] = {1: 1.0, 3: 2.0, 12: 3.0}
 """Relative reading cost of one cell by its span in months (a longer cell holds more distinct minutes)."""
 ROLLUP_DAY_COST = 0.1
 """Relative reading cost of one day of shipment rollups (one month cell = 1)."""
+GROUP_DAY_COST = 1.0
+"""Relative reading cost of one day of `analytics_group_days` (one month of `analytics_group_months` = 1: a row per
+group either way)."""
 
 
 @dataclass(frozen=True)
@@ -112,17 +115,18 @@ def cell_path(first: int, last: int, grains: dict[str, int]) -> tuple[float, lis
     return best[last], steps[::-1]
 
 
-def month_plan(start: datetime, end: datetime, grains: dict[str, int]) -> Plan:
+def month_plan(start: datetime, end: datetime, grains: dict[str, int], *, day_cost: float = ROLLUP_DAY_COST) -> Plan:
     """The cheapest plan for [start, end) from month-aligned cells of `grains` ({grain: months per cell}) and
-    rollup stretches at the ends (the ends rounded to the nearer month boundary, or not at all)."""
+    stretches at the ends (the ends rounded to the nearer month boundary, or not at all), a stretch's day costing
+    `day_cost` (one month cell = 1). With day-aligned ends the stretches are whole days."""
     start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
-    options: list[tuple[float, Plan]] = [(_days(start, end) * ROLLUP_DAY_COST, Plan((), _stretch(start, end)))]
+    options: list[tuple[float, Plan]] = [(_days(start, end) * day_cost, Plan((), _stretch(start, end)))]
     for a in {_index(start), _index(start) + 1}:
         for b in {_index(end), _index(end) + 1}:
             if a == b:
                 continue
             cost, steps = cell_path(a, b, grains)
-            cost += (_days(start, _boundary(a)) + _days(_boundary(b), end)) * ROLLUP_DAY_COST
+            cost += (_days(start, _boundary(a)) + _days(_boundary(b), end)) * day_cost
             options.append((cost, Plan(_merged(steps), (*_stretch(start, _boundary(a)), *_stretch(_boundary(b), end)))))
     return min(options, key=lambda option: option[0])[1]
 

@@ -114,7 +114,21 @@ class CountedRollup(TenantKeyMixin, Base):
     returned: Mapped[bool] = mapped_column(Boolean)
 
 
-class GroupDay(TenantKeyMixin, Base):
+class GroupFigures:
+    """The additive counted figures of a group (app.analytics.rollups.GROUP_FIGURES), shared by days and months."""
+
+    shipments: Mapped[int] = mapped_column(BigInteger, default=0)
+    delivered: Mapped[int] = mapped_column(BigInteger, default=0)
+    on_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    on_time_basis: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_attempt: Mapped[int] = mapped_column(BigInteger, default=0)
+    exceptions: Mapped[int] = mapped_column(BigInteger, default=0)
+    returned: Mapped[int] = mapped_column(BigInteger, default=0)
+    label_to_scan_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    label_to_scan_seconds: Mapped[Decimal] = mapped_column(Numeric, default=0)
+
+
+class GroupDay(GroupFigures, TenantKeyMixin, Base):
     """The counted figures of the shipments of one UTC day and group (carrier, service, origin, destination).
 
     The sum of the contributions of the `analytics_shipment_rollups` rows whose
@@ -133,15 +147,24 @@ class GroupDay(TenantKeyMixin, Base):
     service: Mapped[str] = mapped_column(String(64), primary_key=True)
     origin_country: Mapped[str] = mapped_column(String(2), primary_key=True)
     destination_country: Mapped[str] = mapped_column(String(2), primary_key=True)
-    shipments: Mapped[int] = mapped_column(BigInteger, default=0)
-    delivered: Mapped[int] = mapped_column(BigInteger, default=0)
-    on_time: Mapped[int] = mapped_column(BigInteger, default=0)
-    on_time_basis: Mapped[int] = mapped_column(BigInteger, default=0)
-    first_attempt: Mapped[int] = mapped_column(BigInteger, default=0)
-    exceptions: Mapped[int] = mapped_column(BigInteger, default=0)
-    returned: Mapped[int] = mapped_column(BigInteger, default=0)
-    label_to_scan_count: Mapped[int] = mapped_column(BigInteger, default=0)
-    label_to_scan_seconds: Mapped[Decimal] = mapped_column(Numeric, default=0)
+
+
+class GroupMonth(GroupFigures, TenantKeyMixin, Base):
+    """The counted figures of the shipments of one UTC calendar month and group: the sum of its `GroupDay` rows.
+
+    Kept by app.analytics.rollups in the same statements' transaction as the
+    group days (`recomputed − counted` added) and recomputed by `courier-hub
+    analytics rebuild`; a period's counted figures read its whole months here
+    and the days at the ends from `analytics_group_days` (app.analytics.cells).
+    """
+
+    __tablename__ = "analytics_group_months"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(50), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    origin_country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    destination_country: Mapped[str] = mapped_column(String(2), primary_key=True)
 
 
 class DurationHistogram(TenantKeyMixin, Base):

@@ -5,8 +5,10 @@ Every figure is computed in SQL for one tenant and period (`shipped_at` in
 them); hours are fractional. `carrier_performance` reads the worker's rollups
 (app.analytics.rollups), not one row per shipment of the period:
 
-* counted figures: whole UTC days from `analytics_group_days`, the partial
-  days at either end of the period from `analytics_shipment_rollups`; the
+* counted figures: whole UTC months from `analytics_group_months` and whole
+  days from `analytics_group_days`, each added or subtracted
+  (`Period.count_plan`), the partial days at either end of the period from
+  `analytics_shipment_rollups`; the
   in-transit and lost counts (they depend on now) from the partial index of
   the open shipments; ratings from the visible reviews;
 * percentiles (transit p50/p90, label-to-first-scan p50): percentile_cont's
@@ -88,15 +90,35 @@ _OPEN = OPEN_SQL.replace("delivered_at", "r.delivered_at").replace("NOT returned
 _COUNTED = (*GROUP_FIGURES, "in_transit", "lost", "rating_sum", "rating_count")
 """The additive columns each source of `_COUNT_SOURCES` gives per row."""
 _ZEROS = ", ".join("0" for _ in GROUP_FIGURES)
-_COUNT_SOURCES = (
-    f"""
-    SELECT CAST(d.day AS timestamp) AS shipped_local, d.carrier, NULLIF(d.service, '') AS service,
+_GROUP_SOURCE = """
+    SELECT CAST(d.{column} AS timestamp) AS shipped_local, d.carrier, NULLIF(d.service, '') AS service,
            NULLIF(d.origin_country, '') AS origin_country, NULLIF(d.destination_country, '') AS destination_country,
-           {", ".join(f"d.{figure}" for figure in GROUP_FIGURES)}, 0 AS in_transit, 0 AS lost, 0 AS rating_sum,
-           0 AS rating_count
-    FROM analytics_group_days d
-    WHERE d.tenant_id = :tenant_id AND d.day >= :first_day AND d.day < :end_day
-    """,
+           {figures}, 0 AS in_transit, 0 AS lost, 0 AS rating_sum, 0 AS rating_count
+    FROM {table} d
+    WHERE d.tenant_id = :tenant_id AND d.{column} >= :{name}_first AND d.{column} < :{name}_until
+"""
+"""Whole UTC days (`analytics_group_days`) or months (`analytics_group_months`) in [first, until): `{figures}` their
+figures (negated for a subtracted stretch)."""
+
+
+def _group_sources(plan: cells.Plan) -> tuple[list[str], dict[str, Any]]:
+    """The counted figures of a plan of whole days (`Period.count_plan`): its month cells from
+    `analytics_group_months`, its (signed) day stretches from `analytics_group_days`, as SQL sources and their bind
+    parameters."""
+    sources: list[str] = []
+    params: dict[str, Any] = {}
+    stretches = [("analytics_group_months", "month", cell.first, cell.until, cell.sign) for cell in plan.cells] + [
+        ("analytics_group_days", "day", segment.since.date(), segment.until.date(), segment.sign)
+        for segment in plan.segments
+    ]
+    for i, (table, column, first, until, sign) in enumerate(stretches):
+        figures = ", ".join(f"d.{figure}{'' if sign == 1 else f' * {sign:d}'} AS {figure}" for figure in GROUP_FIGURES)
+        sources.append(_GROUP_SOURCE.format(column=column, figures=figures, table=table, name=f"count_{i}"))
+        params.update({f"count_{i}_first": first, f"count_{i}_until": until})
+    return sources, params
+
+
+_COUNT_SOURCES = (
     *(
         f"""
         SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country,
@@ -124,8 +146,8 @@ _COUNT_SOURCES = (
       AND r.shipped_at >= :start AND r.shipped_at < :end
     """,
 )
-"""The period's contributions, each source grouped on its own, then summed per group by `_COUNTS_SQL`: whole UTC days
-from `analytics_group_days`, the partial days at either end from the shipment rollups, the open shipments' in-transit /
+"""The period's contributions besides its whole days (`_group_sources`), each source grouped on its own, then summed
+per group by `_COUNTS_SQL`: the partial days at either end from the shipment rollups, the open shipments' in-transit /
 lost flags (they depend on `:lost_before`, i.e. on now) from their partial index, and the visible reviews."""
 
 
@@ -266,6 +288,18 @@ class Period:
             days_start = days_end = self.end
         return {"first_day": days_start.date(), "end_day": days_end.date(), "days_start": days_start, "days_end": days_end}
 
+    def count_plan(self, group_by: list[str]) -> cells.Plan:
+        """The whole UTC days of the period (`days`) as a signed sum of calendar-month cells of
+        `analytics_group_months` and day stretches of `analytics_group_days` (app.analytics.cells: e.g. a year to
+        now is the months from December to November + the days of this month − the days of last December before
+        `from`); with `week` (a month is not within a week), the days alone."""
+        days = self.days()
+        if days["first_day"] >= days["end_day"]:
+            return cells.Plan((), ())
+        if "week" in group_by:
+            return cells.Plan((), (cells.Segment(days["days_start"], days["days_end"], 1),))
+        return cells.month_plan(days["days_start"], days["days_end"], {"month": 1}, day_cost=cells.GROUP_DAY_COST)
+
     def plan(self, group_by: list[str]) -> cells.Plan:
         """The histogram cells and stretches of shipment rollups whose signed sum is the period, for a grouping.
 
@@ -303,14 +337,16 @@ async def carrier_performance(
     positions = ", ".join(str(i + 1) for i in range(len(keys)))
     group_clause = f"GROUP BY {positions}" if keys else ""
     outer_keys = [f"{_label(name, f'r.g{i}')} AS g{i}" for i, name in enumerate(group_by)]
+    group_sources, count_params = _group_sources(period.count_plan(group_by))
     sources = " UNION ALL ".join(
-        _grouped(source, keys, {name: f"sum(r.{name})" for name in _COUNTED}) for source in _COUNT_SOURCES
+        _grouped(source, keys, {name: f"sum(r.{name})" for name in _COUNTED})
+        for source in (*group_sources, *_COUNT_SOURCES)
     )
     outer_select = ", ".join(outer_keys) + ", " if keys else ""
     counts_sql = text(f"SELECT {outer_select}{_COUNTS_SQL} FROM ({sources}) r {group_clause} HAVING sum(r.shipments) > 0")
     plan = period.plan(group_by)
     sources, plan_params = _duration_sources(plan)
-    params = {"tenant_id": tenant_id, **period.params(now), **period.days(), **plan_params}
+    params = {"tenant_id": tenant_id, **period.params(now), **period.days(), **plan_params, **count_params}
     # The histogram aggregates and window sums stay in memory, not in temporary files (reset at commit).
     await session.execute(text(f"SET LOCAL work_mem = '{SORT_WORK_MEM}'"))
     counted = (await session.execute(counts_sql, params)).mappings().all()

@@ -11,8 +11,9 @@ How a rollup stays current:
   takes queued shipments of a tenant (`FOR UPDATE SKIP LOCKED`, so workers
   share the queue) and recomputes their rows with one set-based upsert
   (`ROLLUP_SQL`) reading only those shipments' events;
-* the same transaction keeps `analytics_group_days` (counted figures per UTC
-  day and group) and `analytics_duration_histograms` (transit and
+* the same transaction keeps `analytics_group_days` and
+  `analytics_group_months` (counted figures per UTC day, per UTC month and
+  group) and `analytics_duration_histograms` (transit and
   label-to-scan minutes per month, quarter and year and group, per month and
   carrier, per week and carrier, per day)
   in step: the recomputed row's contribution minus the one counted so far
@@ -171,9 +172,9 @@ month, per carrier and ISO week (from Monday), per tenant and day. Each groups b
 on Citus an INSERT of them runs on the tenant's shard (an INSERT ... SELECT naming the tenant by a constant is pulled
 through the coordinator as a COPY, which row-level security refuses)."""
 
-_DAYS_SELECT = f"""
+_PERIODS_SELECT = f"""
     SELECT * FROM (
-        SELECT d.tenant_id, CAST(d.shipped_at AT TIME ZONE 'UTC' AS date) AS day, d.carrier,
+        SELECT d.tenant_id, CAST({{period}} AS date) AS period_start, d.carrier,
                COALESCE(d.service, '') AS service, COALESCE(d.origin_country, '') AS origin_country,
                COALESCE(d.destination_country, '') AS destination_country,
                {_CONTRIBUTION_SQL.format(sign="d.weight * ", r="d")}
@@ -182,33 +183,42 @@ _DAYS_SELECT = f"""
     ) x
     WHERE {" OR ".join(f"x.{figure} <> 0" for figure in GROUP_FIGURES)}
 """
-"""The group-day figures of the weighted rollup rows `{source}` (alias d); group days that sum to zero left out."""
+"""The group figures of the weighted rollup rows `{source}` (alias d) per `{period}` (the day or the month of
+`d.shipped_at`); groups that sum to zero left out."""
+_PERIODS = {
+    "analytics_group_days": ("day", "d.shipped_at AT TIME ZONE 'UTC'"),
+    "analytics_group_months": ("month", "date_trunc('month', d.shipped_at AT TIME ZONE 'UTC')"),
+}
+"""Each table of group figures: its period column and the period of a rollup row d (UTC day, UTC calendar month)."""
 
 
 def _add_sql(source: str, *, upsert: bool) -> list[TextClause]:
-    """The statements adding the figures of the weighted rollup rows `source` to the group days and histogram cells.
+    """The statements adding the figures of the weighted rollup rows `source` to the group days, group months and
+    histogram cells (one statement per table).
 
     With `upsert` they are added to the rows that exist (the worker's changes); without, inserted (a rebuild's
     fresh copy).
     """
-    days = (
-        f"INSERT INTO analytics_group_days AS g (tenant_id, day, carrier, service, origin_country, destination_country, "
-        f"{_GROUP_FIGURES_LIST}) {_DAYS_SELECT.format(source=source)}"
-    )
+    groups = [
+        f"INSERT INTO {table} AS g (tenant_id, {column}, carrier, service, origin_country, destination_country, "
+        f"{_GROUP_FIGURES_LIST}) {_PERIODS_SELECT.format(source=source, period=period)}"
+        + (
+            f" ON CONFLICT (tenant_id, {column}, carrier, service, origin_country, destination_country) DO UPDATE SET "
+            + ", ".join(f"{figure} = g.{figure} + EXCLUDED.{figure}" for figure in GROUP_FIGURES)
+            if upsert else ""
+        )
+        for table, (column, period) in _PERIODS.items()
+    ]
     every_grain = " UNION ALL ".join(select.format(source=source) for select in _CELL_SELECTS)
     cells = f"INSERT INTO analytics_duration_histograms AS h ({_HISTOGRAM_COLUMNS}) SELECT * FROM ({every_grain}) c"
     if upsert:
-        days += (
-            " ON CONFLICT (tenant_id, day, carrier, service, origin_country, destination_country) DO UPDATE SET "
-            + ", ".join(f"{figure} = g.{figure} + EXCLUDED.{figure}" for figure in GROUP_FIGURES)
-        )
         conflict = _HISTOGRAM_COLUMNS.replace(", shipments", "")
         cells += f" ON CONFLICT ({conflict}) DO UPDATE SET shipments = h.shipments + EXCLUDED.shipments"
-    return [text(days), text(cells)]
+    return [*(text(statement) for statement in groups), text(cells)]
 
 
 _CHANGE_SQL = _add_sql(_BATCH_CHANGE, upsert=True)
-"""Add `recomputed − counted` of the batch to the group days and cells (net changes only)."""
+"""Add `recomputed − counted` of the batch to the group days, group months and cells (net changes only)."""
 _COUNTED_SQL = text(
     f"INSERT INTO analytics_counted_rollups AS c ({_COUNTED_COLUMNS}) "
     f"SELECT {_COUNTED_COLUMNS} FROM analytics_shipment_rollups WHERE {_OF_BATCH} "
@@ -307,6 +317,7 @@ _CLAIM_SQL = text(
 
 _REGROUP_SQL = [
     text("DELETE FROM analytics_group_days WHERE tenant_id = :tenant_id"),
+    text("DELETE FROM analytics_group_months WHERE tenant_id = :tenant_id"),
     text("DELETE FROM analytics_duration_histograms WHERE tenant_id = :tenant_id"),
     text("DELETE FROM analytics_counted_rollups WHERE tenant_id = :tenant_id"),
     *_add_sql(_TENANT_ROWS, upsert=False),
@@ -315,8 +326,8 @@ _REGROUP_SQL = [
         f"SELECT {_COUNTED_COLUMNS} FROM analytics_shipment_rollups WHERE tenant_id = :tenant_id"
     ),
 ]
-"""`analytics_group_days`, `analytics_duration_histograms` and `analytics_counted_rollups` of a tenant recomputed
-from its shipment rollups (the end of a rebuild)."""
+"""`analytics_group_days`, `analytics_group_months`, `analytics_duration_histograms` and `analytics_counted_rollups`
+of a tenant recomputed from its shipment rollups (the end of a rebuild)."""
 
 _BATCH_SQL = text(
     """
