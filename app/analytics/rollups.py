@@ -110,6 +110,8 @@ _COUNTED_COLUMNS = (
     "promised_delivery, transit_hours, label_to_scan_hours, first_attempt, had_exception, returned"
 )
 """The rollup columns the group days and histogram cells count (app.analytics.models.CountedRollup)."""
+_COUNTED_VALUES = _COUNTED_COLUMNS.split(", ")[2:]
+"""The same without the key (tenant_id, shipment_id)."""
 _OF_BATCH = "tenant_id = :tenant_id AND shipment_id = ANY(CAST(:ids AS uuid[]))"
 _BATCH_CHANGE = (
     f"(SELECT 1 AS weight, {_COUNTED_COLUMNS} FROM analytics_shipment_rollups WHERE {_OF_BATCH}"
@@ -119,51 +121,25 @@ _BATCH_CHANGE = (
 _TENANT_ROWS = f"(SELECT 1 AS weight, {_COUNTED_COLUMNS} FROM analytics_shipment_rollups WHERE tenant_id = :tenant_id)"
 """Every rollup row of the tenant, weight +1 (a rebuild's regroup)."""
 
+_LANE = "d.carrier, COALESCE(d.service, ''), COALESCE(d.origin_country, ''), COALESCE(d.destination_country, '')"
+_CELL_GRAINS: tuple[tuple[str, str, str, str], ...] = (
+    *((grain, f"date_trunc('{grain}', d.shipped_at AT TIME ZONE 'UTC')", _LANE, "m.minutes") for grain in MONTHS_PER_CELL),
+    (COARSE_GRAIN, "date_trunc('month', d.shipped_at AT TIME ZONE 'UTC')", _LANE, bucket_sql("m.minutes")),
+    ("carrier_month", "date_trunc('month', d.shipped_at AT TIME ZONE 'UTC')", "d.carrier, '', '', ''", "m.minutes"),
+    ("carrier_week", "date_trunc('week', d.shipped_at AT TIME ZONE 'UTC')", "d.carrier, '', '', ''", "m.minutes"),
+    ("day", "d.shipped_at AT TIME ZONE 'UTC'", "'', '', '', ''", "m.minutes"),
+)
+"""(grain, its period of a rollup row d, its lane columns, its minutes) of every histogram cell the worker keeps
+(month, quarter and year: date_trunc's own field names, app.analytics.cells.MONTHS_PER_CELL)."""
 _CELL_SELECTS = [
     f"""
-    SELECT d.tenant_id, '{grain}', CAST(date_trunc('{grain}', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric,
-           d.carrier, COALESCE(d.service, ''), COALESCE(d.origin_country, ''), COALESCE(d.destination_country, ''),
-           m.minutes, sum(d.weight)
+    SELECT d.tenant_id, '{grain}', CAST({period} AS date), m.metric, {lane}, {minutes}, sum(d.weight)
     FROM {{source}} d {DURATIONS_SQL.format(r="d")}
     WHERE m.minutes IS NOT NULL
     GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
     HAVING sum(d.weight) <> 0
     """
-    for grain in MONTHS_PER_CELL  # month, quarter, year: date_trunc's own field names
-] + [
-    f"""
-    SELECT d.tenant_id, 'carrier_month', CAST(date_trunc('month', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric,
-           d.carrier, '', '', '', m.minutes, sum(d.weight)
-    FROM {{source}} d {DURATIONS_SQL.format(r="d")}
-    WHERE m.minutes IS NOT NULL
-    GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
-    HAVING sum(d.weight) <> 0
-    """,
-    f"""
-    SELECT d.tenant_id, '{COARSE_GRAIN}', CAST(date_trunc('month', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric,
-           d.carrier, COALESCE(d.service, ''), COALESCE(d.origin_country, ''), COALESCE(d.destination_country, ''),
-           {bucket_sql("m.minutes")}, sum(d.weight)
-    FROM {{source}} d {DURATIONS_SQL.format(r="d")}
-    WHERE m.minutes IS NOT NULL
-    GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
-    HAVING sum(d.weight) <> 0
-    """,
-    f"""
-    SELECT d.tenant_id, 'carrier_week', CAST(date_trunc('week', d.shipped_at AT TIME ZONE 'UTC') AS date), m.metric,
-           d.carrier, '', '', '', m.minutes, sum(d.weight)
-    FROM {{source}} d {DURATIONS_SQL.format(r="d")}
-    WHERE m.minutes IS NOT NULL
-    GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
-    HAVING sum(d.weight) <> 0
-    """,
-    f"""
-    SELECT d.tenant_id, 'day', CAST(d.shipped_at AT TIME ZONE 'UTC' AS date), m.metric, '', '', '', '', m.minutes,
-           sum(d.weight)
-    FROM {{source}} d {DURATIONS_SQL.format(r="d")}
-    WHERE m.minutes IS NOT NULL
-    GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
-    HAVING sum(d.weight) <> 0
-    """,
+    for grain, period, lane, minutes in _CELL_GRAINS
 ]
 """The histogram cells of the weighted rollup rows `{source}` (alias d, each row counted `weight` times; cells that
 sum to zero left out), one SELECT per grain (inserted as one UNION ALL): per group and calendar month, quarter and year
@@ -223,9 +199,9 @@ _COUNTED_SQL = text(
     f"INSERT INTO analytics_counted_rollups AS c ({_COUNTED_COLUMNS}) "
     f"SELECT {_COUNTED_COLUMNS} FROM analytics_shipment_rollups WHERE {_OF_BATCH} "
     "ON CONFLICT (tenant_id, shipment_id) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _COUNTED_COLUMNS.split(", ")[2:])
-    + f" WHERE ({', '.join(f'c.{c}' for c in _COUNTED_COLUMNS.split(', ')[2:])})"
-    + f" IS DISTINCT FROM ({', '.join(f'EXCLUDED.{c}' for c in _COUNTED_COLUMNS.split(', ')[2:])})"
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _COUNTED_VALUES)
+    + f" WHERE ({', '.join(f'c.{c}' for c in _COUNTED_VALUES)})"
+    + f" IS DISTINCT FROM ({', '.join(f'EXCLUDED.{c}' for c in _COUNTED_VALUES)})"
 )
 """The batch's recomputed rows are what is counted now (an unchanged row is not rewritten)."""
 
@@ -299,7 +275,8 @@ ROLLUP_SQL = text(
     bindparam("estimates", type_=ARRAY(DateTime(timezone=True))),
 )
 """Recompute the rollup rows of the shipments `:ids` (with a first promise seen for each, `:estimates`) from their
-events. The modifying CTE is referenced by the outer SELECT: on Citus an unreferenced one may not run."""
+events; returns how many rows were written. (This form, the upsert a CTE counted by the outer SELECT, is the one
+verified on a Citus cluster.)"""
 
 _CLAIM_SQL = text(
     """
@@ -362,12 +339,13 @@ async def upsert(
     estimates: list[datetime | None] | None = None,
     contributions: bool = True,
 ) -> None:
-    """Recompute the rollups of `shipment_ids`; `estimates[i]` is a first promise seen for the i-th.
+    """Recompute the rollups of `shipment_ids` (UUIDs); `estimates[i]` is a first promise seen for the i-th (or None).
 
-    `contributions=False` leaves the group days and histograms alone (a rebuild recomputes them at its end).
-
-    In the same transaction the shipments' contributions move in `analytics_group_days` and
-    `analytics_duration_histograms` (old rollup row subtracted, new one added). A shipment that no longer exists is skipped (its rollup went with it: ON DELETE CASCADE).
+    Then, in the same transaction, `recomputed − counted` of those shipments is added to `analytics_group_days`,
+    `analytics_group_months` and `analytics_duration_histograms`, and the recomputed rows become the counted ones
+    (`analytics_counted_rollups`). `contributions=False` skips that (a rebuild recomputes them all at its end).
+    A shipment that no longer exists is skipped (its rollup went with it: ON DELETE CASCADE). Raises what the
+    database raises (the caller's transaction then rolls back).
     """
     if not shipment_ids:
         return
