@@ -38,7 +38,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from bench import servers
+from bench import servers, sqlonly
 from bench.load import make_template, replay_id, wrk_path
 from bench.pg import Postgres, StatsProbe, log
 from bench.rounds import Runner, Side
@@ -114,6 +114,40 @@ def _goals(scenarios: dict, c: int) -> dict:
     return doc
 
 
+def _sql_only(args: argparse.Namespace, runner: Runner, floor: Side, pg: Postgres, loop: asyncio.AbstractEventLoop,
+              run_dir: Path, key: str, template: object, *, rounds: int) -> dict:
+    """The app's SQL for new orders without Python (bench.sqlonly, pgbench) against the floor, alternating rounds.
+
+    Its ratio to the floor is the most the new-order ratio can be on this stack: the app runs these statements
+    and adds its Python CPU on the same cores.
+    """
+    database = pg.database
+    found = loop.run_until_complete(sqlonly.inputs(pg, database, key))
+    script = sqlonly.build_script(run_dir, template=template, **found)
+    dsn = sqlonly.app_role_dsn(pg, database)
+    results: dict[str, list[dict]] = {"floor": [], "sql": []}
+    c = args.connections
+    for _ in range(rounds):
+        results["floor"].append(runner.measure(floor, f"new_orders_c{c}", mode="new", connections=c))
+        results["sql"].append(sqlonly.measure(runner.probe, loop, dsn=dsn, database=database, script=script, clients=c,
+                                              duration=args.duration, scenario="sql_only"))
+    runner.finish([floor])
+    floor_doc, sql_doc = summarize(results["floor"]), summarize(results["sql"])
+    sql_doc["pgbench_cpu_ms_per_request"] = _median(results["sql"], "client_cpu_ms_per_request")
+    sql_doc["statement_latencies_ms"] = results["sql"][-1]["statement_latencies_ms"]
+    doc = {"floor": floor_doc, "sql_only": sql_doc, "p99_ms": {"sql_only": sql_doc["p99_ms"], "floor": floor_doc["p99_ms"]}}
+    if floor_doc["rps"] and sql_doc["rps"]:
+        doc["rps_ratio"] = round(sql_doc["rps"] / floor_doc["rps"], 3)
+    return doc
+
+
+def _ceiling(sql_only: dict) -> dict:
+    """Whether the new-order goal is reachable at all: the SQL alone against the floor, vs the goal's ratio."""
+    ratio, goal = sql_only.get("rps_ratio"), GOALS["new_orders_c32_rps_ratio"]
+    return {"sql_only_rps_ratio": ratio, "goal": goal, "reachable": ratio is not None and ratio >= goal,
+            "meaning": "the app's own statements per new order, run by pgbench with no Python, against the floor"}
+
+
 def run(args: argparse.Namespace, stack: ExitStack, run_dir: Path) -> dict:
     """Set everything up, run the scenarios, return the result document."""
     app_dir = args.app_dir.resolve()
@@ -154,6 +188,7 @@ def run(args: argparse.Namespace, stack: ExitStack, run_dir: Path) -> dict:
         f"replays_c{c}": run_scenario(runner, sides, f"replays_c{c}", args.rounds, mode="replay", connections=c),
         "new_orders_c1": run_scenario(runner, sides, "new_orders_c1", args.rounds, mode="new", connections=1),
     }
+    sql_only = _sql_only(args, runner, sides["floor"], pg, loop, run_dir, key, template, rounds=args.rounds)
     floor_rps = statistics.median(r["rps"] for r in raw[f"new_orders_c{c}"]["floor"])
     rate = args.rate or round(floor_rps / 2, 1)
     log(f"fixed rate: {rate} requests/s (half the floor's new-order rate)" if not args.rate else f"fixed rate: {rate}")
@@ -165,6 +200,7 @@ def run(args: argparse.Namespace, stack: ExitStack, run_dir: Path) -> dict:
     for name, kinds in log_errors.items():
         if kinds:
             log(f"{name} log errors: {kinds}")
+    scenarios[f"new_orders_sql_only_c{c}"] = sql_only
     goals = _goals(scenarios, c)
     return {
         "bench": "ingest",
@@ -179,6 +215,7 @@ def run(args: argparse.Namespace, stack: ExitStack, run_dir: Path) -> dict:
         "scenarios": scenarios,
         "goals": goals,
         "all_goals_pass": all(g["pass"] for g in goals.values()),
+        "new_orders_ceiling": _ceiling(sql_only),
         "server_log_errors": log_errors,
         "stats_wait_s": round(runner.waited_s, 1),
     }
