@@ -97,12 +97,19 @@ def request_kinds(app: Any, floor: Any, template: Any, key: str) -> dict[str, Ca
     }
 
 
-async def measure(kinds: dict[str, Callable[[], Awaitable[int]]], names: list[str], requests: int, rounds: int) -> dict:
-    """Median CPU ms per request of each kind (after 200 unmeasured requests of it), with its rounds."""
+async def measure(kinds: dict[str, Callable[[], Awaitable[int]]], names: list[str], requests: int, rounds: int,
+                  profile_dir: Path | None = None) -> dict:
+    """Median CPU ms per request of each kind (after 200 unmeasured requests of it), with its rounds.
+
+    With `profile_dir`, each kind's warm-up is followed by `requests` more under pyinstrument (CPU time), written
+    there as `<kind>.txt` and `<kind>.html`; the measured rounds run without the profiler.
+    """
     out: dict[str, Any] = {}
     for name in names:
         for _ in range(200):
             await kinds[name]()
+        if profile_dir is not None:
+            await _profile(kinds[name], requests, profile_dir / name)
         per_round = []
         for _ in range(rounds):
             started = time.process_time()
@@ -114,12 +121,27 @@ async def measure(kinds: dict[str, Callable[[], Awaitable[int]]], names: list[st
     return out
 
 
+async def _profile(make: Callable[[], Awaitable[int]], requests: int, path: Path) -> None:
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0002, async_mode="disabled", use_timing_thread=False)
+    profiler.start()
+    for _ in range(requests):
+        await make()
+    profiler.stop()
+    path.with_suffix(".txt").write_text(profiler.output_text(unicode=False, show_all=False))
+    path.with_suffix(".html").write_text(profiler.output_html())
+    log(f"profile: {path.with_suffix('.txt')}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Set up, measure, print the JSON line."""
     p = argparse.ArgumentParser(prog="python -m bench.cpu", description=__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, default=1500, help="requests per round (default 1500)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of {', '.join(KINDS)}")
+    p.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                   help="also profile each kind with pyinstrument into DIR (<kind>.txt, <kind>.html)")
     args = p.parse_args(argv)
     names = [k for k in args.kinds.split(",") if k]
     if unknown := [k for k in names if k not in KINDS]:
@@ -147,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
 
         async def go() -> dict:
             async with app.router.lifespan_context(app), floor.router.lifespan_context(floor):
-                return await measure(request_kinds(app, floor, template, key), names, args.requests, args.rounds)
+                return await measure(request_kinds(app, floor, template, key), names, args.requests, args.rounds,
+                                     args.profile)
 
         results = uvloop.run(go())
         doc: dict[str, Any] = {"bench": "cpu", "requests_per_round": args.requests, "rounds": args.rounds, "kinds": results}
