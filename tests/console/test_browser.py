@@ -193,7 +193,7 @@ async def test_a_failed_webhook_delivery_is_seen_and_retried_against_a_local_rec
         secret = (await page.text_content("#secret-value")).strip()
         receiver.secrets["shop"].append(secret)
         await shoot(page, "webhooks")
-        await page.click(f"a[href^='/console/webhooks/']")
+        await page.click("a[href^='/console/webhooks/']")
         receiver.script("shop", *[(500, {}, b"upstream exploded: database locked")] * 5)
         await page.click("text=Send test ping")
         await page.wait_for_selector("text=Test ping queued.")

@@ -67,7 +67,7 @@ async def test_a_carrier_outage_is_reported_in_errors(client, make_tenant):
     with respx.mock(assert_all_called=False) as carrier:
         serve_token(carrier)
         carrier.post(LOCATIONS).respond(503, text="down")
-        down = await client.get(f"/v1/service-points?carrier=fedex&country=US&postal_code=99501", headers=acme.headers())
+        down = await client.get("/v1/service-points?carrier=fedex&country=US&postal_code=99501", headers=acme.headers())
     assert down.status_code == 200
     assert down.json()["data"] == [] and [e["type"] for e in down.json()["errors"]] == ["carrier-unavailable"]
 
