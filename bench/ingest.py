@@ -12,7 +12,10 @@ rounds on both sides, alternating floor/app:
 * new_orders_c32: a new Shopify order (new id, new Idempotency-Key) per request, wrk at 32 connections;
 * replays_c32: a fixed set of already-ingested (key, body) pairs replayed (floor: the conflicting insert);
 * new_orders_c1: new orders at 1 connection (p50);
-* fixed_rate: open loop (bench/openloop.py) at half the floor's new-order rate (p99).
+* fixed_rate: open loop (bench/openloop.py) at half the floor's new-order rate (p99);
+* new_orders_sql_only_c32: the floor's new orders against the app's own SQL for a new order sent by
+  pgbench with no Python (bench/sqlonly.py), alternating rounds: `new_orders_ceiling` says whether the
+  0.5x goal is reachable at all with these statements.
 
 Per side and scenario: requests/s, p50/p99, the server process's CPU ms per
 request (/proc utime+stime), PostgreSQL CPU ms per request (when local), SQL
