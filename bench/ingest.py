@@ -14,8 +14,12 @@ rounds on both sides, alternating floor/app:
 * new_orders_c1: new orders at 1 connection (p50);
 * fixed_rate: open loop (bench/openloop.py) at half the floor's new-order rate (p99);
 * new_orders_sql_only_c32: the floor's new orders against the app's own SQL for a new order sent by
-  pgbench with no Python (bench/sqlonly.py), alternating rounds: `new_orders_ceiling` says whether the
-  0.5x goal is reachable at all with these statements.
+  pgbench with no Python (bench/sqlonly.py), alternating rounds.
+
+The two c32 scenarios also run a third side, `lean` (bench/lean.py: the app's own functions and
+statements without FastAPI dependencies, the SQLAlchemy session and the middleware, on its own
+migrated database). `ceilings` in the JSON line gives both sides' ratios to the floor: what the goals
+would need.
 
 Per side and scenario: requests/s, p50/p99, the server process's CPU ms per
 request (/proc utime+stime), PostgreSQL CPU ms per request (when local), SQL
@@ -68,11 +72,12 @@ def summarize(rounds: list[dict], rps_key: str = "rps") -> dict:
     return out
 
 
-def run_scenario(runner: Runner, sides: dict[str, Side], name: str, rounds: int, **kwargs: object) -> dict[str, list[dict]]:
-    """`rounds` rounds per side, strictly alternating floor, app, floor, app, ...; the raw rounds per side."""
-    results: dict[str, list[dict]] = {"floor": [], "app": []}
+def run_scenario(runner: Runner, sides: dict[str, Side], name: str, rounds: int, *, names: tuple[str, ...] = ("floor", "app"),
+                 **kwargs: object) -> dict[str, list[dict]]:
+    """`rounds` rounds per side, strictly alternating floor, app[, lean], floor, ...; the raw rounds per side."""
+    results: dict[str, list[dict]] = {side: [] for side in names}
     for _ in range(rounds):
-        for side in ("floor", "app"):
+        for side in names:
             results[side].append(runner.measure(sides[side], name, **kwargs))  # type: ignore[arg-type]
     return results
 
@@ -84,6 +89,10 @@ def scenario_doc(results: dict[str, list[dict]]) -> dict:
     out = {"floor": floor, "app": app}
     if floor[rps_key] and app[rps_key]:
         out["rps_ratio"] = round(app[rps_key] / floor[rps_key], 3)
+    if "lean" in results:
+        lean = out["lean"] = summarize(results["lean"], rps_key)
+        if floor[rps_key] and lean[rps_key]:
+            out["lean_rps_ratio"] = round(lean[rps_key] / floor[rps_key], 3)
     out["p50_ms"] = {"app": app["p50_ms"], "floor": floor["p50_ms"]}
     out["p99_ms"] = {"app": app["p99_ms"], "floor": floor["p99_ms"]}
     return out
@@ -144,11 +153,40 @@ def _sql_only(args: argparse.Namespace, runner: Runner, floor: Side, pg: Postgre
     return doc
 
 
-def _ceiling(sql_only: dict) -> dict:
-    """Whether the new-order goal is reachable at all: the SQL alone against the floor, vs the goal's ratio."""
-    ratio, goal = sql_only.get("rps_ratio"), GOALS["new_orders_c32_rps_ratio"]
-    return {"sql_only_rps_ratio": ratio, "goal": goal, "reachable": ratio is not None and ratio >= goal,
-            "meaning": "the app's own statements per new order, run by pgbench with no Python, against the floor"}
+def _ceiling(scenarios: dict, c: int) -> dict:
+    """What the goals would need: the app's SQL alone (pgbench) and the lean pipeline (bench/lean.py), vs the floor."""
+    sql_ratio = scenarios[f"new_orders_sql_only_c{c}"].get("rps_ratio")
+    return {
+        "new_orders_goal": GOALS["new_orders_c32_rps_ratio"],
+        "replays_goal": GOALS["replays_c32_rps_ratio"],
+        "sql_only_new_orders_rps_ratio": sql_ratio,
+        "lean_new_orders_rps_ratio": scenarios[f"new_orders_c{c}"].get("lean_rps_ratio"),
+        "lean_replays_rps_ratio": scenarios[f"replays_c{c}"].get("lean_rps_ratio"),
+        "meaning": "sql_only: the app's statements for a new order sent by pgbench (no Python); lean: the app's own "
+                   "functions and statements without FastAPI dependencies, the SQLAlchemy session and the middleware",
+    }
+
+
+def _start_lean(app_dir: Path, pg: Postgres, loop: asyncio.AbstractEventLoop, env: dict[str, str], run_dir: Path,
+                pairs: list[tuple[str, bytes]]) -> tuple[servers.Server, str, str]:
+    """The lean side (bench/lean.py) on its own migrated database: (server, merchant key, database name).
+
+    A courier-hub process on that database makes the tenant and key and ingests the replay set (so the lean
+    side replays responses the app stored), then stops; the lean server gets the same environment.
+    """
+    name = "courier_hub_lean"
+    url = loop.run_until_complete(pg.ensure_database(name)) or pg.url
+    lean_env = {**env, "DATABASE_URL": url}
+    servers.migrate(app_dir, lean_env)
+    maker = servers.start_app(app_dir, lean_env, run_dir / "app-lean-setup.log")
+    try:
+        key = servers.create_tenant_key(maker, app_dir, lean_env)
+        servers.post_all(maker.url, "/v1/pos/shopify/ingest", pairs, key, expect={201})
+    finally:
+        maker.stop()
+    lean = servers.start_lean(lean_env, run_dir / "lean.log")
+    log(f"lean pipeline pid {lean.pid} on {lean.url} (database {name})")
+    return lean, key, name if url != pg.url else pg.database
 
 
 def run(args: argparse.Namespace, stack: ExitStack, run_dir: Path) -> dict:
@@ -172,23 +210,29 @@ def run(args: argparse.Namespace, stack: ExitStack, run_dir: Path) -> dict:
     log(f"floor pid {floor.pid} on {floor.url}; courier-hub ({app_dir}) pid {app.pid} on {app.url}")
     key = servers.create_tenant_key(app, app_dir, env)
     template = make_template(run_dir)
+    pairs = [(f"bench-{replay_id(nonce, i)}", template.body(replay_id(nonce, i))) for i in range(args.replay_pairs)]
+    lean, lean_key, lean_db = _start_lean(app_dir, pg, loop, env, run_dir, pairs)
+    stack.callback(lean.stop)
     floor_db = "bench_floor" if floor_url != pg.url else pg.database
     sides = {
         "floor": Side("floor", floor, "/ingest", None, False, floor_db),
         "app": Side("app", app, "/v1/pos/shopify/ingest", key, True, pg.database),
     }
-    pairs = [(f"bench-{replay_id(nonce, i)}", template.body(replay_id(nonce, i))) for i in range(args.replay_pairs)]
     for side in sides.values():
         servers.post_all(side.server.url, side.path, pairs, side.api_key, expect={201})
     log(f"replay set: {len(pairs)} orders ingested on both sides; payload {template.size} bytes")
+    sides["lean"] = Side("lean", lean, "/v1/pos/shopify/ingest", lean_key, True, lean_db)
     runner = Runner(probe=probe, loop=loop, template=template, nonce=nonce, duration=args.duration,
                     replay_pairs=args.replay_pairs)
     for side in sides.values():
         runner.measure(side, "warmup", mode="new", connections=args.connections, duration=args.warmup)
     c = args.connections
+    three = ("floor", "app", "lean")
     raw = {
-        f"new_orders_c{c}": run_scenario(runner, sides, f"new_orders_c{c}", args.rounds, mode="new", connections=c),
-        f"replays_c{c}": run_scenario(runner, sides, f"replays_c{c}", args.rounds, mode="replay", connections=c),
+        f"new_orders_c{c}": run_scenario(runner, sides, f"new_orders_c{c}", args.rounds, names=three, mode="new",
+                                         connections=c),
+        f"replays_c{c}": run_scenario(runner, sides, f"replays_c{c}", args.rounds, names=three, mode="replay",
+                                      connections=c),
         "new_orders_c1": run_scenario(runner, sides, "new_orders_c1", args.rounds, mode="new", connections=1),
     }
     sql_only = _sql_only(args, runner, sides["floor"], pg, loop, run_dir, key, template, rounds=args.rounds)
@@ -218,7 +262,7 @@ def run(args: argparse.Namespace, stack: ExitStack, run_dir: Path) -> dict:
         "scenarios": scenarios,
         "goals": goals,
         "all_goals_pass": all(g["pass"] for g in goals.values()),
-        "new_orders_ceiling": _ceiling(sql_only),
+        "ceilings": _ceiling(scenarios, c),
         "server_log_errors": log_errors,
         "stats_wait_s": round(runner.waited_s, 1),
     }

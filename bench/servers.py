@@ -164,6 +164,17 @@ def start_floor(database_url: str, log_path: Path) -> Server:
     return server
 
 
+def start_lean(env: dict[str, str], log_path: Path) -> Server:
+    """bench/lean.py under uvicorn on a free port, with courier-hub's environment `env`."""
+    port = free_port()
+    env = {**env, "PYTHONPATH": str(BENCH_ROOT)}
+    cmd = [sys.executable, "-m", "uvicorn", "bench.lean:app", "--host", "127.0.0.1", "--port", str(port),
+           "--log-level", "warning", "--no-access-log"]
+    server = Server("lean", cmd, env=env, cwd=BENCH_ROOT, port=port, log_path=log_path)
+    server.wait_ready()
+    return server
+
+
 def _check(response: httpx.Response, what: str) -> dict | list:
     if response.status_code >= 300:
         raise RuntimeError(f"{what}: {response.status_code} {response.text[:500]}")
