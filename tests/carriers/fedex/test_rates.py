@@ -184,3 +184,13 @@ async def test_documented_error_statuses_are_carrier_errors(adapter: FedexAdapte
             router.post(f"{BASE}/rate/v1/rates/quotes").mock(return_value=httpx.Response(status, json=body))
             with pytest.raises(CarrierError):
                 await adapter.rate(rate_request())
+
+
+async def test_adapter_reads_json_amounts_without_float(adapter: FedexAdapter) -> None:
+    raw = (b'{"output": {"rateReplyDetails": [{"serviceType": "FEDEX_FREIGHT_PRIORITY", "ratedShipmentDetails": '
+           b'[{"rateType": "ACCOUNT", "totalNetCharge": 12345678901234567.89, "currency": "USD"}]}]}}')
+    with respx.mock() as router:
+        token_route(router)
+        router.post(f"{BASE}/rate/v1/rates/quotes").mock(return_value=httpx.Response(200, content=raw))
+        [quote] = await adapter.rate(rate_request())
+    assert quote.price == Money(1234567890123456789, "USD")  # a float would give ...456768
