@@ -20,9 +20,10 @@ reply `RatcResponseVO` (the Rate API's OpenAPI `RateQuotes-Resource.json`, as Fe
   SMARTPOST_TRANSIT_DAYS / UNKNOWN say nothing.
 * delivery date: `commit.dateDetail.dayFormat` (YYYY-MM-DDTHH:mm:ss), else `dayCxsFormat`, else
   `operationalDetail.deliveryDate`, else `operationalDetail.commitDate`.
-* `output.alerts[]` (`alertType` NOTE | WARNING) are informational. A reply without `rateReplyDetails`
-  is a refusal when it carries FedEx's `errors[]` (the `ErrorResponseVO` of its 4xx) or alerts
-  (CarrierRejected), else CarrierBadResponse.
+* `output.alerts[]` (`alertType` NOTE | WARNING) are informational beside quotes. A reply that prices
+  no service is a refusal when it carries FedEx's `errors[]` (the `ErrorResponseVO` of its 4xx) or
+  alerts (CarrierRejected, with their text); without `rateReplyDetails` and without either, it is
+  CarrierBadResponse.
 
 The replies in the tests are FedEx's documented examples (tests/carriers/fedex/samples/, with their source).
 """
@@ -159,7 +160,7 @@ def _delivery_date(reply: Mapping[str, Any]) -> dt.date | None:
 
 
 def _refusal(payload: Any, output: Any) -> CarrierRejected | None:
-    """The CarrierRejected for a reply without rate details that says why (FedEx `errors[]` or `output.alerts[]`)."""
+    """The CarrierRejected for a reply that prices nothing and says why (FedEx `errors[]` or `output.alerts[]`)."""
     errors = parse_errors(payload)
     if errors:
         return CarrierRejected(CARRIER, f"FedEx refused the rate request: {errors_text(errors)}", errors=errors)
@@ -175,8 +176,8 @@ def _refusal(payload: Any, output: Any) -> CarrierRejected | None:
 def parse_rate_response(payload: Any) -> list[RateQuote]:
     """One RateQuote per `output.rateReplyDetails[]` entry that carries a price (see the module docstring).
 
-    Raises CarrierRejected for a reply without rate details that carries FedEx errors or alerts,
-    CarrierBadResponse for any other shape.
+    Raises CarrierRejected when no service is priced and FedEx says why (errors or alerts),
+    CarrierBadResponse for a reply without `output.rateReplyDetails` that does not.
     """
     output = payload.get("output") if isinstance(payload, Mapping) else None
     replies = output.get("rateReplyDetails") if isinstance(output, Mapping) else None
@@ -199,4 +200,7 @@ def parse_rate_response(payload: Any) -> list[RateQuote]:
                 estimated_delivery=_delivery_date(reply),
             )
         )
+    refusal = None if quotes else _refusal(payload, output)
+    if refusal is not None:
+        raise refusal
     return quotes

@@ -163,12 +163,17 @@ def test_transit_days_and_delivery_dates_from_every_documented_member() -> None:
 
 
 def test_alerts_are_informational_and_a_reply_without_rates_says_why() -> None:
+    # Alert {code, message, alertType NOTE|WARNING} and ErrorResponseVO {transactionId, errors[{code, message}]}
+    # as documented; the alert codes here are illustrative, ACCOUNT.NUMBER.MISMATCH is FedEx's 400 example.
     with_alert = reply({"serviceType": "FEDEX_GROUND", "ratedShipmentDetails": [rated("ACCOUNT", 10)]})
     with_alert["output"]["alerts"] = [{"code": "VIRTUAL.RESPONSE", "message": "This is a Virtual Response.", "alertType": "NOTE"}]
     assert len(rates.parse_rate_response(with_alert)) == 1
     with pytest.raises(CarrierRejected, match="RATE.LOCATION.NOSERVICE"):
         rates.parse_rate_response({"output": {"alerts": [
             {"code": "RATE.LOCATION.NOSERVICE", "message": "FedEx does not serve this lane.", "alertType": "WARNING"}]}})
+    with pytest.raises(CarrierRejected, match="No rates for this lane"):
+        rates.parse_rate_response({"output": {"rateReplyDetails": [], "alerts": [
+            {"code": "RATE.NOSERVICE", "message": "No rates for this lane.", "alertType": "WARNING"}]}})
     with pytest.raises(CarrierRejected, match="ACCOUNT.NUMBER.MISMATCH"):
         rates.parse_rate_response({"transactionId": "t", "errors": [
             {"code": "ACCOUNT.NUMBER.MISMATCH", "message": "Payor AccountNumber should match the shipper account number."}]})
