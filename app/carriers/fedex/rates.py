@@ -14,7 +14,9 @@ reply `RatcResponseVO` (the Rate API's OpenAPI `RateQuotes-Resource.json`, as Fe
   INCENTIVE, ...): the price is the ACCOUNT entry (the account's own rate) when there is one, else per
   `RATE_TYPE_PREFERENCE`, else the first; its `totalNetCharge` ("net charges for the shipment", taxes FedEx
   bills included), else `totalNetFedExCharge` (freight plus surcharges), in `currency` (else
-  `shipmentRateDetail.currency`). Amounts are JSON numbers; decimal strings are read too, exactly.
+  `shipmentRateDetail.currency`), a FedEx currency code ("Currency Codes" reference: JYE for JPY, UKL for
+  GBP, KUD for KWD, ...; `units.iso_currency`) whose ISO 4217 exponent sets the minor units. Amounts
+  are JSON numbers; decimal strings are read too, exactly.
 * transit days: `operationalDetail.transitTime`, else `commit.daysInTransit`, else
   `commit.transitDays.minimumTransitTime` (Ground's transit time), each an enum ONE_DAY ... TWENTY_DAYS;
   SMARTPOST_TRANSIT_DAYS / UNKNOWN say nothing.
@@ -36,7 +38,7 @@ from typing import Any
 
 from app.carriers.errors import CarrierBadResponse, CarrierRejected
 from app.carriers.fedex.errors import errors_text, parse_errors
-from app.carriers.fedex.units import fedex_dimension, fedex_weight, weight_units
+from app.carriers.fedex.units import fedex_dimension, fedex_weight, iso_currency, weight_units
 from app.carriers.fields import code_message_text
 from app.carriers.money import amount_to_minor, decimal_amount
 from app.carriers.rating import RateQuote, RateRequest
@@ -119,7 +121,7 @@ def _price(details: list[Any]) -> Money | None:
         rate_detail = detail.get("shipmentRateDetail")
         currency = detail.get("currency") or (rate_detail.get("currency") if isinstance(rate_detail, Mapping) else None)
         if amount is not None and isinstance(currency, str) and len(currency.strip()) == 3:
-            code = currency.strip().upper()
+            code = iso_currency(currency)
             return Money(amount_to_minor(amount, code), code)
     return None
 

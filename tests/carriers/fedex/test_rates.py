@@ -138,6 +138,17 @@ def test_the_account_rate_is_chosen_wherever_it_stands_and_amounts_stay_exact() 
     ]
 
 
+def test_fedex_currency_codes_become_iso_with_their_exponent() -> None:
+    # FedEx answers in its own currency codes (reference guide "Currency Codes", linked from `currency` in the
+    # Rate API spec): JYE is the yen (0 decimals), KUD the Kuwaiti dinar (3), UKL sterling (2).
+    quotes = rates.parse_rate_response(reply(
+        {"serviceType": "INTERNATIONAL_PRIORITY", "ratedShipmentDetails": [rated("ACCOUNT", 15230, "JYE")]},
+        {"serviceType": "INTERNATIONAL_ECONOMY", "ratedShipmentDetails": [rated("ACCOUNT", 21.575, "KUD")]},
+        {"serviceType": "FEDEX_INTERNATIONAL_PRIORITY", "ratedShipmentDetails": [rated("ACCOUNT", 98.4, "UKL")]},
+    ))  # fmt: skip
+    assert [q.price for q in quotes] == [Money(15230, "JPY"), Money(21575, "KWD"), Money(9840, "GBP")]
+
+
 def test_transit_days_and_delivery_dates_from_every_documented_member() -> None:
     price = [rated("ACCOUNT", 10)]
     quotes = rates.parse_rate_response(reply(
