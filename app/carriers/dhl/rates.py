@@ -23,8 +23,8 @@ tests/carriers/dhl/samples/ with their source):
   deliveryCapabilities {estimatedDeliveryDateAndTime, totalTransitDays}; warnings[]
   (e.g. "Price can't be calculated"). Only `price` is required in a totalPrice
   entry: one without `priceCurrency` takes the currency of the
-  totalPriceBreakdown entry of the same currencyType; a price of 0 (DHL's
-  answer when it cannot price) or a negative one is no price. The BILLC price
+  totalPriceBreakdown entry of the same currencyType; a price of 0 or less is
+  taken as no price (DHL Express carries nothing for free). The BILLC price
   is the quote (what the account is billed), else PULCL, else BASEC, else the
   first priced entry. Numbers may come as decimal strings ("157.95", "3") and
   are read exactly. A reply that prices nothing and carries warnings is a

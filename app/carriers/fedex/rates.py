@@ -47,7 +47,8 @@ from app.carriers.shipping import Address, Money
 CARRIER = "fedex"
 RATE_PATH = "/rate/v1/rates/quotes"
 RATE_TYPE_PREFERENCE = ("ACCOUNT", "PREFERRED_CURRENCY", "LIST", "PREFERRED_INCENTIVE")
-"""Which of a service's `ratedShipmentDetails` is its price: the account's own rate first, the list rate last."""
+"""Which of a service's `ratedShipmentDetails` is its price: the account's own rate, the same in the preferred
+currency, the list rate, the preferred-currency incentive; any other rate type after these, in FedEx's order."""
 _TRANSIT_WORDS = {
     word: number
     for number, word in enumerate(

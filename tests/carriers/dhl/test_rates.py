@@ -141,8 +141,8 @@ async def test_refusal_and_outage(adapter: DhlAdapter, http: CarrierHttp) -> Non
 def test_documented_reply_variants() -> None:
     # Shapes of `supermodelIoLogisticsExpressRates` (MyDHL API 3.1.1, POST /rates; schema excerpt in samples/):
     # only `price` is required in a totalPrice entry (its currency is then the one of the totalPriceBreakdown
-    # entry of the same currencyType); totalTransitDays and prices as the strings some replies carry; a 0 price
-    # is DHL's "cannot price" answer, not a free shipment.
+    # entry of the same currencyType); totalTransitDays and prices as decimal strings are read too; a 0 price
+    # is no price (nothing ships free), so the public rate is the quote.
     reply = {"products": [
         {"productCode": "P", "productName": "EXPRESS WORLDWIDE", "weight": {"volumetric": 0, "provided": 1},
          "totalPrice": [{"currencyType": "PULCL", "priceCurrency": "GBP", "price": 160.0},
