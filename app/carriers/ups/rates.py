@@ -13,7 +13,7 @@ with `Service.Code`, `TotalCharges` / `NegotiatedRateCharges.TotalCharge` (`Curr
 `MonetaryValue`, a decimal string of up to 19 characters, read exactly), `GuaranteedDelivery.BusinessDaysInTransit`
 (UPS's published guarantee, preferred) and `TimeInTransit.ServiceSummary.EstimatedArrival` (`BusinessDaysInTransit`,
 `Arrival.Date` YYYYMMDD). `RatedShipment` (and `ServiceSummary`) may be one object or an array (UPS answers a
-single object for one element before v2403). Per the spec, NegotiatedRateCharges is absent when the shipment
+single object for one element below v2409). Per the spec, NegotiatedRateCharges is absent when the shipment
 does not qualify for the account's rates: the published `TotalCharges` is then the price.
 """
 

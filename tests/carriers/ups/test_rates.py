@@ -109,9 +109,10 @@ async def test_refusal_is_carrier_rejected(http: CarrierHttp) -> None:
 
 def test_documented_reply_variants() -> None:
     # Shapes from UPS's Rating.yaml (RATEResponseWrapper): RatedShipment is one object (not an array) when there is
-    # one service; MonetaryValue is a string (maxLength 19); NegotiatedRateCharges is absent when the shipment does
-    # not qualify for the account's rates ("Published rates will be the applicable rate"); GuaranteedDelivery
-    # .BusinessDaysInTransit is UPS's published guarantee; EstimatedArrival.Arrival.Date is YYYYMMDD.
+    # one service (subversions below 2409); MonetaryValue is a string (maxLength 19); NegotiatedRateCharges is
+    # absent when the shipment does not qualify for the account's rates ("Published rates will be the applicable
+    # rate"); GuaranteedDelivery.BusinessDaysInTransit is UPS's published guarantee; EstimatedArrival.Arrival.Date
+    # is YYYYMMDD.
     single = {"RateResponse": {"Response": {"ResponseStatus": {"Code": "1", "Description": "Success"}},
         "RatedShipment": {
             "Service": {"Code": "03", "Description": ""},
