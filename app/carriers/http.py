@@ -28,6 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -338,13 +339,15 @@ class CarrierHttp:
         raise CarrierBadResponse(carrier, detail, status_code=status)
 
 
-def decode_json(carrier: str, response: httpx.Response) -> Any:
+def decode_json(carrier: str, response: httpx.Response, *, exact_numbers: bool = False) -> Any:
     """The response body parsed as JSON (a leading UTF-8 BOM is ignored).
 
+    With `exact_numbers`, JSON numbers with a fraction or exponent become `Decimal`
+    (not float), for replies whose amounts must stay exact (rates).
     Raises CarrierBadResponse if the body is empty, not UTF-8 or not JSON.
     """
     try:
-        return jsonlib.loads(response.content.decode("utf-8-sig"))
+        return jsonlib.loads(response.content.decode("utf-8-sig"), parse_float=Decimal if exact_numbers else None)
     except (UnicodeDecodeError, ValueError) as exc:
         try:
             where = redact_url(response.request.url)

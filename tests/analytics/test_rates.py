@@ -245,3 +245,40 @@ async def test_recommendation_ranking_follows_the_measured_on_time_rate(client: 
     assert r.status_code == 422
     r = await client.put("/v1/analytics/settings", json={"lost_after_days": 3}, headers=tenant.headers())
     assert r.status_code == 403
+
+
+async def test_documented_error_bodies_are_per_carrier_errors_never_a_500(client: Any, make_tenant: Any, owner_db: Any) -> None:
+    # Each carrier's documented error reply: FedEx ErrorResponseVO 404 NOT.FOUND.ERROR (Rate API spec), UPS
+    # {"response": {"errors": [...]}} 403 (sample auth-error-250003.json), MyDHL 422 "Validation error"
+    # (supermodelIoLogisticsExpressErrorResponse, as carrier-samples/dhl/mydhl-shipment-error-422-schema-validation.json),
+    # Bring 200 with a service-level error on its only product (errors-warnings.md).
+    tenant = await make_tenant("errbodies")
+    async with owner_db.transaction() as session:
+        await session.execute(
+            text("INSERT INTO tenant_subscriptions (tenant_id, plan_code, subscribed_plan_code, status)"
+                 " VALUES (:t, 'starter', 'starter', 'active')"),
+            {"t": tenant.id},
+        )
+    for carrier in ("fedex", "ups", "dhl", "bring"):
+        await connect(client, tenant, carrier)
+    fedex_404 = {"transactionId": "t", "errors": [{"code": "NOT.FOUND.ERROR", "message": "The resource you requested is no longer available."}]}
+    ups_403 = {"response": {"errors": [{"code": "250003", "message": "Invalid Access License number"}]}}
+    dhl_422 = {"instance": "expressapi/rates", "detail": "#/packages/0: required key [weight] not found", "title": "Validation error",
+               "message": "Unprocessable Entity", "status": "422"}
+    bring_200 = {"consignments": [{"products": [{"id": "3584", "errors": [
+        {"code": "SERVICE_NOT_AVAILABLE", "description": "The service is not available for this route"}]}]}]}
+    oslo = {"name": "Ann", "company": "Posten", "address_lines": ["Biskop Gunnerus' gate 14A"], "city": "Oslo",
+            "postal_code": "0120", "country": "NO"}
+    lillestrom = {"name": "Bob", "address_lines": ["Testsvingen 2"], "city": "Lillestrøm", "postal_code": "2003", "country": "NO"}
+    with respx.mock(assert_all_called=False) as router:
+        carriers_answer(router, fedex=lambda request: httpx.Response(404, json=fedex_404),
+                        ups=lambda request: httpx.Response(403, json=ups_403))
+        router.post(DHL_RATES).respond(422, json=dhl_422)
+        router.post(BRING_PRODUCTS).respond(200, json=bring_200)
+        r = await client.post("/v1/rates", json=body(shipper=oslo, recipient=lillestrom), headers=tenant.headers())
+    assert r.status_code == 200, r.text
+    assert r.json()["rates"] == []
+    errors = {e["carrier"]: e for e in r.json()["errors"]}
+    assert {c: e["type"] for c, e in errors.items()} == {
+        "fedex": "carrier-bad-response", "ups": "carrier-auth-failed", "dhl": "carrier-rejected", "bring": "carrier-rejected"}
+    assert "required key [weight]" in errors["dhl"]["detail"] and "SERVICE_NOT_AVAILABLE" in errors["bring"]["detail"]

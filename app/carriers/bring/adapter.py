@@ -284,4 +284,4 @@ class BringAdapter(CarrierAdapter):
         )
         if response.status_code in rates.REJECTION_STATUSES:
             raise rates.rejection(response.status_code, response.text)
-        return rates.parse_rate_response(decode_json(CARRIER, response))
+        return rates.parse_rate_response(decode_json(CARRIER, response, exact_numbers=True))

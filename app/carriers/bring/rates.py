@@ -21,22 +21,30 @@ service gives an empty result, which is not an error).
   priceWithoutAdditionalServices {amountWithoutVAT, vat, amountWithVAT}, currencyCode}` (decimal strings),
   and `expectedDelivery {workingDays, expectedDeliveryDate {year, month, day}}`. The quote is the net price
   (else the list price) with additional services, **VAT excluded** (`amountWithoutVAT`: what a business
-  sender is charged before the VAT it reclaims). A product without a price is no quote.
+  sender is charged before the VAT it reclaims). A product without a price is no quote. Amounts are read
+  exactly from their decimal text. Lead time: `expectedDelivery.workingDays` (a string) and
+  `expectedDeliveryDate`, else `formattedExpectedDeliveryDate` (DD.MM.YYYY).
+* Service-level errors and warnings (errors-warnings.md: "an error object in the response that is on
+  service level" when Bring cannot process a requested service; warnings when a price or lead time is
+  missing because another system is unavailable): a product's `errors[]` / `warnings[]` of
+  `{code, description}` make it no quote. When no product is priced and Bring gave errors, the reply is a
+  refusal (CarrierRejected with them); with only warnings, Bring could not price for now
+  (CarrierUnavailable). No product at all is "no applicable service": [] and no error.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.carriers.bring.shipping import lane_errors
 from app.carriers.bring.units import PRODUCTS, PRODUCTS_BY_CODE, BringProduct
-from app.carriers.errors import CarrierBadResponse, CarrierRejected
-from app.carriers.money import amount_to_minor
+from app.carriers.errors import CarrierBadResponse, CarrierRejected, CarrierUnavailable
+from app.carriers.fields import code_message_text
+from app.carriers.money import amount_to_minor, decimal_amount
 from app.carriers.rating import RateQuote, RateRequest
-from app.carriers.shipping import Money
+from app.carriers.shipping import FieldError, Money
 
 CARRIER = "bring"
 PRODUCTS_PATH = "/shippingguide/api/v2/products"
@@ -106,13 +114,9 @@ def _money(price: Any) -> Money | None:
             continue
         for key in AMOUNTS:
             amounts = block.get(key)
-            text = amounts.get("amountWithoutVAT") if isinstance(amounts, Mapping) else None
-            try:
-                amount = Decimal(str(text)) if text is not None else None
-            except InvalidOperation:
-                amount = None
-            if amount is not None and amount.is_finite():
-                return Money(amount_to_minor(float(amount), currency.upper()), currency.upper())
+            amount = decimal_amount(amounts.get("amountWithoutVAT")) if isinstance(amounts, Mapping) else None
+            if amount is not None:
+                return Money(amount_to_minor(amount, currency.upper()), currency.upper())
     return None
 
 
@@ -129,14 +133,18 @@ def _delivery(product: Mapping[str, Any]) -> tuple[int | None, dt.date | None]:
         return None, None
     days = _int(expected.get("workingDays"))
     date_parts = expected.get("expectedDeliveryDate")
-    date = None
+    year = month = day = None
     if isinstance(date_parts, Mapping):
         year, month, day = (_int(date_parts.get(k)) for k in ("year", "month", "day"))
-        if year and month and day:
-            try:
-                date = dt.date(year, month, day)
-            except ValueError:
-                date = None
+    formatted = expected.get("formattedExpectedDeliveryDate")
+    if not (year and month and day) and isinstance(formatted, str) and formatted.count(".") == 2:
+        day, month, year = (_int(part) for part in formatted.split("."))
+    date = None
+    if year and month and day:
+        try:
+            date = dt.date(year, month, day)
+        except ValueError:
+            date = None
     return days if days is not None and days >= 0 else None, date
 
 
@@ -150,15 +158,29 @@ def _name(product: Mapping[str, Any], code: str) -> str | None:
     return known.name if known else None
 
 
+def _messages(product: Mapping[str, Any], key: str) -> list[FieldError]:
+    """A product's service-level `errors` or `warnings` (`[{code, description}]`) as FieldErrors naming the product."""
+    found = product.get(key)
+    return [
+        FieldError(message=str(item.get("description") or item.get("message") or item.get("code")),
+                   field=f"service {product.get('id')}", code=str(item["code"]) if item.get("code") else None)
+        for item in (found if isinstance(found, list) else [])
+        if isinstance(item, Mapping) and (item.get("code") or item.get("description") or item.get("message"))
+    ]  # fmt: skip
+
+
 def parse_rate_response(payload: Any) -> list[RateQuote]:
     """One RateQuote per priced `consignments[].products[]` entry; [] when Bring finds no applicable service.
 
-    Raises CarrierBadResponse for a reply without a `consignments` list.
+    Raises CarrierBadResponse for a reply without a `consignments` list; when no product is priced,
+    CarrierRejected if Bring gave service-level errors, else CarrierUnavailable if it gave warnings.
     """
     consignments = payload.get("consignments") if isinstance(payload, Mapping) else None
     if not isinstance(consignments, list):
         raise CarrierBadResponse(CARRIER, "Shipping Guide reply without consignments")
     quotes: list[RateQuote] = []
+    errors: list[FieldError] = []
+    warnings: list[FieldError] = []
     for consignment in consignments:
         products = consignment.get("products") if isinstance(consignment, Mapping) else None
         for product in products if isinstance(products, list) else []:
@@ -166,11 +188,19 @@ def parse_rate_response(payload: Any) -> list[RateQuote]:
                 continue
             price = _money(product.get("price"))
             if price is None:
+                errors += _messages(product, "errors")
+                warnings += _messages(product, "warnings")
                 continue
             days, date = _delivery(product)
             code = product["id"]
             quotes.append(RateQuote(service=code, service_name=_name(product, code), price=price,
                                     transit_days=days, estimated_delivery=date))  # fmt: skip
+    if not quotes and errors:
+        text = code_message_text((e.code, e.message) for e in errors)
+        raise CarrierRejected(CARRIER, f"Bring's Shipping Guide priced no service: {text}", errors=errors)
+    if not quotes and warnings:
+        text = code_message_text((w.code, w.message) for w in warnings)
+        raise CarrierUnavailable(CARRIER, f"Bring's Shipping Guide could not price now: {text}")
     return quotes
 
 

@@ -290,7 +290,7 @@ class DhlAdapter(CarrierAdapter):
             auth=httpx.BasicAuth(block.username, block.password.get_secret_value()),
             ok_statuses=(200, *rates.REJECTION_STATUSES),
         )
-        payload = decode_json(self.code, response)
+        payload = decode_json(self.code, response, exact_numbers=True)
         if response.status_code in rates.REJECTION_STATUSES:
             raise rates.rejection(payload, response.status_code)
         return rates.parse_rate_response(payload)

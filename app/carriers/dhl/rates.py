@@ -20,9 +20,15 @@ tests/carriers/dhl/samples/ with their source):
 * Reply 200 `supermodelIoLogisticsExpressRates`: products[] with productCode,
   productName, totalPrice [{currencyType BILLC (billing currency) | PULCL
   (public rates) | BASEC (base currency), priceCurrency, price}],
-  deliveryCapabilities {estimatedDeliveryDateAndTime, totalTransitDays}.
-  The BILLC price is the quote (what the account is billed), else the first
-  priced entry.
+  deliveryCapabilities {estimatedDeliveryDateAndTime, totalTransitDays}; warnings[]
+  (e.g. "Price can't be calculated"). Only `price` is required in a totalPrice
+  entry: one without `priceCurrency` takes the currency of the
+  totalPriceBreakdown entry of the same currencyType; a price of 0 or less is
+  taken as no price (DHL Express carries nothing for free). The BILLC price
+  is the quote (what the account is billed), else PULCL, else BASEC, else the
+  first priced entry. Numbers may come as decimal strings ("157.95", "3") and
+  are read exactly. A reply that prices nothing and carries warnings is a
+  refusal (CarrierRejected with DHL's warnings).
 * Errors 400 / 422 (`supermodelIoLogisticsExpressErrorResponse`
   {instance, detail, title, message, status, additionalDetails}) are refusals
   (`rejection`, messages as `express.parse_errors` reads them); 500 (999
@@ -40,7 +46,7 @@ from app.carriers.dhl.credentials import ExpressCredentials
 from app.carriers.dhl.express import parse_errors, planned_shipping_time
 from app.carriers.dhl.units import EXPRESS_PRODUCTS
 from app.carriers.errors import CarrierBadResponse, CarrierRejected
-from app.carriers.money import amount_to_minor
+from app.carriers.money import amount_to_minor, decimal_amount
 from app.carriers.rating import RateQuote, RateRequest
 from app.carriers.shipping import Address, Money, needs_customs
 
@@ -94,31 +100,41 @@ def build_rate_request(request: RateRequest, credentials: ExpressCredentials, *,
     }
 
 
-def _price(entries: Any) -> Money | None:
-    priced = [
-        e
-        for e in (entries if isinstance(entries, list) else [])
-        if isinstance(e, Mapping)
-        and isinstance(e.get("price"), int | float)
-        and not isinstance(e.get("price"), bool)
-        and isinstance(e.get("priceCurrency"), str)
-        and len(e["priceCurrency"]) == 3
-    ]
-    by_type = {str(e.get("currencyType") or "").upper(): e for e in reversed(priced)}
-    ordered = [by_type[t] for t in PRICE_PREFERENCE if t in by_type] + priced
-    if not ordered:
-        return None
-    chosen = ordered[0]
-    currency = chosen["priceCurrency"].upper()
-    return Money(amount_to_minor(chosen["price"], currency), currency)
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _currency(value: Any) -> str | None:
+    return value.strip().upper() if isinstance(value, str) and len(value.strip()) == 3 else None
+
+
+def _price(product: Mapping[str, Any]) -> Money | None:
+    entries = [e for e in _list(product.get("totalPrice")) if isinstance(e, Mapping)]
+    breakdown = {
+        str(b.get("currencyType") or "").upper(): _currency(b.get("priceCurrency"))
+        for b in reversed(_list(product.get("totalPriceBreakdown")))
+        if isinstance(b, Mapping)
+    }
+    priced: list[tuple[str, Money]] = []
+    for entry in entries:
+        kind = str(entry.get("currencyType") or "").upper()
+        amount = decimal_amount(entry.get("price"))
+        currency = _currency(entry.get("priceCurrency")) or breakdown.get(kind)
+        if amount is not None and amount > 0 and currency:
+            priced.append((kind, Money(amount_to_minor(amount, currency), currency)))
+    for kind in PRICE_PREFERENCE:
+        chosen = next((money for k, money in priced if k == kind), None)
+        if chosen is not None:
+            return chosen
+    return priced[0][1] if priced else None
 
 
 def _delivery(product: Mapping[str, Any]) -> tuple[int | None, dt.date | None]:
     capabilities = product.get("deliveryCapabilities")
     if not isinstance(capabilities, Mapping):
         return None, None
-    days = capabilities.get("totalTransitDays")
-    transit = int(days) if isinstance(days, int | float) and not isinstance(days, bool) and days >= 0 else None
+    days = decimal_amount(capabilities.get("totalTransitDays"))
+    transit = int(days) if days is not None and days >= 0 and days == days.to_integral_value() else None
     text = capabilities.get("estimatedDeliveryDateAndTime")
     date = None
     if isinstance(text, str) and len(text) >= 10:
@@ -130,10 +146,11 @@ def _delivery(product: Mapping[str, Any]) -> tuple[int | None, dt.date | None]:
 
 
 def parse_rate_response(payload: Any) -> list[RateQuote]:
-    """One RateQuote per `products[]` entry with a product code and a price; CarrierBadResponse without `products`.
+    """One RateQuote per `products[]` entry with a product code and a price (see the module docstring).
 
     `service` is the global `productCode` (what `POST /v1/labels` books), `service_name` DHL's `productName`
-    (else our name for the code).
+    (else our name for the code). Raises CarrierBadResponse without `products`, CarrierRejected when nothing
+    is priced and DHL says why in `warnings`.
     """
     products = payload.get("products") if isinstance(payload, Mapping) else None
     if not isinstance(products, list):
@@ -142,7 +159,7 @@ def parse_rate_response(payload: Any) -> list[RateQuote]:
     for product in products:
         if not isinstance(product, Mapping) or not isinstance(product.get("productCode"), str):
             continue
-        price = _price(product.get("totalPrice"))
+        price = _price(product)
         if price is None:
             continue
         code = product["productCode"]
@@ -158,6 +175,9 @@ def parse_rate_response(payload: Any) -> list[RateQuote]:
                 estimated_delivery=date,
             )
         )
+    warnings = [w.strip() for w in _list(payload.get("warnings")) if isinstance(w, str) and w.strip()]
+    if not quotes and warnings:
+        raise CarrierRejected(CARRIER, f"DHL Express gave no rates: {'; '.join(warnings)}")
     return quotes
 
 

@@ -262,7 +262,7 @@ class FedexAdapter(OAuthClientCredentialsAdapter):
             json=rates.build_rate_request(request, account_number=credentials.account_number, pickup_type=credentials.pickup_type),
             ok_statuses=(200, *QUERY_REJECTION_STATUSES),
         )
-        payload = decode_json(CARRIER, response)
+        payload = decode_json(CARRIER, response, exact_numbers=True)
         if response.status_code in QUERY_REJECTION_STATUSES:
             raise shipping.rejection(payload, status_code=response.status_code, operation="rate request")
         return rates.parse_rate_response(payload)

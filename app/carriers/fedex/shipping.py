@@ -44,7 +44,7 @@ from app.carriers.errors import CarrierBadResponse, CarrierError, CarrierRejecte
 from app.carriers.fedex.customs import build_customs_clearance, commercial_invoice_specification
 from app.carriers.fedex.errors import errors_text, parse_errors
 from app.carriers.fedex.schemas import CancelResponse, PieceResponse, ShipmentDocument, ShipResponse, TransactionShipment
-from app.carriers.fedex.units import fedex_dimension, fedex_weight, weight_units
+from app.carriers.fedex.units import fedex_dimension, fedex_weight, iso_currency, weight_units
 from app.carriers.fedex.validation import phone_digits, validate_request
 from app.carriers.money import amount_to_minor
 from app.carriers.shipping import (
@@ -323,7 +323,8 @@ def _price(shipment: TransactionShipment) -> Money | None:
     amount = detail.totalNetCharge if detail.totalNetCharge is not None else detail.totalNetFedExCharge
     if amount is None or not detail.currency or not re.fullmatch(r"[A-Z]{3}", detail.currency):
         return None
-    return Money(amount=amount_to_minor(amount, detail.currency), currency=detail.currency)
+    currency = iso_currency(detail.currency)  # FedEx's own codes (JYE, UKL, ...) as ISO 4217
+    return Money(amount=amount_to_minor(amount, currency), currency=currency)
 
 
 def _estimated_delivery(shipment: TransactionShipment, pieces: list[PieceResponse]) -> dt.datetime | None:

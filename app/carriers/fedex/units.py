@@ -248,3 +248,18 @@ def fedex_dimension(mm: int, unit: str) -> int:
     """`mm` in FedEx's `unit` ("CM" or "IN") as the whole number FedEx takes, rounded up (at least 1)."""
     value = mm / 10 if unit == "CM" else mm / MM_PER_INCH
     return max(math.ceil(round(value, 6)), 1)
+
+
+FEDEX_CURRENCIES = {
+    "ARN": "ARS", "CHP": "CLP", "CID": "KYD", "DHS": "AED", "ECD": "XCD", "JAD": "JMD", "JYE": "JPY", "KUD": "KWD",
+    "NMP": "MXN", "NTD": "TWD", "RDD": "DOP", "RPA": "IDR", "SFR": "CHF", "SID": "SGD", "UKL": "GBP", "UYP": "UYU",
+    "WON": "KRW",
+}  # fmt: skip
+"""FedEx's own currency codes (FedEx reference guide "Currency Codes", linked from every `currency` member of the
+Rate and Ship APIs) that differ from ISO 4217, and their ISO code; every other FedEx code is the ISO one."""
+
+
+def iso_currency(code: str) -> str:
+    """The ISO 4217 code of a FedEx currency code ("JYE" -> "JPY", "UKL" -> "GBP", "USD" -> "USD"), upper-cased."""
+    upper = code.strip().upper()
+    return FEDEX_CURRENCIES.get(upper, upper)

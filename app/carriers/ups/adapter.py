@@ -242,7 +242,7 @@ class UpsAdapter(OAuthClientCredentialsAdapter):
             json=rates.build_rate_request(request, account_number=self.ups_credentials.account_number),
             ok_statuses=(200, 400, 404, 422),
         )
-        payload = decode_json(CARRIER, response)
+        payload = decode_json(CARRIER, response, exact_numbers=True)
         if response.status_code != 200:
             raise shipping.rejection(payload, status_code=response.status_code, operation="rate")
         return rates.parse_rate_response(payload)

@@ -10,19 +10,21 @@ times), body `RATERequestWrapper` → `RateRequest{Request, Shipment}`; `Shipmen
 `ShipmentRatingOptions.NegotiatedRatesIndicator` Y and `PaymentDetails` bill the shipper
 account when the integration has one. Reply `RATEResponseWrapper`: `RateResponse.RatedShipment[]`
 with `Service.Code`, `TotalCharges` / `NegotiatedRateCharges.TotalCharge` (`CurrencyCode`,
-`MonetaryValue`), `GuaranteedDelivery.BusinessDaysInTransit` and
-`TimeInTransit.ServiceSummary.EstimatedArrival` (`BusinessDaysInTransit`, `Arrival.Date`).
+`MonetaryValue`, a decimal string of up to 19 characters, read exactly), `GuaranteedDelivery.BusinessDaysInTransit`
+(UPS's published guarantee, preferred) and `TimeInTransit.ServiceSummary.EstimatedArrival` (`BusinessDaysInTransit`,
+`Arrival.Date` YYYYMMDD). `RatedShipment` (and `ServiceSummary`) may be one object or an array (UPS answers a
+single object for one element below v2409). Per the spec, NegotiatedRateCharges is absent when the shipment
+does not qualify for the account's rates: the published `TotalCharges` is then the price.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.carriers.errors import CarrierBadResponse
-from app.carriers.money import amount_to_minor
+from app.carriers.money import amount_to_minor, decimal_amount
 from app.carriers.rating import RateQuote, RateRequest
 from app.carriers.shipping import Address, Money
 from app.carriers.ups.rules import package_dimensions, package_weight, postal
@@ -100,14 +102,11 @@ def build_rate_request(request: RateRequest, *, account_number: str | None, toda
 def _money(charge: Any) -> Money | None:
     if not isinstance(charge, Mapping) or not isinstance(charge.get("CurrencyCode"), str):
         return None
-    try:
-        amount = Decimal(str(charge.get("MonetaryValue")))
-    except InvalidOperation:
+    amount = decimal_amount(charge.get("MonetaryValue"))
+    currency = charge["CurrencyCode"].strip().upper()
+    if amount is None or len(currency) != 3:
         return None
-    if not amount.is_finite():
-        return None
-    currency = charge["CurrencyCode"].upper()
-    return Money(amount_to_minor(float(amount), currency), currency)
+    return Money(amount_to_minor(amount, currency), currency)
 
 
 def _int(value: Any) -> int | None:
@@ -120,7 +119,9 @@ def _int(value: Any) -> int | None:
 def _arrival(rated: Mapping[str, Any]) -> tuple[int | None, dt.date | None]:
     guaranteed = rated.get("GuaranteedDelivery")
     days = _int(guaranteed.get("BusinessDaysInTransit")) if isinstance(guaranteed, Mapping) else None
-    summary = rated.get("TimeInTransit", {}).get("ServiceSummary") if isinstance(rated.get("TimeInTransit"), Mapping) else None
+    in_transit = rated.get("TimeInTransit")
+    summaries = as_list(in_transit.get("ServiceSummary")) if isinstance(in_transit, Mapping) else []
+    summary = summaries[0] if summaries else None
     estimated = summary.get("EstimatedArrival") if isinstance(summary, Mapping) else None
     date = None
     if isinstance(estimated, Mapping):

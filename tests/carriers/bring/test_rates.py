@@ -18,7 +18,7 @@ import respx
 
 from app.carriers.bring import rates
 from app.carriers.bring.adapter import BringAdapter, BringCredentials
-from app.carriers.errors import CarrierBadResponse, CarrierRejected
+from app.carriers.errors import CarrierBadResponse, CarrierRejected, CarrierUnavailable
 from app.carriers.http import CarrierHttp
 from app.carriers.rating import RateRequest
 from app.carriers.shipping import Money
@@ -115,3 +115,42 @@ async def test_refusal_is_carrier_rejected(adapter: BringAdapter) -> None:
         with pytest.raises(CarrierRejected) as caught:
             await adapter.rate(rate_request())
     assert caught.value.status_code == 400 and "FG_INPUT_002 Error with Postal code" in caught.value.message
+
+
+def product(code: str, **members: Any) -> dict[str, Any]:
+    return {"id": code, "productionCode": code} | members
+
+
+def price_block(without_vat: Any, currency: str = "NOK") -> dict[str, Any]:
+    amounts = {"amountWithoutVAT": without_vat, "vat": "0.00", "amountWithVAT": without_vat}
+    return {"priceWithoutAdditionalServices": amounts, "priceWithAdditionalServices": amounts, "currencyCode": currency}
+
+
+def test_service_level_errors_and_warnings() -> None:
+    # errors-warnings.md: "an error object in the response that is on service level" for a requested service
+    # Bring cannot process, and warnings when a price or lead time is missing (other systems unavailable);
+    # each `{code, description}` as in the Shipping Guide XSD. The other products are still quoted.
+    mixed = {"consignments": [{"products": [
+        product("3584", errors=[{"code": "SERVICE_NOT_AVAILABLE", "description": "Service not available for the route"}]),
+        product("5800", price={"listPrice": price_block("99.5")},
+                expectedDelivery={"workingDays": "2", "formattedExpectedDeliveryDate": "15.01.2021"}),
+    ]}]}  # fmt: skip
+    [quote] = rates.parse_rate_response(mixed)
+    assert (quote.service, quote.price, quote.transit_days, quote.estimated_delivery) == (
+        "5800", Money(9950, "NOK"), 2, dt.date(2021, 1, 15))
+    refused = {"consignments": [{"products": [
+        product("3584", errors=[{"code": "SERVICE_NOT_AVAILABLE", "description": "Service not available for the route"}])]}]}
+    with pytest.raises(CarrierRejected, match="SERVICE_NOT_AVAILABLE") as caught:
+        rates.parse_rate_response(refused)
+    assert caught.value.errors[0].code == "SERVICE_NOT_AVAILABLE"
+    unpriced = {"consignments": [{"products": [
+        product("5000", warnings=[{"code": "NO_PRICE", "description": "Price is not available"}])]}]}
+    with pytest.raises(CarrierUnavailable, match="NO_PRICE"):
+        rates.parse_rate_response(unpriced)
+
+
+def test_amounts_are_exact_decimal_text() -> None:
+    reply = {"consignments": [{"products": [
+        product("5000", price={"listPrice": price_block("145.75"), "netPrice": price_block("12345678901234567.89", "SEK")}),
+    ]}]}  # fmt: skip
+    assert rates.parse_rate_response(reply)[0].price == Money(1234567890123456789, "SEK")  # netPrice, no float on the way

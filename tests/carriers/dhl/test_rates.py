@@ -136,3 +136,40 @@ async def test_refusal_and_outage(adapter: DhlAdapter, http: CarrierHttp) -> Non
     tracking_only = DhlAdapter(credentials=DhlCredentials.model_validate({"api_key": "k"}), http=http)
     with pytest.raises(CapabilityNotSupported, match="express"):
         await tracking_only.rate(rate_request())
+
+
+def test_documented_reply_variants() -> None:
+    # Shapes of `supermodelIoLogisticsExpressRates` (MyDHL API 3.1.1, POST /rates; schema excerpt in samples/):
+    # only `price` is required in a totalPrice entry (its currency is then the one of the totalPriceBreakdown
+    # entry of the same currencyType); totalTransitDays and prices as decimal strings are read too; a 0 price
+    # is no price (nothing ships free), so the public rate is the quote.
+    reply = {"products": [
+        {"productCode": "P", "productName": "EXPRESS WORLDWIDE", "weight": {"volumetric": 0, "provided": 1},
+         "totalPrice": [{"currencyType": "PULCL", "priceCurrency": "GBP", "price": 160.0},
+                        {"currencyType": "BILLC", "price": 141.51},
+                        {"currencyType": "BASEC", "priceCurrency": "EUR", "price": 163.85}],
+         "totalPriceBreakdown": [{"currencyType": "BILLC", "priceCurrency": "GBP",
+                                  "priceBreakdown": [{"typeCode": "SPRQT", "price": 114.92}]}],
+         "deliveryCapabilities": {"deliveryTypeCode": "QDDC", "estimatedDeliveryDateAndTime": "2019-09-20T12:00:00",
+                                  "totalTransitDays": "2"}},
+        {"productCode": "D", "weight": {"volumetric": 0, "provided": 1},
+         "totalPrice": [{"currencyType": "BILLC", "priceCurrency": "KWD", "price": "12.345"}],
+         "deliveryCapabilities": {"totalTransitDays": 3.0}},
+        {"productCode": "U", "weight": {"volumetric": 0, "provided": 1},
+         "totalPrice": [{"currencyType": "BILLC", "priceCurrency": "EUR", "price": 0},
+                        {"currencyType": "PULCL", "priceCurrency": "EUR", "price": 55.5}]},
+    ]}  # fmt: skip
+    quotes = rates.parse_rate_response(reply)
+    assert [(q.service, q.price, q.transit_days, q.estimated_delivery) for q in quotes] == [
+        ("P", Money(14151, "GBP"), 2, dt.date(2019, 9, 20)),
+        ("D", Money(12345, "KWD"), 3, None),
+        ("U", Money(5550, "EUR"), None, None),
+    ]
+
+
+def test_a_reply_that_prices_nothing_says_why() -> None:
+    unpriced = {"products": [{"productCode": "P", "weight": {"provided": 1}, "totalPrice": [{"price": 0}]}],
+                "warnings": ["Price can't be calculated"]}  # fmt: skip
+    with pytest.raises(CarrierRejected, match="Price can't be calculated"):
+        rates.parse_rate_response(unpriced)
+    assert rates.parse_rate_response({"products": []}) == []

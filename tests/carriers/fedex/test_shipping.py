@@ -500,3 +500,11 @@ def test_services_and_capabilities() -> None:
             "FEDEX_EXPRESS_SAVER", "FEDEX_INTERNATIONAL_PRIORITY", "INTERNATIONAL_ECONOMY"} <= set(codes)
     assert codes["FEDEX_2_DAY"].international is False and codes["INTERNATIONAL_ECONOMY"].domestic is False
     assert {"create_shipment", "void_shipment"} <= set(FedexAdapter.capabilities())
+
+
+def test_label_price_in_a_fedex_currency_code_is_iso() -> None:
+    """The documented reply's rating in yen, as FedEx writes it ("JYE", its Currency Codes reference): 0 decimals."""
+    reply = ship_reply()
+    rating = reply["output"]["transactionShipments"][0]["completedShipmentDetail"]["shipmentRating"]
+    rating["shipmentRateDetails"][0] |= {"totalNetCharge": 4310, "currency": "JYE"}
+    assert shipping.parse_shipment_response(reply, shipment_request()).price == Money(4310, "JPY")

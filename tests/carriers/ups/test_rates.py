@@ -105,3 +105,32 @@ async def test_refusal_is_carrier_rejected(http: CarrierHttp) -> None:
         with pytest.raises(CarrierRejected) as caught:
             await adapter.rate(rate_request())
     assert "111210" in caught.value.message
+
+
+def test_documented_reply_variants() -> None:
+    # Shapes from UPS's Rating.yaml (RATEResponseWrapper): RatedShipment is one object (not an array) when there is
+    # one service (subversions below 2409); MonetaryValue is a string (maxLength 19); NegotiatedRateCharges is
+    # absent when the shipment does not qualify for the account's rates ("Published rates will be the applicable
+    # rate"); GuaranteedDelivery.BusinessDaysInTransit is UPS's published guarantee; EstimatedArrival.Arrival.Date
+    # is YYYYMMDD.
+    single = {"RateResponse": {"Response": {"ResponseStatus": {"Code": "1", "Description": "Success"}},
+        "RatedShipment": {
+            "Service": {"Code": "03", "Description": ""},
+            "TotalCharges": {"CurrencyCode": "USD", "MonetaryValue": "1234567890123456.78"},
+            "GuaranteedDelivery": {"BusinessDaysInTransit": "3", "DeliveryByTime": "11:00 P.M."},
+            "TimeInTransit": {"PickupDate": "20250526", "ServiceSummary": {
+                "Service": {"Description": "UPS Ground"},
+                "EstimatedArrival": {"Arrival": {"Date": "20250529", "Time": "230000"}, "BusinessDaysInTransit": "4",
+                                     "Pickup": {"Date": "20250526"}, "DayOfWeek": "THU"}}},
+        }}}  # fmt: skip
+    [quote] = rates.parse_rate_response(single)
+    assert quote.price == Money(123456789012345678, "USD")  # exact: no float on the way
+    assert (quote.service, quote.transit_days, quote.estimated_delivery) == ("03", 3, dt.date(2025, 5, 29))
+    negotiated = {"RateResponse": {"RatedShipment": [
+        {"Service": {"Code": "65"}, "TotalCharges": {"CurrencyCode": "JPY", "MonetaryValue": "15000"},
+         "NegotiatedRateCharges": {"TotalCharge": {"CurrencyCode": "JPY", "MonetaryValue": "12000"}}},
+        {"Service": {"Code": "07"}, "TotalCharges": {"CurrencyCode": "EUR", "MonetaryValue": "n/a"}},
+    ]}}  # fmt: skip
+    assert [(q.service, q.price) for q in rates.parse_rate_response(negotiated)] == [("65", Money(12000, "JPY"))]
+    with pytest.raises(Exception, match="without RateResponse"):
+        rates.parse_rate_response({"response": {"errors": [{"code": "111210", "message": "x"}]}})
