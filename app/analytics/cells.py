@@ -143,9 +143,10 @@ def _merged(steps: list[tuple[str, int, int, int]]) -> tuple[Cell, ...]:
 
 
 def week_plan(start: datetime, end: datetime, grain: str) -> Plan:
-    """[start, end) as the cells of `grain` (one per ISO week, `period_start` its Monday) of the whole weeks inside
-    it and the rollup stretches of the partial weeks at either end (all of it from the rollups when it holds no
-    whole week)."""
+    """[start, end) as the cells of `grain` of the whole ISO weeks inside it (one cell range: `period_start` from
+    the first whole week's Monday to the last one's end; one cell per week, its Monday, or per week part,
+    app.analytics.weeks) and the stretches of the partial weeks at either end (all of it one stretch when it holds
+    no whole week)."""
     start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
     first = datetime.combine(start.date() - timedelta(days=start.weekday()), datetime.min.time(), timezone.utc)
     if first < start:

@@ -66,7 +66,16 @@ def test_the_grain_follows_the_grouping() -> None:
     assert {c.grain for c in period.plan(["carrier", "month"]).cells} == {"carrier_month"}
     assert {c.grain for c in period.plan(["week"]).cells} == {"day"}
     assert {c.grain for c in period.plan(["carrier", "week"]).cells} == {"carrier_week"}
-    assert period.plan(["service", "week"]) == Plan((), (Segment(period.start, period.end, 1),))
+    # Week with other dimensions: the week-part cells of their lane subset (with the origin), partial weeks from
+    # the rollups (Monday 2025-12-01 16:44 to Monday the 8th, Monday 2026-11-30 to Tuesday 16:44).
+    assert period.plan(["service", "week"]) == Plan(
+        (Cell("week_so", date(2025, 12, 8), date(2026, 11, 30), 1),),
+        (Segment(period.start, at(2025, 12, 8), 1), Segment(at(2026, 11, 30), period.end, 1)))
+    assert {c.grain for c in period.plan(["week", "destination_country", "carrier"]).cells} == {"week_cdo"}
+    assert {c.grain for c in period.plan(["carrier", "week", "month"]).cells} == {"week_co"}
+    assert {c.grain for c in period.plan(["origin_country", "week", "month"]).cells} == {"week_o"}
+    everything = ["carrier", "service", "destination_country", "origin_country", "week", "month"]
+    assert {c.grain for c in period.plan(everything).cells} == {"week_csdo"}
 
 
 moments = st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(timezone.utc))
