@@ -91,7 +91,7 @@ def percentiles_sql(group_by: list[str], cell_values: str, segment_sources: list
     return f"""
         WITH lane AS MATERIALIZED (
             SELECT h.period_start, {", ".join(f"h.{lane}" for lane in _LANES)}, h.metric, h.minutes AS lo,
-                   h.shipments * c.sign AS n, c.sign
+                   CAST(h.shipments AS int) * c.sign AS n, c.sign
             FROM (VALUES {cell_values}) AS c(grain, first, until, sign)
             JOIN analytics_duration_histograms h
               ON h.grain = '{COARSE_GRAIN}' AND h.period_start >= c.first AND h.period_start < c.until
@@ -99,7 +99,7 @@ def percentiles_sql(group_by: list[str], cell_values: str, segment_sources: list
         ), seg AS MATERIALIZED (
             SELECT {keys}, CAST(r.metric AS text) COLLATE "C" AS metric, r.minutes, r.n FROM ({segments}) r
         ), hb AS (
-            SELECT {g}, metric, lo, sum(n) AS n FROM (
+            SELECT {g}, metric, lo, CAST(sum(n) AS int) AS n FROM (
                 SELECT {keys}, CAST(r.metric AS text) COLLATE "C" AS metric, r.lo, r.n
                 FROM (SELECT CAST(l.period_start AS timestamp) AS shipped_local, {lane_columns}, l.metric, l.lo, l.n
                       FROM lane l) r
@@ -126,7 +126,7 @@ def percentiles_sql(group_by: list[str], cell_values: str, segment_sources: list
                         FROM lane l) r) k
             JOIN picked p ON {on_keys} AND p.metric = CAST(k.lane_metric AS text) COLLATE "C"
         ), fine AS (
-            SELECT x.pid, h.minutes, h.shipments * x.sign AS n
+            SELECT x.pid, h.minutes, CAST(h.shipments AS int) * x.sign AS n
             FROM probe x
             CROSS JOIN LATERAL (
                 SELECT h.minutes, h.shipments FROM analytics_duration_histograms h
@@ -138,7 +138,7 @@ def percentiles_sql(group_by: list[str], cell_values: str, segment_sources: list
             FROM seg k JOIN picked p ON {on_keys} AND p.metric = k.metric
             WHERE k.minutes >= p.lo AND k.minutes <= p.last
         ), hf AS (
-            SELECT pid, minutes, sum(n) AS n FROM fine GROUP BY pid, minutes HAVING sum(n) <> 0
+            SELECT pid, minutes, CAST(sum(n) AS int) AS n FROM fine GROUP BY pid, minutes HAVING sum(n) <> 0
         ), q AS (
             SELECT {", ".join(f"p.{name}" for name in names)}, p.metric, c.minutes, c.n, p.before + c.run AS cum,
                    f.fraction, f.fraction * (p.total - 1) AS pos

@@ -10,6 +10,7 @@ app.analytics.buckets.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from app.analytics import cells
@@ -28,7 +29,7 @@ _CELLS_SOURCE = """
     SELECT CAST(h.period_start AS timestamp) AS shipped_local, NULLIF(h.carrier, '') AS carrier,
            NULLIF(h.service, '') AS service, NULLIF(h.origin_country, '') AS origin_country,
            NULLIF(h.destination_country, '') AS destination_country, h.metric COLLATE "C" AS metric, h.minutes,
-           h.shipments * c.sign AS n
+           CAST(h.shipments AS int) * c.sign AS n
     FROM (VALUES {cells}) AS c(grain, first, until, sign)
     JOIN analytics_duration_histograms h
       ON h.grain = c.grain AND h.period_start >= c.first AND h.period_start < c.until
@@ -65,6 +66,15 @@ _FRACTIONS = sorted({fraction for _, fraction, _ in PERCENTILES})
 """The distinct fractions: each has its two ranks' minutes computed per group and metric."""
 
 
+def _ranks(fraction: float, total: str) -> tuple[str, str]:
+    """floor(fraction x (total - 1)) and ceil(fraction x (total - 1)) in integer arithmetic (`total` a bigint SQL
+    expression; the fraction as the ratio of its decimal digits, e.g. 0.9 = 9 / 10): exact, and cheaper per row
+    than numeric."""
+    ratio = Fraction(str(fraction))
+    scaled = f"{ratio.numerator} * ({total} - 1)"
+    return f"{scaled} / {ratio.denominator}", f"({scaled} + {ratio.denominator - 1}) / {ratio.denominator}"
+
+
 def percentiles_sql(keys: list[str], group_by: list[str], labels: list[str], sources: list[str]) -> str:
     """percentile_cont's definition over the duration histogram, per group (`g0`..), metric and fraction.
 
@@ -82,8 +92,8 @@ def percentiles_sql(keys: list[str], group_by: list[str], labels: list[str], sou
                            "h.metric"])
     grouped = ", ".join([*(f"c.{name}" for name in names), "c.metric"])
     ranks = ", ".join(
-        f"min(c.minutes) FILTER (WHERE c.cum > {bound}({fraction} * (c.total - 1))) AS {side}_{k}"
-        for k, fraction in enumerate(_FRACTIONS) for side, bound in (("low", "floor"), ("high", "ceil"))
+        f"min(c.minutes) FILTER (WHERE c.cum > {rank}) AS {side}_{k}"
+        for k, fraction in enumerate(_FRACTIONS) for side, rank in zip(("low", "high"), _ranks(fraction, "c.total"))
     )
     shown = ", ".join([*(label.format(g=f"a.g{i}") + f" AS g{i}" for i, label in enumerate(labels)), "a.metric",
                        "f.fraction"])
@@ -93,7 +103,7 @@ def percentiles_sql(keys: list[str], group_by: list[str], labels: list[str], sou
     selected = ", ".join([*keys, "r.metric", "r.minutes"])
     return f"""
         WITH h AS (
-            SELECT {selected}, sum(r.n) AS n FROM ({union}) r
+            SELECT {selected}, CAST(sum(r.n) AS int) AS n FROM ({union}) r
             GROUP BY {", ".join(str(i + 1) for i in range(len(keys) + 2))}
             HAVING sum(r.n) <> 0
         ), c AS (
