@@ -282,10 +282,12 @@ async def carrier_performance(
     # The histogram aggregates and window sums stay in memory, not in temporary files (reset at commit).
     await session.execute(text(f"SET LOCAL work_mem = '{SORT_WORK_MEM}'"))
     counted = (await session.execute(counts_sql, params)).mappings().all()
-    if buckets.supports(group_by, len(counted)) and plan.cells and all(cell.grain == buckets.FINE_GRAIN for cell in plan.cells):
-        # Many groups by month and lane: the coarse buckets first, then the minutes inside the few holding the ranks.
+    fine = {cell.grain for cell in plan.cells}
+    if buckets.supports(group_by, len(counted)) and len(fine) == 1 and fine <= set(buckets.COARSE_GRAINS):
+        # Many groups by month (or week) and lane: the coarse buckets first, then the minutes inside the few holding
+        # the ranks.
         cell_values = ", ".join(CELL_VALUES.format(i=i) for i in range(len(plan.cells)))
-        ranks_sql = text(buckets.percentiles_sql(group_by, cell_values, sources[1:], FRACTIONS_SQL))
+        ranks_sql = text(buckets.percentiles_sql(group_by, cell_values, sources[1:], FRACTIONS_SQL, fine.pop()))
     else:
         ranks_sql = text(percentiles_sql(keys, group_by, [GROUP_LABELS.get(name, "{g}") for name in group_by], sources))
     ranked: dict[tuple[Any, ...], dict[str, float]] = {}

@@ -52,7 +52,7 @@ from sqlalchemy.types import DateTime
 
 from app.analytics.buckets import COARSE_GRAIN, bucket_sql
 from app.analytics.cells import MONTHS_PER_CELL
-from app.analytics.weeks import GRAINS as WEEK_GRAINS, PART_SQL, lane_columns
+from app.analytics.weeks import COARSE_GRAINS as WEEK_COARSE_GRAINS, GRAINS as WEEK_GRAINS, PART_SQL, lane_columns
 from app.core.db.session import Database
 from app.core.tenancy import tenant_ids
 from app.events import hooks as event_hooks
@@ -132,6 +132,8 @@ _CELL_GRAINS: tuple[tuple[str, str, str, str], ...] = (
     ("carrier_week", "date_trunc('week', d.shipped_at AT TIME ZONE 'UTC')", "d.carrier, '', '', ''", "m.minutes"),
     ("day", "d.shipped_at AT TIME ZONE 'UTC'", "'', '', '', ''", "m.minutes"),
     *((grain, _WEEK_PART, lane_columns(lanes, "d"), "m.minutes") for lanes, grain in WEEK_GRAINS.items()),
+    *((WEEK_COARSE_GRAINS[grain], _WEEK_PART, lane_columns(lanes, "d"), bucket_sql("m.minutes"))
+      for lanes, grain in WEEK_GRAINS.items() if grain in WEEK_COARSE_GRAINS),
 )
 """(grain, its period of a rollup row d, its lane columns, its minutes) of every histogram cell the worker keeps
 (month, quarter and year: date_trunc's own field names, app.analytics.cells.MONTHS_PER_CELL; the week parts per lane
@@ -149,7 +151,7 @@ _CELL_SELECTS = [
 """The histogram cells of the weighted rollup rows `{source}` (alias d, each row counted `weight` times; cells that
 sum to zero left out), one SELECT per grain (inserted as one UNION ALL): per group and calendar month, quarter and year
 (app.analytics.cells.MONTHS_PER_CELL), per group and month in coarse buckets (app.analytics.buckets), per carrier and
-month, per carrier and ISO week (from Monday), per tenant and day, per week part and lane subset. Each groups by the rows' own `tenant_id`, so that
+month, per carrier and ISO week (from Monday), per tenant and day, per week part and lane subset (for two of them in coarse buckets too). Each groups by the rows' own `tenant_id`, so that
 on Citus an INSERT of them runs on the tenant's shard (an INSERT ... SELECT naming the tenant by a constant is pulled
 through the coordinator as a COPY, which row-level security refuses)."""
 

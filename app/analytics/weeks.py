@@ -15,7 +15,8 @@ or two parts, a month a whole number of them, so the same rows serve
   dimensions reads the cells of the smallest subset holding its dimensions
   (`grain`), i.e. about one row per group, minute and part, instead of one per
   shipment; the partial weeks at either end of a period come from the
-  shipment rollups (app.analytics.cells.week_plan).
+  shipment rollups (app.analytics.cells.week_plan). Two of them also have
+  coarse cells (`COARSE_GRAINS`) for the two-stage read of many groups.
 
 Both are kept by app.analytics.rollups with the other rollups.
 """
@@ -37,6 +38,13 @@ GRAINS: dict[frozenset[str], str] = {
 }
 """Each lane subset (with the origin) with a grain of week-part cells, and that grain: 'week_o', 'week_co', ...,
 'week_csdo'."""
+
+
+COARSE_GRAINS: dict[str, str] = {"week_do": "week_do_coarse", "week_cso": "week_cso_coarse"}
+"""The week-part grains that also have coarse cells (the same durations per bucket of minutes, app.analytics.buckets),
+and those grains: the subsets with some hundreds of groups a year (destination; carrier and service), where the
+two-stage read measured faster than ranking every minute (bench.analytics). Fewer groups rank every minute; many
+more (carrier and destination, ...) probe too many buckets either way."""
 
 
 def grain(group_by: list[str]) -> str:

@@ -9,9 +9,10 @@ filled here from the group days. `analytics_duration_histograms` gains the
 grains 'week_o', 'week_co', 'week_so', 'week_do', 'week_cso', 'week_cdo',
 'week_sdo' and 'week_csdo': the durations per week part and lane subset (the
 initials of carrier, service, destination, origin; the other lane columns
-''), filled here from the counted rollups. app.analytics.rollups keeps both from
-now on; a grouping by week and lane dimensions reads them instead of one row
-per shipment.
+''), filled here from the counted rollups, and for 'week_do' and 'week_cso' the same
+per bucket of minutes ('week_do_coarse', 'week_cso_coarse', as 0019's
+'month_coarse'). app.analytics.rollups keeps them all from now on; a grouping
+by week and lane dimensions reads them instead of one row per shipment.
 
 Revision ID: 0022
 Revises: 0021
@@ -76,6 +77,19 @@ CROSS JOIN LATERAL (VALUES ('transit', CAST(round(r.transit_hours * 60) AS int))
 WHERE m.minutes IS NOT NULL
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
 """
+# app.analytics.weeks.COARSE_GRAINS and app.analytics.buckets.bucket_sql("minutes") as of this revision
+COARSE = {"week_do": "week_do_coarse", "week_cso": "week_cso_coarse"}
+BUCKET = ("CASE WHEN minutes < 4 THEN minutes "
+          "ELSE minutes & -(1 << (30 - position('1' IN CAST(CAST(minutes AS bit(32)) AS text)))) END")
+COARSE_SQL = f"""
+INSERT INTO {HISTOGRAMS} (tenant_id, grain, period_start, metric, carrier, service, origin_country,
+                          destination_country, minutes, shipments)
+SELECT tenant_id, grain || '_coarse', period_start, metric, carrier, service, origin_country, destination_country,
+       {BUCKET}, sum(shipments)
+FROM {HISTOGRAMS}
+WHERE grain IN ({", ".join(f"'{grain}'" for grain in COARSE)})
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+"""
 
 
 def upgrade() -> None:
@@ -111,6 +125,7 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
     op.execute(FILL_SQL)
     op.execute(CELLS_SQL)
+    op.execute(COARSE_SQL)
     for table in (COUNTED, HISTOGRAMS, DAYS, TABLE):
         op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
 
@@ -118,6 +133,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table(TABLE)
     op.execute(f"ALTER TABLE {HISTOGRAMS} NO FORCE ROW LEVEL SECURITY")
-    grains = ", ".join(f"'{grain}'" for grain, *_ in GRAINS)
+    grains = ", ".join(f"'{grain}'" for grain in [*(grain for grain, *_ in GRAINS), *COARSE.values()])
     op.execute(f"DELETE FROM {HISTOGRAMS} WHERE grain IN ({grains})")
     op.execute(f"ALTER TABLE {HISTOGRAMS} FORCE ROW LEVEL SECURITY")

@@ -76,11 +76,15 @@ def test_count_plan_reads_whole_months_and_days_at_the_ends() -> None:
         ("day", "2026-11-01", "2026-11-04", 1), ("month", "2025-12-01", "2026-11-01", 1)]
     # A few days: days only; no whole day: nothing.
     assert plan("2026-10-03T00:00:00", "2026-10-08T00:00:00", []) == [("day", "2026-10-03", "2026-10-08", 1)]
-    # Grouped by week: the parts of the whole ISO weeks (Monday 01-05 to Monday 02-23), the days before and after.
+    # Grouped by week: the parts of ISO weeks (Monday 12-29 to Monday 03-02), the days from Thursday 01-01 and
+    # after Sunday 03-01 subtracted (the nearer Mondays).
     assert plan("2026-01-01T00:00:00", "2026-03-01T00:00:00", ["carrier", "week"]) == [
-        ("week", "2026-01-05", "2026-02-23", 1), ("day", "2026-01-01", "2026-01-05", 1),
-        ("day", "2026-02-23", "2026-03-01", 1)]
-    assert plan("2026-01-06T00:00:00", "2026-01-11T00:00:00", ["week", "month"]) == [("day", "2026-01-06", "2026-01-11", 1)]
+        ("week", "2025-12-29", "2026-03-02", 1), ("day", "2025-12-29", "2026-01-01", -1),
+        ("day", "2026-03-01", "2026-03-02", -1)]
+    # Tuesday to Sunday: the week minus its Monday and Sunday.
+    assert plan("2026-01-06T00:00:00", "2026-01-11T00:00:00", ["week", "month"]) == [
+        ("week", "2026-01-05", "2026-01-12", 1), ("day", "2026-01-05", "2026-01-06", -1),
+        ("day", "2026-01-11", "2026-01-12", -1)]
     assert plan("2026-10-03T01:00:00", "2026-10-03T05:00:00", ["carrier"]) == []
 
 

@@ -20,12 +20,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from app.analytics import cells, rollups, weeks
+from app.analytics import buckets, cells, rollups, weeks
 from app.analytics.queries import Period
 from app.analytics.rollups import GROUP_FIGURES
 from app.core.db import migrate
 from tests.analytics.history import add_shipment, track, utc
-from tests.analytics.test_buckets import _build
+from tests.analytics.test_buckets import _build, _reference_bucket
 
 _MIGRATION = Path(__file__).parents[2] / "migrations/versions/2026_12_01_0022_analytics_week_parts.py"
 _LANE = ("carrier", "service", "origin_country", "destination_country")
@@ -69,6 +69,7 @@ _WEEK_CELLS_SQL = text(
     """
     SELECT grain, period_start, metric, carrier, service, origin_country, destination_country, minutes, shipments
     FROM analytics_duration_histograms WHERE tenant_id = :t AND grain LIKE 'week\\_%' AND shipments <> 0
+      AND grain NOT LIKE '%coarse'
     """
 )
 _GROUP_WEEKS_SQL = text(f"SELECT week, {', '.join(_LANE)}, {', '.join(GROUP_FIGURES)} FROM analytics_group_weeks "
@@ -76,9 +77,18 @@ _GROUP_WEEKS_SQL = text(f"SELECT week, {', '.join(_LANE)}, {', '.join(GROUP_FIGU
 _DAYS_SQL = text(f"SELECT day, {', '.join(_LANE)}, {', '.join(GROUP_FIGURES)} FROM analytics_group_days WHERE tenant_id = :t")
 
 
-def _expected_cells(rollup_rows: list[Any]) -> dict[tuple[Any, ...], int]:
-    """The week-part cells of every grain, computed here from the shipment rollups."""
+_COARSE_CELLS_SQL = text(
+    """
+    SELECT grain, period_start, metric, carrier, service, origin_country, destination_country, minutes, shipments
+    FROM analytics_duration_histograms WHERE tenant_id = :t AND grain LIKE 'week\\_%coarse' AND shipments <> 0
+    """
+)
+
+
+def _expected_cells(rollup_rows: list[Any]) -> tuple[dict[tuple[Any, ...], int], dict[tuple[Any, ...], int]]:
+    """The week-part cells of every grain, and the coarse ones (by bucket), computed here from the shipment rollups."""
     expected: dict[tuple[Any, ...], int] = {}
+    coarse: dict[tuple[Any, ...], int] = {}
     for day, *lane, transit, label_to_scan in rollup_rows:
         for lanes, grain in weeks.GRAINS.items():
             kept = tuple(value if name in lanes else "" for name, value in zip(_LANE, lane, strict=True))
@@ -86,7 +96,10 @@ def _expected_cells(rollup_rows: list[Any]) -> dict[tuple[Any, ...], int]:
                 if minutes is not None:
                     key = (grain, _part(day), metric, *kept, minutes)
                     expected[key] = expected.get(key, 0) + 1
-    return expected
+                    if grain in weeks.COARSE_GRAINS:
+                        key = (weeks.COARSE_GRAINS[grain], _part(day), metric, *kept, _reference_bucket(minutes))
+                        coarse[key] = coarse.get(key, 0) + 1
+    return expected, coarse
 
 
 def _days_by_part(day_rows: list[Any]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
@@ -107,10 +120,12 @@ async def test_week_parts_are_the_sums_of_their_rows(client: Any, make_tenant: A
             params = {"t": tenant.id}
             rollup_rows = (await session.execute(_ROLLUPS_SQL, params)).all()
             week_cells = {tuple(row[:-1]): row[-1] for row in (await session.execute(_WEEK_CELLS_SQL, params)).all()}
+            coarse = {tuple(row[:-1]): row[-1] for row in (await session.execute(_COARSE_CELLS_SQL, params)).all()}
             group_weeks = {tuple(row[:5]): tuple(row[5:]) for row in (await session.execute(_GROUP_WEEKS_SQL, params)).all()}
             day_rows = (await session.execute(_DAYS_SQL, params)).all()
-        assert week_cells == _expected_cells(rollup_rows)
+        assert (week_cells, coarse) == _expected_cells(rollup_rows)
         assert {key[0] for key in week_cells} == set(weeks.GRAINS.values())
+        assert {key[0] for key in coarse} == set(weeks.COARSE_GRAINS.values())
         assert group_weeks == _days_by_part(day_rows)
         # The week of Monday 09-28 counts from Thursday 10-01 (its October part); the moved shipment left 10-30.
         assert {date(2026, 10, 1), date(2026, 10, 26), date(2026, 11, 2)} <= {key[0] for key in group_weeks}
@@ -123,7 +138,7 @@ PERIODS = (
     {"from": "2026-10-01T00:00:00", "to": "2026-12-01T00:00:00"},  # Thursday to Tuesday: partial weeks at both ends
     {"from": "2026-10-03T09:30:00", "to": "2026-11-20T17:00:00"},  # partial days at both ends too
     {"from": "2026-10-05T00:00:00", "to": "2026-11-30T00:00:00"},  # whole weeks only (Mondays)
-    {"from": "2026-10-20T00:00:00", "to": "2026-10-25T00:00:00"},  # within one week: rollups and days only
+    {"from": "2026-10-20T00:00:00", "to": "2026-10-25T00:00:00"},  # within one week: it minus its Monday and Sunday
 )
 GROUPINGS = ("service,week", "destination_country,week,month", "carrier,week,month", "week,origin_country",
              "carrier,service,destination_country,origin_country,week,month", "carrier,service,week")
@@ -213,7 +228,8 @@ async def test_0022_fills_the_week_parts_and_downgrade_removes_them(create_datab
                 "shipments FROM analytics_duration_histograms"))).all()
             rollup_rows = [(datetime.fromisoformat(at).date(), "dhl", "express", "DE", "SE", round(hours * 60), None)
                            for at, hours in shipped]
-            assert {tuple(row[:-1]): row[-1] for row in rows} == _expected_cells(rollup_rows)
+            fine, coarse = _expected_cells(rollup_rows)
+            assert {tuple(row[:-1]): row[-1] for row in rows} == {**fine, **coarse}
         migrate.downgrade(url, "0021")
         async with engine.connect() as conn:
             assert (await conn.execute(text("SELECT count(*) FROM analytics_duration_histograms"))).scalar_one() == 0
@@ -221,3 +237,32 @@ async def test_0022_fills_the_week_parts_and_downgrade_removes_them(create_datab
             assert (await conn.execute(text("SELECT count(*) FROM analytics_group_days"))).scalar_one() == 3
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("group_by", ["destination_country,week", "carrier,service,week,month",
+                                      "week,destination_country,origin_country"])
+async def test_two_stage_week_percentiles_equal_ranking_every_minute(client: Any, make_tenant: Any, owner_db: Any,
+                                                                     app_db: Any, monkeypatch: Any,
+                                                                     group_by: str) -> None:
+    tenant = await make_tenant("week-stages")
+    await _history(owner_db, app_db, tenant.id)
+    real_sql, real_supports = buckets.percentiles_sql, buckets.supports
+    fines: list[str] = []
+    monkeypatch.setattr(buckets, "percentiles_sql", lambda *args: fines.append(args[-1]) or real_sql(*args))
+    monkeypatch.setattr(buckets, "MIN_GROUPS", 0)  # the history is small: two stages however few its groups
+
+    async def answers(two_stage: bool) -> list[Any]:
+        monkeypatch.setattr(buckets, "supports", real_supports if two_stage else (lambda group_by, groups: False))
+        found = []
+        for period in PERIODS:
+            r = await client.get("/v1/analytics/carriers", params={"group_by": group_by, **period},
+                                 headers=tenant.headers())
+            assert r.status_code == 200, r.text
+            found.append(r.json()["groups"])
+        return found
+
+    one_stage = await answers(False)
+    assert fines == []
+    assert await answers(True) == one_stage
+    assert set(fines) == {weeks.grain(group_by.split(","))} and len(fines) == len(PERIODS)
+    assert any(group["transit_hours_p50"] is not None for group in one_stage[0])
