@@ -114,7 +114,7 @@ _COUNTED_COLUMNS = (
 """The rollup columns the group days and histogram cells count (app.analytics.models.CountedRollup)."""
 _COUNTED_VALUES = _COUNTED_COLUMNS.split(", ")[2:]
 """The same without the key (tenant_id, shipment_id)."""
-_OF_BATCH = "tenant_id = :tenant_id AND shipment_id = ANY(CAST(:ids AS uuid[]))"
+_OF_BATCH = "tenant_id = :tenant_id AND shipment_id IN (SELECT unnest(CAST(:ids AS uuid[])))"
 _BATCH_CHANGE = (
     f"(SELECT 1 AS weight, {_COUNTED_COLUMNS} FROM analytics_shipment_rollups WHERE {_OF_BATCH}"
     f" UNION ALL SELECT -1, {_COUNTED_COLUMNS} FROM analytics_counted_rollups WHERE {_OF_BATCH})"
@@ -138,22 +138,24 @@ _CELL_GRAINS: tuple[tuple[str, str, str, str], ...] = (
 """(grain, its period of a rollup row d, its lane columns, its minutes) of every histogram cell the worker keeps
 (month, quarter and year: date_trunc's own field names, app.analytics.cells.MONTHS_PER_CELL; the week parts per lane
 subset: app.analytics.weeks)."""
-_CELL_SELECTS = [
-    f"""
-    SELECT d.tenant_id, '{grain}', CAST({period} AS date), m.metric, {lane}, {minutes}, sum(d.weight)
+_CELLS_SELECT = f"""
+    SELECT d.tenant_id, g.grain, g.period_start, m.metric, g.carrier, g.service, g.origin_country,
+           g.destination_country, g.minutes, sum(d.weight)
     FROM {{source}} d {DURATIONS_SQL.format(r="d")}
+    CROSS JOIN LATERAL (VALUES {", ".join(
+        f"('{grain}', CAST({period} AS date), {lane}, {minutes})" for grain, period, lane, minutes in _CELL_GRAINS)})
+        AS g(grain, period_start, carrier, service, origin_country, destination_country, minutes)
     WHERE m.minutes IS NOT NULL
     GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
     HAVING sum(d.weight) <> 0
-    """
-    for grain, period, lane, minutes in _CELL_GRAINS
-]
+"""
 """The histogram cells of the weighted rollup rows `{source}` (alias d, each row counted `weight` times; cells that
-sum to zero left out), one SELECT per grain (inserted as one UNION ALL): per group and calendar month, quarter and year
-(app.analytics.cells.MONTHS_PER_CELL), per group and month in coarse buckets (app.analytics.buckets), per carrier and
-month, per carrier and ISO week (from Monday), per tenant and day, per week part and lane subset (for two of them in coarse buckets too). Each groups by the rows' own `tenant_id`, so that
-on Citus an INSERT of them runs on the tenant's shard (an INSERT ... SELECT naming the tenant by a constant is pulled
-through the coordinator as a COPY, which row-level security refuses)."""
+sum to zero left out), every grain from one read of the rows (each duration joined to its cell of each grain): per
+group and calendar month, quarter and year (app.analytics.cells.MONTHS_PER_CELL), per group and month in coarse
+buckets (app.analytics.buckets), per carrier and month, per carrier and ISO week (from Monday), per tenant and day,
+per week part and lane subset (for two of them in coarse buckets too). It groups by the rows' own `tenant_id`, so
+that on Citus an INSERT of them runs on the tenant's shard (an INSERT ... SELECT naming the tenant by a constant is
+pulled through the coordinator as a COPY, which row-level security refuses)."""
 
 _PERIODS_SELECT = f"""
     SELECT * FROM (
@@ -194,8 +196,7 @@ def _add_sql(source: str, *, upsert: bool) -> list[TextClause]:
         )
         for table, (column, period) in _PERIODS.items()
     ]
-    every_grain = " UNION ALL ".join(select.format(source=source) for select in _CELL_SELECTS)
-    cells = f"INSERT INTO analytics_duration_histograms AS h ({_HISTOGRAM_COLUMNS}) SELECT * FROM ({every_grain}) c"
+    cells = f"INSERT INTO analytics_duration_histograms AS h ({_HISTOGRAM_COLUMNS}) {_CELLS_SELECT.format(source=source)}"
     if upsert:
         conflict = _HISTOGRAM_COLUMNS.replace(", shipments", "")
         cells += f" ON CONFLICT ({conflict}) DO UPDATE SET shipments = h.shipments + EXCLUDED.shipments"
@@ -287,6 +288,10 @@ ROLLUP_SQL = text(
 events; returns how many rows were written. (This form, the upsert a CTE counted by the outer SELECT, is the one
 verified on a Citus cluster.)"""
 
+WORK_MEM = "64MB"
+"""work_mem of a refresh's transaction."""
+_SETTINGS_SQL = text(f"SELECT set_config('work_mem', '{WORK_MEM}', true), set_config('jit', 'off', true)")
+
 _CLAIM_SQL = text(
     """
     DELETE FROM analytics_dirty_shipments d
@@ -360,6 +365,10 @@ async def upsert(
     if not shipment_ids:
         return
     await lock_groups(session=session, tenant_id=tenant_id)
+    # The cell statement (every grain) hashes ~70 rows per shipment: in memory, and not JIT-compiled (its plan costs
+    # more than jit_above_cost, and compiling took ~0.3 s, longer than running it for 5,000 shipments). Reset at
+    # commit.
+    await session.execute(_SETTINGS_SQL)
     batch = {"tenant_id": tenant_id, "ids": shipment_ids}
     # In this order, in the caller's transaction: the rows recomputed, `recomputed − counted` added to the groups,
     # the recomputed rows recorded as counted. (One statement with CTEs reading the old rows would do on
