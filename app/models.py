@@ -1,6 +1,6 @@
 """Imports every model so `Base.metadata` is complete (Alembic, doctor, tests)."""
 
-from app.analytics.models import AnalyticsSettings, CountedRollup, DirtyShipment, DurationHistogram, GroupDay, GroupMonth, Review, ReviewLink, ShipmentRollup
+from app.analytics.models import AnalyticsSettings, CountedRollup, DirtyShipment, DurationHistogram, GroupDay, GroupMonth, GroupWeek, Review, ReviewLink, ShipmentRollup
 from app.audit.models import AuditEntry, PlatformAuditEntry
 from app.auth.models import ApiKey, ApiKeyLookup, PlatformApiKey
 from app.auth.session_models import ConsoleSession
@@ -25,6 +25,7 @@ __all__ = [
     "DurationHistogram",
     "GroupDay",
     "GroupMonth",
+    "GroupWeek",
     "CountedRollup",
     "Review",
     "ReviewLink",

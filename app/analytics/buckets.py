@@ -5,15 +5,16 @@ of its group and month, per *bucket* of minutes instead of per minute
 (`minutes` holds the bucket's first minute, `bucket_sql`): four buckets per
 octave (a width of 1/8 to 1/4 of the value; durations under 4 minutes, and
 negative ones, each their own bucket; two or eight per octave measured slower
-on bench.analytics). A grouping with `month` and lane
-dimensions into many groups (`supports`, `percentiles_sql`) then
+on bench.analytics). Two week-part grains have coarse cells the same way
+(app.analytics.weeks.COARSE_GRAINS). A grouping with `month` (or `week`) and
+lane dimensions into many groups (`supports`, `percentiles_sql`) then
 
 1. sums the coarse cells of the period's plan (and its stretches of shipment
    rollups, bucketed the same way) per group, metric and bucket, and keeps,
    per percentile, the buckets holding ranks floor(p x (N-1)) and
    ceil(p x (N-1)) (by cumulative counts), with the count before each;
-2. reads the one-minute 'month' rows only inside those buckets (a primary-key
-   range per lane, month and bucket) and the rollup stretches' durations
+2. reads the one-minute 'month' (or week-part) rows only inside those buckets
+   (a primary-key range per lane, month (or part) and bucket) and the rollup stretches' durations
    inside them, and ranks them from the bucket's count before.
 
 The result is the same as ranking every minute (app.analytics.queries): a
@@ -23,9 +24,14 @@ interpolation needs lies in a kept bucket.
 
 from __future__ import annotations
 
+from app.analytics import weeks
+
 COARSE_GRAIN = "month_coarse"
 """The histogram grain of the coarse buckets of the 'month' cells."""
 FINE_GRAIN = "month"
+COARSE_GRAINS: dict[str, str] = {FINE_GRAIN: COARSE_GRAIN, **weeks.COARSE_GRAINS}
+"""Each one-minute grain with coarse cells, and the grain of those: the group months, two week-part grains
+(app.analytics.weeks)."""
 
 
 BUCKET_BITS = 2
@@ -44,9 +50,11 @@ _LANES = ("carrier", "service", "origin_country", "destination_country")
 _KEYS: dict[str, str] = {
     **{lane: f'r.{lane} COLLATE "C"' for lane in _LANES},
     "month": "date_trunc('month', r.shipped_local)",
+    "week": "date_trunc('week', r.shipped_local)",
 }
 """The group key of each `group_by` value over rows r whose lane columns hold '' for a missing value."""
-_LABELS: dict[str, str] = {**{lane: "NULLIF({g}, '')" for lane in _LANES}, "month": "to_char({g}, 'YYYY-MM')"}
+_LABELS: dict[str, str] = {**{lane: "NULLIF({g}, '')" for lane in _LANES}, "month": "to_char({g}, 'YYYY-MM')",
+                           "week": "to_char({g}, 'IYYY-\"W\"IW')"}
 
 
 MIN_GROUPS = 100
@@ -55,18 +63,21 @@ MIN_GROUPS = 100
 
 
 def supports(group_by: list[str], groups: int) -> bool:
-    """Whether a grouping into `groups` groups reads the two stages: it reads the per-group 'month' cells (with
-    `month`, without `week`, not only `carrier`) and has at least `MIN_GROUPS` groups."""
-    return "month" in group_by and "week" not in group_by and not set(group_by) <= {"carrier", "month"} \
+    """Whether a grouping into `groups` groups may read the two stages (when its plan's cells are of one grain of
+    `COARSE_GRAINS`): it is by `month` or `week` and a lane dimension (not only `carrier`) and has at least
+    `MIN_GROUPS` groups."""
+    return bool({"month", "week"} & set(group_by)) and not set(group_by) <= {"carrier", "month", "week"} \
         and groups >= MIN_GROUPS
 
 
-def percentiles_sql(group_by: list[str], cell_values: str, segment_sources: list[str], fractions: str) -> str:
+def percentiles_sql(group_by: list[str], cell_values: str, segment_sources: list[str], fractions: str,
+                    fine: str = FINE_GRAIN) -> str:
     """percentile_cont's definition per group (`g0`..), metric and fraction, in two stages (see the module).
 
-    `cell_values`: the plan's cells as VALUES rows (grain, first, until, sign); `segment_sources`: SELECTs of the
-    rollup stretches' durations (shipped_local, carrier, service, origin_country, destination_country, metric,
-    minutes, n); `fractions`: VALUES rows (metric, fraction).
+    `cell_values`: the plan's cells as VALUES rows (grain, first, until, sign), all of the grain `fine` (a key of
+    `COARSE_GRAINS`; its coarse cells are read first); `segment_sources`: SELECTs of the rollup stretches' durations
+    (shipped_local, carrier, service, origin_country, destination_country, metric, minutes, n); `fractions`: VALUES
+    rows (metric, fraction).
     """
     names = [f"g{i}" for i in range(len(group_by))]
     keys = ", ".join(f"{_KEYS[by]} AS {name}" for by, name in zip(group_by, names, strict=True))
@@ -91,15 +102,15 @@ def percentiles_sql(group_by: list[str], cell_values: str, segment_sources: list
     return f"""
         WITH lane AS MATERIALIZED (
             SELECT h.period_start, {", ".join(f"h.{lane}" for lane in _LANES)}, h.metric, h.minutes AS lo,
-                   h.shipments * c.sign AS n, c.sign
+                   CAST(h.shipments AS int) * c.sign AS n, c.sign
             FROM (VALUES {cell_values}) AS c(grain, first, until, sign)
             JOIN analytics_duration_histograms h
-              ON h.grain = '{COARSE_GRAIN}' AND h.period_start >= c.first AND h.period_start < c.until
+              ON h.grain = '{COARSE_GRAINS[fine]}' AND h.period_start >= c.first AND h.period_start < c.until
             WHERE h.tenant_id = :tenant_id AND h.shipments <> 0
         ), seg AS MATERIALIZED (
             SELECT {keys}, CAST(r.metric AS text) COLLATE "C" AS metric, r.minutes, r.n FROM ({segments}) r
         ), hb AS (
-            SELECT {g}, metric, lo, sum(n) AS n FROM (
+            SELECT {g}, metric, lo, CAST(sum(n) AS int) AS n FROM (
                 SELECT {keys}, CAST(r.metric AS text) COLLATE "C" AS metric, r.lo, r.n
                 FROM (SELECT CAST(l.period_start AS timestamp) AS shipped_local, {lane_columns}, l.metric, l.lo, l.n
                       FROM lane l) r
@@ -126,11 +137,11 @@ def percentiles_sql(group_by: list[str], cell_values: str, segment_sources: list
                         FROM lane l) r) k
             JOIN picked p ON {on_keys} AND p.metric = CAST(k.lane_metric AS text) COLLATE "C"
         ), fine AS (
-            SELECT x.pid, h.minutes, h.shipments * x.sign AS n
+            SELECT x.pid, h.minutes, CAST(h.shipments AS int) * x.sign AS n
             FROM probe x
             CROSS JOIN LATERAL (
                 SELECT h.minutes, h.shipments FROM analytics_duration_histograms h
-                WHERE h.tenant_id = :tenant_id AND h.grain = '{FINE_GRAIN}' AND h.period_start = x.period_start
+                WHERE h.tenant_id = :tenant_id AND h.grain = '{fine}' AND h.period_start = x.period_start
                   AND h.metric = x.lane_metric AND {probe_match} AND h.minutes >= x.lo AND h.minutes <= x.last
             ) h
             UNION ALL
@@ -138,7 +149,7 @@ def percentiles_sql(group_by: list[str], cell_values: str, segment_sources: list
             FROM seg k JOIN picked p ON {on_keys} AND p.metric = k.metric
             WHERE k.minutes >= p.lo AND k.minutes <= p.last
         ), hf AS (
-            SELECT pid, minutes, sum(n) AS n FROM fine GROUP BY pid, minutes HAVING sum(n) <> 0
+            SELECT pid, minutes, CAST(sum(n) AS int) AS n FROM fine GROUP BY pid, minutes HAVING sum(n) <> 0
         ), q AS (
             SELECT {", ".join(f"p.{name}" for name in names)}, p.metric, c.minutes, c.n, p.before + c.run AS cum,
                    f.fraction, f.fraction * (p.total - 1) AS pos

@@ -143,14 +143,21 @@ def _merged(steps: list[tuple[str, int, int, int]]) -> tuple[Cell, ...]:
 
 
 def week_plan(start: datetime, end: datetime, grain: str) -> Plan:
-    """[start, end) as the cells of `grain` (one per ISO week, `period_start` its Monday) of the whole weeks inside
-    it and the rollup stretches of the partial weeks at either end (all of it from the rollups when it holds no
-    whole week)."""
+    """[start, end) as the cells of `grain` of whole ISO weeks (one cell range: `period_start` from a Monday to a
+    Monday; one cell per week, its Monday, or per week part, app.analytics.weeks) and rollup stretches at either
+    end: each end rounded to the Monday before or after it, whichever leaves the shorter stretch (added inside the
+    weeks, subtracted outside), or all of it one stretch when that is shorter still."""
     start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
-    first = datetime.combine(start.date() - timedelta(days=start.weekday()), datetime.min.time(), timezone.utc)
-    if first < start:
-        first += timedelta(weeks=1)
-    last = datetime.combine(end.date() - timedelta(days=end.weekday()), datetime.min.time(), timezone.utc)
-    if first >= last:
-        return Plan((), _stretch(start, end))
-    return Plan((Cell(grain, first.date(), last.date(), 1),), (*_stretch(start, first), *_stretch(last, end)))
+    options: list[tuple[timedelta, Plan]] = [(end - start, Plan((), _stretch(start, end)))]
+    for a in _mondays(start):
+        for b in _mondays(end):
+            if a < b:
+                cost = abs(start - a) + abs(end - b)
+                options.append((cost, Plan((Cell(grain, a.date(), b.date(), 1),), (*_stretch(start, a), *_stretch(b, end)))))
+    return min(options, key=lambda option: option[0])[1]
+
+
+def _mondays(moment: datetime) -> tuple[datetime, ...]:
+    """The Monday 00:00 (UTC) at or before `moment` and the one after it (only the first when `moment` is one)."""
+    monday = datetime.combine(moment.date() - timedelta(days=moment.weekday()), datetime.min.time(), timezone.utc)
+    return (monday, monday + timedelta(weeks=1)) if monday < moment else (monday,)

@@ -167,12 +167,32 @@ class GroupMonth(GroupFigures, TenantKeyMixin, Base):
     destination_country: Mapped[str] = mapped_column(String(2), primary_key=True)
 
 
+class GroupWeek(GroupFigures, TenantKeyMixin, Base):
+    """The counted figures of the shipments of one week part and group: the sum of its `GroupDay` rows.
+
+    `week` is the part's first day: the part of an ISO week (UTC) inside one
+    calendar month starts on the week's Monday, or on the 1st of the month
+    (app.analytics.weeks). Kept by app.analytics.rollups with the group days
+    and recomputed by `courier-hub analytics rebuild`; a grouping by week reads
+    a period's whole ISO weeks here and the days at the ends from
+    `analytics_group_days`.
+    """
+
+    __tablename__ = "analytics_group_weeks"
+
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(50), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    origin_country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    destination_country: Mapped[str] = mapped_column(String(2), primary_key=True)
+
+
 class DurationHistogram(TenantKeyMixin, Base):
     """How many shipments had each duration (whole minutes) in one cell: the source of the percentiles.
 
     `metric` is 'transit' (first scan, else ship date, to delivered) or
     'label_to_scan' (booking to first scan); `minutes` the duration rounded to
-    the minute. Five grains, all kept by app.analytics.rollups in the rollup
+    the minute. These grains, all kept by app.analytics.rollups in the rollup
     refresh statement (+1 for the new row, -1 for the old) and by `rebuild`:
 
     * 'month', 'quarter', 'year': `period_start` the first day of a UTC
@@ -184,7 +204,10 @@ class DurationHistogram(TenantKeyMixin, Base):
       grouping by month and lane;
     * 'carrier_month': the same months, per carrier (the other group columns are '');
     * 'carrier_week': per carrier and ISO week (`period_start` its Monday; the other group columns are '');
-    * 'day': `period_start` a UTC day, for the whole tenant (the group columns are '').
+    * 'day': `period_start` a UTC day, for the whole tenant (the group columns are '');
+    * 'week_o', 'week_co', ..., 'week_csdo' (app.analytics.weeks.GRAINS): `period_start` the first day of a week
+      part (an ISO week cut at calendar months), per lane subset (carrier, service, destination, always the
+      origin; the columns outside the subset are '').
     """
 
     __tablename__ = "analytics_duration_histograms"

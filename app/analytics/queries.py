@@ -5,18 +5,21 @@ Every figure is computed in SQL for one tenant and period (`shipped_at` in
 them); hours are fractional. `carrier_performance` reads the worker's rollups
 (app.analytics.rollups), not one row per shipment of the period:
 
-* counted figures: whole UTC months from `analytics_group_months` and whole
-  days from `analytics_group_days`, each added or subtracted
-  (`Period.count_plan`), the partial days at either end of the period from
+* counted figures: whole UTC months from `analytics_group_months` (with
+  `week`: whole ISO weeks from `analytics_group_weeks`) and whole days from
+  `analytics_group_days`, each added or subtracted (`Period.count_plan`), the
+  partial days at either end of the period from
   `analytics_shipment_rollups`; the
   in-transit and lost counts (they depend on now) from the partial index of
   the open shipments; ratings from the visible reviews;
 * percentiles (transit p50/p90, label-to-first-scan p50): percentile_cont's
   definition -- linear interpolation between the values of rank floor(p x (N-1))
-  and ceil(p x (N-1)) -- evaluated in SQL over cumulative counts of
+  and ceil(p x (N-1)) -- evaluated in SQL (app.analytics.percentiles, or
+  app.analytics.buckets in two stages) over cumulative counts of
   `analytics_duration_histograms` cells (tenant days when grouping by week /
   month only, carrier months for carrier (and month), carrier weeks for
-  carrier and week, group months with
+  carrier and week, week parts per lane subset for week with other
+  dimensions (app.analytics.weeks), group months with
   month, otherwise group months, quarters and years) and stretches of
   shipment rollups, each added or subtracted (`Period.plan`,
   app.analytics.cells: e.g. a year to now is December + the year - December,
@@ -24,8 +27,6 @@ them); hours are fractional. `carrier_performance` reads the worker's rollups
   Resolution: every duration is rounded to the whole minute before ranking,
   so a percentile equals `percentile_cont` over the durations rounded to the
   minute (exact for durations in whole minutes; otherwise within 30 s).
-  `week` together with a dimension other than carrier has no cells (slow:
-  every duration is read from the shipment rollups).
 
 * on-time rate: delivered no later than the promised delivery, among the
   delivered shipments that had a promise;
@@ -47,9 +48,10 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.analytics import buckets, cells
+from app.analytics import buckets, cells, weeks
 from app.analytics.models import OPEN_SQL
-from app.analytics.rollups import DURATIONS_SQL, GROUP_FIGURES, row_figures
+from app.analytics.percentiles import CELL_VALUES, FRACTIONS_SQL, PERCENTILES, duration_sources, percentiles_sql
+from app.analytics.rollups import GROUP_FIGURES, row_figures
 
 GroupBy = Literal["carrier", "service", "destination_country", "origin_country", "week", "month"]
 GROUP_COLUMNS: dict[str, str] = {
@@ -72,6 +74,14 @@ GROUP_LABELS: dict[str, str] = {
 
 def _label(name: str, column: str) -> str:
     return GROUP_LABELS.get(name, "{g}").format(g=column)
+
+
+_COUNT_TABLES: dict[str, tuple[str, str]] = {
+    "month": ("analytics_group_months", "month"),
+    "week": ("analytics_group_weeks", "week"),
+}
+"""The table and period column of the count cells of each grain of `Period.count_plan` (calendar months, week
+parts)."""
 
 
 SORT_WORK_MEM = "128MB"
@@ -97,17 +107,17 @@ _GROUP_SOURCE = """
     FROM {table} d
     WHERE d.tenant_id = :tenant_id AND d.{column} >= :{name}_first AND d.{column} < :{name}_until
 """
-"""Whole UTC days (`analytics_group_days`) or months (`analytics_group_months`) in [first, until): `{figures}` their
-figures (negated for a subtracted stretch)."""
+"""Whole UTC days (`analytics_group_days`), months (`analytics_group_months`) or week parts (`analytics_group_weeks`)
+in [first, until): `{figures}` their figures (negated for a subtracted stretch)."""
 
 
 def _group_sources(plan: cells.Plan) -> tuple[list[str], dict[str, Any]]:
-    """The counted figures of a plan of whole days (`Period.count_plan`): its month cells from
-    `analytics_group_months`, its (signed) day stretches from `analytics_group_days`, as SQL sources and their bind
-    parameters."""
+    """The counted figures of a plan of whole days (`Period.count_plan`): its month or week cells from
+    `analytics_group_months` or `analytics_group_weeks`, its (signed) day stretches from `analytics_group_days`, as
+    SQL sources and their bind parameters."""
     sources: list[str] = []
     params: dict[str, Any] = {}
-    stretches = [("analytics_group_months", "month", cell.first, cell.until, cell.sign) for cell in plan.cells] + [
+    stretches = [(*_COUNT_TABLES[cell.grain], cell.first, cell.until, cell.sign) for cell in plan.cells] + [
         ("analytics_group_days", "day", segment.since.date(), segment.until.date(), segment.sign)
         for segment in plan.segments
     ]
@@ -174,86 +184,6 @@ _COUNTS_SQL = """
 """
 """The counted figures of a group, from the summed contributions (`_COUNT_SOURCES`)."""
 
-PERCENTILES: tuple[tuple[str, float, str], ...] = (
-    ("transit", 0.5, "transit_hours_p50"),
-    ("transit", 0.9, "transit_hours_p90"),
-    ("label_to_scan", 0.5, "label_to_first_scan_hours_p50"),
-)
-"""(histogram metric, fraction, figure) of every percentile."""
-_FRACTIONS_SQL = ", ".join(f"('{metric}', {fraction})" for metric, fraction, _ in PERCENTILES)
-
-_CELLS_SOURCE = """
-    SELECT CAST(h.period_start AS timestamp) AS shipped_local, NULLIF(h.carrier, '') AS carrier,
-           NULLIF(h.service, '') AS service, NULLIF(h.origin_country, '') AS origin_country,
-           NULLIF(h.destination_country, '') AS destination_country, h.metric COLLATE "C" AS metric, h.minutes,
-           h.shipments * c.sign AS n
-    FROM (VALUES {cells}) AS c(grain, first, until, sign)
-    JOIN analytics_duration_histograms h
-      ON h.grain = c.grain AND h.period_start >= c.first AND h.period_start < c.until
-    WHERE h.tenant_id = :tenant_id AND h.shipments <> 0
-"""
-_CELL_VALUES = "(CAST(:cell_grain_{i} AS text), CAST(:cell_first_{i} AS date), CAST(:cell_until_{i} AS date), " \
-    "CAST(:cell_sign_{i} AS int))"
-_SEGMENT_SOURCE = f"""
-    SELECT r.shipped_at AT TIME ZONE 'UTC' AS shipped_local, r.carrier, r.service, r.origin_country,
-           r.destination_country, m.metric COLLATE "C" AS metric, m.minutes, CAST(:segment_sign_{{i}} AS int) AS n
-    FROM analytics_shipment_rollups r {DURATIONS_SQL.format(r="r")}
-    WHERE r.tenant_id = :tenant_id AND m.minutes IS NOT NULL
-      AND r.shipped_at >= :segment_since_{{i}} AND r.shipped_at < :segment_until_{{i}}
-"""
-
-
-def _duration_sources(plan: cells.Plan) -> tuple[list[str], dict[str, Any]]:
-    """Every duration of the period, in minutes, with its multiplicity `n` (negative: subtracted), as SQL sources
-    and their bind parameters: the plan's histogram cells, then its stretches of shipment rollups (rounded the same
-    way)."""
-    params: dict[str, Any] = {}
-    for i, cell in enumerate(plan.cells):
-        params.update({f"cell_grain_{i}": cell.grain, f"cell_first_{i}": cell.first, f"cell_until_{i}": cell.until,
-                       f"cell_sign_{i}": cell.sign})
-    for i, segment in enumerate(plan.segments):
-        params.update({f"segment_since_{i}": segment.since, f"segment_until_{i}": segment.until,
-                       f"segment_sign_{i}": segment.sign})
-    sources = [_CELLS_SOURCE.format(cells=", ".join(_CELL_VALUES.format(i=i) for i in range(len(plan.cells))))]
-    return (sources if plan.cells else []) + [_SEGMENT_SOURCE.format(i=i) for i in range(len(plan.segments))], params
-
-
-def _percentiles_sql(keys: list[str], group_by: list[str], sources: list[str]) -> str:
-    """percentile_cont's definition over the duration histogram, per group (`g0`..), metric and fraction.
-
-    With N values sorted v_0..v_{N-1} (by cumulative counts) and pos = fraction x (N - 1):
-    v_floor(pos) + (pos - floor(pos)) x (v_ceil(pos) - v_floor(pos)), in hours. Only the (at most two) histogram
-    rows holding ranks floor(pos) and ceil(pos) reach the final aggregate.
-    """
-    names = [f"g{i}" for i in range(len(keys))]
-    # The window's sort compares a week / month (a timestamp) before the text codes: fewer ties to break in text.
-    timed = [f"g{i}" for i, by in enumerate(group_by) if by in ("week", "month")]
-    partition = ", ".join([*(f"h.{name}" for name in timed), *(f"h.{name}" for name in names if name not in timed),
-                           "h.metric"])
-    grouped = ", ".join([*(f"q.{name}" for name in names), "q.metric", "q.fraction"])
-    labels = ", ".join([*(f"{_label(by, f'q.g{i}')} AS g{i}" for i, by in enumerate(group_by)), "q.metric", "q.fraction"])
-    low = "min(q.minutes) FILTER (WHERE q.cum > floor(q.pos))"
-    high = "min(q.minutes) FILTER (WHERE q.cum > ceil(q.pos))"
-    union = " UNION ALL ".join(sources)
-    selected = ", ".join([*keys, "r.metric", "r.minutes"])
-    return f"""
-        WITH h AS (
-            SELECT {selected}, sum(r.n) AS n FROM ({union}) r
-            GROUP BY {", ".join(str(i + 1) for i in range(len(keys) + 2))}
-            HAVING sum(r.n) <> 0
-        ), c AS (
-            SELECT h.*, sum(h.n) OVER (PARTITION BY {partition} ORDER BY h.minutes) AS cum,
-                   sum(h.n) OVER (PARTITION BY {partition}) AS total
-            FROM h
-        ), q AS (
-            SELECT c.*, f.fraction, f.fraction * (c.total - 1) AS pos
-            FROM c JOIN (VALUES {_FRACTIONS_SQL}) AS f(metric, fraction) ON f.metric = c.metric
-        )
-        SELECT {labels}, CAST(({low} + (min(q.pos) - floor(min(q.pos))) * ({high} - {low})) / 60.0 AS float8) AS hours
-        FROM q WHERE q.cum > floor(q.pos) AND q.cum - q.n <= ceil(q.pos) GROUP BY {grouped}
-    """
-
-
 _REVIEWS_CTE = """
     rv AS (
         SELECT v.shipment_id, sum(v.rating) AS rating_sum, count(*) AS rating_count
@@ -292,12 +222,13 @@ class Period:
         """The whole UTC days of the period (`days`) as a signed sum of calendar-month cells of
         `analytics_group_months` and day stretches of `analytics_group_days` (app.analytics.cells: e.g. a year to
         now is the months from December to November + the days of this month − the days of last December before
-        `from`); with `week` (a month is not within a week), the days alone."""
+        `from`); with `week` (a month is not within a week), the week parts of its whole ISO weeks from
+        `analytics_group_weeks` and the days before and after them."""
         days = self.days()
         if days["first_day"] >= days["end_day"]:
             return cells.Plan((), ())
         if "week" in group_by:
-            return cells.Plan((), (cells.Segment(days["days_start"], days["days_end"], 1),))
+            return cells.week_plan(days["days_start"], days["days_end"], "week")
         return cells.month_plan(days["days_start"], days["days_end"], {"month": 1}, day_cost=cells.GROUP_DAY_COST)
 
     def plan(self, group_by: list[str]) -> cells.Plan:
@@ -307,8 +238,9 @@ class Period:
         rollups; `carrier` (and `month`): the per-carrier 'carrier_month' cells; other dimensions with `month`: the
         per-group 'month' cells; without `month` or `week`: per-group 'month', 'quarter' and 'year' cells
         (app.analytics.cells picks the cheapest signed combination); `carrier` and `week`: the 'carrier_week' cells
-        of the whole weeks, the partial weeks from the rollups; `week` with other dimensions: no cells (a month is
-        not within a week), every duration from the shipment rollups.
+        of the whole weeks, the partial weeks from the rollups; `week` with other dimensions (or `carrier` and
+        `month`): the week-part cells of the smallest lane subset holding them (app.analytics.weeks) of the whole
+        weeks, the partial weeks from the rollups.
         """
         if set(group_by) <= {"week", "month"}:
             days = self.days()
@@ -318,7 +250,7 @@ class Period:
         if set(group_by) <= {"carrier", "week"}:
             return cells.week_plan(self.start, self.end, "carrier_week")
         if "week" in group_by:
-            return cells.Plan((), (cells.Segment(self.start, self.end, 1),))
+            return cells.week_plan(self.start, self.end, weeks.grain(group_by))
         if set(group_by) <= {"carrier", "month"}:
             return cells.month_plan(self.start, self.end, {"carrier_month": 1})
         if "month" in group_by:
@@ -345,19 +277,21 @@ async def carrier_performance(
     outer_select = ", ".join(outer_keys) + ", " if keys else ""
     counts_sql = text(f"SELECT {outer_select}{_COUNTS_SQL} FROM ({sources}) r {group_clause} HAVING sum(r.shipments) > 0")
     plan = period.plan(group_by)
-    sources, plan_params = _duration_sources(plan)
+    sources, plan_params = duration_sources(plan)
     params = {"tenant_id": tenant_id, **period.params(now), **period.days(), **plan_params, **count_params}
     # The histogram aggregates and window sums stay in memory, not in temporary files (reset at commit).
     await session.execute(text(f"SET LOCAL work_mem = '{SORT_WORK_MEM}'"))
     counted = (await session.execute(counts_sql, params)).mappings().all()
-    if buckets.supports(group_by, len(counted)) and plan.cells and all(cell.grain == buckets.FINE_GRAIN for cell in plan.cells):
-        # Many groups by month and lane: the coarse buckets first, then the minutes inside the few holding the ranks.
-        cell_values = ", ".join(_CELL_VALUES.format(i=i) for i in range(len(plan.cells)))
-        percentiles_sql = text(buckets.percentiles_sql(group_by, cell_values, sources[1:], _FRACTIONS_SQL))
+    fine = {cell.grain for cell in plan.cells}
+    if buckets.supports(group_by, len(counted)) and len(fine) == 1 and fine <= set(buckets.COARSE_GRAINS):
+        # Many groups by month (or week) and lane: the coarse buckets first, then the minutes inside the few holding
+        # the ranks.
+        cell_values = ", ".join(CELL_VALUES.format(i=i) for i in range(len(plan.cells)))
+        ranks_sql = text(buckets.percentiles_sql(group_by, cell_values, sources[1:], FRACTIONS_SQL, fine.pop()))
     else:
-        percentiles_sql = text(_percentiles_sql(keys, group_by, sources))
+        ranks_sql = text(percentiles_sql(keys, group_by, [GROUP_LABELS.get(name, "{g}") for name in group_by], sources))
     ranked: dict[tuple[Any, ...], dict[str, float]] = {}
-    for row in (await session.execute(percentiles_sql, params)).mappings():
+    for row in (await session.execute(ranks_sql, params)).mappings():
         figure = next(name for metric, fraction, name in PERCENTILES
                       if metric == row["metric"] and fraction == float(row["fraction"]))
         ranked.setdefault(tuple(row[f"g{i}"] for i in range(len(keys))), {})[figure] = row["hours"]

@@ -11,11 +11,12 @@ How a rollup stays current:
   takes queued shipments of a tenant (`FOR UPDATE SKIP LOCKED`, so workers
   share the queue) and recomputes their rows with one set-based upsert
   (`ROLLUP_SQL`) reading only those shipments' events;
-* the same transaction keeps `analytics_group_days` and
-  `analytics_group_months` (counted figures per UTC day, per UTC month and
-  group) and `analytics_duration_histograms` (transit and
-  label-to-scan minutes per month, quarter and year and group, per month and
-  carrier, per week and carrier, per day)
+* the same transaction keeps `analytics_group_days`,
+  `analytics_group_months` and `analytics_group_weeks` (counted figures per
+  UTC day, per UTC month, per week part (app.analytics.weeks) and group) and
+  `analytics_duration_histograms` (transit and label-to-scan minutes per
+  month, quarter and year and group, per month and carrier, per week and
+  carrier, per day, per week part and lane subset)
   in step: the recomputed row's contribution minus the one counted so far
   (`analytics_counted_rollups`) is added, so they always equal the sums of
   the shipment rows and only net changes are written (writers of one tenant
@@ -51,6 +52,7 @@ from sqlalchemy.types import DateTime
 
 from app.analytics.buckets import COARSE_GRAIN, bucket_sql
 from app.analytics.cells import MONTHS_PER_CELL
+from app.analytics.weeks import COARSE_GRAINS as WEEK_COARSE_GRAINS, GRAINS as WEEK_GRAINS, PART_SQL, lane_columns
 from app.core.db.session import Database
 from app.core.tenancy import tenant_ids
 from app.events import hooks as event_hooks
@@ -112,7 +114,7 @@ _COUNTED_COLUMNS = (
 """The rollup columns the group days and histogram cells count (app.analytics.models.CountedRollup)."""
 _COUNTED_VALUES = _COUNTED_COLUMNS.split(", ")[2:]
 """The same without the key (tenant_id, shipment_id)."""
-_OF_BATCH = "tenant_id = :tenant_id AND shipment_id = ANY(CAST(:ids AS uuid[]))"
+_OF_BATCH = "tenant_id = :tenant_id AND shipment_id IN (SELECT unnest(CAST(:ids AS uuid[])))"
 _BATCH_CHANGE = (
     f"(SELECT 1 AS weight, {_COUNTED_COLUMNS} FROM analytics_shipment_rollups WHERE {_OF_BATCH}"
     f" UNION ALL SELECT -1, {_COUNTED_COLUMNS} FROM analytics_counted_rollups WHERE {_OF_BATCH})"
@@ -121,6 +123,7 @@ _BATCH_CHANGE = (
 _TENANT_ROWS = f"(SELECT 1 AS weight, {_COUNTED_COLUMNS} FROM analytics_shipment_rollups WHERE tenant_id = :tenant_id)"
 """Every rollup row of the tenant, weight +1 (a rebuild's regroup)."""
 
+_WEEK_PART = PART_SQL.format(t="d.shipped_at AT TIME ZONE 'UTC'")
 _LANE = "d.carrier, COALESCE(d.service, ''), COALESCE(d.origin_country, ''), COALESCE(d.destination_country, '')"
 _CELL_GRAINS: tuple[tuple[str, str, str, str], ...] = (
     *((grain, f"date_trunc('{grain}', d.shipped_at AT TIME ZONE 'UTC')", _LANE, "m.minutes") for grain in MONTHS_PER_CELL),
@@ -128,25 +131,31 @@ _CELL_GRAINS: tuple[tuple[str, str, str, str], ...] = (
     ("carrier_month", "date_trunc('month', d.shipped_at AT TIME ZONE 'UTC')", "d.carrier, '', '', ''", "m.minutes"),
     ("carrier_week", "date_trunc('week', d.shipped_at AT TIME ZONE 'UTC')", "d.carrier, '', '', ''", "m.minutes"),
     ("day", "d.shipped_at AT TIME ZONE 'UTC'", "'', '', '', ''", "m.minutes"),
+    *((grain, _WEEK_PART, lane_columns(lanes, "d"), "m.minutes") for lanes, grain in WEEK_GRAINS.items()),
+    *((WEEK_COARSE_GRAINS[grain], _WEEK_PART, lane_columns(lanes, "d"), bucket_sql("m.minutes"))
+      for lanes, grain in WEEK_GRAINS.items() if grain in WEEK_COARSE_GRAINS),
 )
 """(grain, its period of a rollup row d, its lane columns, its minutes) of every histogram cell the worker keeps
-(month, quarter and year: date_trunc's own field names, app.analytics.cells.MONTHS_PER_CELL)."""
-_CELL_SELECTS = [
-    f"""
-    SELECT d.tenant_id, '{grain}', CAST({period} AS date), m.metric, {lane}, {minutes}, sum(d.weight)
+(month, quarter and year: date_trunc's own field names, app.analytics.cells.MONTHS_PER_CELL; the week parts per lane
+subset: app.analytics.weeks)."""
+_CELLS_SELECT = f"""
+    SELECT d.tenant_id, g.grain, g.period_start, m.metric, g.carrier, g.service, g.origin_country,
+           g.destination_country, g.minutes, sum(d.weight)
     FROM {{source}} d {DURATIONS_SQL.format(r="d")}
+    CROSS JOIN LATERAL (VALUES {", ".join(
+        f"('{grain}', CAST({period} AS date), {lane}, {minutes})" for grain, period, lane, minutes in _CELL_GRAINS)})
+        AS g(grain, period_start, carrier, service, origin_country, destination_country, minutes)
     WHERE m.minutes IS NOT NULL
     GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
     HAVING sum(d.weight) <> 0
-    """
-    for grain, period, lane, minutes in _CELL_GRAINS
-]
+"""
 """The histogram cells of the weighted rollup rows `{source}` (alias d, each row counted `weight` times; cells that
-sum to zero left out), one SELECT per grain (inserted as one UNION ALL): per group and calendar month, quarter and year
-(app.analytics.cells.MONTHS_PER_CELL), per group and month in coarse buckets (app.analytics.buckets), per carrier and
-month, per carrier and ISO week (from Monday), per tenant and day. Each groups by the rows' own `tenant_id`, so that
-on Citus an INSERT of them runs on the tenant's shard (an INSERT ... SELECT naming the tenant by a constant is pulled
-through the coordinator as a COPY, which row-level security refuses)."""
+sum to zero left out), every grain from one read of the rows (each duration joined to its cell of each grain): per
+group and calendar month, quarter and year (app.analytics.cells.MONTHS_PER_CELL), per group and month in coarse
+buckets (app.analytics.buckets), per carrier and month, per carrier and ISO week (from Monday), per tenant and day,
+per week part and lane subset (for two of them in coarse buckets too). It groups by the rows' own `tenant_id`, so
+that on Citus an INSERT of them runs on the tenant's shard (an INSERT ... SELECT naming the tenant by a constant is
+pulled through the coordinator as a COPY, which row-level security refuses)."""
 
 _PERIODS_SELECT = f"""
     SELECT * FROM (
@@ -164,13 +173,15 @@ _PERIODS_SELECT = f"""
 _PERIODS = {
     "analytics_group_days": ("day", "d.shipped_at AT TIME ZONE 'UTC'"),
     "analytics_group_months": ("month", "date_trunc('month', d.shipped_at AT TIME ZONE 'UTC')"),
+    "analytics_group_weeks": ("week", _WEEK_PART),
 }
-"""Each table of group figures: its period column and the period of a rollup row d (UTC day, UTC calendar month)."""
+"""Each table of group figures: its period column and the period of a rollup row d (UTC day, UTC calendar month,
+week part: app.analytics.weeks)."""
 
 
 def _add_sql(source: str, *, upsert: bool) -> list[TextClause]:
-    """The statements adding the figures of the weighted rollup rows `source` to the group days, group months and
-    histogram cells (one statement per table).
+    """The statements adding the figures of the weighted rollup rows `source` to the group days, months and weeks and
+    the histogram cells (one statement per table).
 
     With `upsert` they are added to the rows that exist (the worker's changes); without, inserted (a rebuild's
     fresh copy).
@@ -185,8 +196,7 @@ def _add_sql(source: str, *, upsert: bool) -> list[TextClause]:
         )
         for table, (column, period) in _PERIODS.items()
     ]
-    every_grain = " UNION ALL ".join(select.format(source=source) for select in _CELL_SELECTS)
-    cells = f"INSERT INTO analytics_duration_histograms AS h ({_HISTOGRAM_COLUMNS}) SELECT * FROM ({every_grain}) c"
+    cells = f"INSERT INTO analytics_duration_histograms AS h ({_HISTOGRAM_COLUMNS}) {_CELLS_SELECT.format(source=source)}"
     if upsert:
         conflict = _HISTOGRAM_COLUMNS.replace(", shipments", "")
         cells += f" ON CONFLICT ({conflict}) DO UPDATE SET shipments = h.shipments + EXCLUDED.shipments"
@@ -194,7 +204,7 @@ def _add_sql(source: str, *, upsert: bool) -> list[TextClause]:
 
 
 _CHANGE_SQL = _add_sql(_BATCH_CHANGE, upsert=True)
-"""Add `recomputed − counted` of the batch to the group days, group months and cells (net changes only)."""
+"""Add `recomputed − counted` of the batch to the group days, months and weeks and the cells (net changes only)."""
 _COUNTED_SQL = text(
     f"INSERT INTO analytics_counted_rollups AS c ({_COUNTED_COLUMNS}) "
     f"SELECT {_COUNTED_COLUMNS} FROM analytics_shipment_rollups WHERE {_OF_BATCH} "
@@ -278,6 +288,10 @@ ROLLUP_SQL = text(
 events; returns how many rows were written. (This form, the upsert a CTE counted by the outer SELECT, is the one
 verified on a Citus cluster.)"""
 
+WORK_MEM = "64MB"
+"""work_mem of a refresh's transaction."""
+_SETTINGS_SQL = text(f"SELECT set_config('work_mem', '{WORK_MEM}', true), set_config('jit', 'off', true)")
+
 _CLAIM_SQL = text(
     """
     DELETE FROM analytics_dirty_shipments d
@@ -295,6 +309,7 @@ _CLAIM_SQL = text(
 _REGROUP_SQL = [
     text("DELETE FROM analytics_group_days WHERE tenant_id = :tenant_id"),
     text("DELETE FROM analytics_group_months WHERE tenant_id = :tenant_id"),
+    text("DELETE FROM analytics_group_weeks WHERE tenant_id = :tenant_id"),
     text("DELETE FROM analytics_duration_histograms WHERE tenant_id = :tenant_id"),
     text("DELETE FROM analytics_counted_rollups WHERE tenant_id = :tenant_id"),
     *_add_sql(_TENANT_ROWS, upsert=False),
@@ -303,8 +318,8 @@ _REGROUP_SQL = [
         f"SELECT {_COUNTED_COLUMNS} FROM analytics_shipment_rollups WHERE tenant_id = :tenant_id"
     ),
 ]
-"""`analytics_group_days`, `analytics_group_months`, `analytics_duration_histograms` and `analytics_counted_rollups`
-of a tenant recomputed from its shipment rollups (the end of a rebuild)."""
+"""`analytics_group_days`, `analytics_group_months`, `analytics_group_weeks`, `analytics_duration_histograms` and
+`analytics_counted_rollups` of a tenant recomputed from its shipment rollups (the end of a rebuild)."""
 
 _BATCH_SQL = text(
     """
@@ -342,14 +357,18 @@ async def upsert(
     """Recompute the rollups of `shipment_ids` (UUIDs); `estimates[i]` is a first promise seen for the i-th (or None).
 
     Then, in the same transaction, `recomputed − counted` of those shipments is added to `analytics_group_days`,
-    `analytics_group_months` and `analytics_duration_histograms`, and the recomputed rows become the counted ones
-    (`analytics_counted_rollups`). `contributions=False` skips that (a rebuild recomputes them all at its end).
+    `analytics_group_months`, `analytics_group_weeks` and `analytics_duration_histograms`, and the recomputed rows
+    become the counted ones (`analytics_counted_rollups`). `contributions=False` skips that (a rebuild recomputes them all at its end).
     A shipment that no longer exists is skipped (its rollup went with it: ON DELETE CASCADE). Raises what the
     database raises (the caller's transaction then rolls back).
     """
     if not shipment_ids:
         return
     await lock_groups(session=session, tenant_id=tenant_id)
+    # The cell statement (every grain) hashes ~70 rows per shipment: in memory, and not JIT-compiled (its plan costs
+    # more than jit_above_cost, and compiling took ~0.3 s, longer than running it for 5,000 shipments). Reset at
+    # commit.
+    await session.execute(_SETTINGS_SQL)
     batch = {"tenant_id": tenant_id, "ids": shipment_ids}
     # In this order, in the caller's transaction: the rows recomputed, `recomputed − counted` added to the groups,
     # the recomputed rows recorded as counted. (One statement with CTEs reading the old rows would do on
@@ -406,8 +425,8 @@ async def rebuild(*, db: Database, tenant_id: uuid.UUID | None = None, batch_siz
 
     Promises already recorded are kept (they cannot be re-derived from the
     events); the queue is left to the worker. Then the tenant's
-    `analytics_group_days` and `analytics_duration_histograms` are recomputed from its rollups in one
-    transaction. Returns tenants and shipments done.
+    group days, months and weeks and `analytics_duration_histograms` are recomputed from its rollups in one
+    transaction (`_REGROUP_SQL`). Returns tenants and shipments done.
     """
     tenants = [tenant_id] if tenant_id is not None else await tenant_ids(db=db)
     total = 0

@@ -64,7 +64,7 @@ async def test_month_counts_are_the_sums_of_their_days(client: Any, make_tenant:
 def test_count_plan_reads_whole_months_and_days_at_the_ends() -> None:
     def plan(start: str, end: str, group_by: list[str]) -> list[tuple[str, str, str, int]]:
         counted = Period(utc(start), utc(end), 14).count_plan(group_by)
-        return [("month", str(c.first), str(c.until), c.sign) for c in counted.cells] + [
+        return [(c.grain, str(c.first), str(c.until), c.sign) for c in counted.cells] + [
             ("day", str(s.since.date()), str(s.until.date()), s.sign) for s in counted.segments]
 
     # October without its first 6 hours (those from the rollups) and its last day: the month minus two days.
@@ -74,10 +74,17 @@ def test_count_plan_reads_whole_months_and_days_at_the_ends() -> None:
     # A year to a day in December: eleven months and the first days of December.
     assert sorted(plan("2025-12-01T00:00:00", "2026-11-04T00:00:00", ["carrier", "month"])) == [
         ("day", "2026-11-01", "2026-11-04", 1), ("month", "2025-12-01", "2026-11-01", 1)]
-    # A few days, or grouped by week: days only; no whole day: nothing.
+    # A few days: days only; no whole day: nothing.
     assert plan("2026-10-03T00:00:00", "2026-10-08T00:00:00", []) == [("day", "2026-10-03", "2026-10-08", 1)]
+    # Grouped by week: the parts of ISO weeks (Monday 12-29 to Monday 03-02), the days from Thursday 01-01 and
+    # after Sunday 03-01 subtracted (the nearer Mondays).
     assert plan("2026-01-01T00:00:00", "2026-03-01T00:00:00", ["carrier", "week"]) == [
-        ("day", "2026-01-01", "2026-03-01", 1)]
+        ("week", "2025-12-29", "2026-03-02", 1), ("day", "2025-12-29", "2026-01-01", -1),
+        ("day", "2026-03-01", "2026-03-02", -1)]
+    # Tuesday to Sunday: the week minus its Monday and Sunday.
+    assert plan("2026-01-06T00:00:00", "2026-01-11T00:00:00", ["week", "month"]) == [
+        ("week", "2026-01-05", "2026-01-12", 1), ("day", "2026-01-05", "2026-01-06", -1),
+        ("day", "2026-01-11", "2026-01-12", -1)]
     assert plan("2026-10-03T01:00:00", "2026-10-03T05:00:00", ["carrier"]) == []
 
 

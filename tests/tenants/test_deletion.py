@@ -104,6 +104,11 @@ async def _populate(client, admin_headers, tenant, owner_db) -> None:
             " label_to_scan_seconds) VALUES (:t, date_trunc('month', current_date), 'dhl', '', '', '', 1, 1, 0, 0, 1, 0,"
             " 0, 0, 0)"), t)
         await session.execute(text(
+            "INSERT INTO analytics_group_weeks (tenant_id, week, carrier, service, origin_country, destination_country,"
+            " shipments, delivered, on_time, on_time_basis, first_attempt, exceptions, returned, label_to_scan_count,"
+            " label_to_scan_seconds) VALUES (:t, date_trunc('week', current_date), 'dhl', '', '', '', 1, 1, 0, 0, 1, 0,"
+            " 0, 0, 0)"), t)
+        await session.execute(text(
             "INSERT INTO analytics_duration_histograms (tenant_id, grain, period_start, metric, carrier, service,"
             " origin_country, destination_country, minutes, shipments)"
             " VALUES (:t, 'day', current_date, 'transit', '', '', '', '', 60, 1)"), t)
