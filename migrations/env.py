@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import app.models  # noqa: F401 - registers every table on Base.metadata
 from app.core.db.base import Base
+from app.core.db.citus import has_citus
 
 config = context.config
 target_metadata = Base.metadata
@@ -19,6 +20,11 @@ target_metadata = Base.metadata
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
     with context.begin_transaction():
+        if has_citus(connection):
+            # Every migration of a run shares one transaction. On Citus a multi-shard statement in parallel mode
+            # (an UPDATE of a distributed table, an INSERT ... SELECT fill) forbids later function DDL and
+            # create_distributed_table in that transaction, so the whole run goes over one connection per node.
+            connection.execute(text("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'"))
         context.run_migrations()
 
 
