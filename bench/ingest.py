@@ -46,7 +46,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from bench import servers, sqlonly
-from bench.load import make_template, replay_id, wrk_path
+from bench.load import Template, make_template, replay_id, wrk_path
 from bench.pg import Postgres, StatsProbe, log
 from bench.rounds import Runner, Side
 
@@ -127,7 +127,7 @@ def _goals(scenarios: dict, c: int) -> dict:
 
 
 def _sql_only(args: argparse.Namespace, runner: Runner, floor: Side, pg: Postgres, loop: asyncio.AbstractEventLoop,
-              run_dir: Path, key: str, template: object, *, rounds: int) -> dict:
+              run_dir: Path, key: str, template: Template, *, rounds: int) -> dict:
     """The app's SQL for new orders without Python (bench.sqlonly, pgbench) against the floor, alternating rounds.
 
     Its ratio to the floor is the most the new-order ratio can be on this stack: the app runs these statements

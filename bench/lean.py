@@ -48,6 +48,7 @@ from app.events import hooks
 from app.events import service as events
 from app.idempotency import service as idempotency
 from app.pos import service as pos
+from app.pos.canonical import CanonicalOrder
 from app.pos.schemas import IngestResult, OrderOut
 from app.pos.sources import get_mapper
 
@@ -142,13 +143,15 @@ async def ingest(request: Request) -> Response:
 
 
 async def _insert(conn: asyncpg.Connection, event_sql: str, tenant_id: uuid.UUID, connection_id: uuid.UUID,
-                  order: object, raw_text: str) -> dict:
-    """The order, its first revision and `pos.order.ingested` with its fan-out: app.pos.service's statements."""
+                  o: CanonicalOrder, raw_text: str) -> dict:
+    """The order, its first revision and `pos.order.ingested` with its fan-out: app.pos.service's statements.
+
+    Returns the order's columns (`OrderOut`'s); RuntimeError when the order exists (the bench sends new ones only).
+    """
     order_id, now = new_id(), utcnow()
-    dumped = order.model_dump(mode="json")  # type: ignore[attr-defined]
-    columns = pos._columns(order, dumped)  # type: ignore[arg-type]
+    dumped = o.model_dump(mode="json")
+    columns = pos._columns(o, dumped)
     j = pos._json
-    o = order
     inserted = await conn.fetchrow(
         pos._INSERT_SQL,
         tenant_id, order_id, connection_id, "shopify", o.external_id, columns["order_number"], o.placed_at, o.currency,
@@ -160,9 +163,8 @@ async def _insert(conn: asyncpg.Connection, event_sql: str, tenant_id: uuid.UUID
         raise RuntimeError("lean pipeline: the bench sends new orders only")
     await conn.execute(pos._REVISION_SQL, tenant_id, new_id(), order_id, 1, o.source_updated_at, o.source_version,
                        j(dumped), [], raw_text, now)
-    data = {"order_id": str(order_id), "connection_id": str(connection_id), "source": "shopify",
-            "external_id": o.external_id, "order_number": o.order_number, "ready_to_ship": o.ready_to_ship,
-            "currency": o.currency, "total": o.total, "test": o.test}
+    data = {**pos._event_base(order_id, connection_id, "shopify", o), "currency": o.currency, "total": o.total,
+            "test": o.test}
     await conn.execute(event_sql, tenant_id, new_id(), pos.ORDER_INGESTED, "pos_order", order_id,
                        orjson.dumps(data, default=str).decode(), now)
     return dict(inserted.items())

@@ -150,10 +150,8 @@ def build_script(workdir: Path, *, key_hash: str, tenant_id: uuid.UUID, connecti
         ]) + ";",
         inline(events._insert_sql(hooks.sql_hooks()), [
             tenant, _uuid_expr("event"), pos.ORDER_INGESTED, "pos_order", order_id,
-            j({"order_id": "00000000-0000-0000-0000-000000000000", "connection_id": str(connection_id),
-               "source": "shopify", "external_id": sample_id, "order_number": order.order_number,
-               "ready_to_ship": order.ready_to_ship, "currency": order.currency, "total": order.total,
-               "test": order.test}),
+            j({**pos._event_base(uuid.UUID(int=0), connection_id, "shopify", order), "currency": order.currency,
+               "total": order.total, "test": order.test}),
             now,
         ]) + ";",
         inline(idempotency._STORE_SQL, [

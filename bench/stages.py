@@ -97,7 +97,8 @@ class StageClock:
 
 async def measure(clock: StageClock, kinds: dict[str, Callable[[], Awaitable[int]]], names: list[str], requests: int,
                   rounds: int, profile_dir: Path | None = None) -> dict:
-    """Per kind (after 200 unmeasured requests): CPU µs per request, in all and per stage."""
+    """Per kind (after 200 unmeasured requests), over `requests` x `rounds` requests: CPU µs per request, in all and
+    per stage. `profile_dir` (bench.cpu's --profile) is not used here: a profiler would distort the stages."""
     out: dict[str, Any] = {}
     for name in names:
         for _ in range(200):
