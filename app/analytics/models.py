@@ -199,20 +199,15 @@ class DurationHistogram(TenantKeyMixin, Base):
       calendar month, quarter or year, per group (carrier, service, origin,
       destination; '' when missing); a quarter or year cell is the sum of its
       months, so a long period reads few cells (app.analytics.cells);
-    * 'month_coarse': the 'month' cells per bucket of minutes (`minutes` the
-      bucket's first minute, app.analytics.buckets): the first stage of a
-      grouping by month and lane;
     * 'carrier_month': the same months, per carrier (the other group columns are '');
-    * 'carrier_week': per carrier and ISO week (`period_start` its Monday; the other group columns are '');
-    * 'day': `period_start` a UTC day, for the whole tenant (the group columns are '');
-    * 'week_o', 'week_co', ..., 'week_csdo' (app.analytics.weeks.GRAINS): `period_start` the first day of a week
-      part (an ISO week cut at calendar months), per lane subset (carrier, service, destination, always the
-      origin; the columns outside the subset are '').
+    * 'day': `period_start` a UTC day, for the whole tenant (the group columns are '').
+
+    Groupings by week or month and lane read `PeriodPercentile` instead.
     """
 
     __tablename__ = "analytics_duration_histograms"
     __table_args__ = (
-        # Covering: the two-stage percentile read (app.analytics.buckets) probes a lane-month's minutes index-only.
+        # Covering: the percentile reads (app.analytics.percentiles) are index-only.
         PrimaryKeyConstraint(
             "tenant_id", "grain", "period_start", "metric", "carrier", "service", "origin_country",
             "destination_country", "minutes", postgresql_include=["shipments"],
@@ -228,6 +223,32 @@ class DurationHistogram(TenantKeyMixin, Base):
     destination_country: Mapped[str] = mapped_column(String(2), primary_key=True)
     minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
     shipments: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PeriodPercentile(TenantKeyMixin, Base):
+    """percentile_cont of the transit and label-to-scan minutes of one whole period and lane (app.analytics.period_percentiles).
+
+    `kind` is 'week' (ISO week, `period_start` its Monday), 'week_part' (a week
+    cut at calendar months, app.analytics.weeks) or 'month' (UTC calendar
+    month); `lanes` the lane subset (initials of carrier, service, origin,
+    destination: 'c', 'cd', 'csod', ...); the lane columns outside it, and
+    missing values, are ''. The figures are minutes (fractional: interpolated),
+    NULL when no shipment of the group has that duration. Kept by the worker
+    with the other rollups and recomputed by `courier-hub analytics rebuild`.
+    """
+
+    __tablename__ = "analytics_period_percentiles"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    lanes: Mapped[str] = mapped_column(String(4), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(50), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    origin_country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    destination_country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    transit_p50: Mapped[float | None] = mapped_column(Float)
+    transit_p90: Mapped[float | None] = mapped_column(Float)
+    label_to_scan_p50: Mapped[float | None] = mapped_column(Float)
 
 
 class DirtyShipment(TenantKeyMixin, Base):

@@ -4,8 +4,8 @@ percentile_cont's definition -- linear interpolation between the values of
 rank floor(p x (N-1)) and ceil(p x (N-1)) -- over cumulative counts of the
 durations (whole minutes) of a period: the histogram cells of its plan and its
 stretches of shipment rollups, each added or subtracted (app.analytics.cells;
-`duration_sources`). The two-stage read of many groups by month and lane is
-app.analytics.buckets.
+`duration_sources`). Groupings by week or month and lane read
+app.analytics.period_percentiles instead.
 """
 
 from __future__ import annotations

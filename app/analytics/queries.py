@@ -12,18 +12,18 @@ them); hours are fractional. `carrier_performance` reads the worker's rollups
   `analytics_shipment_rollups`; the
   in-transit and lost counts (they depend on now) from the partial index of
   the open shipments; ratings from the visible reviews;
-* percentiles (transit p50/p90, label-to-first-scan p50): percentile_cont's
-  definition -- linear interpolation between the values of rank floor(p x (N-1))
-  and ceil(p x (N-1)) -- evaluated in SQL (app.analytics.percentiles, or
-  app.analytics.buckets in two stages) over cumulative counts of
+* percentiles (transit p50/p90, label-to-first-scan p50): grouped by `week` or
+  `month` and a lane dimension, PostgreSQL's `percentile_cont` per whole
+  period, kept by the worker, and over the shipment rollups of the partial
+  periods at either end (app.analytics.period_percentiles); otherwise
+  percentile_cont's definition -- linear interpolation between the values of
+  rank floor(p x (N-1)) and ceil(p x (N-1)) -- evaluated in SQL
+  (app.analytics.percentiles) over cumulative counts of
   `analytics_duration_histograms` cells (tenant days when grouping by week /
-  month only, carrier months for carrier (and month), carrier weeks for
-  carrier and week, week parts per lane subset for week with other
-  dimensions (app.analytics.weeks), group months with
-  month, otherwise group months, quarters and years) and stretches of
-  shipment rollups, each added or subtracted (`Period.plan`,
-  app.analytics.cells: e.g. a year to now is December + the year - December,
-  the hours of December 1st before `from` subtracted).
+  month only, carrier months for carrier, otherwise group months, quarters and
+  years) and stretches of shipment rollups, each added or subtracted
+  (`Period.plan`, app.analytics.cells: e.g. a year to now is December + the
+  year - December, the hours of December 1st before `from` subtracted).
   Resolution: every duration is rounded to the whole minute before ranking,
   so a percentile equals `percentile_cont` over the durations rounded to the
   minute (exact for durations in whole minutes; otherwise within 30 s).
@@ -48,9 +48,9 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.analytics import buckets, cells, weeks
+from app.analytics import cells, period_percentiles
 from app.analytics.models import OPEN_SQL
-from app.analytics.percentiles import CELL_VALUES, FRACTIONS_SQL, PERCENTILES, duration_sources, percentiles_sql
+from app.analytics.percentiles import PERCENTILES, duration_sources, percentiles_sql
 from app.analytics.rollups import GROUP_FIGURES, row_figures
 
 GroupBy = Literal["carrier", "service", "destination_country", "origin_country", "week", "month"]
@@ -235,26 +235,19 @@ class Period:
         """The histogram cells and stretches of shipment rollups whose signed sum is the period, for a grouping.
 
         Only `week` / `month` (or nothing): the tenant-wide 'day' cells of the whole days, the partial days from the
-        rollups; `carrier` (and `month`): the per-carrier 'carrier_month' cells; other dimensions with `month`: the
-        per-group 'month' cells; without `month` or `week`: per-group 'month', 'quarter' and 'year' cells
-        (app.analytics.cells picks the cheapest signed combination); `carrier` and `week`: the 'carrier_week' cells
-        of the whole weeks, the partial weeks from the rollups; `week` with other dimensions (or `carrier` and
-        `month`): the week-part cells of the smallest lane subset holding them (app.analytics.weeks) of the whole
-        weeks, the partial weeks from the rollups.
+        rollups; `carrier` alone: the per-carrier 'carrier_month' cells; other lane dimensions: per-group 'month',
+        'quarter' and 'year' cells (app.analytics.cells picks the cheapest signed combination). Raises ValueError for
+        a grouping by `week` or `month` and lane (its percentiles are app.analytics.period_percentiles').
         """
         if set(group_by) <= {"week", "month"}:
             days = self.days()
             whole = (cells.Cell("day", days["first_day"], days["end_day"], 1),) if days["first_day"] < days["end_day"] else ()
             parts = ((self.start, days["days_start"]), (days["days_end"], self.end))
             return cells.Plan(whole, tuple(cells.Segment(a, b, 1) for a, b in parts if a < b))
-        if set(group_by) <= {"carrier", "week"}:
-            return cells.week_plan(self.start, self.end, "carrier_week")
-        if "week" in group_by:
-            return cells.week_plan(self.start, self.end, weeks.grain(group_by))
-        if set(group_by) <= {"carrier", "month"}:
+        if period_percentiles.kind_of(group_by):
+            raise ValueError(f"no histogram plan for {group_by}: read app.analytics.period_percentiles")
+        if group_by == ["carrier"]:
             return cells.month_plan(self.start, self.end, {"carrier_month": 1})
-        if "month" in group_by:
-            return cells.month_plan(self.start, self.end, {"month": 1})
         return cells.month_plan(self.start, self.end, cells.MONTHS_PER_CELL)
 
 
@@ -276,25 +269,21 @@ async def carrier_performance(
     )
     outer_select = ", ".join(outer_keys) + ", " if keys else ""
     counts_sql = text(f"SELECT {outer_select}{_COUNTS_SQL} FROM ({sources}) r {group_clause} HAVING sum(r.shipments) > 0")
-    plan = period.plan(group_by)
-    sources, plan_params = duration_sources(plan)
-    params = {"tenant_id": tenant_id, **period.params(now), **period.days(), **plan_params, **count_params}
+    params = {"tenant_id": tenant_id, **period.params(now), **period.days(), **count_params}
     # The histogram aggregates and window sums stay in memory, not in temporary files (reset at commit).
     await session.execute(text(f"SET LOCAL work_mem = '{SORT_WORK_MEM}'"))
     counted = (await session.execute(counts_sql, params)).mappings().all()
-    fine = {cell.grain for cell in plan.cells}
-    if buckets.supports(group_by, len(counted)) and len(fine) == 1 and fine <= set(buckets.COARSE_GRAINS):
-        # Many groups by month (or week) and lane: the coarse buckets first, then the minutes inside the few holding
-        # the ranks.
-        cell_values = ", ".join(CELL_VALUES.format(i=i) for i in range(len(plan.cells)))
-        ranks_sql = text(buckets.percentiles_sql(group_by, cell_values, sources[1:], FRACTIONS_SQL, fine.pop()))
-    else:
-        ranks_sql = text(percentiles_sql(keys, group_by, [GROUP_LABELS.get(name, "{g}") for name in group_by], sources))
     ranked: dict[tuple[Any, ...], dict[str, float]] = {}
-    for row in (await session.execute(ranks_sql, params)).mappings():
-        figure = next(name for metric, fraction, name in PERCENTILES
-                      if metric == row["metric"] and fraction == float(row["fraction"]))
-        ranked.setdefault(tuple(row[f"g{i}"] for i in range(len(keys))), {})[figure] = row["hours"]
+    if period_percentiles.kind_of(group_by):
+        # By week or month and lane: the worker's percentiles of the whole periods, the partial ones at the ends
+        # measured here.
+        labelled = [f"{_label(name, GROUP_COLUMNS[name])} AS g{i}" for i, name in enumerate(group_by)]
+        sql, extra = period_percentiles.percentiles_sql(group_by, labelled, period.start, period.end)
+        for row in (await session.execute(text(sql), {**params, **extra})).mappings():
+            ranked[tuple(row[f"g{i}"] for i in range(len(keys)))] = {
+                name: row[name] for _, _, name in PERCENTILES}
+    else:
+        await _rank_cells(session, group_by, keys, period.plan(group_by), params, ranked)
     groups = []
     for row in counted:
         key = tuple(row[f"g{i}"] for i in range(len(keys)))
@@ -306,6 +295,17 @@ async def carrier_performance(
     groups.sort(key=lambda group: tuple((value is None, value or "") for value in group["key"].values()))
     return groups
 
+
+async def _rank_cells(session: AsyncSession, group_by: list[str], keys: list[str], plan: cells.Plan,
+                      params: dict[str, Any], ranked: dict[tuple[Any, ...], dict[str, float]]) -> None:
+    """The percentile figures (hours) per group key into `ranked`, ranked over the histogram cells and rollup stretches
+    of `plan` (app.analytics.percentiles)."""
+    sources, plan_params = duration_sources(plan)
+    ranks_sql = text(percentiles_sql(keys, group_by, [GROUP_LABELS.get(name, "{g}") for name in group_by], sources))
+    for row in (await session.execute(ranks_sql, {**params, **plan_params})).mappings():
+        figure = next(name for metric, fraction, name in PERCENTILES
+                      if metric == row["metric"] and fraction == float(row["fraction"]))
+        ranked.setdefault(tuple(row[f"g{i}"] for i in range(len(keys))), {})[figure] = row["hours"]
 
 def _plain(value: Any) -> Any:
     """Counts as int, everything else as float rounded to 6 decimals (88.80000000000001 -> 88.8)."""

@@ -15,12 +15,13 @@ How a rollup stays current:
   `analytics_group_months` and `analytics_group_weeks` (counted figures per
   UTC day, per UTC month, per week part (app.analytics.weeks) and group) and
   `analytics_duration_histograms` (transit and label-to-scan minutes per
-  month, quarter and year and group, per month and carrier, per week and
-  carrier, per day, per week part and lane subset)
+  month, quarter and year and group, per month and carrier, per day)
   in step: the recomputed row's contribution minus the one counted so far
   (`analytics_counted_rollups`) is added, so they always equal the sums of
   the shipment rows and only net changes are written (writers of one tenant
-  are serialised by `lock_groups`);
+  are serialised by `lock_groups`); and it recomputes the percentiles of
+  every whole week, week part and month whose shipments changed
+  (app.analytics.period_percentiles);
 * `courier-hub analytics rebuild` (`rebuild`) recomputes every shipment of a
   tenant in id-ordered batches, e.g. after a definition changes, then its
   group days and histograms from the shipment rows.
@@ -50,9 +51,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import DateTime
 
-from app.analytics.buckets import COARSE_GRAIN, bucket_sql
+from app.analytics import period_percentiles
 from app.analytics.cells import MONTHS_PER_CELL
-from app.analytics.weeks import COARSE_GRAINS as WEEK_COARSE_GRAINS, GRAINS as WEEK_GRAINS, PART_SQL, lane_columns
+from app.analytics.weeks import PART_SQL
 from app.core.db.session import Database
 from app.core.tenancy import tenant_ids
 from app.events import hooks as event_hooks
@@ -125,35 +126,28 @@ _TENANT_ROWS = f"(SELECT 1 AS weight, {_COUNTED_COLUMNS} FROM analytics_shipment
 
 _WEEK_PART = PART_SQL.format(t="d.shipped_at AT TIME ZONE 'UTC'")
 _LANE = "d.carrier, COALESCE(d.service, ''), COALESCE(d.origin_country, ''), COALESCE(d.destination_country, '')"
-_CELL_GRAINS: tuple[tuple[str, str, str, str], ...] = (
-    *((grain, f"date_trunc('{grain}', d.shipped_at AT TIME ZONE 'UTC')", _LANE, "m.minutes") for grain in MONTHS_PER_CELL),
-    (COARSE_GRAIN, "date_trunc('month', d.shipped_at AT TIME ZONE 'UTC')", _LANE, bucket_sql("m.minutes")),
-    ("carrier_month", "date_trunc('month', d.shipped_at AT TIME ZONE 'UTC')", "d.carrier, '', '', ''", "m.minutes"),
-    ("carrier_week", "date_trunc('week', d.shipped_at AT TIME ZONE 'UTC')", "d.carrier, '', '', ''", "m.minutes"),
-    ("day", "d.shipped_at AT TIME ZONE 'UTC'", "'', '', '', ''", "m.minutes"),
-    *((grain, _WEEK_PART, lane_columns(lanes, "d"), "m.minutes") for lanes, grain in WEEK_GRAINS.items()),
-    *((WEEK_COARSE_GRAINS[grain], _WEEK_PART, lane_columns(lanes, "d"), bucket_sql("m.minutes"))
-      for lanes, grain in WEEK_GRAINS.items() if grain in WEEK_COARSE_GRAINS),
+_CELL_GRAINS: tuple[tuple[str, str, str], ...] = (
+    *((grain, f"date_trunc('{grain}', d.shipped_at AT TIME ZONE 'UTC')", _LANE) for grain in MONTHS_PER_CELL),
+    ("carrier_month", "date_trunc('month', d.shipped_at AT TIME ZONE 'UTC')", "d.carrier, '', '', ''"),
+    ("day", "d.shipped_at AT TIME ZONE 'UTC'", "'', '', '', ''"),
 )
-"""(grain, its period of a rollup row d, its lane columns, its minutes) of every histogram cell the worker keeps
-(month, quarter and year: date_trunc's own field names, app.analytics.cells.MONTHS_PER_CELL; the week parts per lane
-subset: app.analytics.weeks)."""
+"""(grain, its period of a rollup row d, its lane columns) of every histogram cell the worker keeps (month, quarter
+and year: date_trunc's own field names, app.analytics.cells.MONTHS_PER_CELL)."""
 _CELLS_SELECT = f"""
     SELECT d.tenant_id, g.grain, g.period_start, m.metric, g.carrier, g.service, g.origin_country,
-           g.destination_country, g.minutes, sum(d.weight)
+           g.destination_country, m.minutes, sum(d.weight)
     FROM {{source}} d {DURATIONS_SQL.format(r="d")}
     CROSS JOIN LATERAL (VALUES {", ".join(
-        f"('{grain}', CAST({period} AS date), {lane}, {minutes})" for grain, period, lane, minutes in _CELL_GRAINS)})
-        AS g(grain, period_start, carrier, service, origin_country, destination_country, minutes)
+        f"('{grain}', CAST({period} AS date), {lane})" for grain, period, lane in _CELL_GRAINS)})
+        AS g(grain, period_start, carrier, service, origin_country, destination_country)
     WHERE m.minutes IS NOT NULL
     GROUP BY d.tenant_id, 2, 3, 4, 5, 6, 7, 8, 9
     HAVING sum(d.weight) <> 0
 """
 """The histogram cells of the weighted rollup rows `{source}` (alias d, each row counted `weight` times; cells that
 sum to zero left out), every grain from one read of the rows (each duration joined to its cell of each grain): per
-group and calendar month, quarter and year (app.analytics.cells.MONTHS_PER_CELL), per group and month in coarse
-buckets (app.analytics.buckets), per carrier and month, per carrier and ISO week (from Monday), per tenant and day,
-per week part and lane subset (for two of them in coarse buckets too). It groups by the rows' own `tenant_id`, so
+group and calendar month, quarter and year (app.analytics.cells.MONTHS_PER_CELL), per carrier and month, per tenant
+and day. It groups by the rows' own `tenant_id`, so
 that on Citus an INSERT of them runs on the tenant's shard (an INSERT ... SELECT naming the tenant by a constant is
 pulled through the coordinator as a COPY, which row-level security refuses)."""
 
@@ -205,6 +199,8 @@ def _add_sql(source: str, *, upsert: bool) -> list[TextClause]:
 
 _CHANGE_SQL = _add_sql(_BATCH_CHANGE, upsert=True)
 """Add `recomputed − counted` of the batch to the group days, months and weeks and the cells (net changes only)."""
+_TOUCHED_SQL = text(period_percentiles.TOUCHED_SQL.format(columns=period_percentiles.TOUCHED_COLUMNS, batch=_OF_BATCH))
+"""The days whose period percentiles the batch changes (app.analytics.period_percentiles)."""
 _COUNTED_SQL = text(
     f"INSERT INTO analytics_counted_rollups AS c ({_COUNTED_COLUMNS}) "
     f"SELECT {_COUNTED_COLUMNS} FROM analytics_shipment_rollups WHERE {_OF_BATCH} "
@@ -313,13 +309,14 @@ _REGROUP_SQL = [
     text("DELETE FROM analytics_duration_histograms WHERE tenant_id = :tenant_id"),
     text("DELETE FROM analytics_counted_rollups WHERE tenant_id = :tenant_id"),
     *_add_sql(_TENANT_ROWS, upsert=False),
+    *period_percentiles.rebuild_statements(),
     text(
         f"INSERT INTO analytics_counted_rollups ({_COUNTED_COLUMNS}) "
         f"SELECT {_COUNTED_COLUMNS} FROM analytics_shipment_rollups WHERE tenant_id = :tenant_id"
     ),
 ]
-"""`analytics_group_days`, `analytics_group_months`, `analytics_group_weeks`, `analytics_duration_histograms` and
-`analytics_counted_rollups` of a tenant recomputed from its shipment rollups (the end of a rebuild)."""
+"""`analytics_group_days`, `analytics_group_months`, `analytics_group_weeks`, `analytics_duration_histograms`,
+`analytics_period_percentiles` and `analytics_counted_rollups` of a tenant recomputed from its shipment rollups (the end of a rebuild)."""
 
 _BATCH_SQL = text(
     """
@@ -357,7 +354,8 @@ async def upsert(
     """Recompute the rollups of `shipment_ids` (UUIDs); `estimates[i]` is a first promise seen for the i-th (or None).
 
     Then, in the same transaction, `recomputed − counted` of those shipments is added to `analytics_group_days`,
-    `analytics_group_months`, `analytics_group_weeks` and `analytics_duration_histograms`, and the recomputed rows
+    `analytics_group_months`, `analytics_group_weeks` and `analytics_duration_histograms`, the periods whose
+    durations changed get their percentiles recomputed (app.analytics.period_percentiles), and the recomputed rows
     become the counted ones (`analytics_counted_rollups`). `contributions=False` skips that (a rebuild recomputes them all at its end).
     A shipment that no longer exists is skipped (its rollup went with it: ON DELETE CASCADE). Raises what the
     database raises (the caller's transaction then rolls back).
@@ -365,9 +363,8 @@ async def upsert(
     if not shipment_ids:
         return
     await lock_groups(session=session, tenant_id=tenant_id)
-    # The cell statement (every grain) hashes ~70 rows per shipment: in memory, and not JIT-compiled (its plan costs
-    # more than jit_above_cost, and compiling took ~0.3 s, longer than running it for 5,000 shipments). Reset at
-    # commit.
+    # The cell and percentile statements sort and hash in memory, and are not JIT-compiled (a plan over
+    # jit_above_cost compiled for ~0.3 s, longer than running it for 5,000 shipments). Reset at commit.
     await session.execute(_SETTINGS_SQL)
     batch = {"tenant_id": tenant_id, "ids": shipment_ids}
     # In this order, in the caller's transaction: the rows recomputed, `recomputed − counted` added to the groups,
@@ -378,8 +375,10 @@ async def upsert(
         {**batch, "estimates": estimates if estimates is not None else [None] * len(shipment_ids)},
     )
     if contributions:
+        touched = (await session.execute(_TOUCHED_SQL, batch)).scalars().all()
         for statement in _CHANGE_SQL:
             await session.execute(statement, batch)
+        await period_percentiles.refresh(session=session, tenant_id=tenant_id, days=touched)
         await session.execute(_COUNTED_SQL, batch)
 
 

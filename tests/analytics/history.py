@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import text
 
+from app.analytics import rollups
 from app.carriers.types import Location, TrackingEvent, TrackingResult, TrackingStatus
 from app.core.db.base import new_id
 from app.core.db.session import Database
@@ -94,3 +95,47 @@ async def track(
             "estimated_delivery": utc(estimated) if estimated else None,
         }
         await shipments.apply_tracking_result(session=session, shipment=shipment, result=TrackingResult(**result))
+
+
+SPREAD_LANES = (
+    {"carrier": "dhl", "service": "express", "destination": "SE"},
+    {"carrier": "ups", "service": "11", "destination": "DK"},
+    {"carrier": "dhl", "service": None, "destination": "SE"},  # tracking only: no label, delivered in NO
+)
+
+
+async def build_spread(owner_db: Any, app_db: Any, tenant_id: Any) -> None:
+    """30 shipments over October and November 2026 on `SPREAD_LANES` (DHL express DE -> SE, UPS 11 DE -> DK, and DHL
+    tracking only, without a service: delivered in NO), each with its own transit time (many distinct minutes), rolled
+    up by the worker."""
+    for i in range(30):
+        lane = SPREAD_LANES[i % 3]
+        day = 1 + (i * 2) % 56  # 2026-10-01 .. 11-26
+        month, day = (10, day) if day <= 31 else (11, day - 31)
+        booked = f"2026-{month:02d}-{day:02d}T{8 + i % 5:02d}:{i % 60:02d}:00"
+        shipment = await add_shipment(owner_db, tenant_id, carrier=lane["carrier"], service=lane["service"],
+                                      destination=lane["destination"], booked_at=booked)
+        start = utc(booked)
+        scan = start.replace(hour=start.hour + 1, minute=(start.minute + 7 * i) % 60)
+        transit_minutes = 600 + (i * 397) % 4000  # 10 h .. ~77 h, all distinct
+        delivered = scan + timedelta(minutes=transit_minutes)
+        await track(app_db, tenant_id, shipment, [(scan.strftime("%Y-%m-%dT%H:%M:%S"), "in_transit"),
+                                                  (delivered.strftime("%Y-%m-%dT%H:%M:%S"), "delivered")],
+                    country="NO" if lane["service"] is None else None)
+    await rollups.refresh_queued(db=app_db)
+
+
+async def moved_shipment(owner_db: Any, app_db: Any, tenant_id: Any) -> None:
+    """A shipment booked Friday 10-30, rolled up, then moved to Monday 11-02 (another week and month) and rolled up."""
+    moved = await add_shipment(owner_db, tenant_id, carrier="ups", service="11", destination="DK",
+                               booked_at="2026-10-30T08:00:00")
+    await track(app_db, tenant_id, moved, [("2026-10-30T09:00:00", "in_transit"), ("2026-10-31T10:17:00", "delivered")])
+    await rollups.refresh_queued(db=app_db)
+    async with owner_db.transaction() as session:
+        params = {"t": tenant_id, "s": moved, "at": utc("2026-11-02T08:00:00")}
+        await session.execute(text("UPDATE labels SET booked_at = :at WHERE tenant_id = :t AND id = "
+                                   "(SELECT label_id FROM shipments WHERE tenant_id = :t AND id = :s)"), params)
+        await session.execute(text("UPDATE shipments SET created_at = :at WHERE tenant_id = :t AND id = :s"), params)
+        await session.execute(text("INSERT INTO analytics_dirty_shipments (tenant_id, shipment_id) VALUES (:t, :s)"),
+                              params)
+    assert (await rollups.refresh_queued(db=app_db)).shipments == 1

@@ -121,3 +121,10 @@ async def test_a_refresh_writes_only_what_changed(client: Any, make_tenant: Any,
     assert rewritten and all("2026-10-05" in key or "2026-10-01" in key or "2026-01-01" in key for key in rewritten)
     months = await _cells(owner_db, tenant.id, "month")
     assert sum(row[-1] for row in months) == sum(row[-1] for row in months_before) + 2  # its transit and label-to-scan
+
+
+async def test_histogram_primary_key_covers_the_counts(owner_db: Any) -> None:
+    async with owner_db.transaction() as session:
+        definition = (await session.execute(
+            text("SELECT pg_get_indexdef(CAST('pk_analytics_duration_histograms' AS regclass))"))).scalar_one()
+    assert definition.endswith("INCLUDE (shipments)")

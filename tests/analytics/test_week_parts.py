@@ -1,10 +1,9 @@
-"""Week parts (app.analytics.weeks): the group weeks and the week-part histogram cells are the sums of their rows,
-kept by the worker, the rebuild and migration 0022, and a grouping by week reads them with the same figures as from
-the days and the shipment rollups.
+"""Week parts (app.analytics.weeks): the group weeks are the sums of their group days, kept by the worker, the rebuild
+and migration 0022, and a grouping by week counts the same figures as from the days and the shipment rollups.
 
-History: test_buckets' (30 shipments over October and November 2026 on three lanes, many distinct minutes; the
-ISO weeks of 09-28 and 10-26 straddle a month), plus one shipment moved from Friday 10-30 (in week 44's October part)
-to Monday 11-02 after its first rollup.
+History: tests.analytics.history.build_spread (30 shipments over October and November 2026 on three lanes; the ISO
+weeks of 09-28 and 10-26 straddle a month), plus one shipment moved from Friday 10-30 (in week 44's October part) to
+Monday 11-02 after its first rollup (moved_shipment).
 """
 
 from __future__ import annotations
@@ -20,12 +19,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from app.analytics import buckets, cells, rollups, weeks
+from app.analytics import cells, rollups
 from app.analytics.queries import Period
 from app.analytics.rollups import GROUP_FIGURES
 from app.core.db import migrate
-from tests.analytics.history import add_shipment, track, utc
-from tests.analytics.test_buckets import _build, _reference_bucket
+from tests.analytics.history import build_spread, moved_shipment, utc
 
 _MIGRATION = Path(__file__).parents[2] / "migrations/versions/2026_12_01_0022_analytics_week_parts.py"
 _LANE = ("carrier", "service", "origin_country", "destination_country")
@@ -36,68 +34,36 @@ def _part(day: date) -> date:
     return max(day - timedelta(days=day.weekday()), day.replace(day=1))
 
 
-async def _moved_shipment(owner_db: Any, app_db: Any, tenant_id: Any) -> None:
-    """A shipment booked Friday 10-30, rolled up, then moved to Monday 11-02 (another week and month) and rolled up."""
-    moved = await add_shipment(owner_db, tenant_id, carrier="ups", service="11", destination="DK",
-                               booked_at="2026-10-30T08:00:00")
-    await track(app_db, tenant_id, moved, [("2026-10-30T09:00:00", "in_transit"), ("2026-10-31T10:17:00", "delivered")])
-    await rollups.refresh_queued(db=app_db)
-    async with owner_db.transaction() as session:
-        params = {"t": tenant_id, "s": moved, "at": utc("2026-11-02T08:00:00")}
-        await session.execute(text("UPDATE labels SET booked_at = :at WHERE tenant_id = :t AND id = "
-                                   "(SELECT label_id FROM shipments WHERE tenant_id = :t AND id = :s)"), params)
-        await session.execute(text("UPDATE shipments SET created_at = :at WHERE tenant_id = :t AND id = :s"), params)
-        await session.execute(text("INSERT INTO analytics_dirty_shipments (tenant_id, shipment_id) VALUES (:t, :s)"),
-                              params)
-    assert (await rollups.refresh_queued(db=app_db)).shipments == 1
-
-
 async def _history(owner_db: Any, app_db: Any, tenant_id: Any) -> None:
-    await _build(owner_db, app_db, tenant_id)
-    await _moved_shipment(owner_db, app_db, tenant_id)
+    await build_spread(owner_db, app_db, tenant_id)
+    await moved_shipment(owner_db, app_db, tenant_id)
 
 
-_ROLLUPS_SQL = text(
-    """
-    SELECT CAST(shipped_at AT TIME ZONE 'UTC' AS date), carrier, COALESCE(service, ''), COALESCE(origin_country, ''),
-           COALESCE(destination_country, ''), CAST(round(transit_hours * 60) AS int),
-           CAST(round(label_to_scan_hours * 60) AS int)
-    FROM analytics_shipment_rollups WHERE tenant_id = :t
-    """
-)
-_WEEK_CELLS_SQL = text(
-    """
-    SELECT grain, period_start, metric, carrier, service, origin_country, destination_country, minutes, shipments
-    FROM analytics_duration_histograms WHERE tenant_id = :t AND grain LIKE 'week\\_%' AND shipments <> 0
-      AND grain NOT LIKE '%coarse'
-    """
-)
 _GROUP_WEEKS_SQL = text(f"SELECT week, {', '.join(_LANE)}, {', '.join(GROUP_FIGURES)} FROM analytics_group_weeks "
                         "WHERE tenant_id = :t")
 _DAYS_SQL = text(f"SELECT day, {', '.join(_LANE)}, {', '.join(GROUP_FIGURES)} FROM analytics_group_days WHERE tenant_id = :t")
 
 
-_COARSE_CELLS_SQL = text(
-    """
-    SELECT grain, period_start, metric, carrier, service, origin_country, destination_country, minutes, shipments
-    FROM analytics_duration_histograms WHERE tenant_id = :t AND grain LIKE 'week\\_%coarse' AND shipments <> 0
-    """
-)
+def _bucket(minutes: int) -> int:
+    """0022's bucket of minutes (four per octave), in Python."""
+    return minutes if minutes < 4 else minutes & -(1 << (minutes.bit_length() - 3))
 
 
 def _expected_cells(rollup_rows: list[Any]) -> tuple[dict[tuple[Any, ...], int], dict[tuple[Any, ...], int]]:
-    """The week-part cells of every grain, and the coarse ones (by bucket), computed here from the shipment rollups."""
+    """The week-part cells of every grain 0022 filled, and its coarse ones (by bucket), computed here from the
+    shipment rollups."""
+    migration = _load_migration()
     expected: dict[tuple[Any, ...], int] = {}
     coarse: dict[tuple[Any, ...], int] = {}
     for day, *lane, transit, label_to_scan in rollup_rows:
-        for lanes, grain in weeks.GRAINS.items():
-            kept = tuple(value if name in lanes else "" for name, value in zip(_LANE, lane, strict=True))
+        for grain, *flags in migration.GRAINS:
+            kept = tuple(value if keep else "" for keep, value in zip((*flags[:2], True, flags[2]), lane, strict=True))
             for metric, minutes in (("transit", transit), ("label_to_scan", label_to_scan)):
                 if minutes is not None:
                     key = (grain, _part(day), metric, *kept, minutes)
                     expected[key] = expected.get(key, 0) + 1
-                    if grain in weeks.COARSE_GRAINS:
-                        key = (weeks.COARSE_GRAINS[grain], _part(day), metric, *kept, _reference_bucket(minutes))
+                    if grain in migration.COARSE:
+                        key = (migration.COARSE[grain], _part(day), metric, *kept, _bucket(minutes))
                         coarse[key] = coarse.get(key, 0) + 1
     return expected, coarse
 
@@ -118,14 +84,8 @@ async def test_week_parts_are_the_sums_of_their_rows(client: Any, make_tenant: A
     for _ in range(2):  # kept by the worker's statements (one shipment moved), then recomputed by a rebuild
         async with owner_db.transaction() as session:
             params = {"t": tenant.id}
-            rollup_rows = (await session.execute(_ROLLUPS_SQL, params)).all()
-            week_cells = {tuple(row[:-1]): row[-1] for row in (await session.execute(_WEEK_CELLS_SQL, params)).all()}
-            coarse = {tuple(row[:-1]): row[-1] for row in (await session.execute(_COARSE_CELLS_SQL, params)).all()}
             group_weeks = {tuple(row[:5]): tuple(row[5:]) for row in (await session.execute(_GROUP_WEEKS_SQL, params)).all()}
             day_rows = (await session.execute(_DAYS_SQL, params)).all()
-        assert (week_cells, coarse) == _expected_cells(rollup_rows)
-        assert {key[0] for key in week_cells} == set(weeks.GRAINS.values())
-        assert {key[0] for key in coarse} == set(weeks.COARSE_GRAINS.values())
         assert group_weeks == _days_by_part(day_rows)
         # The week of Monday 09-28 counts from Thursday 10-01 (its October part); the moved shipment left 10-30.
         assert {date(2026, 10, 1), date(2026, 10, 26), date(2026, 11, 2)} <= {key[0] for key in group_weeks}
@@ -161,7 +121,6 @@ async def test_week_groupings_give_the_figures_of_the_days_and_rollups(client: A
         return found
 
     plan = Period(utc(PERIODS[0]["from"]), utc(PERIODS[0]["to"]), 14)
-    assert [cell.grain for cell in plan.plan(group_by.split(",")).cells] == [weeks.grain(group_by.split(","))]
     assert [cell.grain for cell in plan.count_plan(group_by.split(",")).cells] == ["week"]
     from_parts = await answers()
     assert sum(group["shipments"] for group in from_parts[0]) == 31
@@ -173,14 +132,7 @@ async def test_week_groupings_give_the_figures_of_the_days_and_rollups(client: A
         return cells.Plan((), (cells.Segment(days["days_start"], days["days_end"], 1),) if whole else ())
 
     monkeypatch.setattr(Period, "count_plan", days_only)
-    monkeypatch.setattr(Period, "plan", lambda self, group_by: cells.Plan((), (cells.Segment(self.start, self.end, 1),)))
-    assert await answers() == from_parts
-
-
-def test_week_grains_serve_every_lane_subset_with_the_origin() -> None:
-    assert weeks.grain(["service", "week"]) == "week_so" and weeks.grain(["week", "origin_country", "month"]) == "week_o"
-    assert weeks.grain(["destination_country", "carrier", "week"]) == "week_cdo"
-    assert len(weeks.GRAINS) == 8 and all(len(grain) <= 16 for grain in weeks.GRAINS.values())
+    assert await answers() == from_parts  # (their percentiles: test_period_percentiles)
 
 
 def _load_migration() -> Any:
@@ -192,9 +144,6 @@ def _load_migration() -> Any:
 
 
 async def test_0022_fills_the_week_parts_and_downgrade_removes_them(create_database: Any) -> None:
-    assert [(grain, *flags) for grain, *flags in _load_migration().GRAINS] == [
-        (grain, "carrier" in lanes, "service" in lanes, "destination_country" in lanes)
-        for lanes, grain in weeks.GRAINS.items()]
     url = await create_database()
     migrate.upgrade(url, "0021")
     tenant = uuid.uuid4()
@@ -218,7 +167,7 @@ async def test_0022_fills_the_week_parts_and_downgrade_removes_them(create_datab
                     "destination_country, shipped_at, transit_hours, first_attempt, had_exception, returned) "
                     "VALUES (:t, :s, 'dhl', 'express', 'DE', 'SE', :at, :h, true, false, false)"),
                     {"t": tenant, "s": uuid.uuid4(), "at": utc(at), "h": hours})
-        migrate.upgrade(url)
+        migrate.upgrade(url, "0022")
         async with engine.connect() as conn:
             group_weeks = (await conn.execute(text(
                 "SELECT week::text, shipments FROM analytics_group_weeks ORDER BY 1"))).all()
@@ -237,32 +186,3 @@ async def test_0022_fills_the_week_parts_and_downgrade_removes_them(create_datab
             assert (await conn.execute(text("SELECT count(*) FROM analytics_group_days"))).scalar_one() == 3
     finally:
         await engine.dispose()
-
-
-@pytest.mark.parametrize("group_by", ["destination_country,week", "carrier,service,week,month",
-                                      "week,destination_country,origin_country"])
-async def test_two_stage_week_percentiles_equal_ranking_every_minute(client: Any, make_tenant: Any, owner_db: Any,
-                                                                     app_db: Any, monkeypatch: Any,
-                                                                     group_by: str) -> None:
-    tenant = await make_tenant("week-stages")
-    await _history(owner_db, app_db, tenant.id)
-    real_sql, real_supports = buckets.percentiles_sql, buckets.supports
-    fines: list[str] = []
-    monkeypatch.setattr(buckets, "percentiles_sql", lambda *args: fines.append(args[-1]) or real_sql(*args))
-    monkeypatch.setattr(buckets, "MIN_GROUPS", 0)  # the history is small: two stages however few its groups
-
-    async def answers(two_stage: bool) -> list[Any]:
-        monkeypatch.setattr(buckets, "supports", real_supports if two_stage else (lambda group_by, groups: False))
-        found = []
-        for period in PERIODS:
-            r = await client.get("/v1/analytics/carriers", params={"group_by": group_by, **period},
-                                 headers=tenant.headers())
-            assert r.status_code == 200, r.text
-            found.append(r.json()["groups"])
-        return found
-
-    one_stage = await answers(False)
-    assert fines == []
-    assert await answers(True) == one_stage
-    assert set(fines) == {weeks.grain(group_by.split(","))} and len(fines) == len(PERIODS)
-    assert any(group["transit_hours_p50"] is not None for group in one_stage[0])
