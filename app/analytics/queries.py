@@ -51,6 +51,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.analytics import cells, period_percentiles
 from app.analytics.models import OPEN_SQL
 from app.analytics.percentiles import PERCENTILES, duration_sources, percentiles_sql
+
+_PERCENTILE_FIGURES = tuple(name for _, _, name in PERCENTILES)
+"""The percentile figures, in the order app.analytics.period_percentiles.PERCENTILE_COLUMNS selects them too."""
 from app.analytics.rollups import GROUP_FIGURES, row_figures
 
 GroupBy = Literal["carrier", "service", "destination_country", "origin_country", "week", "month"]
@@ -169,20 +172,26 @@ def _grouped(source: str, keys: list[str], sums: dict[str, str]) -> str:
 
 
 _COUNTS_SQL = """
-    sum(r.shipments) AS shipments,
-    sum(r.delivered) AS delivered,
-    sum(r.in_transit) AS in_transit,
+    CAST(sum(r.shipments) AS bigint) AS shipments,
+    CAST(sum(r.delivered) AS bigint) AS delivered,
+    CAST(sum(r.in_transit) AS bigint) AS in_transit,
     CAST(sum(r.on_time) AS float8) / NULLIF(sum(r.on_time_basis), 0) AS on_time_rate,
-    sum(r.on_time_basis) AS on_time_basis,
+    CAST(sum(r.on_time_basis) AS bigint) AS on_time_basis,
     CAST(sum(r.label_to_scan_seconds) / NULLIF(sum(r.label_to_scan_count), 0) / 3600 AS float8) AS label_to_first_scan_hours_avg,
     CAST(sum(r.first_attempt) AS float8) / NULLIF(sum(r.delivered), 0) AS first_attempt_rate,
     CAST(sum(r.exceptions) AS float8) / sum(r.shipments) AS exception_rate,
     CAST(sum(r.returned) AS float8) / sum(r.shipments) AS return_rate,
     CAST(sum(r.lost) AS float8) / sum(r.shipments) AS lost_rate,
     CAST(sum(r.rating_sum) AS float8) / NULLIF(sum(r.rating_count), 0) AS average_rating,
-    sum(r.rating_count) AS review_count
+    CAST(sum(r.rating_count) AS bigint) AS review_count
 """
-"""The counted figures of a group, from the summed contributions (`_COUNT_SOURCES`)."""
+"""The counted figures of a group, from the summed contributions (`_COUNT_SOURCES`; each source's counts summed as
+bigint, so that this aggregate's sums are on 128-bit integers, not numeric)."""
+_COUNTED_FIGURES = ("shipments", "delivered", "in_transit", "on_time_rate", "on_time_basis",
+                    "label_to_first_scan_hours_avg", "first_attempt_rate", "exception_rate", "return_rate", "lost_rate",
+                    "average_rating", "review_count")
+"""The figures `_COUNTS_SQL` selects, in its order."""
+
 
 _REVIEWS_CTE = """
     rv AS (
@@ -254,67 +263,67 @@ class Period:
 async def carrier_performance(
     *, session: AsyncSession, tenant_id: uuid.UUID, period: Period, group_by: list[str], now: datetime
 ) -> list[dict[str, Any]]:
-    """One dict per group: `key` ({dimension: value}) and every figure of `FIGURES`, ordered by the key.
+    """One dict per group: `key` ({dimension: value}) and every figure of `FIGURES`, ordered by the key (byte order,
+    a missing value last).
 
     `group_by` holds distinct `GroupBy` values (validated by the caller); with none, one group covers the period.
     """
     keys = [f"{GROUP_COLUMNS[name]} AS g{i}" for i, name in enumerate(group_by)]
-    positions = ", ".join(str(i + 1) for i in range(len(keys)))
-    group_clause = f"GROUP BY {positions}" if keys else ""
+    # Grouped by the raw keys, each group's key labelled once.
+    group_clause = f"GROUP BY {', '.join(f'r.g{i}' for i in range(len(keys)))}" if keys else ""
     outer_keys = [f"{_label(name, f'r.g{i}')} AS g{i}" for i, name in enumerate(group_by)]
     group_sources, count_params = _group_sources(period.count_plan(group_by))
-    sources = " UNION ALL ".join(
-        _grouped(source, keys, {name: f"sum(r.{name})" for name in _COUNTED})
-        for source in (*group_sources, *_COUNT_SOURCES)
-    )
+    # The group days, months and weeks hold about a row per group and period already: summed once, by the outer
+    # aggregate. The rollup sources (a row per shipment) are grouped first, their counts as bigint (the outer sums
+    # then add 128-bit integers, not numeric).
+    sums = {name: f"sum(r.{name})" if name == "label_to_scan_seconds" else f"CAST(sum(r.{name}) AS bigint)"
+            for name in _COUNTED}
+    sources = " UNION ALL ".join([
+        *(f"SELECT {', '.join([*keys, *(f'r.{name}' for name in _COUNTED)])} FROM ({source}) r" for source in group_sources),
+        *(_grouped(source, keys, sums) for source in _COUNT_SOURCES),
+    ])
     outer_select = ", ".join(outer_keys) + ", " if keys else ""
-    counts_sql = text(f"SELECT {outer_select}{_COUNTS_SQL} FROM ({sources}) r {group_clause} HAVING sum(r.shipments) > 0")
+    counts = f"SELECT {outer_select}{_COUNTS_SQL} FROM ({sources}) r {group_clause} HAVING sum(r.shipments) > 0"
     params = {"tenant_id": tenant_id, **period.params(now), **period.days(), **count_params}
-    # The histogram aggregates and window sums stay in memory, not in temporary files (reset at commit).
-    await session.execute(text(f"SET LOCAL work_mem = '{SORT_WORK_MEM}'"))
-    counted = (await session.execute(counts_sql, params)).mappings().all()
-    ranked: dict[tuple[Any, ...], dict[str, float]] = {}
     if period_percentiles.kind_of(group_by):
         # By week or month and lane: the worker's percentiles of the whole periods, the partial ones at the ends
         # measured here.
         labelled = [f"{_label(name, GROUP_COLUMNS[name])} AS g{i}" for i, name in enumerate(group_by)]
-        sql, extra = period_percentiles.percentiles_sql(group_by, labelled, period.start, period.end)
-        for row in (await session.execute(text(sql), {**params, **extra})).mappings():
-            ranked[tuple(row[f"g{i}"] for i in range(len(keys)))] = {
-                name: row[name] for _, _, name in PERCENTILES}
+        ranked, extra = period_percentiles.percentiles_sql(group_by, labelled, period.start, period.end)
     else:
-        await _rank_cells(session, group_by, keys, period.plan(group_by), params, ranked)
+        ranked, extra = _ranked_cells_sql(group_by, keys, period.plan(group_by))
+    ordered = ", ".join(f'q.g{i} COLLATE "C" NULLS LAST' for i in range(len(keys)))
+    counts_sql = text(f"SELECT * FROM ({counts}) q ORDER BY {ordered}" if keys else counts)
+    # The histogram aggregates and window sums stay in memory, not in temporary files (reset at commit).
+    await session.execute(text(f"SET LOCAL work_mem = '{SORT_WORK_MEM}'"))
+    width = len(keys)
+    found = {tuple(row[:width]): row[width:] for row in await session.execute(text(ranked), {**params, **extra})}
+    missing = (None,) * len(_PERCENTILE_FIGURES)
     groups = []
-    for row in counted:
-        key = tuple(row[f"g{i}"] for i in range(len(keys)))
-        percentiles = ranked.get(key, {})
-        figures = {**row, **{name: percentiles.get(name) for _, _, name in PERCENTILES}}
-        groups.append(
-            {"key": dict(zip(group_by, key, strict=True)), **{figure: _plain(figures[figure]) for figure in FIGURES}}
-        )
-    groups.sort(key=lambda group: tuple((value is None, value or "") for value in group["key"].values()))
+    # Each counts row: the keys, then `_COUNTED_FIGURES`, ordered by the key in byte order (the codes' and labels'
+    # own), a missing value last; each percentile row: the keys, then `_PERCENTILE_FIGURES`.
+    for row in await session.execute(counts_sql, params):
+        key = tuple(row[:width])
+        figures = dict(zip(_COUNTED_FIGURES, row[width:], strict=True))
+        figures.update(zip(_PERCENTILE_FIGURES, found.get(key, missing), strict=True))
+        groups.append({"key": dict(zip(group_by, key, strict=True)), **{name: _plain(figures[name]) for name in FIGURES}})
     return groups
 
 
-async def _rank_cells(session: AsyncSession, group_by: list[str], keys: list[str], plan: cells.Plan,
-                      params: dict[str, Any], ranked: dict[tuple[Any, ...], dict[str, float]]) -> None:
-    """The percentile figures (hours) per group key into `ranked`, ranked over the histogram cells and rollup stretches
-    of `plan` (app.analytics.percentiles)."""
-    sources, plan_params = duration_sources(plan)
-    ranks_sql = text(percentiles_sql(keys, group_by, [GROUP_LABELS.get(name, "{g}") for name in group_by], sources))
-    for row in (await session.execute(ranks_sql, {**params, **plan_params})).mappings():
-        figure = next(name for metric, fraction, name in PERCENTILES
-                      if metric == row["metric"] and fraction == float(row["fraction"]))
-        ranked.setdefault(tuple(row[f"g{i}"] for i in range(len(keys))), {})[figure] = row["hours"]
+def _ranked_cells_sql(group_by: list[str], keys: list[str], plan: cells.Plan) -> tuple[str, dict[str, Any]]:
+    """The percentile figures (hours, `_PERCENTILE_FIGURES`) per group (`g0`..), ranked over the histogram cells and
+    rollup stretches of `plan` (app.analytics.percentiles), as SQL and its bind parameters."""
+    sources, params = duration_sources(plan)
+    ranks = percentiles_sql(keys, group_by, [GROUP_LABELS.get(name, "{g}") for name in group_by], sources)
+    names = [f"x.g{i}" for i in range(len(keys))]
+    figures = ", ".join(f"max(x.hours) FILTER (WHERE x.metric = '{metric}' AND x.fraction = {fraction}) AS {name}"
+                        for metric, fraction, name in PERCENTILES)
+    grouped = f" GROUP BY {', '.join(names)}" if names else ""
+    return f"SELECT {', '.join([*names, figures])} FROM ({ranks}) x{grouped}", params
 
 def _plain(value: Any) -> Any:
-    """Counts as int, everything else as float rounded to 6 decimals (88.80000000000001 -> 88.8)."""
-    if value is None or isinstance(value, bool | int):
-        return value
-    if isinstance(value, float):
-        return round(value, 6)
-    number = float(value)  # Decimal: sum() or avg() of integers
-    return int(number) if number.is_integer() and "." not in str(value) else round(number, 6)
+    """Counts (int) and None as they are, a float rounded to 6 decimals (88.80000000000001 -> 88.8)."""
+    return round(value, 6) if type(value) is float else value
 
 
 @dataclass(frozen=True)
