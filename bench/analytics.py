@@ -176,7 +176,9 @@ async def run(args: argparse.Namespace) -> int:
             log(f"analytics rebuild of {report.shipments:,} shipments: {time.perf_counter() - started:.1f} s")
         owner = await asyncpg.connect(database_dsn)
         try:
-            for table in ("analytics_shipment_rollups", "analytics_group_days", "analytics_duration_histograms"):
+            for table in ("analytics_shipment_rollups", "analytics_counted_rollups", "analytics_group_days",
+                          "analytics_group_weeks", "analytics_group_months", "analytics_duration_histograms",
+                          "analytics_period_percentiles"):
                 await owner.execute(f"VACUUM ANALYZE {table}")
         finally:
             await owner.close()

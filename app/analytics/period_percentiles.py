@@ -159,6 +159,9 @@ def percentiles_sql(group_by: list[str], keys: list[str], start: datetime, end: 
     return sql, params
 
 
+SUBSETS = tuple("".join(initial for i, (_, initial) in enumerate(LANES) if mask >> i & 1) for mask in range(16))
+"""Every lane subset as `lanes` spells it ('' for none, 'c', 's', 'cs', ... 'csod'): the DELETE of a period names
+them all, so that it probes the primary key (tenant, kind, lanes, period) instead of reading every row of the kind."""
 _SUBSET = "concat(" + ", ".join(
     f"CASE WHEN GROUPING(r.{lane}) = 0 THEN '{initial}' END" for lane, initial in LANES) + ")"
 """The lane subset (`lanes`) of a CUBE group: the initials of the columns it groups by."""
@@ -166,9 +169,9 @@ _COLUMNS = ("tenant_id, kind, lanes, period_start, carrier, service, origin_coun
             + ", ".join(column for column, _ in PERCENTILE_COLUMNS.values()))
 
 
-def _insert_sql(kind: str, stretches: str) -> str:
-    """INSERT the rows of `kind` computed from the shipment rollups x matching `stretches` (SQL over x), every lane
-    subset at once (`CUBE`); groups with no duration left out. It groups by the rows' own `tenant_id`, so that on
+def _insert_sql(kind: str, periods: str) -> str:
+    """INSERT the rows of `kind` computed from the shipment rollups x (of the periods p `periods` joins, when given),
+    every lane subset at once (`CUBE`); groups with no duration left out. It groups by the rows' own `tenant_id`, so that on
     Citus it runs on the tenant's shard (as app.analytics.rollups' cell statements)."""
     period = KINDS[kind].format(t="x.shipped_at AT TIME ZONE 'UTC'")
     values = ", ".join(f"{expression.format(r='r')}" for _, expression in PERCENTILE_COLUMNS.values())
@@ -180,22 +183,24 @@ def _insert_sql(kind: str, stretches: str) -> str:
             SELECT x.tenant_id, CAST({period} AS date) AS period_start, x.carrier, COALESCE(x.service, '') AS service,
                    COALESCE(x.origin_country, '') AS origin_country,
                    COALESCE(x.destination_country, '') AS destination_country, {_DURATIONS.format(r="x")}
-            FROM analytics_shipment_rollups x
-            WHERE x.tenant_id = :tenant_id AND {stretches}
+            FROM {periods}analytics_shipment_rollups x
+            WHERE x.tenant_id = :tenant_id{" AND x.shipped_at >= p.a AND x.shipped_at < p.b" if periods else ""}
         ) r
         GROUP BY r.tenant_id, r.period_start, CUBE (r.carrier, r.service, r.origin_country, r.destination_country)
         HAVING count(r.transit) > 0 OR count(r.scan) > 0
     """
 
 
-_STRETCHES = ("EXISTS (SELECT 1 FROM unnest(CAST(:since AS timestamptz[]), CAST(:until AS timestamptz[])) AS p(a, b) "
-              "WHERE x.shipped_at >= p.a AND x.shipped_at < p.b)")
+_PERIODS = "unnest(CAST(:since AS timestamptz[]), CAST(:until AS timestamptz[])) AS p(a, b) CROSS JOIN "
+"""The periods [`:since[i]`, `:until[i]`) to recompute, each joined to its rollups by an index range (the periods of
+one kind do not overlap)."""
 _REFRESH_SQL: dict[str, tuple[TextClause, TextClause]] = {
     kind: (
         text("DELETE FROM analytics_period_percentiles WHERE tenant_id = :tenant_id AND kind = :kind "
+             f"AND lanes IN ({', '.join(repr(lanes) for lanes in SUBSETS)}) "
              "AND period_start IN (SELECT unnest(CAST(:starts AS date[])))").bindparams(
             bindparam("starts", type_=ARRAY(Date()))),
-        text(_insert_sql(kind, _STRETCHES)).bindparams(
+        text(_insert_sql(kind, _PERIODS)).bindparams(
             bindparam("since", type_=ARRAY(DateTime(timezone=True))),
             bindparam("until", type_=ARRAY(DateTime(timezone=True)))),
     )
@@ -237,4 +242,4 @@ async def refresh(*, session: AsyncSession, tenant_id: Any, days: Iterable[date]
 def rebuild_statements() -> list[TextClause]:
     """The statements recomputing every row of a tenant (`:tenant_id`) from its shipment rollups."""
     return [text("DELETE FROM analytics_period_percentiles WHERE tenant_id = :tenant_id"),
-            *(text(_insert_sql(kind, "true")) for kind in KINDS)]
+            *(text(_insert_sql(kind, "")) for kind in KINDS)]
