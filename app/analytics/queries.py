@@ -191,6 +191,13 @@ _COUNTED_FIGURES = ("shipments", "delivered", "in_transit", "on_time_rate", "on_
                     "label_to_first_scan_hours_avg", "first_attempt_rate", "exception_rate", "return_rate", "lost_rate",
                     "average_rating", "review_count")
 """The figures `_COUNTS_SQL` selects, in its order."""
+_SHOWN = tuple(
+    (name, (*_COUNTED_FIGURES, *_PERCENTILE_FIGURES).index(name),
+     name in ("shipments", "delivered", "in_transit", "on_time_basis", "review_count"))
+    for name in FIGURES)
+"""Each figure in `FIGURES` order: its position among the counts' then the percentiles' figures, and whether it is
+a count (int, as it is) or a fraction or hours (float8, shown rounded to 6 decimals; None when nothing stands behind
+it)."""
 
 
 _REVIEWS_CTE = """
@@ -304,9 +311,10 @@ async def carrier_performance(
     # own), a missing value last; each percentile row: the keys, then `_PERCENTILE_FIGURES`.
     for row in await session.execute(counts_sql, params):
         key = tuple(row[:width])
-        figures = dict(zip(_COUNTED_FIGURES, row[width:], strict=True))
-        figures.update(zip(_PERCENTILE_FIGURES, found.get(key, missing), strict=True))
-        groups.append({"key": dict(zip(group_by, key, strict=True)), **{name: _plain(figures[name]) for name in FIGURES}})
+        values = (*row[width:], *found.get(key, missing))
+        groups.append({"key": dict(zip(group_by, key, strict=True)),
+                       **{name: values[i] if count or values[i] is None else round(values[i], 6)
+                          for name, i, count in _SHOWN}})
     return groups
 
 
@@ -320,10 +328,6 @@ def _ranked_cells_sql(group_by: list[str], keys: list[str], plan: cells.Plan) ->
                         for metric, fraction, name in PERCENTILES)
     grouped = f" GROUP BY {', '.join(names)}" if names else ""
     return f"SELECT {', '.join([*names, figures])} FROM ({ranks}) x{grouped}", params
-
-def _plain(value: Any) -> Any:
-    """Counts (int) and None as they are, a float rounded to 6 decimals (88.80000000000001 -> 88.8)."""
-    return round(value, 6) if type(value) is float else value
 
 
 @dataclass(frozen=True)
