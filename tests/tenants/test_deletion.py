@@ -112,6 +112,10 @@ async def _populate(client, admin_headers, tenant, owner_db) -> None:
             "INSERT INTO analytics_duration_histograms (tenant_id, grain, period_start, metric, carrier, service,"
             " origin_country, destination_country, minutes, shipments)"
             " VALUES (:t, 'day', current_date, 'transit', '', '', '', '', 60, 1)"), t)
+        await session.execute(text(
+            "INSERT INTO analytics_period_percentiles (tenant_id, kind, lanes, period_start, carrier, service,"
+            " origin_country, destination_country, transit_p50) VALUES (:t, 'week', 'c', date_trunc('week', current_date),"
+            " 'dhl', '', '', '', 60)"), t)
     # A delivered shipment's review, a review link, and the tenant's analytics settings, through the API.
     review = await client.post(f"/v1/shipments/{shipment}/reviews", json={"rating": 4}, headers=tenant.headers("admin"))
     assert review.status_code == 201, review.text
