@@ -69,7 +69,8 @@ DISTRIBUTION_COLUMN = "tenant_id"
 
 
 class CitusUnavailable(RuntimeError):
-    """The database has no citus extension (distribute refuses to run)."""
+    """distribute refuses to run: the database has no citus extension, or lacks tables the code defines (its schema is
+    behind the code: migrate to head first)."""
 
 
 def has_citus(conn: Connection) -> bool:
@@ -142,9 +143,15 @@ def distribute(
     `coordinator` (host, port) registers the coordinator in the Citus metadata
     if it is not there yet, so reference tables get a local copy the NOLOGIN
     key resolver can read. `app_role` gets `citus.propagate_set_commands = 'local'`
-    as its default (`propagate_scope_by_default`). Raises CitusUnavailable without the extension.
-    Idempotent: a second run changes nothing and touches no constraint.
+    as its default (`propagate_scope_by_default`). Raises CitusUnavailable without the extension, or when a table
+    the code defines does not exist yet (the schema is behind the code: a later migration creates that table, and
+    distributes it itself when it runs). Idempotent: a second run changes nothing and touches no constraint.
     """
+    wanted = [*REFERENCE_TABLES, *tenant_tables(metadata)]
+    present = set(conn.execute(text("SELECT t FROM unnest(CAST(:tables AS text[])) AS t WHERE to_regclass(t) IS NOT NULL"),
+                               {"tables": wanted}).scalars())
+    if missing := [table for table in wanted if table not in present]:
+        raise CitusUnavailable(f"the schema lacks {', '.join(missing)}: migrate to head first (courier-hub migrate)")
     if not has_citus(conn):
         raise CitusUnavailable("the citus extension is not installed in this database (CREATE EXTENSION citus)")
     if coordinator is not None and not conn.execute(text("SELECT EXISTS (SELECT 1 FROM pg_dist_node WHERE groupid = 0)")).scalar_one():
