@@ -17,7 +17,7 @@ period of shipment rollups) with `percentile_cont` on the spot.
 
 The worker (app.analytics.rollups) recomputes, in the transaction that
 refreshes a batch of shipment rollups, every period whose shipments' lane,
-period or durations changed (`touched_periods`, `refresh`: delete, then one
+period or durations changed (`TOUCHED_SQL`, `refresh`: delete, then one
 `GROUP BY CUBE` over each period's rollups); `courier-hub analytics rebuild`
 recomputes them all (`rebuild_statements`).
 """
@@ -25,6 +25,7 @@ recomputes them all (`rebuild_statements`).
 from __future__ import annotations
 
 import calendar
+import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -56,11 +57,12 @@ PERCENTILE_COLUMNS: dict[str, tuple[str, str]] = {
 """Each percentile figure: its column of `analytics_period_percentiles` (minutes) and its aggregate over rows `{r}`
 with `transit` / `scan` minutes (the two transit fractions share one sort)."""
 
-_DURATIONS = (
-    "CAST(round({r}.transit_hours * 60) AS int) AS transit, CAST(round({r}.label_to_scan_hours * 60) AS int) AS scan"
-)
-"""A rollup row's durations in whole minutes (NULL when it has none), as app.analytics.rollups.DURATIONS_SQL rounds
-them."""
+MINUTES_SQL = "CAST(round({hours} * 60) AS int)"
+"""A duration `{hours}` (fractional hours, SQL) in whole minutes, as every percentile path ranks it (NULL stays NULL;
+app.analytics.rollups.DURATIONS_SQL too)."""
+_DURATIONS = (f"{MINUTES_SQL.format(hours='{r}.transit_hours')} AS transit, "
+              f"{MINUTES_SQL.format(hours='{r}.label_to_scan_hours')} AS scan")
+"""A rollup row `{r}`'s durations in whole minutes (NULL when it has none)."""
 
 
 def kind_of(group_by: list[str]) -> str | None:
@@ -112,7 +114,7 @@ def whole_periods(kind: str, start: datetime, end: datetime) -> tuple[datetime, 
     return a, _midnight(period_start(kind, end.date()))
 
 
-def _labels(group_by: list[str], kind: str) -> list[str]:
+def _labels(group_by: list[str]) -> list[str]:
     """Each group key of a row p of `analytics_period_percentiles`, shown as the counts show it
     (app.analytics.queries.GROUP_LABELS; '' back to NULL)."""
     at = "CAST(p.period_start AS timestamp)"
@@ -128,9 +130,12 @@ def percentiles_sql(group_by: list[str], keys: list[str], start: datetime, end: 
     """The percentile figures (`PERCENTILE_COLUMNS`, hours) per group (`g0`..) of a grouping by week or month and
     lane (`kind_of`), in [start, end): the rows of the whole periods, and `percentile_cont` over the shipment rollups
     of the partial ones at either end (`keys`: the group key expressions over a rollup row r with `shipped_local`,
-    shown as the counts show them). Returns the SQL and its bind parameters (besides `:tenant_id`)."""
+    shown as the counts show them). Returns the SQL and its bind parameters (besides `:tenant_id`, `:start`, `:end`).
+    Raises ValueError for a grouping `kind_of` does not serve.
+    """
     kind = kind_of(group_by)
-    assert kind is not None
+    if kind is None:
+        raise ValueError(f"no period percentiles serve {group_by}: rank the histogram cells (app.analytics.percentiles)")
     a, b = whole_periods(kind, start, end)
     if a >= b:
         a = b = end  # no whole period: the whole period from the rollups
@@ -139,7 +144,7 @@ def percentiles_sql(group_by: list[str], keys: list[str], start: datetime, end: 
                          for figure, (_, expression) in PERCENTILE_COLUMNS.items())
     positions = ", ".join(str(i + 1) for i in range(len(keys)))
     sql = f"""
-        SELECT {", ".join(_labels(group_by, kind))}, {figures}
+        SELECT {", ".join(_labels(group_by))}, {figures}
         FROM analytics_period_percentiles p
         WHERE p.tenant_id = :tenant_id AND p.kind = :pp_kind AND p.lanes = :pp_lanes
           AND p.period_start >= :pp_first AND p.period_start < :pp_until
@@ -226,7 +231,7 @@ TOUCHED_COLUMNS = (
 )
 
 
-async def refresh(*, session: AsyncSession, tenant_id: Any, days: Iterable[date]) -> None:
+async def refresh(*, session: AsyncSession, tenant_id: uuid.UUID, days: Iterable[date]) -> None:
     """Recompute the rows of every period (of every kind) holding one of `days` (UTC dates), from the shipment
     rollups, in the caller's transaction. Raises what the database raises."""
     days = set(days)

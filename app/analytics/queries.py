@@ -51,10 +51,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.analytics import cells, period_percentiles
 from app.analytics.models import OPEN_SQL
 from app.analytics.percentiles import PERCENTILES, duration_sources, percentiles_sql
+from app.analytics.rollups import GROUP_FIGURES, row_figures
 
 _PERCENTILE_FIGURES = tuple(name for _, _, name in PERCENTILES)
 """The percentile figures, in the order app.analytics.period_percentiles.PERCENTILE_COLUMNS selects them too."""
-from app.analytics.rollups import GROUP_FIGURES, row_figures
 
 GroupBy = Literal["carrier", "service", "destination_country", "origin_country", "week", "month"]
 GROUP_COLUMNS: dict[str, str] = {

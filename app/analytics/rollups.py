@@ -99,9 +99,10 @@ def row_figures(r: str) -> str:
 
 
 _CONTRIBUTION_SQL = ", ".join(f"sum({{sign}}{expression}) AS {name}" for name, expression in ROW_FIGURES.items())
-DURATIONS_SQL = """
-    CROSS JOIN LATERAL (VALUES ('transit', CAST(round({r}.transit_hours * 60) AS int)),
-                               ('label_to_scan', CAST(round({r}.label_to_scan_hours * 60) AS int))) AS m(metric, minutes)
+DURATIONS_SQL = f"""
+    CROSS JOIN LATERAL (VALUES ('transit', {period_percentiles.MINUTES_SQL.format(hours="{r}.transit_hours")}),
+                               ('label_to_scan', {period_percentiles.MINUTES_SQL.format(hours="{r}.label_to_scan_hours")}))
+        AS m(metric, minutes)
 """
 """Joined to rollup rows `{r}`: one row per duration they have (`m.metric`, `m.minutes`; NULL minutes when none)."""
 

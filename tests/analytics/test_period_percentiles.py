@@ -201,6 +201,8 @@ def test_whole_periods_of_each_kind() -> None:
     assert period_percentiles.kind_of(["week", "month"]) is None and period_percentiles.kind_of(["carrier"]) is None
     assert period_percentiles.kind_of(["month", "week", "carrier"]) == "week_part"
     assert period_percentiles.lanes_of(["month", "destination_country", "carrier"]) == "cd"
+    with pytest.raises(ValueError):
+        period_percentiles.percentiles_sql(["carrier"], ["r.carrier AS g0"], start, end)
 
 
 def _load_migration() -> Any:
